@@ -1,0 +1,59 @@
+# finops-dashboard — one command per routine job. `make run` and `make test` are the contract.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+export DO_NOT_TRACK := 1
+
+.PHONY: run test setup pipeline dashboard docs docs-serve lint format browser clean
+
+## run: set up from nothing, run the daily pipeline on the default sources, serve the dashboard
+run: setup pipeline dashboard
+
+## test: set up (venv, packages, Debian chromium) and run the whole test suite
+test: setup browser
+	$(PY) -m pytest
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@echo ">> creating $(VENV) and installing finops-dashboard (about a minute the first time)"
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+pipeline: setup
+	$(VENV)/bin/finops run
+
+dashboard: setup
+	$(VENV)/bin/finops dashboard --address localhost --port 8501
+
+## browser: Debian's chromium for the real-browser tests (never `playwright install`)
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+## docs: build the static dbt docs site (one self-contained HTML file) into data/dbt/docs
+docs: setup
+	$(VENV)/bin/finops docs
+
+docs-serve: setup
+	$(VENV)/bin/finops docs --serve
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/sqlfluff lint dbt_project/models
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf data logs dbt_project/target test-output

@@ -1,0 +1,246 @@
+"""`finops`: the human entry point.
+
+    finops run [--date D] [--scheduler-host H --scheduler-port P]
+    finops backfill --start D --end D
+    finops dashboard [--port 8501]
+    finops sql "select * from marts.fct_cost_kpis"
+    finops docs [--serve]
+
+Exit codes (for cron): 0 the run succeeded (or was already complete), 1 a task failed,
+2 bad arguments or settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+from finops.settings import REPO_ROOT, load_settings, utc_today
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _progress_handlers() -> None:
+    """Print one line per task start/finish so a person sees the pipeline move."""
+    import luigi
+
+    @luigi.Task.event_handler(luigi.Event.START)
+    def _start(task: luigi.Task) -> None:
+        print(f"  ... {task.task_family} {_task_label(task)}", flush=True)
+
+    @luigi.Task.event_handler(luigi.Event.SUCCESS)
+    def _done(task: luigi.Task) -> None:
+        print(f"  ok  {task.task_family} {_task_label(task)}", flush=True)
+
+    @luigi.Task.event_handler(luigi.Event.FAILURE)
+    def _failed(task: luigi.Task, exception: BaseException) -> None:
+        print(f"  FAILED {task.task_family} {_task_label(task)}: {exception}", flush=True)
+
+
+def _task_label(task) -> str:
+    params = task.to_str_params()
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def _build(tasks: list, args: argparse.Namespace) -> int:
+    import luigi
+
+    # Luigi's own chatter goes to logs/pipeline.log; the terminal gets our progress lines.
+    logging.getLogger("luigi-interface").propagate = True
+    _progress_handlers()
+    kwargs: dict = {"workers": 1, "detailed_summary": True, "log_level": "WARNING"}
+    if args.scheduler_host:
+        kwargs.update(scheduler_host=args.scheduler_host, scheduler_port=args.scheduler_port)
+    else:
+        kwargs["local_scheduler"] = True
+    result = luigi.build(tasks, **kwargs)
+    ok = result.status in (
+        luigi.execution_summary.LuigiStatusCode.SUCCESS,
+        luigi.execution_summary.LuigiStatusCode.SUCCESS_WITH_RETRY,
+    )
+    print(result.one_line_summary)
+    return 0 if ok else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines import DailyPipeline
+
+    settings = load_settings()
+    run_date = args.date or utc_today()
+    print(
+        f"finops run {run_date}: sources={','.join(settings.sources)} "
+        f"home={settings.home} warehouse={settings.duckdb_path}",
+        flush=True,
+    )
+    code = _build([DailyPipeline(date=run_date)], args)
+    if code == 0:
+        print(f"report: {settings.log_dir / f'report_{run_date:%Y%m%d}.txt'}")
+        print(f'marts:  {settings.serving_path} (finops sql "select * from marts.fct_cost_kpis")')
+    return code
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from pipelines import DailyPipeline, RangeDaily
+
+    if args.end < args.start:
+        print("--end must not be before --start", file=sys.stderr)
+        return 2
+    task = RangeDaily(
+        of=DailyPipeline,
+        start=args.start,
+        stop=args.end + timedelta(days=1),
+        days_back=(utc_today() - args.start).days + 1,
+        task_limit=(args.end - args.start).days + 1,
+    )
+    return _build([task], args)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO_ROOT / "dashboard" / "streamlit_app.py"),
+        "--server.headless",
+        "true",
+        "--server.address",
+        args.address,
+        "--server.port",
+        str(args.port),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    print(f"Dashboard on http://{args.address}:{args.port} (Ctrl-C to stop)", flush=True)
+    try:
+        return subprocess.call(cmd, env=os.environ.copy())
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    settings = load_settings()
+    path: Path = settings.serving_path
+    if not path.exists():
+        print(f"No marts at {path} yet: run `finops run` (or `make run`) first.", file=sys.stderr)
+        return 1
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        try:
+            cursor = con.execute(args.query)
+        except duckdb.Error as exc:
+            print(f"SQL error: {exc}", file=sys.stderr)
+            return 2
+        if cursor.description is None:
+            return 0
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    finally:
+        con.close()
+    if args.format == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", args.max_rows, "display.width", 200):
+            print(
+                pd.DataFrame(rows, columns=columns).to_string(index=False, max_rows=args.max_rows)
+            )
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    """Build dbt's static docs site (one self-contained HTML file) and optionally serve it."""
+    import functools
+    import http.server
+    import shutil
+
+    from pipelines.tasks import run_dbt
+
+    settings = load_settings()
+    run_dbt(settings, ["docs", "generate", "--static"])
+    site = settings.data_dir / "dbt" / "docs"
+    site.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(settings.data_dir / "dbt" / "target" / "static_index.html", site / "index.html")
+    print(f"dbt docs: {site / 'index.html'}")
+    if not args.serve:
+        return 0
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    with http.server.ThreadingHTTPServer((args.address, args.port), handler) as server:
+        print(f"Serving dbt docs on http://{args.address}:{args.port} (Ctrl-C to stop)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="finops", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def scheduler_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--scheduler-host", help="use a central luigid instead of the local scheduler"
+        )
+        p.add_argument("--scheduler-port", type=int, default=8082)
+
+    run = sub.add_parser("run", help="run the daily pipeline for a date (default: today, UTC)")
+    run.add_argument(
+        "--date", type=_date, help="run date YYYY-MM-DD; loads data up to the day before"
+    )
+    scheduler_args(run)
+    run.set_defaults(func=cmd_run)
+
+    backfill = sub.add_parser("backfill", help="run the daily pipeline for every date in a range")
+    backfill.add_argument("--start", type=_date, required=True)
+    backfill.add_argument("--end", type=_date, required=True, help="inclusive")
+    scheduler_args(backfill)
+    backfill.set_defaults(func=cmd_backfill)
+
+    dash = sub.add_parser("dashboard", help="serve the Streamlit dashboard")
+    dash.add_argument("--port", type=int, default=8501)
+    dash.add_argument("--address", default="localhost")
+    dash.set_defaults(func=cmd_dashboard)
+
+    docs = sub.add_parser("docs", help="build the dbt docs site (lineage, every model and column)")
+    docs.add_argument("--serve", action="store_true", help="then serve it over HTTP")
+    docs.add_argument("--port", type=int, default=8080)
+    docs.add_argument("--address", default="localhost")
+    docs.set_defaults(func=cmd_docs)
+
+    sql = sub.add_parser("sql", help="query the marts (read-only), e.g. marts.fct_daily_costs")
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=("table", "csv"), default="table")
+    sql.add_argument("--max-rows", type=int, default=100)
+    sql.set_defaults(func=cmd_sql)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:  # settings errors name the variable at fault
+        print(f"finops: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""Every setting of finops-dashboard, read from the environment (and a `.env` file).
+
+Cloud credentials are *not* settings of ours: they stay in the SDKs' standard chains
+(`AWS_*` / shared profiles / instance roles for boto3, `AZURE_*` for azure-identity).
+The README lists every variable below with its default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+DBT_PROFILES_DIR = REPO_ROOT
+
+KNOWN_SOURCES = ("simulated", "aws", "azure")
+# Real sources whose loaders ship in this version; `auto` only ever picks from these.
+REAL_SOURCES_WITH_LOADERS: tuple[str, ...] = ()
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def aws_credentials_configured() -> bool:
+    """True when boto3's standard chain has something explicit to go on.
+
+    Checked without calling AWS: access keys, a named profile, web identity, or a container
+    credentials endpoint. An instance role alone is not detected; say `FINOPS_SOURCES=aws`.
+    """
+    return any(
+        _env(name)
+        for name in (
+            "AWS_ACCESS_KEY_ID",
+            "AWS_PROFILE",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        )
+    )
+
+
+def azure_credentials_configured() -> bool:
+    """True when a service principal is configured for azure-identity."""
+    return all(_env(name) for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"))
+
+
+def resolve_sources(raw: str | None) -> tuple[str, ...]:
+    """Turn FINOPS_SOURCES into the list of enabled sources.
+
+    `auto` (the default) means the real sources whose credentials are configured, else
+    `simulated`, so a fresh clone with no credentials runs end to end.
+    """
+    value = (raw or "auto").strip().lower()
+    if value == "auto":
+        configured = {"aws": aws_credentials_configured, "azure": azure_credentials_configured}
+        real = [s for s in REAL_SOURCES_WITH_LOADERS if configured[s]()]
+        return tuple(real) or ("simulated",)
+    sources = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    unknown = [s for s in sources if s not in KNOWN_SOURCES]
+    if unknown or not sources:
+        raise ValueError(
+            f"FINOPS_SOURCES has unknown source(s) {unknown or [raw]}; "
+            f"use 'auto' or a comma list of {', '.join(KNOWN_SOURCES)}"
+        )
+    return sources
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    duckdb_path: Path
+    sources: tuple[str, ...]
+    reporting_currency: str = "USD"
+    history_days: int = 180
+    retention_days: int = 30
+    simulated_seed: int = 42
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    export_dir: Path = field(default=Path("data/exports"))
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def raw_csv_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def markers_dir(self) -> Path:
+        return self.data_dir / "markers"
+
+    @property
+    def serving_path(self) -> Path:
+        """Read-only copy of the marts that the dashboard and `finops sql` open.
+
+        Published by an atomic rename after each build, so readers never hold a lock on the
+        warehouse the pipeline writes.
+        """
+        return self.duckdb_path.with_name(self.duckdb_path.stem + "_serving.duckdb")
+
+    def history_window(self, run_date: date) -> tuple[date, date]:
+        """[start, end) of the default history: `history_days` days ending the day before."""
+        return run_date - timedelta(days=self.history_days), run_date
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for dbt: where the warehouse is and which currency to report in."""
+        return {
+            "FINOPS_DUCKDB_PATH": str(self.duckdb_path),
+            "FINOPS_REPORTING_CURRENCY": self.reporting_currency,
+            "DBT_PROFILES_DIR": str(DBT_PROFILES_DIR),
+            "DO_NOT_TRACK": "1",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+
+
+def load_settings(env_file: Path | None = None) -> Settings:
+    """Read the settings; a `.env` in the current directory fills in what is not set."""
+    load_dotenv(env_file or Path.cwd() / ".env", override=False)
+    home = Path(_env("FINOPS_HOME", ".")).expanduser().resolve()
+    duckdb_path = Path(_env("FINOPS_DUCKDB_PATH") or home / "data" / "finops.duckdb")
+    if not duckdb_path.is_absolute():
+        duckdb_path = (home / duckdb_path).resolve()
+    export_dir = Path(_env("FINOPS_EXPORT_DIR") or home / "data" / "exports")
+    if not export_dir.is_absolute():
+        export_dir = (home / export_dir).resolve()
+    currency = (_env("FINOPS_REPORTING_CURRENCY", "USD") or "USD").upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise ValueError(f"FINOPS_REPORTING_CURRENCY must be an ISO 4217 code, got {currency!r}")
+    return Settings(
+        home=home,
+        duckdb_path=duckdb_path,
+        sources=resolve_sources(_env("FINOPS_SOURCES")),
+        reporting_currency=currency,
+        history_days=_env_int("FINOPS_HISTORY_DAYS", 180, minimum=1),
+        retention_days=_env_int("FINOPS_RETENTION_DAYS", 30, minimum=1),
+        simulated_seed=_env_int("FINOPS_SIMULATED_SEED", 42),
+        s3_bucket=_env("FINOPS_S3_BUCKET"),
+        s3_prefix=(_env("FINOPS_S3_PREFIX", "") or "").strip("/"),
+        export_dir=export_dir,
+    )

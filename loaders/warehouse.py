@@ -1,0 +1,404 @@
+"""The one writer of the raw layer: replace a (source, scope, window) in one transaction.
+
+Every loader hands its mapped rows to `replace_window`. It deletes the rows that the same
+source previously landed for the same scope and window and inserts the new ones in a single
+DuckDB transaction, and records the load in `raw.load_ledger`. A rerun therefore replaces
+instead of appending, a restated amount replaces the old one, and a failure (bad row, crash,
+killed process) leaves the previous data as it was.
+
+Raw tables keep the API's grain and values; amounts are exact decimals. Windows are
+half-open, `[window_start, window_end)`, like Cost Explorer's TimePeriod.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+AMOUNT = pa.decimal128(38, 10)
+AMOUNT_SQL = "decimal(38, 10)"
+
+# Columns every raw table carries besides the API's own.
+LOAD_META_SQL = """
+    _source varchar not null,
+    _scope varchar not null,
+    _window_start date not null,
+    _window_end date not null,
+    _load_id varchar not null,
+    _loaded_at timestamp not null
+"""
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A raw table: its API columns, and the column that places a row in a window."""
+
+    name: str
+    columns: tuple[tuple[str, str, pa.DataType], ...]  # (name, sql type, arrow type)
+    date_column: str
+    date_is_yyyymmdd: bool = False  # Azure's UsageDate is an integer such as 20260131
+
+    @property
+    def qualified(self) -> str:
+        return f"raw.{self.name}"
+
+    def ddl(self) -> str:
+        cols = ",\n".join(f"    {name} {sql}" for name, sql, _ in self.columns)
+        return f"create table if not exists {self.qualified} (\n{cols},\n{LOAD_META_SQL})"
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(name, arrow) for name, _, arrow in self.columns])
+
+    def window_bound(self, day: date) -> date | int:
+        return int(day.strftime("%Y%m%d")) if self.date_is_yyyymmdd else day
+
+
+# One row per Cost Explorer ResultsByTime[i].Groups[j], at the grain
+# day x linked account x service x region x record type (see loaders/aws_cost_explorer).
+AWS_COST_EXPLORER = RawTable(
+    name="aws_cost_explorer",
+    columns=(
+        ("time_period_start", "date not null", pa.date32()),
+        ("time_period_end", "date not null", pa.date32()),
+        ("estimated", "boolean not null", pa.bool_()),
+        ("linked_account_id", "varchar not null", pa.string()),
+        ("linked_account_name", "varchar", pa.string()),
+        ("service", "varchar not null", pa.string()),
+        ("region", "varchar not null", pa.string()),
+        ("record_type", "varchar not null", pa.string()),
+        ("unblended_cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("unblended_cost_unit", "varchar not null", pa.string()),
+        ("amortized_cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("amortized_cost_unit", "varchar not null", pa.string()),
+        ("usage_quantity", AMOUNT_SQL, AMOUNT),
+        ("usage_quantity_unit", "varchar", pa.string()),
+    ),
+    date_column="time_period_start",
+)
+
+# One row per Cost Management Query API result row. ActualCost (billed) and AmortizedCost
+# (effective) are separate queries; `query_type` says which one a row came from.
+AZURE_COST_MANAGEMENT = RawTable(
+    name="azure_cost_management",
+    columns=(
+        ("usage_date", "integer not null", pa.int32()),
+        ("query_type", "varchar not null", pa.string()),
+        ("subscription_id", "varchar not null", pa.string()),
+        ("subscription_name", "varchar", pa.string()),
+        ("service_name", "varchar not null", pa.string()),
+        ("resource_location", "varchar not null", pa.string()),
+        ("charge_type", "varchar not null", pa.string()),
+        ("cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("currency", "varchar not null", pa.string()),
+    ),
+    date_column="usage_date",
+    date_is_yyyymmdd=True,
+)
+
+RAW_TABLES = {t.name: t for t in (AWS_COST_EXPLORER, AZURE_COST_MANAGEMENT)}
+
+LOAD_LEDGER_DDL = f"""
+create table if not exists raw.load_ledger (
+    load_id varchar primary key,
+    source varchar not null,
+    raw_table varchar not null,
+    scope varchar not null,
+    window_start date not null,
+    window_end date not null,
+    started_at timestamp not null,
+    finished_at timestamp,
+    status varchar not null,
+    row_count bigint,
+    replaced_row_count bigint,
+    api_requests integer not null default 0,
+    api_cost_usd {AMOUNT_SQL} not null default 0,
+    error varchar
+)
+"""
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another process holds the warehouse for writing longer than we are willing to wait."""
+
+
+class LoadValidationError(ValueError):
+    """A row handed to the warehouse is unusable; nothing of the load was written."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    load_id: str
+    source: str
+    raw_table: str
+    scope: str
+    window_start: date
+    window_end: date
+    row_count: int
+    replaced_row_count: int
+    api_requests: int
+    api_cost_usd: Decimal
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["window_start"] = self.window_start.isoformat()
+        out["window_end"] = self.window_end.isoformat()
+        out["api_cost_usd"] = str(self.api_cost_usd)
+        return out
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists raw")
+    for table in RAW_TABLES.values():
+        con.execute(table.ddl())
+    con.execute(LOAD_LEDGER_DDL)
+
+
+@contextmanager
+def writer_lock(db_path: Path, timeout_s: float = 600.0) -> Iterator[None]:
+    """Serialise writers across processes (cron run, backfill, tests) on one warehouse."""
+    lock_path = Path(str(db_path) + ".writer.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise WarehouseBusyError(
+                        f"another finops process is writing {db_path}; gave up after {timeout_s:.0f}s"
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def connect_writer(db_path: Path, retry_s: float = 30.0) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse read-write, waiting out short-lived readers' locks."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + retry_s
+    while True:
+        try:
+            return duckdb.connect(str(db_path))
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.25)
+
+
+def _to_arrow(table: RawTable, rows: Sequence[dict[str, Any]]) -> pa.Table:
+    names = [name for name, _, _ in table.columns]
+    for index, row in enumerate(rows):
+        missing = [n for n in names if n not in row]
+        if missing:
+            raise LoadValidationError(
+                f"{table.qualified} row {index}: missing field(s) {', '.join(missing)}"
+            )
+    try:
+        return pa.Table.from_pylist(list(rows), schema=table.arrow_schema())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+        # Find the first offending row and field so the message can name them.
+        for index, row in enumerate(rows):
+            for name, _, arrow_type in table.columns:
+                try:
+                    pa.array([row[name]], type=arrow_type)
+                except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+                    raise LoadValidationError(
+                        f"{table.qualified} row {index}: field {name!r} has unusable value "
+                        f"{row[name]!r} (expected {arrow_type})"
+                    ) from exc
+        raise LoadValidationError(f"{table.qualified}: {exc}") from exc
+
+
+def _check_rows(table: RawTable, data: pa.Table, window_start: date, window_end: date) -> None:
+    lo, hi = table.window_bound(window_start), table.window_bound(window_end)
+    for index, value in enumerate(data.column(table.date_column).to_pylist()):
+        if value is None or not (lo <= value < hi):
+            raise LoadValidationError(
+                f"{table.qualified} row {index}: {table.date_column}={value} is outside the "
+                f"load window [{window_start}, {window_end})"
+            )
+    for index, row in enumerate(data.to_pylist()):
+        for name, sql, _ in table.columns:
+            if "not null" in sql and row[name] is None:
+                raise LoadValidationError(f"{table.qualified} row {index}: field {name!r} is empty")
+
+
+def replace_window(
+    db_path: Path,
+    *,
+    raw_table: str,
+    source: str,
+    scope: str,
+    window_start: date,
+    window_end: date,
+    rows: Sequence[dict[str, Any]],
+    api_requests: int = 0,
+    api_cost_usd: Decimal = Decimal("0"),
+) -> LoadResult:
+    """Replace everything `source` landed for `scope` in `[window_start, window_end)`.
+
+    Delete and insert happen in one transaction together with the ledger row; the rows are
+    validated before anything is written. Returns what was loaded and what it replaced.
+    """
+    if window_end <= window_start:
+        raise ValueError(f"empty load window [{window_start}, {window_end})")
+    table = RAW_TABLES[raw_table]
+    data = _to_arrow(table, rows)
+    _check_rows(table, data, window_start, window_end)
+
+    load_id = f"{source}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    started = datetime.now(UTC).replace(tzinfo=None)
+    lo, hi = table.window_bound(window_start), table.window_bound(window_end)
+    cols = ", ".join(name for name, _, _ in table.columns)
+
+    with writer_lock(db_path):
+        con = connect_writer(db_path)
+        try:
+            ensure_raw_schema(con)
+            con.execute("begin transaction")
+            try:
+                replaced = con.execute(
+                    f"delete from {table.qualified} where _source = ? and _scope = ? "
+                    f"and {table.date_column} >= ? and {table.date_column} < ?",
+                    [source, scope, lo, hi],
+                ).fetchone()[0]
+                con.register("incoming_rows", data)
+                con.execute(
+                    f"insert into {table.qualified} ({cols}, _source, _scope, _window_start, "
+                    f"_window_end, _load_id, _loaded_at) "
+                    f"select {cols}, ?, ?, ?, ?, ?, ? from incoming_rows",
+                    [source, scope, window_start, window_end, load_id, started],
+                )
+                con.unregister("incoming_rows")
+                con.execute(
+                    "insert into raw.load_ledger (load_id, source, raw_table, scope, window_start, "
+                    "window_end, started_at, finished_at, status, row_count, replaced_row_count, "
+                    "api_requests, api_cost_usd) values (?, ?, ?, ?, ?, ?, ?, ?, 'succeeded', ?, ?, ?, ?)",
+                    [
+                        load_id,
+                        source,
+                        table.qualified,
+                        scope,
+                        window_start,
+                        window_end,
+                        started,
+                        datetime.now(UTC).replace(tzinfo=None),
+                        data.num_rows,
+                        replaced,
+                        api_requests,
+                        api_cost_usd,
+                    ],
+                )
+                con.execute("commit")
+            except BaseException:
+                con.execute("rollback")
+                raise
+        finally:
+            con.close()
+
+    return LoadResult(
+        load_id=load_id,
+        source=source,
+        raw_table=table.qualified,
+        scope=scope,
+        window_start=window_start,
+        window_end=window_end,
+        row_count=data.num_rows,
+        replaced_row_count=int(replaced),
+        api_requests=api_requests,
+        api_cost_usd=api_cost_usd,
+    )
+
+
+def record_failed_load(
+    db_path: Path,
+    *,
+    raw_table: str,
+    source: str,
+    scope: str,
+    window_start: date,
+    window_end: date,
+    error: str,
+    api_requests: int = 0,
+    api_cost_usd: Decimal = Decimal("0"),
+) -> str:
+    """Write a `failed` ledger row (and nothing else) so the failure is on the record."""
+    load_id = f"{source}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with writer_lock(db_path):
+        con = connect_writer(db_path)
+        try:
+            ensure_raw_schema(con)
+            con.execute(
+                "insert into raw.load_ledger (load_id, source, raw_table, scope, window_start, "
+                "window_end, started_at, finished_at, status, row_count, replaced_row_count, "
+                "api_requests, api_cost_usd, error) values (?, ?, ?, ?, ?, ?, ?, ?, 'failed', 0, 0, ?, ?, ?)",
+                [
+                    load_id,
+                    source,
+                    RAW_TABLES[raw_table].qualified,
+                    scope,
+                    window_start,
+                    window_end,
+                    now,
+                    now,
+                    api_requests,
+                    api_cost_usd,
+                    error[:2000],
+                ],
+            )
+        finally:
+            con.close()
+    return load_id
+
+
+def publish_serving_copy(
+    db_path: Path, serving_path: Path, schemas: Sequence[str] = ("marts",)
+) -> int:
+    """Copy the given schemas into a fresh file and atomically rename it over `serving_path`.
+
+    Readers (the dashboard, `finops sql`, BI tools) open the serving copy read-only; a reader
+    that has the old file open keeps reading it, the next open sees the new one. Returns the
+    number of tables published.
+    """
+    tmp = serving_path.with_name(f".{serving_path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    count = 0
+    with writer_lock(db_path):
+        con = connect_writer(db_path)
+        try:
+            con.execute(f"attach '{tmp}' as serving")
+            for schema in schemas:
+                tables = con.execute(
+                    "select table_name from information_schema.tables "
+                    "where table_catalog = current_database() and table_schema = ? "
+                    "order by table_name",
+                    [schema],
+                ).fetchall()
+                con.execute(f"create schema if not exists serving.{schema}")
+                for (name,) in tables:
+                    con.execute(
+                        f"create table serving.{schema}.{name} as select * from {schema}.{name}"
+                    )
+                    count += 1
+            con.execute("detach serving")
+        finally:
+            con.close()
+    os.replace(tmp, serving_path)
+    return count

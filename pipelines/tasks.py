@@ -1,0 +1,320 @@
+"""The daily pipeline: load -> dbt build -> export -> prune -> report.
+
+    luigi --module pipelines DailyPipeline --date 2026-01-31 --local-scheduler
+    luigi --module pipelines RangeDaily --of DailyPipeline \
+        --start 2026-01-01 --stop 2026-02-01 --local-scheduler
+
+Every task writes a marker (or its real output) under FINOPS_HOME with the date in the path,
+atomically; a completed date is therefore a no-op when run again. Tasks that write the
+warehouse take the `warehouse_writer` resource (DuckDB allows one writing process) and the
+file lock in `loaders.warehouse`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import luigi
+
+from finops.settings import DBT_PROFILES_DIR, DBT_PROJECT_DIR, Settings, load_settings
+from loaders import warehouse
+from pipelines import history, reporting
+from pipelines.exports import LocalExportStore
+from pipelines.sources import load_source
+
+log = logging.getLogger("finops.pipeline")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def marker_path(settings: Settings, run_date: date, name: str) -> Path:
+    return settings.markers_dir / run_date.isoformat() / f"{name}.json"
+
+
+def read_marker(settings: Settings, run_date: date, name: str) -> dict[str, Any]:
+    return json.loads(marker_path(settings, run_date, name).read_text())
+
+
+def write_json_target(target: luigi.LocalTarget, payload: dict[str, Any]) -> None:
+    with target.temporary_path() as tmp:
+        Path(tmp).write_text(json.dumps(payload, indent=2, default=str))
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send our and Luigi's log records to logs/pipeline.log (once per process and file)."""
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = str(settings.log_dir / "pipeline.log")
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if isinstance(handler, logging.FileHandler) and handler.baseFilename == log_file:
+            return
+    for handler in list(root.handlers):
+        if getattr(handler, "_finops", False):  # a previous FINOPS_HOME in this process
+            root.removeHandler(handler)
+            handler.close()
+    handler = logging.FileHandler(log_file)
+    handler._finops = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(min(root.level or logging.INFO, logging.INFO))
+    for name in ("finops", "luigi-interface", "luigi"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
+class FinopsTask(luigi.Task):
+    """Shared plumbing: settings read at run time, a dated marker target, timing."""
+
+    date = luigi.DateParameter()
+
+    marker_name: str = ""
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings()
+
+    def output(self) -> luigi.LocalTarget:
+        return luigi.LocalTarget(str(marker_path(self.settings, self.date, self.marker_name)))
+
+    def run(self) -> None:
+        settings = self.settings
+        configure_logging(settings)
+        started = time.monotonic()
+        log.info("%s %s: started", self.marker_name, self.date)
+        payload = self.work(settings)
+        payload.update(
+            task=self.marker_name,
+            run_date=self.date.isoformat(),
+            finished_at=now_iso(),
+            duration_s=round(time.monotonic() - started, 2),
+        )
+        write_json_target(self.output(), payload)
+        log.info("%s %s: done in %.1fs", self.marker_name, self.date, payload["duration_s"])
+
+    def work(self, settings: Settings) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class LoadSource(FinopsTask):
+    """Land one source's costs for the run date (replace-by-window, idempotent)."""
+
+    source = luigi.Parameter()
+    resources = {"warehouse_writer": 1}  # noqa: RUF012 - Luigi's own class attribute
+
+    @property
+    def marker_name(self) -> str:  # type: ignore[override]
+        return f"load_{self.source}"
+
+    def work(self, settings: Settings) -> dict[str, Any]:
+        results = load_source(self.source, settings, self.date)
+        return {"source": self.source, "loads": [r.as_dict() for r in results]}
+
+
+def enabled_loads(run_date: date) -> list[LoadSource]:
+    return [LoadSource(date=run_date, source=s) for s in load_settings().sources]
+
+
+class ArchiveRawExtract(luigi.Task):
+    """Keep the run's raw rows as data/raw/multicloud_costs_YYYYMMDD.csv for audit."""
+
+    date = luigi.DateParameter()
+    resources = {"warehouse_writer": 1}  # noqa: RUF012
+
+    def requires(self) -> list[LoadSource]:
+        return enabled_loads(self.date)
+
+    def output(self) -> luigi.LocalTarget:
+        settings = load_settings()
+        return luigi.LocalTarget(
+            str(settings.raw_csv_dir / f"multicloud_costs_{self.date:%Y%m%d}.csv")
+        )
+
+    def run(self) -> None:
+        settings = load_settings()
+        configure_logging(settings)
+        load_ids = [
+            load["load_id"]
+            for target in self.input()
+            for load in json.loads(Path(target.path).read_text())["loads"]
+        ]
+        with warehouse.writer_lock(settings.duckdb_path):
+            con = warehouse.connect_writer(settings.duckdb_path)
+            try:
+                warehouse.ensure_raw_schema(con)
+                with self.output().temporary_path() as tmp:
+                    reporting.copy_raw_extract(con, load_ids, Path(tmp))
+            finally:
+                con.close()
+        log.info("raw extract %s: %d loads archived", self.output().path, len(load_ids))
+
+
+class DbtBuild(FinopsTask):
+    """`dbt build` (seeds, models, tests, unit tests), then publish the marts for readers."""
+
+    marker_name = "dbt_build"
+    resources = {"warehouse_writer": 1}  # noqa: RUF012
+
+    def requires(self) -> list[luigi.Task]:
+        return [*enabled_loads(self.date), ArchiveRawExtract(date=self.date)]
+
+    def work(self, settings: Settings) -> dict[str, Any]:
+        summary = run_dbt(settings, ["build"])
+        tables = warehouse.publish_serving_copy(settings.duckdb_path, settings.serving_path)
+        summary["published_tables"] = tables
+        summary["serving_path"] = str(settings.serving_path)
+        return summary
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def run_dbt(settings: Settings, args: list[str]) -> dict[str, Any]:
+    """Run dbt as a subprocess against this FINOPS_HOME's warehouse; raise on failure."""
+    target_path = settings.data_dir / "dbt" / "target"
+    log_path = settings.log_dir / "dbt"
+    cmd = [
+        dbt_executable(),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROFILES_DIR),
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(log_path),
+    ]
+    env = {**os.environ, **settings.dbt_env()}
+    log.info("running %s", " ".join(cmd[:2]))
+    with warehouse.writer_lock(settings.duckdb_path):
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    (settings.log_dir).mkdir(parents=True, exist_ok=True)
+    with open(settings.log_dir / "dbt_output.log", "a") as out:
+        out.write(f"\n===== {now_iso()} dbt {' '.join(args)}\n{proc.stdout}{proc.stderr}")
+    results = _dbt_run_results(target_path / "run_results.json")
+    if proc.returncode != 0:
+        failed = [r for r in results.get("nodes", []) if r["status"] in ("error", "fail")]
+        detail = "; ".join(
+            f"{r['node']}: {r['status']} {r['message'] or ''}".strip() for r in failed[:5]
+        )
+        raise RuntimeError(
+            f"dbt {' '.join(args)} failed (exit {proc.returncode}). {detail or proc.stdout[-2000:]}"
+            f" Full output: {settings.log_dir / 'dbt_output.log'}"
+        )
+    return {
+        "dbt_args": args,
+        "counts": results.get("counts", {}),
+        "elapsed_s": results.get("elapsed_s"),
+    }
+
+
+def _dbt_run_results(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    nodes = [
+        {"node": r["unique_id"], "status": r["status"], "message": r.get("message")}
+        for r in data.get("results", [])
+    ]
+    counts: dict[str, int] = {}
+    for node in nodes:
+        counts[node["status"]] = counts.get(node["status"], 0) + 1
+    return {"nodes": nodes, "counts": counts, "elapsed_s": round(data.get("elapsed_time", 0.0), 2)}
+
+
+class Export(FinopsTask):
+    """Write the marts (Parquet + CSV) and KPIs (JSON) to the export location."""
+
+    marker_name = "export"
+
+    def requires(self) -> DbtBuild:
+        return DbtBuild(date=self.date)
+
+    def work(self, settings: Settings) -> dict[str, Any]:
+        store = LocalExportStore(settings.export_dir)
+        keys = store.export_marts(settings.serving_path, self.date)
+        manifest = store.write_manifest(self.date, keys)
+        return {"destination": str(settings.export_dir), "files": keys, "manifest": manifest}
+
+
+class Prune(FinopsTask):
+    """Delete exports older than FINOPS_RETENTION_DAYS, with the run date as the clock."""
+
+    marker_name = "prune"
+
+    def requires(self) -> Export:
+        return Export(date=self.date)
+
+    def work(self, settings: Settings) -> dict[str, Any]:
+        store = LocalExportStore(settings.export_dir)
+        removed = store.prune(self.date, settings.retention_days)
+        return {"retention_days": settings.retention_days, "removed": removed}
+
+
+class Report(luigi.Task):
+    """logs/report_YYYYMMDD.txt, a copy under reports/, and one execution-history entry."""
+
+    date = luigi.DateParameter()
+
+    def requires(self) -> Prune:
+        return Prune(date=self.date)
+
+    def output(self) -> luigi.LocalTarget:
+        settings = load_settings()
+        return luigi.LocalTarget(str(settings.log_dir / f"report_{self.date:%Y%m%d}.txt"))
+
+    def run(self) -> None:
+        settings = load_settings()
+        configure_logging(settings)
+        markers = {
+            name: read_marker(settings, self.date, name)
+            for name in ("dbt_build", "export", "prune")
+        }
+        markers["loads"] = [
+            read_marker(settings, self.date, f"load_{source}") for source in settings.sources
+        ]
+        con = duckdb.connect(str(settings.serving_path), read_only=True)
+        try:
+            facts = reporting.gather_facts(con, settings.reporting_currency)
+        finally:
+            con.close()
+        text = reporting.render_report(self.date, settings, markers, facts)
+        store = LocalExportStore(settings.export_dir)
+        store.put_text("reports", self.date, "report.txt", text)
+        with self.output().temporary_path() as tmp:
+            Path(tmp).write_text(text)
+        history.append(settings, history.success_entry(self.date, settings, markers, facts))
+        log.info("report written to %s", self.output().path)
+
+
+class DailyPipeline(luigi.WrapperTask):
+    """One day's run: every enabled source loaded, marts built, exported, pruned, reported."""
+
+    date = luigi.DateParameter(default=datetime.now(UTC).date())
+
+    def requires(self) -> Report:
+        return Report(date=self.date)
+
+
+@luigi.Task.event_handler(luigi.Event.FAILURE)
+def _record_failure(task: luigi.Task, exception: BaseException) -> None:
+    """A failed task leaves a line in the execution history and the log, never a secret."""
+    run_date = getattr(task, "date", None)
+    if not isinstance(run_date, date):
+        return
+    settings = load_settings()
+    configure_logging(settings)
+    log.error("%s failed: %s", task.task_id, exception)
+    history.append(settings, history.failure_entry(run_date, task.task_id, exception))

@@ -1,0 +1,73 @@
+"""Shared fixtures: a real warehouse built by the real pipeline on the simulated source."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import luigi
+import pytest
+
+# A run date far enough in the past that every simulated day is final (not estimated), so
+# figures do not depend on the day the suite runs.
+FIXED_RUN_DATE = date(2026, 7, 1)
+
+
+def finops_env(home: Path, **overrides: str) -> dict[str, str]:
+    """The environment of one isolated finops installation rooted at `home`."""
+    env = {
+        "FINOPS_HOME": str(home),
+        "FINOPS_SOURCES": "simulated",
+        "DO_NOT_TRACK": "1",
+    }
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def finops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh FINOPS_HOME for one test, with every other FINOPS_* variable cleared."""
+    for name in list(os.environ):
+        if name.startswith("FINOPS_"):
+            monkeypatch.delenv(name)
+    for name, value in finops_env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    return tmp_path
+
+
+def run_pipeline(run_date: date) -> luigi.execution_summary.LuigiRunResult:
+    """Run DailyPipeline(run_date) in-process with the local scheduler, as cron would."""
+    from pipelines import DailyPipeline
+
+    return luigi.build(
+        [DailyPipeline(date=run_date)],
+        local_scheduler=True,
+        workers=1,
+        detailed_summary=True,
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture(scope="session")
+def built_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """FINOPS_HOME after one full DailyPipeline run on the simulated source (built once)."""
+    home = tmp_path_factory.mktemp("finops_home")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith("FINOPS_"):
+                mp.delenv(name)
+        for name, value in finops_env(home).items():
+            mp.setenv(name, value)
+        result = run_pipeline(FIXED_RUN_DATE)
+        assert result.status == luigi.execution_summary.LuigiStatusCode.SUCCESS, result.summary_text
+    yield home
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(built_home: Path) -> Path:
+    """The published serving copy of the marts (what the dashboard and `finops sql` read)."""
+    path = built_home / "data" / "finops_serving.duckdb"
+    assert path.exists()
+    return path
