@@ -31,12 +31,18 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
-def _progress_handlers() -> None:
-    """Print one line per task start/finish so a person sees the pipeline move."""
+def _progress_handlers() -> list[str]:
+    """Print one line per task start/finish so a person sees the pipeline move.
+
+    Returns the list the START handler appends to, so the caller knows whether anything ran.
+    """
     import luigi
+
+    started: list[str] = []
 
     @luigi.Task.event_handler(luigi.Event.START)
     def _start(task: luigi.Task) -> None:
+        started.append(task.task_id)
         print(f"  ... {task.task_family} {_task_label(task)}", flush=True)
 
     @luigi.Task.event_handler(luigi.Event.SUCCESS)
@@ -46,6 +52,8 @@ def _progress_handlers() -> None:
     @luigi.Task.event_handler(luigi.Event.FAILURE)
     def _failed(task: luigi.Task, exception: BaseException) -> None:
         print(f"  FAILED {task.task_family} {_task_label(task)}: {exception}", flush=True)
+
+    return started
 
 
 def _task_label(task) -> str:
@@ -58,7 +66,7 @@ def _build(tasks: list, args: argparse.Namespace) -> int:
 
     # Luigi's own chatter goes to logs/pipeline.log; the terminal gets our progress lines.
     logging.getLogger("luigi-interface").propagate = True
-    _progress_handlers()
+    started = _progress_handlers()
     kwargs: dict = {"workers": 1, "detailed_summary": True, "log_level": "WARNING"}
     if args.scheduler_host:
         kwargs.update(scheduler_host=args.scheduler_host, scheduler_port=args.scheduler_port)
@@ -69,7 +77,10 @@ def _build(tasks: list, args: argparse.Namespace) -> int:
         luigi.execution_summary.LuigiStatusCode.SUCCESS,
         luigi.execution_summary.LuigiStatusCode.SUCCESS_WITH_RETRY,
     )
-    print(result.one_line_summary)
+    if ok and not started:
+        print("Already complete: nothing to do (a completed date is never loaded twice).")
+    else:
+        print(result.one_line_summary)
     return 0 if ok else 1
 
 

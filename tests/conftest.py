@@ -4,26 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import luigi
 import pytest
-
-# A run date far enough in the past that every simulated day is final (not estimated), so
-# figures do not depend on the day the suite runs.
-FIXED_RUN_DATE = date(2026, 7, 1)
-
-
-def finops_env(home: Path, **overrides: str) -> dict[str, str]:
-    """The environment of one isolated finops installation rooted at `home`."""
-    env = {
-        "FINOPS_HOME": str(home),
-        "FINOPS_SOURCES": "simulated",
-        "DO_NOT_TRACK": "1",
-    }
-    env.update(overrides)
-    return env
+from finops_testing import FIXED_RUN_DATE, finops_env, run_pipeline
 
 
 @pytest.fixture
@@ -35,19 +20,6 @@ def finops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name, value in finops_env(tmp_path).items():
         monkeypatch.setenv(name, value)
     return tmp_path
-
-
-def run_pipeline(run_date: date) -> luigi.execution_summary.LuigiRunResult:
-    """Run DailyPipeline(run_date) in-process with the local scheduler, as cron would."""
-    from pipelines import DailyPipeline
-
-    return luigi.build(
-        [DailyPipeline(date=run_date)],
-        local_scheduler=True,
-        workers=1,
-        detailed_summary=True,
-        log_level="WARNING",
-    )
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-from conftest import FIXED_RUN_DATE, finops_env
+from finops_testing import FIXED_RUN_DATE, finops_env
 
 FINOPS = str(Path(sys.executable).with_name("finops"))
 

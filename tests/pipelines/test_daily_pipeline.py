@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 import luigi
-from conftest import FIXED_RUN_DATE, run_pipeline
+from finops_testing import FIXED_RUN_DATE, run_pipeline
 
 from pipelines import DailyPipeline, RangeDaily
 

@@ -1,0 +1,61 @@
+-- One row per Azure cost key with billed (ActualCost) and effective (AmortizedCost) side by
+-- side. Conditional aggregation, not a join of the two queries: a key present in only one
+-- of them (a reservation Purchase is ActualCost only, UnusedReservation AmortizedCost only)
+-- keeps its cost and gets 0 on the other side.
+with
+
+costs as (
+    select * from {{ ref('stg_azure_cost_management__costs') }}
+),
+
+pivoted as (
+    select
+        charge_date,
+        provider_name,
+        billing_account_id,
+        sub_account_id,
+        service_name,
+        region_id,
+        x_charge_type,
+        billing_currency,
+        x_source,
+        max(sub_account_name) as sub_account_name,
+        sum(case when query_type = 'ActualCost' then cost else 0 end) as billed_cost,
+        sum(case when query_type = 'AmortizedCost' then cost else 0 end) as effective_cost,
+        bool_or(query_type = 'ActualCost') as has_actual_cost,
+        bool_or(query_type = 'AmortizedCost') as has_amortized_cost,
+        bool_or(is_estimated) as is_estimated
+    from costs
+    group by
+        charge_date,
+        provider_name,
+        billing_account_id,
+        sub_account_id,
+        service_name,
+        region_id,
+        x_charge_type,
+        billing_currency,
+        x_source
+),
+
+final as (
+    select
+        charge_date,
+        provider_name,
+        billing_account_id,
+        sub_account_id,
+        sub_account_name,
+        service_name,
+        region_id,
+        x_charge_type,
+        billing_currency,
+        cast(billed_cost as decimal(38, 10)) as billed_cost,
+        cast(effective_cost as decimal(38, 10)) as effective_cost,
+        has_actual_cost,
+        has_amortized_cost,
+        is_estimated,
+        x_source
+    from pivoted
+)
+
+select * from final

@@ -1,0 +1,55 @@
+-- FOCUS ServiceCategory / ChargeCategory from the mapping seeds. Left joins on the seeds'
+-- unique keys (tested): a row is never dropped nor duplicated; an unknown service becomes
+-- 'Other' / 'Other (Other)', an unknown charge type 'Adjustment' (warn tests list both).
+with
+
+costs as (
+    select * from {{ ref('int_cloud_costs_unioned') }}
+),
+
+service_mapping as (
+    select * from {{ ref('service_category_mapping') }}
+),
+
+charge_type_mapping as (
+    select * from {{ ref('charge_type_mapping') }}
+),
+
+categorized as (
+    select
+        costs.charge_date,
+        costs.provider_name,
+        costs.billing_account_id,
+        costs.sub_account_id,
+        costs.sub_account_name,
+        costs.service_name,
+        coalesce(service_mapping.service_category, 'Other') as service_category,
+        coalesce(service_mapping.service_subcategory, 'Other (Other)') as service_subcategory,
+        costs.region_id,
+        costs.x_charge_type,
+        coalesce(charge_type_mapping.charge_category, 'Adjustment') as charge_category,
+        charge_type_mapping.charge_class,
+        charge_type_mapping.charge_frequency,
+        costs.billing_currency,
+        costs.billed_cost,
+        costs.effective_cost,
+        costs.is_estimated,
+        costs.x_source,
+        service_mapping.service_name is not null as is_service_mapped,
+        charge_type_mapping.x_charge_type is not null as is_charge_type_mapped
+    from costs
+    left join service_mapping
+        on
+            costs.provider_name = service_mapping.provider_name
+            and costs.service_name = service_mapping.service_name
+    left join charge_type_mapping
+        on
+            costs.provider_name = charge_type_mapping.provider_name
+            and costs.x_charge_type = charge_type_mapping.x_charge_type
+),
+
+final as (
+    select * from categorized
+)
+
+select * from final

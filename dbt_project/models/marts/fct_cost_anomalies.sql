@@ -1,0 +1,29 @@
+-- The flagged days of int_daily_cost_series_scored, with what a person needs to act: the
+-- expected cost, how unusual the day is, the direction and the cost impact.
+with
+
+scored_days as (
+    select * from {{ ref('int_daily_cost_series_scored') }}
+),
+
+final as (
+    select
+        cast(series_day_id as varchar) as anomaly_id,
+        cast(charge_date as date) as charge_date,
+        cast(provider_name as varchar) as provider_name,
+        cast(sub_account_id as varchar) as sub_account_id,
+        cast(sub_account_name as varchar) as sub_account_name,
+        cast(service_name as varchar) as service_name,
+        cast(reporting_currency as varchar) as reporting_currency,
+        cast(actual_cost as decimal(38, 10)) as actual_cost,
+        cast(expected_cost as decimal(38, 10)) as expected_cost,
+        cast(training_stddev as decimal(38, 10)) as training_stddev,
+        cast(training_days as integer) as training_days,
+        cast(z_score as double) as z_score,
+        cast(direction as varchar) as direction,
+        cast(cost_impact as decimal(38, 10)) as cost_impact
+    from scored_days
+    where is_anomaly
+)
+
+select * from final

@@ -1,0 +1,139 @@
+-- Headline figures in the reporting currency: one row per provider scope (All, AWS, Azure)
+-- x cost basis (billed, effective), always six rows. Totals are net of everything
+-- (credits, refunds and tax included). as_of_date is the last charge date of any provider.
+with
+
+daily_costs as (
+    select * from {{ ref('fct_daily_costs') }}
+),
+
+scopes as (
+    select unnest(['All', 'AWS', 'Azure']) as provider_scope
+),
+
+bases as (
+    select unnest(['billed', 'effective']) as cost_basis
+),
+
+as_of as (
+    select max(charge_date) as as_of_date
+    from daily_costs
+),
+
+costs_by_basis as (
+    select
+        charge_date,
+        provider_name,
+        'billed' as cost_basis,
+        billed_cost_reporting as cost
+    from daily_costs
+
+    union all
+
+    select
+        charge_date,
+        provider_name,
+        'effective' as cost_basis,
+        effective_cost_reporting as cost
+    from daily_costs
+),
+
+costs_by_scope as (
+    select
+        provider_name as provider_scope,
+        cost_basis,
+        charge_date,
+        cost
+    from costs_by_basis
+
+    union all
+
+    select
+        'All' as provider_scope,
+        cost_basis,
+        charge_date,
+        cost
+    from costs_by_basis
+),
+
+aggregated as (
+    select
+        costs_by_scope.provider_scope,
+        costs_by_scope.cost_basis,
+        min(costs_by_scope.charge_date) as first_date,
+        count(distinct costs_by_scope.charge_date) as days_with_data,
+        sum(costs_by_scope.cost) as total_cost,
+        sum(
+            case
+                when costs_by_scope.charge_date between as_of.as_of_date - 6 and as_of.as_of_date
+                    then costs_by_scope.cost
+                else 0
+            end
+        ) as last_7d_cost,
+        sum(
+            case
+                when costs_by_scope.charge_date between as_of.as_of_date - 13 and as_of.as_of_date - 7
+                    then costs_by_scope.cost
+                else 0
+            end
+        ) as prev_7d_cost,
+        sum(
+            case
+                when
+                    costs_by_scope.charge_date
+                    between date_trunc('month', as_of.as_of_date) and as_of.as_of_date
+                    then costs_by_scope.cost
+                else 0
+            end
+        ) as mtd_cost
+    from costs_by_scope
+    cross join as_of
+    group by costs_by_scope.provider_scope, costs_by_scope.cost_basis
+),
+
+kpis as (
+    select
+        scopes.provider_scope,
+        bases.cost_basis,
+        aggregated.first_date,
+        as_of.as_of_date,
+        coalesce(aggregated.total_cost, 0) as total_cost,
+        coalesce(aggregated.days_with_data, 0) as days_with_data,
+        aggregated.total_cost
+        / (date_diff('day', aggregated.first_date, as_of.as_of_date) + 1) as avg_daily_cost,
+        coalesce(aggregated.last_7d_cost, 0) as last_7d_cost,
+        coalesce(aggregated.prev_7d_cost, 0) as prev_7d_cost,
+        coalesce(aggregated.mtd_cost, 0) as mtd_cost
+    from scopes
+    cross join bases
+    cross join as_of
+    left join aggregated
+        on
+            scopes.provider_scope = aggregated.provider_scope
+            and bases.cost_basis = aggregated.cost_basis
+),
+
+final as (
+    select
+        cast(lower(provider_scope) || '_' || cost_basis as varchar) as kpi_id,
+        cast(provider_scope as varchar) as provider_scope,
+        cast(cost_basis as varchar) as cost_basis,
+        cast({{ reporting_currency() }} as varchar) as reporting_currency,
+        cast(first_date as date) as first_date,
+        cast(as_of_date as date) as as_of_date,
+        cast(total_cost as decimal(38, 10)) as total_cost,
+        cast(days_with_data as integer) as days_with_data,
+        cast(round(avg_daily_cost, 10) as decimal(38, 10)) as avg_daily_cost,
+        cast(last_7d_cost as decimal(38, 10)) as last_7d_cost,
+        cast(prev_7d_cost as decimal(38, 10)) as prev_7d_cost,
+        cast(
+            case
+                when prev_7d_cost != 0
+                    then round((last_7d_cost - prev_7d_cost) / prev_7d_cost * 100, 4)
+            end as decimal(18, 4)
+        ) as last_7d_change_pct,
+        cast(mtd_cost as decimal(38, 10)) as mtd_cost
+    from kpis
+)
+
+select * from final

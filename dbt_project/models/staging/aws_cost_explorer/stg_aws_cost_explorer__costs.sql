@@ -1,0 +1,44 @@
+with
+
+source as (
+    select * from {{ source('aws_cost_explorer', 'aws_cost_explorer') }}
+),
+
+renamed as (
+    select
+        ---------- ids
+        _scope as billing_account_id,
+        linked_account_id as sub_account_id,
+        _load_id as load_id,
+
+        ---------- strings
+        'AWS' as provider_name,
+        nullif(trim(linked_account_name), '') as sub_account_name,
+        service as service_name,
+        -- Charges without a region (NoRegion, global, empty) share the region id 'global'.
+        case
+            when lower(trim(coalesce(region, ''))) in ('', 'noregion', 'global') then 'global'
+            else lower(trim(region))
+        end as region_id,
+        record_type as x_charge_type,
+        upper(trim(unblended_cost_unit)) as billing_currency,
+        upper(trim(amortized_cost_unit)) as effective_cost_currency,
+        usage_quantity_unit,
+        _source as x_source,
+
+        ---------- numerics
+        cast(unblended_cost as decimal(38, 10)) as billed_cost,
+        cast(amortized_cost as decimal(38, 10)) as effective_cost,
+        cast(usage_quantity as decimal(38, 10)) as usage_quantity,
+
+        ---------- booleans
+        estimated as is_estimated,
+
+        ---------- dates
+        cast(time_period_start as date) as charge_date,
+        _loaded_at as loaded_at
+
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,56 @@
+with
+
+source as (
+    select * from {{ source('azure_cost_management', 'azure_cost_management') }}
+),
+
+renamed as (
+    select
+        ---------- ids
+        -- A billing-account scope names the billing account; a subscription (or management
+        -- group) scope does not reveal it, so the subscription id stands in for it.
+        coalesce(
+            nullif(
+                regexp_extract(_scope, '^/providers/microsoft\.billing/billingaccounts/([^/]+)', 1, 'i'),
+                ''
+            ),
+            lower(trim(subscription_id))
+        ) as billing_account_id,
+        lower(trim(subscription_id)) as sub_account_id,
+        _load_id as load_id,
+
+        ---------- strings
+        'Azure' as provider_name,
+        nullif(trim(subscription_name), '') as sub_account_name,
+        query_type,
+        service_name,
+        -- Unassigned / global / empty / '-2' locations share the region id 'global'.
+        case
+            when lower(trim(coalesce(resource_location, ''))) in ('', 'unassigned', 'global', '-2')
+                then 'global'
+            else lower(trim(resource_location))
+        end as region_id,
+        charge_type as x_charge_type,
+        upper(trim(currency)) as billing_currency,
+        _source as x_source,
+
+        ---------- numerics
+        cast(cost as decimal(38, 10)) as cost,
+
+        ---------- booleans
+        -- The Query API has no estimated flag: a day counts as estimated when it was loaded
+        -- before the 5th of the following month, when Azure invoices the month.
+        _loaded_at < (
+            date_trunc('month', strptime(cast(usage_date as varchar), '%Y%m%d'))
+            + interval 1 month
+            + interval 4 day
+        ) as is_estimated,
+
+        ---------- dates
+        cast(strptime(cast(usage_date as varchar), '%Y%m%d') as date) as charge_date,
+        _loaded_at as loaded_at
+
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,39 @@
+with
+
+source as (
+    select * from {{ source('finops', 'load_ledger') }}
+),
+
+renamed as (
+    select
+        ---------- ids
+        load_id,
+
+        ---------- strings
+        source as source_name,
+        raw_table,
+        scope,
+        status,
+        error as error_message,
+
+        ---------- numerics
+        row_count,
+        replaced_row_count,
+        api_requests,
+        cast(api_cost_usd as decimal(38, 10)) as api_cost_usd,
+
+        ---------- booleans
+        status = 'succeeded' as is_succeeded,
+
+        ---------- dates
+        window_start,
+        window_end,
+
+        ---------- timestamps
+        started_at,
+        finished_at
+
+    from source
+)
+
+select * from renamed
