@@ -20,7 +20,11 @@ DBT_PROFILES_DIR = REPO_ROOT
 
 KNOWN_SOURCES = ("simulated", "aws", "azure")
 # Real sources whose loaders ship in this version; `auto` only ever picks from these.
-REAL_SOURCES_WITH_LOADERS: tuple[str, ...] = ()
+_LOADER_SHIPPED = {
+    "aws": False,
+    "azure": False,
+}
+REAL_SOURCES_WITH_LOADERS: tuple[str, ...] = tuple(s for s, ok in _LOADER_SHIPPED.items() if ok)
 
 
 def utc_today() -> date:
@@ -100,6 +104,16 @@ class Settings:
     history_days: int = 180
     retention_days: int = 30
     simulated_seed: int = 42
+    restatement_days: int | None = None
+    # AWS Cost Explorer (credentials: boto3's standard chain)
+    aws_role_arn: str | None = None
+    aws_external_id: str | None = None
+    aws_max_requests: int = 500
+    # Azure Cost Management (credentials: azure-identity)
+    azure_scopes: tuple[str, ...] = ()
+    azure_arm_endpoint: str = "https://management.azure.com"
+    azure_client_type: str = "finops-dashboard"
+    azure_max_wait_s: int = 300
     s3_bucket: str | None = None
     s3_prefix: str = ""
     export_dir: Path = field(default=Path("data/exports"))
@@ -133,6 +147,21 @@ class Settings:
         """[start, end) of the default history: `history_days` days ending the day before."""
         return run_date - timedelta(days=self.history_days), run_date
 
+    def restatement_window(self, run_date: date) -> tuple[date, date]:
+        """[start, end) that a daily run of a real source reloads and replaces.
+
+        Cloud providers revise recent costs until the invoice settles (around the 5th of the
+        next month), so by default the window starts on the first day of the month before the
+        one of the last loaded day: on 2026-12-03 it reloads 2026-11-01 .. 2026-12-02.
+        `FINOPS_RESTATEMENT_DAYS=N` makes it the last N days instead.
+        """
+        if self.restatement_days is not None:
+            return run_date - timedelta(days=self.restatement_days), run_date
+        last_day = run_date - timedelta(days=1)
+        first_of_month = last_day.replace(day=1)
+        previous_month = (first_of_month - timedelta(days=1)).replace(day=1)
+        return previous_month, run_date
+
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt: where the warehouse is and which currency to report in."""
         return {
@@ -165,6 +194,24 @@ def load_settings(env_file: Path | None = None) -> Settings:
         history_days=_env_int("FINOPS_HISTORY_DAYS", 180, minimum=1),
         retention_days=_env_int("FINOPS_RETENTION_DAYS", 30, minimum=1),
         simulated_seed=_env_int("FINOPS_SIMULATED_SEED", 42),
+        restatement_days=(
+            _env_int("FINOPS_RESTATEMENT_DAYS", 0, minimum=1)
+            if _env("FINOPS_RESTATEMENT_DAYS")
+            else None
+        ),
+        aws_role_arn=_env("FINOPS_AWS_ROLE_ARN"),
+        aws_external_id=_env("FINOPS_AWS_EXTERNAL_ID"),
+        aws_max_requests=_env_int("FINOPS_AWS_MAX_REQUESTS", 500, minimum=1),
+        azure_scopes=tuple(
+            part.strip().rstrip("/")
+            for part in (_env("FINOPS_AZURE_SCOPES", "") or "").split(",")
+            if part.strip()
+        ),
+        azure_arm_endpoint=(
+            _env("FINOPS_AZURE_ARM_ENDPOINT", "https://management.azure.com") or ""
+        ).rstrip("/"),
+        azure_client_type=_env("FINOPS_AZURE_CLIENT_TYPE", "finops-dashboard") or "",
+        azure_max_wait_s=_env_int("FINOPS_AZURE_MAX_WAIT_SECONDS", 300, minimum=0),
         s3_bucket=_env("FINOPS_S3_BUCKET"),
         s3_prefix=(_env("FINOPS_S3_PREFIX", "") or "").strip("/"),
         export_dir=export_dir,

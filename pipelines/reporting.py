@@ -156,6 +156,8 @@ def render_report(
     lines += [
         "",
         f"dbt build: {dbt.get('counts', {})} in {dbt.get('elapsed_s')}s",
+        "Source freshness: "
+        + (", ".join(f"{k} {v}" for k, v in dbt.get("source_freshness", {}).items()) or "n/a"),
         f"Exports: {len(markers['export']['files'])} files to {markers['export']['destination']}",
         f"Pruned (older than {markers['prune']['retention_days']} days): "
         f"{len(markers['prune']['removed'])} folders",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from finops.settings import Settings, utc_today
+from finops.settings import REAL_SOURCES_WITH_LOADERS, Settings, utc_today
 from loaders import simulated
 from loaders.warehouse import LoadResult
 
@@ -28,6 +28,14 @@ def load_source(source: str, settings: Settings, run_date: date) -> list[LoadRes
         return simulated.load(
             settings.duckdb_path, start, end, as_of=as_of, seed=settings.simulated_seed
         )
+    if source == "aws" and "aws" in REAL_SOURCES_WITH_LOADERS:
+        from loaders import aws_cost_explorer
+
+        return aws_cost_explorer.load_for_run(settings, run_date)
+    if source == "azure" and "azure" in REAL_SOURCES_WITH_LOADERS:
+        from loaders import azure_cost_management
+
+        return azure_cost_management.load_for_run(settings, run_date)
     raise SourceNotAvailableError(
         f"source {source!r} has no loader in this version; set FINOPS_SOURCES=simulated "
         "(or auto) to run on the simulated data"

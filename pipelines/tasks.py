@@ -169,6 +169,7 @@ class DbtBuild(FinopsTask):
 
     def work(self, settings: Settings) -> dict[str, Any]:
         summary = run_dbt(settings, ["build"])
+        summary["source_freshness"] = source_freshness(settings)
         tables = warehouse.publish_serving_copy(settings.duckdb_path, settings.serving_path)
         summary["published_tables"] = tables
         summary["serving_path"] = str(settings.serving_path)
@@ -218,6 +219,21 @@ def run_dbt(settings: Settings, args: list[str]) -> dict[str, Any]:
         "counts": results.get("counts", {}),
         "elapsed_s": results.get("elapsed_s"),
     }
+
+
+def source_freshness(settings: Settings) -> dict[str, str]:
+    """`dbt source freshness`: source name -> pass / warn / error. Reported, never fatal:
+    stale raw data is worth a line in the report, not a reason to withhold today's marts."""
+    target_path = settings.data_dir / "dbt" / "target"
+    try:
+        run_dbt(settings, ["source", "freshness"])
+    except RuntimeError as exc:
+        log.warning("source freshness: %s", exc)
+    path = target_path / "sources.json"
+    if not path.exists():
+        return {}
+    results = json.loads(path.read_text()).get("results", [])
+    return {r["unique_id"].removeprefix("source.finops."): r["status"] for r in results}
 
 
 def _dbt_run_results(path: Path) -> dict[str, Any]:
