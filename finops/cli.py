@@ -1,7 +1,7 @@
 """`finops`: the human entry point.
 
     finops run [--date D] [--scheduler-host H --scheduler-port P]
-    finops backfill --start D --end D
+    finops backfill --start D --end D        (one load of the whole range per source)
     finops dashboard [--port 8501]
     finops sql "select * from marts.fct_cost_kpis"
     finops docs [--serve]
@@ -102,19 +102,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from pipelines import DailyPipeline, RangeDaily
+    """Load `[start, end]` in one window per source (one set of API requests), then build.
+
+    Luigi users can also run `RangeDaily --of DailyPipeline`, which runs every date of the
+    range with its own daily window: complete, but it asks the cloud APIs again for each date.
+    """
+    from pipelines import DailyPipeline
 
     if args.end < args.start:
         print("--end must not be before --start", file=sys.stderr)
         return 2
-    task = RangeDaily(
-        of=DailyPipeline,
-        start=args.start,
-        stop=args.end + timedelta(days=1),
-        days_back=(utc_today() - args.start).days + 1,
-        task_limit=(args.end - args.start).days + 1,
+    settings = load_settings()
+    run_date = args.end + timedelta(days=1)
+    print(
+        f"finops backfill {args.start} .. {args.end}: sources={','.join(settings.sources)} "
+        f"home={settings.home}",
+        flush=True,
     )
-    return _build([task], args)
+    return _build([DailyPipeline(date=run_date, since=args.start)], args)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

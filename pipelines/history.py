@@ -46,6 +46,7 @@ def success_entry(
     )
     return {
         "run_date": run_date.isoformat(),
+        "backfill_since": markers["dbt_build"].get("since"),
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "status": "succeeded",
         "sources": list(settings.sources),

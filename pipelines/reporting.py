@@ -109,8 +109,10 @@ def render_report(
     run_date: date, settings: Settings, markers: dict[str, Any], facts: dict[str, Any]
 ) -> str:
     cur = facts["reporting_currency"]
+    since = markers["dbt_build"].get("since")
     lines = [
-        f"FinOps daily report - run date {run_date.isoformat()}",
+        f"FinOps daily report - run date {run_date.isoformat()}"
+        + (f" (backfill since {since})" if since else ""),
         "=" * 60,
         f"Sources: {', '.join(settings.sources)}",
         "",

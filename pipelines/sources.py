@@ -18,10 +18,17 @@ class SourceNotAvailableError(RuntimeError):
     """The configured source has no loader in this version."""
 
 
-def load_source(source: str, settings: Settings, run_date: date) -> list[LoadResult]:
-    """Land one source for the daily run of `run_date`; returns one result per scope loaded."""
+def load_source(
+    source: str, settings: Settings, run_date: date, since: date | None = None
+) -> list[LoadResult]:
+    """Land one source for the run of `run_date`; returns one result per scope loaded.
+
+    `since` (a backfill) replaces the source's daily window with `[since, run_date)`.
+    """
+    if since is not None and since >= run_date:
+        raise ValueError(f"backfill start {since} must be before the run date {run_date}")
     if source == "simulated":
-        start, end = settings.history_window(run_date)
+        start, end = (since, run_date) if since else settings.history_window(run_date)
         # Like a real cost API, the simulation answers with what is known *now*: a backfill of
         # an old date must not bring back estimates that a later run already replaced.
         as_of = max(run_date, utc_today())
@@ -31,11 +38,11 @@ def load_source(source: str, settings: Settings, run_date: date) -> list[LoadRes
     if source == "aws" and "aws" in REAL_SOURCES_WITH_LOADERS:
         from loaders import aws_cost_explorer
 
-        return aws_cost_explorer.load_for_run(settings, run_date)
+        return aws_cost_explorer.load_for_run(settings, run_date, since=since)
     if source == "azure" and "azure" in REAL_SOURCES_WITH_LOADERS:
         from loaders import azure_cost_management
 
-        return azure_cost_management.load_for_run(settings, run_date)
+        return azure_cost_management.load_for_run(settings, run_date, since=since)
     raise SourceNotAvailableError(
         f"source {source!r} has no loader in this version; set FINOPS_SOURCES=simulated "
         "(or auto) to run on the simulated data"

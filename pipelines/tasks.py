@@ -1,8 +1,12 @@
 """The daily pipeline: load -> dbt build -> export -> prune -> report.
 
     luigi --module pipelines DailyPipeline --date 2026-01-31 --local-scheduler
+    luigi --module pipelines DailyPipeline --date 2026-02-01 --since 2025-08-01 --local-scheduler
     luigi --module pipelines RangeDaily --of DailyPipeline \
-        --start 2026-01-01 --stop 2026-02-01 --local-scheduler
+        --start 2026-01-01 --stop 2026-02-01 --days-back 3650 --local-scheduler
+
+`--since` makes a backfill: every source loads `[since, date)` in one window (one set of API
+requests, checked against the request budget) instead of its usual daily window.
 
 Every task writes a marker (or its real output) under FINOPS_HOME with the date in the path,
 atomically; a completed date is therefore a no-op when run again. Tasks that write the
@@ -72,10 +76,31 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(name).setLevel(logging.INFO)
 
 
-class FinopsTask(luigi.Task):
-    """Shared plumbing: settings read at run time, a dated marker target, timing."""
+class OptionalDateParameter(luigi.parameter.OptionalParameterMixin, luigi.DateParameter):
+    """A date, or None (empty on the command line)."""
+
+    expected_type = date
+
+
+class RunParameters(luigi.Task):
+    """The run date, and for a backfill the first day to load (`since`)."""
 
     date = luigi.DateParameter()
+    since = OptionalDateParameter(
+        default=None, description="backfill: load [since, date) instead of the daily window"
+    )
+
+    @property
+    def run_suffix(self) -> str:
+        """Keeps a backfill's outputs apart from the plain daily run of the same date."""
+        return f"_since_{self.since:%Y%m%d}" if self.since else ""
+
+    def run_params(self) -> dict[str, Any]:
+        return {"date": self.date, "since": self.since}
+
+
+class FinopsTask(RunParameters):
+    """Shared plumbing: settings read at run time, a dated marker target, timing."""
 
     marker_name: str = ""
 
@@ -84,7 +109,8 @@ class FinopsTask(luigi.Task):
         return load_settings()
 
     def output(self) -> luigi.LocalTarget:
-        return luigi.LocalTarget(str(marker_path(self.settings, self.date, self.marker_name)))
+        name = self.marker_name + self.run_suffix
+        return luigi.LocalTarget(str(marker_path(self.settings, self.date, name)))
 
     def run(self) -> None:
         settings = self.settings
@@ -95,6 +121,7 @@ class FinopsTask(luigi.Task):
         payload.update(
             task=self.marker_name,
             run_date=self.date.isoformat(),
+            since=self.since.isoformat() if self.since else None,
             finished_at=now_iso(),
             duration_s=round(time.monotonic() - started, 2),
         )
@@ -116,27 +143,26 @@ class LoadSource(FinopsTask):
         return f"load_{self.source}"
 
     def work(self, settings: Settings) -> dict[str, Any]:
-        results = load_source(self.source, settings, self.date)
+        results = load_source(self.source, settings, self.date, since=self.since)
         return {"source": self.source, "loads": [r.as_dict() for r in results]}
 
 
-def enabled_loads(run_date: date) -> list[LoadSource]:
-    return [LoadSource(date=run_date, source=s) for s in load_settings().sources]
+def enabled_loads(task: RunParameters) -> list[LoadSource]:
+    return [LoadSource(source=s, **task.run_params()) for s in load_settings().sources]
 
 
-class ArchiveRawExtract(luigi.Task):
+class ArchiveRawExtract(RunParameters):
     """Keep the run's raw rows as data/raw/multicloud_costs_YYYYMMDD.csv for audit."""
 
-    date = luigi.DateParameter()
     resources = {"warehouse_writer": 1}  # noqa: RUF012
 
     def requires(self) -> list[LoadSource]:
-        return enabled_loads(self.date)
+        return enabled_loads(self)
 
     def output(self) -> luigi.LocalTarget:
         settings = load_settings()
         return luigi.LocalTarget(
-            str(settings.raw_csv_dir / f"multicloud_costs_{self.date:%Y%m%d}.csv")
+            str(settings.raw_csv_dir / f"multicloud_costs_{self.date:%Y%m%d}{self.run_suffix}.csv")
         )
 
     def run(self) -> None:
@@ -165,7 +191,7 @@ class DbtBuild(FinopsTask):
     resources = {"warehouse_writer": 1}  # noqa: RUF012
 
     def requires(self) -> list[luigi.Task]:
-        return [*enabled_loads(self.date), ArchiveRawExtract(date=self.date)]
+        return [*enabled_loads(self), ArchiveRawExtract(**self.run_params())]
 
     def work(self, settings: Settings) -> dict[str, Any]:
         summary = run_dbt(settings, ["build"])
@@ -256,7 +282,7 @@ class Export(FinopsTask):
     marker_name = "export"
 
     def requires(self) -> DbtBuild:
-        return DbtBuild(date=self.date)
+        return DbtBuild(**self.run_params())
 
     def work(self, settings: Settings) -> dict[str, Any]:
         store = LocalExportStore(settings.export_dir)
@@ -271,7 +297,7 @@ class Prune(FinopsTask):
     marker_name = "prune"
 
     def requires(self) -> Export:
-        return Export(date=self.date)
+        return Export(**self.run_params())
 
     def work(self, settings: Settings) -> dict[str, Any]:
         store = LocalExportStore(settings.export_dir)
@@ -279,27 +305,28 @@ class Prune(FinopsTask):
         return {"retention_days": settings.retention_days, "removed": removed}
 
 
-class Report(luigi.Task):
+class Report(RunParameters):
     """logs/report_YYYYMMDD.txt, a copy under reports/, and one execution-history entry."""
 
-    date = luigi.DateParameter()
-
     def requires(self) -> Prune:
-        return Prune(date=self.date)
+        return Prune(**self.run_params())
 
     def output(self) -> luigi.LocalTarget:
         settings = load_settings()
-        return luigi.LocalTarget(str(settings.log_dir / f"report_{self.date:%Y%m%d}.txt"))
+        return luigi.LocalTarget(
+            str(settings.log_dir / f"report_{self.date:%Y%m%d}{self.run_suffix}.txt")
+        )
 
     def run(self) -> None:
         settings = load_settings()
         configure_logging(settings)
         markers = {
-            name: read_marker(settings, self.date, name)
+            name: read_marker(settings, self.date, name + self.run_suffix)
             for name in ("dbt_build", "export", "prune")
         }
         markers["loads"] = [
-            read_marker(settings, self.date, f"load_{source}") for source in settings.sources
+            read_marker(settings, self.date, f"load_{source}{self.run_suffix}")
+            for source in settings.sources
         ]
         con = duckdb.connect(str(settings.serving_path), read_only=True)
         try:
@@ -308,20 +335,21 @@ class Report(luigi.Task):
             con.close()
         text = reporting.render_report(self.date, settings, markers, facts)
         store = LocalExportStore(settings.export_dir)
-        store.put_text("reports", self.date, "report.txt", text)
+        store.put_text("reports", self.date, f"report{self.run_suffix}.txt", text)
         with self.output().temporary_path() as tmp:
             Path(tmp).write_text(text)
         history.append(settings, history.success_entry(self.date, settings, markers, facts))
         log.info("report written to %s", self.output().path)
 
 
-class DailyPipeline(luigi.WrapperTask):
-    """One day's run: every enabled source loaded, marts built, exported, pruned, reported."""
+class DailyPipeline(RunParameters, luigi.WrapperTask):
+    """One day's run: every enabled source loaded, marts built, exported, pruned, reported.
 
-    date = luigi.DateParameter(default=datetime.now(UTC).date())
+    `date` stays the first parameter, which is the one RangeDaily fills in.
+    """
 
     def requires(self) -> Report:
-        return Report(date=self.date)
+        return Report(**self.run_params())
 
 
 @luigi.Task.event_handler(luigi.Event.FAILURE)
