@@ -158,6 +158,21 @@ class LoadResult:
         return out
 
 
+def _new_load_id(source: str) -> str:
+    return f"{source}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _insert_ledger(con: duckdb.DuckDBPyConnection, **row: Any) -> None:
+    """One row of raw.load_ledger; `row` names its columns."""
+    columns = ", ".join(row)
+    marks = ", ".join("?" * len(row))
+    con.execute(f"insert into raw.load_ledger ({columns}) values ({marks})", list(row.values()))
+
+
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists raw")
     for table in RAW_TABLES.values():
@@ -262,8 +277,8 @@ def replace_window(
     data = _to_arrow(table, rows)
     _check_rows(table, data, window_start, window_end)
 
-    load_id = f"{source}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    started = datetime.now(UTC).replace(tzinfo=None)
+    load_id = _new_load_id(source)
+    started = _utc_now()
     lo, hi = table.window_bound(window_start), table.window_bound(window_end)
     cols = ", ".join(name for name, _, _ in table.columns)
 
@@ -286,24 +301,21 @@ def replace_window(
                     [source, scope, window_start, window_end, load_id, started],
                 )
                 con.unregister("incoming_rows")
-                con.execute(
-                    "insert into raw.load_ledger (load_id, source, raw_table, scope, window_start, "
-                    "window_end, started_at, finished_at, status, row_count, replaced_row_count, "
-                    "api_requests, api_cost_usd) values (?, ?, ?, ?, ?, ?, ?, ?, 'succeeded', ?, ?, ?, ?)",
-                    [
-                        load_id,
-                        source,
-                        table.qualified,
-                        scope,
-                        window_start,
-                        window_end,
-                        started,
-                        datetime.now(UTC).replace(tzinfo=None),
-                        data.num_rows,
-                        replaced,
-                        api_requests,
-                        api_cost_usd,
-                    ],
+                _insert_ledger(
+                    con,
+                    load_id=load_id,
+                    source=source,
+                    raw_table=table.qualified,
+                    scope=scope,
+                    window_start=window_start,
+                    window_end=window_end,
+                    started_at=started,
+                    finished_at=_utc_now(),
+                    status="succeeded",
+                    row_count=data.num_rows,
+                    replaced_row_count=replaced,
+                    api_requests=api_requests,
+                    api_cost_usd=api_cost_usd,
                 )
                 con.execute("commit")
             except BaseException:
@@ -339,29 +351,28 @@ def record_failed_load(
     api_cost_usd: Decimal = Decimal("0"),
 ) -> str:
     """Write a `failed` ledger row (and nothing else) so the failure is on the record."""
-    load_id = f"{source}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    now = datetime.now(UTC).replace(tzinfo=None)
+    load_id = _new_load_id(source)
+    now = _utc_now()
     with writer_lock(db_path):
         con = connect_writer(db_path)
         try:
             ensure_raw_schema(con)
-            con.execute(
-                "insert into raw.load_ledger (load_id, source, raw_table, scope, window_start, "
-                "window_end, started_at, finished_at, status, row_count, replaced_row_count, "
-                "api_requests, api_cost_usd, error) values (?, ?, ?, ?, ?, ?, ?, ?, 'failed', 0, 0, ?, ?, ?)",
-                [
-                    load_id,
-                    source,
-                    RAW_TABLES[raw_table].qualified,
-                    scope,
-                    window_start,
-                    window_end,
-                    now,
-                    now,
-                    api_requests,
-                    api_cost_usd,
-                    error[:2000],
-                ],
+            _insert_ledger(
+                con,
+                load_id=load_id,
+                source=source,
+                raw_table=RAW_TABLES[raw_table].qualified,
+                scope=scope,
+                window_start=window_start,
+                window_end=window_end,
+                started_at=now,
+                finished_at=now,
+                status="failed",
+                row_count=0,
+                replaced_row_count=0,
+                api_requests=api_requests,
+                api_cost_usd=api_cost_usd,
+                error=error[:2000],
             )
         finally:
             con.close()

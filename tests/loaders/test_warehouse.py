@@ -1,0 +1,200 @@
+"""The one writer: replace-by-window, all-or-nothing, clear errors, and readers never blocked."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from loaders import warehouse
+from loaders.warehouse import LoadValidationError
+
+START = date(2026, 3, 1)
+END = date(2026, 3, 4)
+
+
+def aws_row(day: date, cost: str, service: str = "AWS Lambda") -> dict:
+    return {
+        "time_period_start": day,
+        "time_period_end": day + timedelta(days=1),
+        "estimated": False,
+        "linked_account_id": "123456789012",
+        "linked_account_name": "prod",
+        "service": service,
+        "region": "us-east-1",
+        "record_type": "Usage",
+        "unblended_cost": Decimal(cost),
+        "unblended_cost_unit": "USD",
+        "amortized_cost": Decimal(cost),
+        "amortized_cost_unit": "USD",
+        "usage_quantity": None,
+        "usage_quantity_unit": None,
+    }
+
+
+def land(db: Path, rows: list[dict], scope: str = "123456789012", **kw) -> warehouse.LoadResult:
+    return warehouse.replace_window(
+        db,
+        raw_table="aws_cost_explorer",
+        source="aws_cost_explorer",
+        scope=scope,
+        window_start=kw.get("start", START),
+        window_end=kw.get("end", END),
+        rows=rows,
+    )
+
+
+def totals(db: Path) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "select _scope, time_period_start, sum(unblended_cost) from raw.aws_cost_explorer "
+            "group by all order by all"
+        ).fetchall()
+
+
+def test_replacing_a_window_keeps_other_scopes_and_days(tmp_path: Path):
+    # GIVEN two scopes loaded for three days, and a day outside the window
+    db = tmp_path / "w.duckdb"
+    days = [START + timedelta(days=n) for n in range(3)]
+    land(db, [aws_row(d, "10") for d in days])
+    land(db, [aws_row(d, "1") for d in days], scope="999999999999")
+    land(db, [aws_row(END, "7")], start=END, end=END + timedelta(days=1))
+
+    # WHEN the first scope's window is reloaded with restated amounts on two days
+    result = land(db, [aws_row(days[0], "10"), aws_row(days[1], "12.5")])
+
+    # THEN only that scope's window changed: the missing day is gone, nothing doubled
+    assert (result.row_count, result.replaced_row_count) == (2, 3)
+    assert totals(db) == [
+        ("123456789012", days[0], Decimal("10")),
+        ("123456789012", days[1], Decimal("12.5")),
+        ("123456789012", END, Decimal("7")),
+        ("999999999999", days[0], Decimal("1")),
+        ("999999999999", days[1], Decimal("1")),
+        ("999999999999", days[2], Decimal("1")),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "message"),
+    [
+        pytest.param(
+            aws_row(START, "0") | {"unblended_cost": "12,5"},
+            "row 1: field 'unblended_cost' has unusable value '12,5'",
+            id="unparseable amount",
+        ),
+        pytest.param(
+            aws_row(END, "1"),
+            "row 1: time_period_start=2026-03-04 is outside the load window [2026-03-01, 2026-03-04)",
+            id="day outside the window",
+        ),
+        pytest.param(
+            aws_row(START, "1") | {"service": None},
+            "row 1: field 'service' is empty",
+            id="mandatory field empty",
+        ),
+        pytest.param(
+            {k: v for k, v in aws_row(START, "1").items() if k != "region"},
+            "row 1: missing field(s) region",
+            id="missing field",
+        ),
+    ],
+)
+def test_a_bad_row_names_row_and_field_and_writes_nothing(tmp_path: Path, bad_row, message):
+    # GIVEN a window already loaded
+    db = tmp_path / "w.duckdb"
+    land(db, [aws_row(START, "5")])
+    before = totals(db)
+
+    # WHEN a reload carries one unusable row
+    with pytest.raises(LoadValidationError) as raised:
+        land(db, [aws_row(START, "6"), bad_row])
+
+    # THEN the error says which row and field, and the previous data is untouched
+    assert message in str(raised.value)
+    assert "raw.aws_cost_explorer" in str(raised.value)
+    assert totals(db) == before
+
+
+def test_a_failed_load_is_recorded_without_touching_the_data(tmp_path: Path):
+    db = tmp_path / "w.duckdb"
+    land(db, [aws_row(START, "5")])
+    warehouse.record_failed_load(
+        db,
+        raw_table="aws_cost_explorer",
+        source="aws_cost_explorer",
+        scope="123456789012",
+        window_start=START,
+        window_end=END,
+        error="LimitExceededException: rate exceeded",
+        api_requests=3,
+        api_cost_usd=Decimal("0.03"),
+    )
+    with duckdb.connect(str(db), read_only=True) as con:
+        ledger = con.execute(
+            "select status, row_count, api_requests, api_cost_usd, error from raw.load_ledger "
+            "order by started_at"
+        ).fetchall()
+    assert ledger[-1] == ("failed", 0, 3, Decimal("0.03"), "LimitExceededException: rate exceeded")
+    assert totals(db) == [("123456789012", START, Decimal("5"))]
+
+
+def test_the_writer_waits_for_a_short_lived_reader(tmp_path: Path):
+    # GIVEN another process (a dashboard query) holding the file open read-only for ~1.5 s
+    db = tmp_path / "w.duckdb"
+    land(db, [aws_row(START, "5")])
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True); "
+            "print('open', flush=True); time.sleep(1.5); c.close()",
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert reader.stdout.readline().strip() == "open"
+
+    # WHEN the pipeline reloads the window meanwhile
+    started = time.monotonic()
+    land(db, [aws_row(START, "6")])
+
+    # THEN it waited for the reader instead of failing, and the new data is in
+    assert reader.wait(timeout=30) == 0
+    assert time.monotonic() - started > 0.5
+    assert totals(db) == [("123456789012", START, Decimal("6"))]
+
+
+def test_publishing_replaces_the_serving_copy_atomically_for_readers(tmp_path: Path):
+    # GIVEN a warehouse with a mart, published once, and a reader holding the published file
+    db = tmp_path / "w.duckdb"
+    serving = tmp_path / "w_serving.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.fct_x as select 1 as v")
+        con.execute("create schema staging")
+        con.execute("create table staging.not_published as select 1 as v")
+    assert warehouse.publish_serving_copy(db, serving) == 1
+    old_reader = duckdb.connect(str(serving), read_only=True)
+
+    # WHEN the marts change and are published again while that reader is open
+    with duckdb.connect(str(db)) as con:
+        con.execute("create or replace table marts.fct_x as select 2 as v")
+    warehouse.publish_serving_copy(db, serving)
+
+    # THEN the open reader still sees its consistent snapshot, a new reader sees the new one,
+    # and only the marts schema is published
+    assert old_reader.execute("select v from marts.fct_x").fetchall() == [(1,)]
+    old_reader.close()
+    with duckdb.connect(str(serving), read_only=True) as con:
+        assert con.execute("select v from marts.fct_x").fetchall() == [(2,)]
+        rows = con.execute("select schema_name from information_schema.schemata").fetchall()
+        schemas = {r[0] for r in rows}
+    assert "marts" in schemas and "staging" not in schemas
