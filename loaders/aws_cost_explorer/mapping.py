@@ -12,11 +12,15 @@ day x linked account x service x region x record type. The loaders therefore sen
 * `Metrics` UnblendedCost (billed), AmortizedCost (effective) and UsageQuantity
   (`QUERY_METRICS`).
 
-The accounts and their names come from `GetDimensionValues(LINKED_ACCOUNT)` (each value's
-`Attributes.description`), the record types of each account from
-`GetDimensionValues(RECORD_TYPE)` filtered on that account, so no query is spent on a pair
-that has no cost. Every request, pages included, costs USD 0.01: a load of N days over
-A accounts with R record types each needs `1 + A + sum(pages)` requests.
+The (linked account, record type) pairs and the account names come from one *discovery*
+query over the same window (`discovery_request`): `GroupBy` LINKED_ACCOUNT and RECORD_TYPE
+(`DISCOVERY_GROUP_BY`) at MONTHLY granularity. Its groups are exactly the pairs that have
+cost in the window (`discovered_pairs`), so no query is spent on a pair without cost, and
+its `DimensionValueAttributes` carry each linked account's name (`page_account_names`).
+This replaces `GetDimensionValues` (LINKED_ACCOUNT once, then RECORD_TYPE once per account:
+1 + A paid requests instead of usually 1) and works on any endpoint that implements
+GetCostAndUsage. Every request, pages included, costs USD 0.01: a load over P pairs needs
+`discovery pages + the pages of the P daily queries` requests, at least `1 + P`.
 
 `to_rows` maps one response page. The page does not repeat which dimensions its group keys
 belong to in a way we can rely on (`GroupDefinitions` is optional), nor the values the
@@ -38,6 +42,9 @@ from typing import Any
 
 QUERY_GROUP_BY = ("SERVICE", "REGION")
 QUERY_METRICS = ("UnblendedCost", "AmortizedCost", "UsageQuantity")
+DISCOVERY_GROUP_BY = ("LINKED_ACCOUNT", "RECORD_TYPE")
+# Both cost metrics, so a pair that has only amortized (or only unblended) cost is found too.
+DISCOVERY_METRICS = ("UnblendedCost", "AmortizedCost")
 
 # The dimensions that together give a row its raw grain (besides the day).
 REQUIRED_DIMENSIONS = ("LINKED_ACCOUNT", "SERVICE", "REGION", "RECORD_TYPE")
@@ -66,6 +73,72 @@ def query_filter(linked_account_id: str, record_type: str) -> dict[str, Any]:
             },
         ]
     }
+
+
+def _time_period(start: date, end: date) -> dict[str, str]:
+    return {"Start": start.isoformat(), "End": end.isoformat()}
+
+
+def discovery_request(start: date, end: date) -> dict[str, Any]:
+    """The GetCostAndUsage request that finds the (account, record type) pairs of a window."""
+    return {
+        "TimePeriod": _time_period(start, end),
+        "Granularity": "MONTHLY",
+        "Metrics": list(DISCOVERY_METRICS),
+        "GroupBy": [{"Type": "DIMENSION", "Key": key} for key in DISCOVERY_GROUP_BY],
+    }
+
+
+def pair_request(
+    start: date, end: date, linked_account_id: str, record_type: str
+) -> dict[str, Any]:
+    """The DAILY GetCostAndUsage request for one (linked account, record type) pair."""
+    return {
+        "TimePeriod": _time_period(start, end),
+        "Granularity": "DAILY",
+        "Filter": query_filter(linked_account_id, record_type),
+        "Metrics": list(QUERY_METRICS),
+        "GroupBy": [{"Type": "DIMENSION", "Key": key} for key in QUERY_GROUP_BY],
+    }
+
+
+def page_account_names(page: Mapping[str, Any]) -> dict[str, str]:
+    """Linked account id -> name, from a page's `DimensionValueAttributes` (description)."""
+    names: dict[str, str] = {}
+    for attribute in page.get("DimensionValueAttributes") or []:
+        description = (attribute.get("Attributes") or {}).get("description")
+        if attribute.get("Value") and description:
+            names[str(attribute["Value"])] = str(description)
+    return names
+
+
+def discovered_pairs(pages: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """The (linked account, record type) pairs of discovery pages, sorted, each once.
+
+    Every group counts, whatever its amount: a pair whose costs net to zero still has rows
+    (usage quantities, a credit that cancels a charge) that the daily query must bring back.
+    Sorted so that the queries, and the order an emulator must answer them in, are stable.
+    """
+    pairs: set[tuple[str, str]] = set()
+    for number, page in enumerate(pages):
+        definitions = page.get("GroupDefinitions")
+        if definitions:
+            keys = [str(d.get("Key")) for d in definitions]
+            if keys != list(DISCOVERY_GROUP_BY):
+                raise ValueError(
+                    f"discovery page {number} is grouped by {keys}, expected "
+                    f"{list(DISCOVERY_GROUP_BY)}"
+                )
+        for index, result in enumerate(page.get("ResultsByTime") or []):
+            for group in result.get("Groups") or []:
+                keys = [str(key) for key in group.get("Keys") or []]
+                if len(keys) != 2 or not all(keys):
+                    raise ValueError(
+                        f"discovery page {number} ResultsByTime[{index}]: group Keys={keys} is "
+                        "not a (LINKED_ACCOUNT, RECORD_TYPE) pair"
+                    )
+                pairs.add((keys[0], keys[1]))
+    return sorted(pairs)
 
 
 def fixed_dimensions(expression: Mapping[str, Any] | None) -> dict[str, str]:
@@ -157,11 +230,7 @@ def to_rows(
                 f"GetCostAndUsage page is grouped by {page_keys}, the caller said {group_by}"
             )
 
-    names: dict[str, str] = {}
-    for attribute in page.get("DimensionValueAttributes") or []:
-        description = (attribute.get("Attributes") or {}).get("description")
-        if attribute.get("Value") and description:
-            names[str(attribute["Value"])] = str(description)
+    names = page_account_names(page)
     if account_names:
         names.update(account_names)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import socket
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -198,16 +199,43 @@ def test_range_daily_backfill_overlapping_windows_count_each_day_once(finops_hom
     ]
 
 
-def test_unavailable_source_fails_clearly_and_is_recorded(finops_home: Path, monkeypatch):
-    # GIVEN a source this version has no loader for
+def test_a_source_whose_api_is_unreachable_fails_clearly_and_is_recorded(
+    finops_home: Path, monkeypatch
+):
+    # GIVEN the AWS source with credentials, but nothing listening where its API should be
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    secret = "unreachable-test-secret-access-key"
     monkeypatch.setenv("FINOPS_SOURCES", "aws")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAUNREACHABLETEST1")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")  # one retry: keeps the test short
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(finops_home / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(finops_home / "no-aws-credentials"))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
 
     # WHEN the daily pipeline runs
     result = run_pipeline(date(2026, 3, 2))
 
-    # THEN it fails, lands and publishes nothing, and the history says why
+    # THEN it fails, lands and publishes nothing, and the history names the error
     assert result.status == luigi.execution_summary.LuigiStatusCode.FAILED
     history = json.loads((finops_home / "logs" / "execution_history.json").read_text())
     assert history[-1]["status"] == "failed"
-    assert "no loader" in history[-1]["error"]
+    error = history[-1]["error"]
+    assert error.startswith("CostExplorerLoadError: AWS Cost Explorer load")
+    assert f'Could not connect to the endpoint URL: "http://127.0.0.1:{closed_port}/"' in error
     assert not (finops_home / "data" / "finops_serving.duckdb").exists()
+    assert query(
+        finops_home / "data" / "finops.duckdb",
+        "select (select count(*) from raw.aws_cost_explorer), status, api_requests "
+        "from raw.load_ledger",
+    ) == [(0, "failed", 0)]
+    # and no secret in the error, the history or the log
+    assert "AKIAUNREACHABLETEST1" not in error and secret not in error
+    for path in (finops_home / "logs").rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path

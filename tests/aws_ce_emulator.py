@@ -1,0 +1,375 @@
+"""Cost Explorer over real HTTP for the tests: moto's server, answers in real shapes, a proxy.
+
+* `MotoServer` runs `ThreadedMotoServer` on loopback; `queue()` posts GetCostAndUsage answers
+  to `/moto-api/static/ce/cost-and-usage-results` and `reset()` to `/moto-api/reset`. Moto
+  answers each *distinct* request body with the next queued result, so the queue must follow
+  the loader's request order: the discovery page(s), then every pair's pages, pairs sorted.
+* `Estate` describes costs as `Charge`s and renders the pages Cost Explorer would send for
+  the loader's query scheme (`answers()`), in that order, with NextPageToken links.
+* `CostExplorerProxy` sits between boto3 and moto (`AWS_ENDPOINT_URL_COST_EXPLORER`): it logs
+  every request that reaches it and can answer chosen ones with a real Cost Explorer error
+  (`LimitExceededException` throttling, `InvalidNextTokenException`, ...), forwarding the rest.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from moto.server import ThreadedMotoServer
+
+MOTO_ACCOUNT = "123456789012"  # the account moto's STS reports for plain access keys
+
+
+def _post_json(url: str, payload: dict[str, Any]) -> int:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status
+
+
+class MotoServer:
+    """moto's HTTP server on 127.0.0.1 and a free port."""
+
+    def __init__(self) -> None:
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+
+    def start(self) -> MotoServer:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def reset(self) -> None:
+        _post_json(f"{self.url}/moto-api/reset", {})
+
+    def queue(self, results: list[dict[str, Any]], account_id: str = MOTO_ACCOUNT) -> None:
+        status = _post_json(
+            f"{self.url}/moto-api/static/ce/cost-and-usage-results",
+            {"results": results, "account_id": account_id},
+        )
+        assert status == 201
+
+
+# ------------------------------------------------------------------ answers in real shapes
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One Cost Explorer group of one day: account x service x region x record type."""
+
+    day: date
+    account: str
+    service: str
+    region: str
+    record_type: str
+    unblended: str
+    amortized: str | None = None  # defaults to the unblended amount
+    quantity: str = "0"
+    unit: str = "N/A"
+
+    @property
+    def effective(self) -> str:
+        return self.amortized if self.amortized is not None else self.unblended
+
+
+def _days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=n) for n in range((end - start).days)]
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
+
+
+def _link(pages: list[dict[str, Any]], label: str) -> list[dict[str, Any]]:
+    for number, page in enumerate(pages[:-1]):
+        page["NextPageToken"] = f"{label}-page-{number + 2}"
+    return pages
+
+
+@dataclass
+class Estate:
+    """Costs of a window as Cost Explorer knows them, rendered for the loader's queries."""
+
+    start: date
+    end: date
+    charges: list[Charge]
+    names: dict[str, str] = field(default_factory=dict)
+    estimated_from: date | None = None  # days on/after it carry Estimated: true
+    days_per_page: int = 400  # daily ResultsByTime entries per page of a pair's query
+    discovery_pages: int = 1
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        return sorted({(c.account, c.record_type) for c in self.charges})
+
+    def is_estimated(self, day: date) -> bool:
+        return self.estimated_from is not None and day >= self.estimated_from
+
+    def discovery(self) -> list[dict[str, Any]]:
+        """MONTHLY pages grouped by LINKED_ACCOUNT, RECORD_TYPE with the accounts' names."""
+        months: list[tuple[date, date]] = []
+        cursor = self.start
+        while cursor < self.end:
+            next_month = (cursor.replace(day=1) + timedelta(days=32)).replace(day=1)
+            months.append((cursor, min(next_month, self.end)))
+            cursor = next_month
+        results = []
+        for lo, hi in months:
+            totals: dict[tuple[str, str], list[Decimal]] = {}
+            for c in self.charges:
+                if lo <= c.day < hi:
+                    total = totals.setdefault((c.account, c.record_type), [Decimal(0), Decimal(0)])
+                    total[0] += Decimal(c.unblended)
+                    total[1] += Decimal(c.effective)
+            groups = [
+                {
+                    "Keys": [account, record_type],
+                    "Metrics": {
+                        "UnblendedCost": {"Amount": str(unblended), "Unit": "USD"},
+                        "AmortizedCost": {"Amount": str(amortized), "Unit": "USD"},
+                    },
+                }
+                for (account, record_type), (unblended, amortized) in sorted(totals.items())
+            ]
+            results.append(
+                {
+                    "TimePeriod": {"Start": lo.isoformat(), "End": hi.isoformat()},
+                    "Total": {},
+                    "Groups": groups,
+                    "Estimated": any(self.is_estimated(d) for d in _days(lo, hi)),
+                }
+            )
+        # Split the groups of the window over `discovery_pages` pages, like Cost Explorer does
+        # when an answer is larger than a page.
+        flat = [
+            (index, group) for index, result in enumerate(results) for group in result["Groups"]
+        ]
+        size = max(1, -(-len(flat) // self.discovery_pages))
+        pages = []
+        for chunk in _chunks(flat, size)[: self.discovery_pages]:
+            indices = {index for index, _ in chunk}
+            pages.append(
+                {
+                    "GroupDefinitions": [
+                        {"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"},
+                        {"Type": "DIMENSION", "Key": "RECORD_TYPE"},
+                    ],
+                    "ResultsByTime": [
+                        {**result, "Groups": [g for i, g in chunk if i == index]}
+                        for index, result in enumerate(results)
+                        if index in indices or not flat
+                    ],
+                    "DimensionValueAttributes": [
+                        {"Value": account, "Attributes": {"description": name}}
+                        for account, name in sorted(self.names.items())
+                        if any(account == g["Keys"][0] for _, g in chunk)
+                    ],
+                }
+            )
+        return _link(pages, "discovery")
+
+    def pair_pages(self, account: str, record_type: str) -> list[dict[str, Any]]:
+        """DAILY pages of one pair grouped by SERVICE, REGION; every day listed, empty or not."""
+        results = []
+        for day in _days(self.start, self.end):
+            groups = [
+                {
+                    "Keys": [c.service, c.region],
+                    "Metrics": {
+                        "AmortizedCost": {"Amount": c.effective, "Unit": "USD"},
+                        "UnblendedCost": {"Amount": c.unblended, "Unit": "USD"},
+                        "UsageQuantity": {"Amount": c.quantity, "Unit": c.unit},
+                    },
+                }
+                for c in self.charges
+                if (c.day, c.account, c.record_type) == (day, account, record_type)
+            ]
+            results.append(
+                {
+                    "TimePeriod": {
+                        "Start": day.isoformat(),
+                        "End": (day + timedelta(days=1)).isoformat(),
+                    },
+                    "Total": {},
+                    "Groups": groups,
+                    "Estimated": self.is_estimated(day),
+                }
+            )
+        pages = [
+            {
+                "GroupDefinitions": [
+                    {"Type": "DIMENSION", "Key": "SERVICE"},
+                    {"Type": "DIMENSION", "Key": "REGION"},
+                ],
+                "ResultsByTime": chunk,
+                "DimensionValueAttributes": [],
+            }
+            for chunk in _chunks(results, self.days_per_page)
+        ]
+        return _link(pages, f"{account}-{record_type}")
+
+    def answers(self) -> list[dict[str, Any]]:
+        """Every page the loader will ask for, in the order it asks."""
+        pages = self.discovery()
+        for account, record_type in self.pairs:
+            pages += self.pair_pages(account, record_type)
+        return pages
+
+    def requests(self) -> int:
+        """Cost Explorer requests (= pages) a complete load of this estate takes."""
+        return len(self.answers())
+
+    def totals(self) -> tuple[Decimal, Decimal]:
+        """(billed, effective) of the whole window, exact."""
+        return (
+            sum((Decimal(c.unblended) for c in self.charges), Decimal(0)),
+            sum((Decimal(c.effective) for c in self.charges), Decimal(0)),
+        )
+
+
+def charges_for(
+    days: Iterable[date],
+    account: str,
+    record_type: str,
+    amounts: dict[tuple[str, str], str],
+    *,
+    scale: Callable[[date], Decimal] = lambda _day: Decimal(1),
+) -> list[Charge]:
+    """A Charge per day and (service, region) with `amount x scale(day)` (10 decimals)."""
+    out = []
+    for day in days:
+        for (service, region), amount in amounts.items():
+            value = (Decimal(amount) * scale(day)).quantize(Decimal("1e-10"))
+            out.append(Charge(day, account, service, region, record_type, str(value)))
+    return out
+
+
+# ------------------------------------------------------------------ the proxy
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    operation: str  # e.g. GetCostAndUsage
+    body: dict[str, Any]
+    answered_by: str  # "moto" or the error type the proxy answered with
+
+
+@dataclass
+class Fault:
+    """Answer requests that `match` with a Cost Explorer error, `times` times (None: always)."""
+
+    match: Callable[[str, dict[str, Any]], bool]
+    error_type: str
+    message: str
+    status: int = 400
+    times: int | None = 1
+
+
+class CostExplorerProxy:
+    """A loopback HTTP proxy in front of moto that logs and can fail Cost Explorer calls."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = urlsplit(upstream)
+        self.seen: list[SeenRequest] = []
+        self.faults: list[Fault] = []
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                target = self.headers.get("X-Amz-Target", "")
+                operation = target.rsplit(".", 1)[-1]
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {}
+                fault = proxy._take_fault(operation, body)
+                if fault is not None:
+                    proxy._record(SeenRequest(operation, body, fault.error_type))
+                    payload = json.dumps(
+                        {"__type": fault.error_type, "message": fault.message}
+                    ).encode()
+                    self.send_response(fault.status)
+                    self.send_header("Content-Type", "application/x-amz-json-1.1")
+                    self.send_header("x-amzn-ErrorType", f"{fault.error_type}:")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                proxy._record(SeenRequest(operation, body, "moto"))
+                conn = http.client.HTTPConnection(
+                    proxy.upstream.hostname, proxy.upstream.port, timeout=30
+                )
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                    conn.request("POST", self.path, body=raw, headers=headers)
+                    upstream = conn.getresponse()
+                    data = upstream.read()
+                    self.send_response(upstream.status)
+                    for key, value in upstream.getheaders():
+                        if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                            self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                finally:
+                    conn.close()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> CostExplorerProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.seen.clear()
+            self.faults.clear()
+
+    def fail(self, fault: Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def _take_fault(self, operation: str, body: dict[str, Any]) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.times != 0 and fault.match(operation, body):
+                    if fault.times is not None:
+                        fault.times -= 1
+                    return fault
+        return None
+
+    def _record(self, seen: SeenRequest) -> None:
+        with self._lock:
+            self.seen.append(seen)
+
+    def calls(self, operation: str = "GetCostAndUsage") -> list[SeenRequest]:
+        with self._lock:
+            return [s for s in self.seen if s.operation == operation]

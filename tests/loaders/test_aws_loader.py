@@ -1,0 +1,630 @@
+"""The AWS Cost Explorer loader over real HTTP: boto3 -> a logging proxy -> moto's server.
+
+boto3 finds both only through its standard endpoint variables (`AWS_ENDPOINT_URL` for STS,
+`AWS_ENDPOINT_URL_COST_EXPLORER` for Cost Explorer); answers are queued through moto-api in
+the shapes Cost Explorer sends (see `aws_ce_emulator`). The proxy's log is what went over the
+wire: the request counts the loader reports are checked against it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from aws_ce_emulator import (
+    MOTO_ACCOUNT,
+    Charge,
+    CostExplorerProxy,
+    Estate,
+    Fault,
+    MotoServer,
+    charges_for,
+)
+
+from loaders import aws_cost_explorer
+from loaders.aws_cost_explorer import mapping
+
+FIXTURES = Path(__file__).parent / "fixtures" / "aws_ce"
+ACCESS_KEY = "AKIAFINOPSLOADERTEST1"
+SECRET_KEY = "loader-test-secret-key-never-printed"
+
+PROD, DATA, DEV = "402193857611", "747160392817", "638271950443"
+NAMES = {PROD: "acme-prod", DATA: "acme-data", DEV: "acme-dev"}
+EC2 = "Amazon Elastic Compute Cloud - Compute"
+S3 = "Amazon Simple Storage Service"
+RDS = "Amazon Relational Database Service"
+
+
+def days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=n) for n in range((end - start).days)]
+
+
+# ------------------------------------------------------------------ servers and environment
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoServer]:
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy(moto: MotoServer) -> Iterator[CostExplorerProxy]:
+    server = CostExplorerProxy(moto.url).start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Aws:
+    moto: MotoServer
+    proxy: CostExplorerProxy
+    db: Path
+
+    def answer(self, estate: Estate, account_id: str = MOTO_ACCOUNT) -> None:
+        self.moto.queue(estate.answers(), account_id=account_id)
+
+    def next_run(self) -> None:
+        """Forget moto's answers (it caches them per request body) and the proxy's log."""
+        self.moto.reset()
+        self.proxy.clear()
+
+
+@pytest.fixture
+def aws(
+    moto: MotoServer, proxy: CostExplorerProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Aws:
+    moto.reset()
+    proxy.clear()
+    for name in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_RETRY_MODE",
+        "AWS_MAX_ATTEMPTS",
+        "AWS_ENDPOINT_URL_STS",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_COST_EXPLORER", proxy.url)
+    return Aws(moto, proxy, tmp_path / "finops.duckdb")
+
+
+def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def raw_totals(db: Path) -> dict[str, tuple[Decimal, Decimal, int]]:
+    """record type -> (billed, effective, rows) of everything landed."""
+    return {
+        rt: (billed, effective, rows)
+        for rt, billed, effective, rows in query(
+            db,
+            "select record_type, sum(unblended_cost), sum(amortized_cost), count(*) "
+            "from raw.aws_cost_explorer group by 1",
+        )
+    }
+
+
+def expected_totals(charges: list[Charge]) -> dict[str, tuple[Decimal, Decimal, int]]:
+    out: dict[str, tuple[Decimal, Decimal, int]] = {}
+    for c in charges:
+        billed, effective, rows = out.get(c.record_type, (Decimal(0), Decimal(0), 0))
+        out[c.record_type] = (
+            billed + Decimal(c.unblended),
+            effective + Decimal(c.effective),
+            rows + 1,
+        )
+    return out
+
+
+def ledger(db: Path) -> list[tuple]:
+    return query(
+        db,
+        "select status, scope, row_count, replaced_row_count, api_requests, api_cost_usd, error "
+        "from raw.load_ledger order by started_at",
+    )
+
+
+# ------------------------------------------------------------------ pure parts
+
+
+def test_discovery_page_gives_every_pair_once_and_the_account_names() -> None:
+    # GIVEN a discovery answer over two months (grouped by LINKED_ACCOUNT, RECORD_TYPE)
+    page = json.loads((FIXTURES / "get_cost_and_usage.discovery.json").read_text())
+
+    # WHEN it is read
+    pairs = mapping.discovered_pairs([page])
+    names = mapping.page_account_names(page)
+
+    # THEN each pair is there once, sorted, a zero-amount pair included (it can hold rows)
+    assert pairs == [
+        ("123456789012", "Tax"),
+        ("123456789012", "Usage"),
+        ("210987654321", "Credit"),
+        ("210987654321", "SavingsPlanCoveredUsage"),
+        ("999988887777", "Refund"),
+    ]
+    assert names == {
+        "123456789012": "acme-payer",
+        "210987654321": "acme-prod",
+        "999988887777": "acme-sandbox",
+    }
+
+
+def test_discovery_page_grouped_otherwise_is_refused() -> None:
+    page = json.loads((FIXTURES / "get_cost_and_usage.usage.page_1.json").read_text())
+    with pytest.raises(ValueError, match=r"grouped by \['SERVICE', 'REGION'\]"):
+        mapping.discovered_pairs([page])
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "pairs", "requests", "usd"),
+    [
+        pytest.param(date(2026, 11, 1), date(2026, 12, 3), 0, 1, "0.01", id="no pairs"),
+        pytest.param(date(2026, 11, 1), date(2026, 12, 3), 20, 41, "0.41", id="default window"),
+        pytest.param(date(2026, 12, 1), date(2026, 12, 3), 20, 21, "0.21", id="two days"),
+        pytest.param(date(2025, 11, 1), date(2026, 12, 1), 30, 391, "3.91", id="13-month backfill"),
+    ],
+)
+def test_request_estimate_is_discovery_plus_pairs_times_pages(
+    start: date, end: date, pairs: int, requests: int, usd: str
+) -> None:
+    estimate = aws_cost_explorer.estimate_requests(start, end, pairs)
+    assert (estimate.requests, estimate.cost_usd) == (requests, Decimal(usd))
+
+
+# ------------------------------------------------------------------ loads over HTTP
+
+FEB = date(2026, 2, 1)
+
+
+def multiple_pages() -> Estate:
+    window = days(FEB, FEB + timedelta(days=10))
+    charges = charges_for(
+        window, PROD, "Usage", {(EC2, "us-east-1"): "1523.4178923411", (S3, "us-east-1"): "86.5"}
+    ) + charges_for(window, PROD, "Tax", {("Tax", "NoRegion"): "160.9800000000"})
+    # 10 days at 4 a page: 3 pages per pair; 2 discovery pages -> 2 + 2 x 3 = 8 requests
+    return Estate(FEB, FEB + timedelta(days=10), charges, NAMES, days_per_page=4, discovery_pages=2)
+
+
+def several_accounts_and_regions() -> Estate:
+    window = days(FEB, FEB + timedelta(days=7))
+    charges = (
+        charges_for(
+            window,
+            PROD,
+            "Usage",
+            {
+                (EC2, "us-east-1"): "2400.12",
+                (EC2, "eu-west-1"): "840.0412",
+                ("Amazon Route 53", "global"): "9.0000000001",
+            },
+        )
+        + charges_for(
+            window, DATA, "Usage", {(S3, "eu-central-1"): "77.7", (RDS, "us-east-1"): "12"}
+        )
+        + charges_for(window, DEV, "Usage", {(EC2, "ap-southeast-2"): "0.0000000001"})
+    )
+    return Estate(FEB, FEB + timedelta(days=7), charges, NAMES)
+
+
+def credits_and_tax() -> Estate:
+    window = days(FEB, FEB + timedelta(days=5))
+    charges = (
+        charges_for(window, DEV, "Usage", {(EC2, "us-west-2"): "310.25"})
+        + charges_for(window, DEV, "Credit", {(EC2, "us-west-2"): "-310.25"})
+        + charges_for(window, DEV, "Tax", {("Tax", "NoRegion"): "24.8200000000"})
+        + [Charge(FEB, PROD, RDS, "us-east-1", "Refund", "-1200.5")]
+        + [
+            Charge(d, PROD, EC2, "us-east-1", "SavingsPlanCoveredUsage", "100.00", "61.7734")
+            for d in window
+        ]
+        + [Charge(d, PROD, EC2, "us-east-1", "SavingsPlanNegation", "-100.00", "0") for d in window]
+    )
+    return Estate(FEB, FEB + timedelta(days=5), charges, NAMES)
+
+
+def estimated_days() -> Estate:
+    window = days(FEB, FEB + timedelta(days=6))
+    charges = charges_for(
+        window, PROD, "Usage", {(EC2, "us-east-1"): "100.10", (S3, "eu-west-1"): "3"}
+    )
+    return Estate(
+        FEB, FEB + timedelta(days=6), charges, NAMES, estimated_from=FEB + timedelta(days=4)
+    )
+
+
+def empty_period() -> Estate:
+    return Estate(FEB, FEB + timedelta(days=14), [], NAMES)
+
+
+@pytest.mark.parametrize(
+    "make_estate",
+    [
+        pytest.param(multiple_pages, id="multiple pages"),
+        pytest.param(several_accounts_and_regions, id="several accounts and regions"),
+        pytest.param(credits_and_tax, id="credits and tax"),
+        pytest.param(estimated_days, id="estimated days"),
+        pytest.param(empty_period, id="empty period"),
+    ],
+)
+def test_load_lands_exactly_what_cost_explorer_answered(aws: Aws, make_estate) -> None:
+    # GIVEN Cost Explorer holding an estate's costs for a window
+    estate = make_estate()
+    aws.answer(estate)
+
+    # WHEN the window is loaded
+    [result] = aws_cost_explorer.load(aws.db, estate.start, estate.end)
+
+    # THEN every group landed once, with its amounts to the last decimal, per record type
+    assert result.row_count == len(estate.charges)
+    assert raw_totals(aws.db) == expected_totals(estate.charges)
+    # with the payer account as scope and the linked accounts, regions and names as answered
+    assert result.scope == MOTO_ACCOUNT
+    landed = query(
+        aws.db,
+        "select distinct linked_account_id, linked_account_name, region from raw.aws_cost_explorer",
+    )
+    assert sorted(landed) == sorted(
+        {(c.account, NAMES[c.account], c.region) for c in estate.charges}
+    )
+    # and the Estimated flag of exactly the days Cost Explorer flagged
+    flagged = query(
+        aws.db, "select distinct time_period_start from raw.aws_cost_explorer where estimated"
+    )
+    assert {d for (d,) in flagged} == {c.day for c in estate.charges if estate.is_estimated(c.day)}
+
+    # THEN the requests it counted are the ones that went over the wire, USD 0.01 each
+    sent = aws.proxy.calls()
+    assert result.api_requests == len(sent) == estate.requests()
+    assert result.api_cost_usd == Decimal("0.01") * len(sent)
+    assert ledger(aws.db) == [
+        ("succeeded", MOTO_ACCOUNT, len(estate.charges), 0, len(sent), result.api_cost_usd, None)
+    ]
+
+
+def test_restated_second_run_replaces_the_first(aws: Aws) -> None:
+    # GIVEN a first run that landed estimated amounts for the last days of the window
+    start, end = FEB, FEB + timedelta(days=8)
+    window = days(start, end)
+    first = Estate(
+        start,
+        end,
+        charges_for(window, PROD, "Usage", {(EC2, "us-east-1"): "1000", (S3, "us-east-1"): "50"})
+        + charges_for(window, DATA, "Usage", {(RDS, "us-east-1"): "200"}),
+        NAMES,
+        estimated_from=start + timedelta(days=5),
+    )
+    aws.answer(first)
+    [loaded] = aws_cost_explorer.load(aws.db, start, end)
+
+    # WHEN AWS restates those days (+3.7%, final) and the next run reloads the same window
+    restated = [
+        c
+        if c.day < start + timedelta(days=5)
+        else Charge(
+            c.day,
+            c.account,
+            c.service,
+            c.region,
+            c.record_type,
+            str((Decimal(c.unblended) * Decimal("1.037")).quantize(Decimal("1e-10"))),
+        )
+        for c in first.charges
+    ]
+    second = Estate(start, end, restated, NAMES)
+    aws.next_run()
+    aws.answer(second)
+    [reloaded] = aws_cost_explorer.load(aws.db, start, end)
+
+    # THEN the totals are the second run's to the cent, the row count unchanged, nothing doubled
+    assert raw_totals(aws.db) == expected_totals(second.charges)
+    billed, _ = second.totals()
+    assert billed != first.totals()[0]
+    assert reloaded.row_count == loaded.row_count == len(first.charges)
+    assert reloaded.replaced_row_count == loaded.row_count
+    assert query(aws.db, "select count(*) from raw.aws_cost_explorer where estimated") == [(0,)]
+    assert [row[:4] for row in ledger(aws.db)] == [
+        ("succeeded", MOTO_ACCOUNT, loaded.row_count, 0),
+        ("succeeded", MOTO_ACCOUNT, loaded.row_count, loaded.row_count),
+    ]
+
+
+def test_an_empty_answer_removes_the_windows_earlier_rows(aws: Aws) -> None:
+    # GIVEN rows landed for a window
+    start, end = FEB, FEB + timedelta(days=3)
+    aws.answer(
+        Estate(start, end, charges_for(days(start, end), DEV, "Usage", {(EC2, "us-west-2"): "5"}))
+    )
+    [first] = aws_cost_explorer.load(aws.db, start, end)
+
+    # WHEN Cost Explorer now reports no cost at all for that window (e.g. usage moved away)
+    aws.next_run()
+    aws.answer(Estate(start, end, []))
+    [second] = aws_cost_explorer.load(aws.db, start, end)
+
+    # THEN the window holds nothing: the stale rows are gone, for one discovery request
+    assert (first.row_count, second.row_count, second.replaced_row_count) == (3, 0, 3)
+    assert query(aws.db, "select count(*) from raw.aws_cost_explorer") == [(0,)]
+    assert (second.api_requests, second.api_cost_usd) == (1, Decimal("0.01"))
+
+
+def test_throttling_is_retried_and_only_answered_requests_are_billed(aws: Aws) -> None:
+    # GIVEN Cost Explorer throttles the first daily query twice (HTTP 400 LimitExceededException)
+    estate = several_accounts_and_regions()
+    aws.answer(estate)
+    aws.proxy.fail(
+        Fault(
+            match=lambda op, body: op == "GetCostAndUsage" and "Filter" in body,
+            error_type="LimitExceededException",
+            message="Rate exceeded",
+            times=2,
+        )
+    )
+
+    # WHEN the window is loaded
+    [result] = aws_cost_explorer.load(aws.db, estate.start, estate.end)
+
+    # THEN botocore retried, the load completed to the cent
+    assert raw_totals(aws.db) == expected_totals(estate.charges)
+    throttled = [s for s in aws.proxy.calls() if s.answered_by == "LimitExceededException"]
+    answered = [s for s in aws.proxy.calls() if s.answered_by == "moto"]
+    assert len(throttled) == 2
+    assert throttled[0].body == throttled[1].body == answered[1].body  # the same request, retried
+    # and the bill counts the answered requests only
+    assert result.api_requests == len(answered) == estate.requests()
+    assert result.api_cost_usd == Decimal("0.01") * estate.requests()
+
+
+def _first_load_then_known_estate(aws: Aws) -> None:
+    estate = several_accounts_and_regions()  # 3 pairs
+    aws.answer(estate)
+    aws_cost_explorer.load(aws.db, estate.start, estate.end)
+    aws.next_run()
+
+
+@pytest.mark.parametrize(
+    ("known_estate", "window", "days_per_page", "budget", "reached_aws", "message"),
+    [
+        pytest.param(
+            True,
+            (date(2025, 1, 1), FEB),  # 396 days, 3 known pairs: 1 + 3 x 13 = 40 requests
+            400,
+            20,
+            0,
+            "would need about 40 requests (USD 0.40",
+            id="known estate: refused before any request",
+        ),
+        pytest.param(
+            False,
+            (FEB, FEB + timedelta(days=7)),  # 3 discovered pairs: 1 + 3 x 1 = 4 requests
+            400,
+            3,
+            1,
+            "would need about 4 requests (USD 0.04",
+            id="first load: refused after discovery, before any daily query",
+        ),
+        pytest.param(
+            False,
+            (FEB, FEB + timedelta(days=7)),  # 1 + 3 pages per pair: the estimate (4) passes
+            1,
+            6,
+            6,
+            "stopped after 6 Cost Explorer requests (USD 0.06)",
+            id="while paging: stopped at the cap",
+        ),
+    ],
+)
+def test_request_budget_stops_the_load_and_says_what_it_would_cost(
+    aws: Aws,
+    known_estate: bool,
+    window: tuple[date, date],
+    days_per_page: int,
+    budget: int,
+    reached_aws: int,
+    message: str,
+) -> None:
+    # GIVEN an estate of 3 (account, record type) pairs, known from a first load or not
+    if known_estate:
+        _first_load_then_known_estate(aws)
+    before = query(aws.db, "select count(*) from raw.aws_cost_explorer") if known_estate else [(0,)]
+    estate = several_accounts_and_regions()
+    estate.start, estate.end = window
+    estate.days_per_page = days_per_page
+    aws.answer(estate)
+
+    # WHEN a load needs more requests than FINOPS_AWS_MAX_REQUESTS allows
+    with pytest.raises(aws_cost_explorer.RequestBudgetExceeded) as raised:
+        aws_cost_explorer.load(aws.db, *window, max_requests=budget)
+
+    # THEN it stops with the estimate, its price and the setting to raise
+    text = str(raised.value)
+    assert message in text
+    assert f"FINOPS_AWS_MAX_REQUESTS={budget}" in text
+    # and sent no more requests than allowed (none at all when the estate was known)
+    sent = aws.proxy.calls()
+    assert len(sent) == reached_aws <= budget
+    assert all(s.body["GroupBy"][0]["Key"] == "LINKED_ACCOUNT" for s in sent[:1])
+    # and landed nothing, recording the failure with the requests it spent
+    assert query(aws.db, "select count(*) from raw.aws_cost_explorer") == before
+    status, _, rows, _, requests, cost, error = ledger(aws.db)[-1]
+    assert (status, rows, requests, cost) == (
+        "failed",
+        0,
+        reached_aws,
+        Decimal("0.01") * reached_aws,
+    )
+    assert message in error
+
+
+@pytest.mark.parametrize(
+    ("fault", "env", "error_type"),
+    [
+        pytest.param(
+            Fault(
+                match=lambda op, body: "Filter" in body and "NextPageToken" in body,
+                error_type="InvalidNextTokenException",
+                message="The pagination token is invalid.",
+            ),
+            {},
+            "InvalidNextTokenException",
+            id="page 2 rejected",
+        ),
+        pytest.param(
+            Fault(
+                match=lambda op, body: "Filter" in body and "NextPageToken" in body,
+                error_type="LimitExceededException",
+                message="Rate exceeded",
+                times=None,
+            ),
+            {"AWS_MAX_ATTEMPTS": "2"},
+            "LimitExceededException",
+            id="throttled beyond the retries",
+        ),
+    ],
+)
+def test_a_failure_mid_paging_lands_nothing_and_keeps_the_previous_data(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, fault: Fault, env: dict[str, str], error_type: str
+) -> None:
+    # GIVEN a window landed by an earlier run
+    estate = multiple_pages()
+    aws.answer(estate)
+    aws_cost_explorer.load(aws.db, estate.start, estate.end)
+    before = raw_totals(aws.db)
+
+    # WHEN the next run fails on a second page
+    aws.next_run()
+    restated = Estate(
+        estate.start,
+        estate.end,
+        [Charge(c.day, c.account, c.service, c.region, c.record_type, "1") for c in estate.charges],
+        NAMES,
+        days_per_page=4,
+        discovery_pages=2,
+    )
+    aws.answer(restated)
+    aws.proxy.fail(fault)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(aws_cost_explorer.CostExplorerLoadError) as raised:
+        aws_cost_explorer.load(aws.db, estate.start, estate.end)
+
+    # THEN the error names the API error and what was spent, and no credential
+    text = str(raised.value)
+    assert error_type in text and "nothing was landed" in text
+    assert ACCESS_KEY not in text and SECRET_KEY not in text
+    # and the earlier data is untouched, the failure and its billed requests on the ledger
+    assert raw_totals(aws.db) == before
+    answered = len([s for s in aws.proxy.calls() if s.answered_by == "moto"])
+    assert answered == 3  # 2 discovery pages and the first daily page; its page 2 failed
+    status, _, rows, _, requests, cost, error = ledger(aws.db)[-1]
+    assert (status, rows, requests, cost) == ("failed", 0, 3, Decimal("0.03"))
+    assert error_type in error
+
+
+def test_assumed_role_queries_the_role_accounts_cost_explorer(aws: Aws) -> None:
+    # GIVEN a role in the payer account, reached with an external id
+    payer = "999988887777"
+    role = f"arn:aws:iam::{payer}:role/finops_user"
+    estate = credits_and_tax()
+    aws.answer(estate, account_id=payer)
+
+    # WHEN the loader assumes it
+    [result] = aws_cost_explorer.load(
+        aws.db, estate.start, estate.end, role_arn=role, external_id="ext-id-for-finops"
+    )
+
+    # THEN the payer account is the scope and its costs landed
+    assert result.scope == payer
+    assert raw_totals(aws.db) == expected_totals(estate.charges)
+    assert query(aws.db, "select distinct _scope from raw.aws_cost_explorer") == [(payer,)]
+
+
+@pytest.mark.parametrize(
+    ("restatement_days", "since", "window"),
+    [
+        pytest.param(
+            None, None, (date(2026, 2, 1), date(2026, 3, 2)), id="default: previous month on"
+        ),
+        pytest.param(
+            3, None, (date(2026, 2, 27), date(2026, 3, 2)), id="FINOPS_RESTATEMENT_DAYS=3"
+        ),
+        pytest.param(
+            None, date(2025, 12, 1), (date(2025, 12, 1), date(2026, 3, 2)), id="backfill since"
+        ),
+    ],
+)
+def test_a_run_loads_its_restatement_window_with_the_configured_budget(
+    aws: Aws, restatement_days: int | None, since: date | None, window: tuple[date, date]
+) -> None:
+    # GIVEN settings for the run of 2026-03-02 and Cost Explorer holding that window's costs
+    from finops.settings import Settings
+
+    settings = Settings(
+        home=aws.db.parent,
+        duckdb_path=aws.db,
+        sources=("aws",),
+        restatement_days=restatement_days,
+        aws_max_requests=4,  # the backfill is estimated at 1 + 1 x ceil(91 / 31) = 4
+    )
+    start, end = window
+    aws.answer(
+        Estate(start, end, charges_for(days(start, end), PROD, "Usage", {(S3, "us-east-1"): "1"}))
+    )
+
+    # WHEN the run loads AWS
+    [result] = aws_cost_explorer.load_for_run(settings, date(2026, 3, 2), since=since)
+
+    # THEN exactly that window was replaced, one row a day, for 2 requests (discovery + 1 page)
+    assert (result.window_start, result.window_end) == window
+    assert result.row_count == (end - start).days
+    assert result.api_requests == 2
+
+
+def test_an_error_that_echoes_credentials_is_scrubbed_everywhere(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN temporary credentials, and an API error whose message echoes the signed request
+    # (AWS's signature errors quote the canonical request, security token header included)
+    token = "FwoGZXIvYXdzEXAMPLE-session-token-of-the-loader-test"
+    monkeypatch.setenv("AWS_SESSION_TOKEN", token)
+    aws.answer(several_accounts_and_regions())
+    aws.proxy.fail(
+        Fault(
+            match=lambda op, body: op == "GetCostAndUsage",
+            error_type="InvalidSignatureException",
+            message=(
+                "The request signature we calculated does not match. Canonical request: "
+                f"x-amz-security-token:{token} Credential={ACCESS_KEY}/20260201/us-east-1/ce"
+            ),
+        )
+    )
+
+    # WHEN a load runs into it
+    with pytest.raises(aws_cost_explorer.CostExplorerLoadError) as raised:
+        aws_cost_explorer.load(aws.db, FEB, FEB + timedelta(days=7))
+
+    # THEN the error, the ledger and the log keep the error but not the credentials
+    error = ledger(aws.db)[-1][-1]
+    for text in (str(raised.value), error, caplog.text):
+        assert "InvalidSignatureException" in text and "Credential=***/" in text
+        assert token not in text and ACCESS_KEY not in text
