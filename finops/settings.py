@@ -21,8 +21,8 @@ DBT_PROFILES_DIR = REPO_ROOT
 KNOWN_SOURCES = ("simulated", "aws", "azure")
 # Real sources whose loaders ship in this version; `auto` only ever picks from these.
 _LOADER_SHIPPED = {
-    "aws": False,
-    "azure": False,
+    "aws": True,
+    "azure": True,
 }
 REAL_SOURCES_WITH_LOADERS: tuple[str, ...] = tuple(s for s, ok in _LOADER_SHIPPED.items() if ok)
 

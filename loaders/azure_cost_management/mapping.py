@@ -2,25 +2,40 @@
 
 The query scheme
 ----------------
-Per subscription scope (`/subscriptions/{id}`), per query type (`QUERY_TYPES`: ActualCost =
-billed, AmortizedCost = effective) and per charge type (`CHARGE_TYPES`, pinned by a
-`dataset.filter` on the ChargeType dimension, because `grouping` takes at most two
-columns), one query with
+`grouping` takes at most two columns, but a raw row is day x subscription x service x
+location x charge type. For every configured scope (a subscription, a billing account, a
+management group, ...), every calendar-month chunk of the load window (`month_chunks`: a
+Daily query covers at most about a month) and each query type (`QUERY_TYPES`: ActualCost =
+billed, AmortizedCost = effective):
 
-* `timeframe` Custom, `timePeriod` = the load window,
-* `dataset.granularity` Daily,
-* `dataset.aggregation` `{"totalCost": {"name": "Cost", "function": "Sum"}}`,
-* `dataset.grouping` ServiceName and ResourceLocation (`QUERY_GROUPING`).
+1. one *discovery* query (`discovery_definition`): no granularity, aggregation Cost Sum,
+   grouping SubscriptionId and ChargeType (`DISCOVERY_GROUPING`). Its rows are the
+   (subscription, charge type) pairs that have cost in that month at that scope, whatever
+   the charge type is called (Usage, Purchase, Refund, UnusedReservation, Tax, ...): no
+   charge type is lost to a fixed list;
+2. one *detail* query per discovered pair (`query_definition(..., subscription_id=...)`):
+   granularity Daily, aggregation Cost Sum, grouping ServiceName and ResourceLocation
+   (`QUERY_GROUPING`), `dataset.filter` pinning SubscriptionId and ChargeType.
 
-The answer has a `Cost`, `UsageDate`, `ServiceName`, `ResourceLocation` and `Currency` column;
-the subscription and the charge type are not columns, the caller passes them in `fixed`.
-Answers come in pages of up to 5,000 rows linked by `properties.nextLink`; the SDK does not
-follow it, the client must POST the same body to it until it is null.
+All queries go to the configured scope itself, so a billing-account or management-group
+scope spanning many subscriptions needs no role on the subscriptions. Each query is followed
+through `properties.nextLink` (pages of up to `PAGE_ROWS` rows); the SDK does not do this.
+
+Query calls of a scope = sum over its months m and the two query types t of
+(discovery pages + the pages of the P(m, t) detail queries), at least
+sum(1 + P(m, t)); plus one `subscription_names_definition` query when the subscription list
+did not name every subscription found. A subscription with only Usage costs needs 4 calls
+per month, one that also has a reservation (Purchase billed, UnusedReservation amortized) 6.
+
+The answer of a detail query has a `Cost`, `UsageDate`, `ServiceName`, `ResourceLocation` and
+`Currency` column; the subscription and the charge type are not columns, the caller passes
+them in `fixed`.
 
 `to_rows` maps one page. Columns are found by name (case-insensitive), never by position:
 the service orders them aggregation first, then UsageDate, groupings, Currency, but that is
-not a contract. Costs arrive as JSON numbers (binary floats); they become
-`Decimal(str(value))` held at the raw column's scale (10 decimal places).
+not a contract. Costs arrive as JSON numbers; they become `Decimal(str(value))` held at the
+raw column's scale (10 decimal places) - exact when the JSON was parsed with
+`parse_float=Decimal`, as the client does.
 """
 
 from __future__ import annotations
@@ -31,7 +46,10 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 QUERY_GROUPING = ("ServiceName", "ResourceLocation")
+DISCOVERY_GROUPING = ("SubscriptionId", "ChargeType")
 QUERY_TYPES = ("ActualCost", "AmortizedCost")
+# The charge types the simulated source produces (one query each there); the real loader
+# does not use a fixed list, its discovery query finds the charge types that have cost.
 CHARGE_TYPES = ("Usage", "Purchase", "UnusedReservation", "Refund", "Adjustment")
 PAGE_ROWS = 5000
 
@@ -51,25 +69,132 @@ _TEXT_COLUMNS = {
 }
 
 
-def query_definition(query_type: str, start: date, end: date, charge_type: str) -> dict[str, Any]:
-    """The request body of one query of the scheme, for the half-open window [start, end)."""
+def _time_period(start: date, end: date) -> dict[str, str]:
+    return {
+        "from": f"{start.isoformat()}T00:00:00+00:00",
+        # The API's `to` is inclusive: the last second of the window's last day.
+        "to": f"{date.fromordinal(end.toordinal() - 1).isoformat()}T23:59:59+00:00",
+    }
+
+
+def _dimension_filter(name: str, value: str) -> dict[str, Any]:
+    return {"dimensions": {"name": name, "operator": "In", "values": [value]}}
+
+
+def query_definition(
+    query_type: str,
+    start: date,
+    end: date,
+    charge_type: str,
+    *,
+    subscription_id: str | None = None,
+) -> dict[str, Any]:
+    """The request body of one detail query of the scheme, for the half-open window
+    [start, end): Daily, grouped by ServiceName and ResourceLocation, filtered on the charge
+    type (and the subscription, when given: needed at scopes spanning subscriptions)."""
+    charge_filter = _dimension_filter("ChargeType", charge_type)
     return {
         "type": query_type,
         "timeframe": "Custom",
-        "timePeriod": {
-            "from": f"{start.isoformat()}T00:00:00+00:00",
-            # The API's `to` is inclusive: the last second of the window's last day.
-            "to": f"{date.fromordinal(end.toordinal() - 1).isoformat()}T23:59:59+00:00",
-        },
+        "timePeriod": _time_period(start, end),
         "dataset": {
             "granularity": "Daily",
             "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
             "grouping": [{"type": "Dimension", "name": name} for name in QUERY_GROUPING],
-            "filter": {
-                "dimensions": {"name": "ChargeType", "operator": "In", "values": [charge_type]}
-            },
+            "filter": (
+                {"and": [_dimension_filter("SubscriptionId", subscription_id), charge_filter]}
+                if subscription_id is not None
+                else charge_filter
+            ),
         },
     }
+
+
+def discovery_definition(query_type: str, start: date, end: date) -> dict[str, Any]:
+    """The request body of the discovery query: cost per SubscriptionId x ChargeType over
+    [start, end), no date breakdown."""
+    return {
+        "type": query_type,
+        "timeframe": "Custom",
+        "timePeriod": _time_period(start, end),
+        "dataset": {
+            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
+            "grouping": [{"type": "Dimension", "name": name} for name in DISCOVERY_GROUPING],
+        },
+    }
+
+
+def subscription_names_definition(start: date, end: date) -> dict[str, Any]:
+    """Cost per SubscriptionId x SubscriptionName over [start, end): names of subscriptions
+    the credential cannot list through ARM (e.g. a billing-account reader)."""
+    return {
+        "type": "ActualCost",
+        "timeframe": "Custom",
+        "timePeriod": _time_period(start, end),
+        "dataset": {
+            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
+            "grouping": [
+                {"type": "Dimension", "name": "SubscriptionId"},
+                {"type": "Dimension", "name": "SubscriptionName"},
+            ],
+        },
+    }
+
+
+def month_chunks(start: date, end: date) -> list[tuple[date, date]]:
+    """[start, end) cut at calendar-month boundaries: a Daily query covers at most about one
+    month (longer periods are truncated or refused by the service)."""
+    if end <= start:
+        raise ValueError(f"empty window [{start}, {end})")
+    chunks = []
+    lo = start
+    while lo < end:
+        next_month = date(lo.year + lo.month // 12, lo.month % 12 + 1, 1)
+        hi = min(next_month, end)
+        chunks.append((lo, hi))
+        lo = hi
+    return chunks
+
+
+def _column_positions(properties: Mapping[str, Any]) -> dict[str, int]:
+    positions: dict[str, int] = {}
+    for position, column in enumerate(properties.get("columns") or []):
+        positions.setdefault(str(column["name"]).lower(), position)
+    return positions
+
+
+def discovered_pairs(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(SubscriptionId, ChargeType) pairs of one discovery answer page, in answer order,
+    without duplicates (one pair can come once per currency)."""
+    properties = result_properties(result)
+    positions = _column_positions(properties)
+    for name in DISCOVERY_GROUPING:
+        if name.lower() not in positions:
+            raise ValueError(f"discovery answer has no {name} column")
+    sub_at, charge_at = positions["subscriptionid"], positions["chargetype"]
+    pairs: dict[tuple[str, str], None] = {}
+    for index, values in enumerate(properties.get("rows") or []):
+        subscription, charge_type = values[sub_at], values[charge_at]
+        if not subscription or not charge_type:
+            raise ValueError(f"discovery row {index}: empty SubscriptionId or ChargeType")
+        pairs[(str(subscription), str(charge_type))] = None
+    return list(pairs)
+
+
+def subscription_names(result: Mapping[str, Any]) -> dict[str, str]:
+    """SubscriptionId -> SubscriptionName of one `subscription_names_definition` answer page
+    (ids lower-cased; empty names left out)."""
+    properties = result_properties(result)
+    positions = _column_positions(properties)
+    if "subscriptionid" not in positions or "subscriptionname" not in positions:
+        raise ValueError("answer has no SubscriptionId / SubscriptionName column")
+    names = {}
+    for values in properties.get("rows") or []:
+        subscription = values[positions["subscriptionid"]]
+        name = values[positions["subscriptionname"]]
+        if subscription and name:
+            names[str(subscription).lower()] = str(name)
+    return names
 
 
 def result_properties(result: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -141,9 +266,7 @@ def to_rows(
     if query_type not in QUERY_TYPES:
         raise ValueError(f"query_type must be one of {QUERY_TYPES}, got {query_type!r}")
     properties = result_properties(result)
-    positions: dict[str, int] = {}
-    for position, column in enumerate(properties.get("columns") or []):
-        positions.setdefault(str(column["name"]).lower(), position)
+    positions = _column_positions(properties)
     fixed_by_name = {str(k).lower(): v for k, v in (fixed or {}).items()}
 
     cost_column = next((c for c in COST_COLUMNS if c.lower() in positions), None)

@@ -1,0 +1,498 @@
+"""Cost Management I/O: the SDK client, throttling, nextLink paging, subscription listing.
+
+`CostManagementQueryClient` wraps `azure.mgmt.costmanagement.CostManagementClient` (real SDK,
+real azure-core pipeline) and adds what the SDK lacks:
+
+* **Paging.** `query.usage` returns one page of at most 5,000 rows and ignores
+  `properties.nextLink`. `query_pages` POSTs the same body to the nextLink until it is null.
+  The nextLink's path and query are always sent to the configured endpoint, so the bearer
+  token never goes to another host, whatever host the link names.
+* **Throttling.** azure-core retries a POST on 429 only when `Retry-After` is present; Cost
+  Management often answers with `x-ms-ratelimit-microsoft.costmanagement-{qpu,entity,tenant,
+  client}-retry-after` alone. `CostManagementRetryPolicy` retries 408, 429, 500/502/503/504
+  and connection errors for every method (a query POST only reads), at most
+  `MAX_ATTEMPTS_PER_REQUEST` attempts per request; it waits the longest of those headers and
+  `Retry-After` (else azure-core's exponential backoff) and keeps one wait budget for the
+  whole client (`max_wait_s`, FINOPS_AZURE_MAX_WAIT_SECONDS): a retry whose wait would
+  overrun it is not attempted, the load fails with `AzureCostManagementError` instead.
+* **Quota bucket.** Every request carries `ClientType: <client_type>` so the service counts
+  this client's queries in its own bucket rather than the tenant's default one.
+* **Counting.** `requests` counts every HTTP request sent to the endpoint, retries included:
+  each one consumes Cost Management quota (QPU) even when throttled. Token requests to the
+  authority are not counted. The Query API itself has no per-request charge.
+* **Subscriptions.** azure-mgmt-costmanagement cannot list subscriptions; `list_subscriptions`
+  GETs `{endpoint}/subscriptions?api-version=2022-12-01` through the same pipeline (same
+  token, retries, counting), following its nextLink.
+
+Transport security: the endpoint must be https. Plain http is accepted only for a loopback
+host (127.0.0.1, ::1, localhost) - a local emulator or a local TLS-terminating proxy - and
+only then is the bearer policy told not to insist on https. Proxies and CA bundles come from
+the standard environment (`HTTPS_PROXY`, `NO_PROXY`, `REQUESTS_CA_BUNDLE`), which the
+requests transport honours.
+
+Secrets: the credential and its tokens are never logged. Errors are raised as
+`AzureCostManagementError` with texts passed through `redact`, which blanks
+`AZURE_CLIENT_SECRET` and every token the credential handed out in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from ipaddress import ip_address
+from typing import Any
+from urllib.parse import urlsplit
+
+from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import HeadersPolicy, RetryPolicy, SansIOHTTPPolicy
+from azure.core.rest import HttpRequest
+from azure.mgmt.costmanagement import CostManagementClient
+
+from loaders.azure_cost_management import mapping
+
+log = logging.getLogger("finops.loaders.azure_cost_management")
+
+DEFAULT_ENDPOINT = "https://management.azure.com"
+SUBSCRIPTIONS_API_VERSION = "2022-12-01"
+COST_MANAGEMENT_RETRY_AFTER_HEADERS = tuple(
+    f"x-ms-ratelimit-microsoft.costmanagement-{bucket}-retry-after"
+    for bucket in ("qpu", "entity", "tenant", "client")
+)
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+MAX_ATTEMPTS_PER_REQUEST = 10
+MAX_PAGES_PER_QUERY = 10_000
+LOOPBACK_HOSTS = frozenset({"localhost"})
+# azure-core logs every request and response (headers redacted) at INFO; that would put
+# hundreds of lines per run in logs/pipeline.log. Quieted unless someone configured it.
+_AZURE_HTTP_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
+
+_issued_tokens: set[str] = set()
+
+
+class AzureCostManagementError(RuntimeError):
+    """The Cost Management source could not be read; nothing of the run was landed."""
+
+
+class RetryBudgetExceededError(AzureCostManagementError):
+    """Retrying would wait longer than the remaining FINOPS_AZURE_MAX_WAIT_SECONDS budget."""
+
+
+def redact(text: str) -> str:
+    """`text` without AZURE_CLIENT_SECRET and without any token handed out in this process."""
+    secrets = {os.environ.get("AZURE_CLIENT_SECRET", ""), *_issued_tokens}
+    for secret in sorted((s for s in secrets if len(s) >= 6), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(endpoint: str) -> str:
+    """The endpoint without a trailing slash; ValueError unless https (or http on loopback)."""
+    endpoint = endpoint.rstrip("/")
+    parts = urlsplit(endpoint)
+    if not parts.hostname or parts.scheme not in ("https", "http"):
+        raise ValueError(f"FINOPS_AZURE_ARM_ENDPOINT must be an https URL, got {endpoint!r}")
+    if parts.scheme == "http" and not is_loopback(endpoint):
+        raise ValueError(
+            f"FINOPS_AZURE_ARM_ENDPOINT {endpoint!r} is plain http: the bearer token would "
+            "travel unencrypted. Use https (plain http is allowed for 127.0.0.1/localhost only)."
+        )
+    return endpoint
+
+
+class _RememberingCredential:
+    """Hands out the wrapped credential's tokens and remembers them for `redact`."""
+
+    def __init__(self, credential: TokenCredential) -> None:
+        self._credential = credential
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        token = self._credential.get_token(*scopes, **kwargs)
+        _issued_tokens.add(token.token)
+        return token
+
+    def close(self) -> None:
+        close = getattr(self._credential, "close", None)
+        if callable(close):
+            close()
+
+
+class RequestCounter(SansIOHTTPPolicy):
+    """Counts every request that leaves the pipeline (sits after the retry policy)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def on_request(self, request: PipelineRequest) -> None:
+        self.count += 1
+
+
+def _seconds(value: str | None) -> float | None:
+    """A retry-after header value (seconds, or an HTTP date) in seconds; None if unusable."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+class CostManagementRetryPolicy(RetryPolicy):
+    """azure-core's RetryPolicy taught Cost Management's throttling, with a wait budget.
+
+    Retries 408/429/5xx for every method (the query POST is a read); waits the longest of the
+    `x-ms-ratelimit-microsoft.costmanagement-*-retry-after` headers and `Retry-After`, else
+    azure-core's exponential backoff. `waits` lists each wait in seconds; `waited_s` is
+    their sum, which never exceeds `max_wait_s` over the life of the policy (one load).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_wait_s: float,
+        sleep: Callable[[float], None] = time.sleep,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("retry_total", MAX_ATTEMPTS_PER_REQUEST - 1)
+        kwargs.setdefault("retry_status", MAX_ATTEMPTS_PER_REQUEST - 1)
+        super().__init__(**kwargs)
+        self.max_wait_s = float(max_wait_s)
+        self.waited_s = 0.0
+        self.waits: list[float] = []
+        self._sleep = sleep
+
+    def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
+        settings = super().configure_retries(options)
+        # Connection errors and timeouts are retried for POST too: a query only reads.
+        settings["methods"] = frozenset(settings["methods"]) | {"POST"}
+        return settings
+
+    def is_retry(self, settings: dict[str, Any], response: PipelineResponse) -> bool:
+        if response.http_response.status_code in RETRY_STATUSES:
+            return bool(settings["total"])
+        return False
+
+    def get_retry_after(self, response: PipelineResponse) -> float | None:
+        headers = response.http_response.headers
+        waits = [
+            seconds
+            for name in (*COST_MANAGEMENT_RETRY_AFTER_HEADERS, "Retry-After")
+            if (seconds := _seconds(headers.get(name))) is not None
+        ]
+        for name, scale in (("retry-after-ms", 1000.0), ("x-ms-retry-after-ms", 1000.0)):
+            if (seconds := _seconds(headers.get(name))) is not None:
+                waits.append(seconds / scale)
+        return max(waits) if waits else None
+
+    def sleep(
+        self,
+        settings: dict[str, Any],
+        transport: Any,
+        response: PipelineResponse | None = None,
+    ) -> None:
+        asked = self.get_retry_after(response) if response is not None else None
+        delay = asked if asked is not None else self.get_backoff_time(settings)
+        if self.waited_s + delay > self.max_wait_s:
+            what = "request"
+            if response is not None:
+                request = response.http_request
+                what = (
+                    f"{request.method} {urlsplit(request.url).path}: "
+                    f"HTTP {response.http_response.status_code}"
+                )
+            raise RetryBudgetExceededError(
+                f"{what}; retrying needs a wait of {delay:g} s but only "
+                f"{max(self.max_wait_s - self.waited_s, 0):g} s of the {self.max_wait_s:g} s "
+                "retry budget (FINOPS_AZURE_MAX_WAIT_SECONDS) is left"
+            )
+        if response is not None:
+            log.info(
+                "HTTP %s on %s; retrying in %.1f s",
+                response.http_response.status_code,
+                urlsplit(response.http_request.url).path,
+                delay,
+            )
+        if delay > 0:
+            self._sleep(delay)
+        self.waited_s += delay
+        self.waits.append(delay)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    subscription_id: str
+    display_name: str | None
+    state: str | None
+
+    @property
+    def scope(self) -> str:
+        return f"/subscriptions/{self.subscription_id}"
+
+
+@dataclass
+class ScopeFetch:
+    """Everything one scope answered for one window, mapped, not yet landed."""
+
+    scope: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    queries: int = 0  # logical queries (a query and its nextLink pages count once)
+    pages: int = 0
+    requests: int = 0  # HTTP requests, retries included
+
+
+def _json(response: Any) -> dict[str, Any]:
+    """A response body as JSON, numbers with a fraction as exact Decimals."""
+    text = response.text()
+    return json.loads(text, parse_float=Decimal) if text.strip() else {}
+
+
+class CostManagementQueryClient:
+    """The Query API and the subscription list over one authenticated pipeline."""
+
+    def __init__(
+        self,
+        credential: TokenCredential,
+        endpoint: str = DEFAULT_ENDPOINT,
+        *,
+        client_type: str = "finops-dashboard",
+        max_wait_s: float = 300,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.endpoint = check_endpoint(endpoint)
+        self.retry_policy = CostManagementRetryPolicy(max_wait_s=max_wait_s, sleep=sleep)
+        self._counter = RequestCounter()
+        # Plain http is only ever allowed on loopback (check_endpoint); tell the bearer policy.
+        self._call_options: dict[str, Any] = (
+            {"enforce_https": False} if self.endpoint.startswith("http://") else {}
+        )
+        http_logger = logging.getLogger(_AZURE_HTTP_LOGGER)
+        if http_logger.level == logging.NOTSET:
+            http_logger.setLevel(logging.WARNING)
+        self._client = CostManagementClient(
+            _RememberingCredential(credential),
+            base_url=self.endpoint,
+            credential_scopes=[f"{self.endpoint}/.default"],
+            headers_policy=HeadersPolicy(base_headers={"ClientType": client_type}),
+            retry_policy=self.retry_policy,
+            per_retry_policies=[self._counter],
+        )
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent so far, retries included."""
+        return self._counter.count
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> CostManagementQueryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _on_endpoint(self, link: str) -> str:
+        """A link's path and query on the configured endpoint (the token stays there)."""
+        parts = urlsplit(link)
+        return f"{self.endpoint}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+
+    def _send(self, request: HttpRequest) -> dict[str, Any]:
+        response = self._client.send_request(request, **self._call_options)
+        if response.status_code == 204:
+            return {}
+        response.raise_for_status()
+        return _json(response)
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def list_subscriptions(self) -> list[Subscription]:
+        """Every subscription the credential can see (GET /subscriptions, all pages)."""
+        subscriptions: list[Subscription] = []
+        request = HttpRequest(
+            "GET", f"{self.endpoint}/subscriptions?api-version={SUBSCRIPTIONS_API_VERSION}"
+        )
+        seen: set[str] = set()
+        while True:
+            try:
+                body = self._send(request)
+            except (AzureError, AzureCostManagementError) as exc:
+                raise AzureCostManagementError(
+                    redact(f"listing subscriptions failed: {_describe(exc)}")
+                ) from None
+            for item in body.get("value") or []:
+                subscription_id = (
+                    item.get("subscriptionId") or str(item.get("id", "")).rsplit("/", 1)[-1]
+                )
+                if subscription_id:
+                    subscriptions.append(
+                        Subscription(subscription_id, item.get("displayName"), item.get("state"))
+                    )
+            link = body.get("nextLink")
+            if not link or link in seen:
+                return subscriptions
+            seen.add(link)
+            request = HttpRequest("GET", self._on_endpoint(link))
+
+    # ------------------------------------------------------------------ queries
+
+    def query_pages(self, scope: str, body: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every page of one query: `query.usage` for the first, then the nextLinks."""
+        scope_path = scope.strip("/")
+        try:
+            raw = self._client.query.usage(
+                scope_path,
+                dict(body),
+                cls=lambda pipeline_response, _deserialized, _headers: (
+                    pipeline_response.http_response
+                ),
+                **self._call_options,
+            )
+        except (AzureError, AzureCostManagementError) as exc:
+            raise AzureCostManagementError(
+                redact(f"query at {scope} ({_describe_body(body)}) failed: {_describe(exc)}")
+            ) from None
+        page = {} if raw is None or raw.status_code == 204 else _json(raw)
+        seen: set[str] = set()
+        for number in range(1, MAX_PAGES_PER_QUERY + 1):
+            if not page:
+                return
+            yield page
+            link = mapping.next_link(page)
+            if not link:
+                return
+            if link in seen:
+                raise AzureCostManagementError(
+                    f"query at {scope} ({_describe_body(body)}): nextLink repeats after page "
+                    f"{number}; refusing to loop"
+                )
+            seen.add(link)
+            try:
+                page = self._send(HttpRequest("POST", self._on_endpoint(link), json=dict(body)))
+            except (AzureError, AzureCostManagementError) as exc:
+                raise AzureCostManagementError(
+                    redact(
+                        f"query at {scope} ({_describe_body(body)}), page {number + 1} failed: "
+                        f"{_describe(exc)}"
+                    )
+                ) from None
+        raise AzureCostManagementError(
+            f"query at {scope} ({_describe_body(body)}): more than {MAX_PAGES_PER_QUERY} pages"
+        )
+
+    def subscription_names(self, scope: str, start: date, end: date) -> dict[str, str]:
+        """SubscriptionId (lower-case) -> name as the Query API knows them at `scope`."""
+        names: dict[str, str] = {}
+        for page in self.query_pages(scope, mapping.subscription_names_definition(start, end)):
+            names.update(mapping.subscription_names(page))
+        return names
+
+    def fetch_scope(
+        self, scope: str, start: date, end: date, names: Mapping[str, str]
+    ) -> ScopeFetch:
+        """All raw rows of `scope` in [start, end) by the documented scheme (see `mapping`).
+
+        `names` maps lower-case subscription ids to names (from `list_subscriptions`); ids it
+        lacks are named by one extra query at the scope.
+        """
+        before = self.requests
+        fetch = ScopeFetch(scope=scope)
+        for chunk_start, chunk_end in mapping.month_chunks(start, end):
+            for query_type in mapping.QUERY_TYPES:
+                pairs: dict[tuple[str, str], None] = {}  # ordered, without duplicates
+                discovery = mapping.discovery_definition(query_type, chunk_start, chunk_end)
+                fetch.queries += 1
+                for page in self.query_pages(scope, discovery):
+                    fetch.pages += 1
+                    pairs.update(dict.fromkeys(mapping.discovered_pairs(page)))
+                for subscription_id, charge_type in pairs:
+                    body = mapping.query_definition(
+                        query_type,
+                        chunk_start,
+                        chunk_end,
+                        charge_type,
+                        subscription_id=subscription_id,
+                    )
+                    fixed = {"SubscriptionId": subscription_id, "ChargeType": charge_type}
+                    fetch.queries += 1
+                    for page in self.query_pages(scope, body):
+                        fetch.pages += 1
+                        try:
+                            fetch.rows.extend(
+                                mapping.to_rows(page, query_type=query_type, fixed=fixed)
+                            )
+                        except ValueError as exc:
+                            raise AzureCostManagementError(
+                                f"query at {scope} ({_describe_body(body)}): unusable answer: {exc}"
+                            ) from None
+        self._name_rows(fetch, start, end, names)
+        fetch.requests = self.requests - before
+        return fetch
+
+    def _name_rows(
+        self, fetch: ScopeFetch, start: date, end: date, names: Mapping[str, str]
+    ) -> None:
+        known = dict(names)
+        unknown = {r["subscription_id"].lower() for r in fetch.rows} - set(known)
+        if unknown:
+            known.update(self.subscription_names(fetch.scope, start, end))
+        for row in fetch.rows:
+            row["subscription_name"] = known.get(row["subscription_id"].lower())
+
+
+def _describe_body(body: Mapping[str, Any]) -> str:
+    period = body.get("timePeriod") or {}
+    dataset = body.get("dataset") or {}
+    grouping = "+".join(g.get("name", "?") for g in dataset.get("grouping") or [])
+    text = (
+        f"{body.get('type')} {str(period.get('from', ''))[:10]}..{str(period.get('to', ''))[:10]}"
+    )
+    text += f" by {grouping}"
+    filters = dataset.get("filter") or {}
+    pinned = [
+        f"{f['dimensions']['name']}={','.join(f['dimensions']['values'])}"
+        for f in (filters.get("and") or [filters])
+        if "dimensions" in f
+    ]
+    return text + (f" where {' and '.join(pinned)}" if pinned else "")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, AzureCostManagementError):
+        return str(exc)
+    if isinstance(exc, HttpResponseError):
+        status = exc.status_code
+        reason = exc.reason or ""
+        detail = exc.message or ""
+        attempts = ""
+        if status in RETRY_STATUSES:
+            attempts = f" (still failing after {MAX_ATTEMPTS_PER_REQUEST} attempts)"
+        return f"HTTP {status} {reason}{attempts}: {detail}".strip()
+    return f"{type(exc).__name__}: {exc}"
