@@ -92,6 +92,11 @@ def resolve_sources(raw: str | None) -> tuple[str, ...]:
             f"FINOPS_SOURCES has unknown source(s) {unknown or [raw]}; "
             f"use 'auto' or a comma list of {', '.join(KNOWN_SOURCES)}"
         )
+    if "simulated" in sources and len(sources) > 1:
+        raise ValueError(
+            f"FINOPS_SOURCES={raw!r} mixes simulated with real sources: the simulated costs "
+            "would be added to your real ones; use 'simulated' alone or only real sources"
+        )
     return sources
 
 

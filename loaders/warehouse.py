@@ -379,6 +379,30 @@ def record_failed_load(
     return load_id
 
 
+def purge_source(db_path: Path, source: str) -> int:
+    """Delete every raw row a source landed (all tables, one transaction); returns the count.
+
+    Used when real sources take over from the simulated one, so demo costs are never added
+    to real ones. The ledger keeps its history.
+    """
+    if not db_path.exists():
+        return 0
+    with writer_lock(db_path):
+        con = connect_writer(db_path)
+        try:
+            ensure_raw_schema(con)
+            con.execute("begin transaction")
+            removed = 0
+            for table in RAW_TABLES.values():
+                removed += con.execute(
+                    f"delete from {table.qualified} where _source = ?", [source]
+                ).fetchone()[0]
+            con.execute("commit")
+        finally:
+            con.close()
+    return int(removed)
+
+
 def publish_serving_copy(
     db_path: Path, serving_path: Path, schemas: Sequence[str] = ("marts",)
 ) -> int:

@@ -7,11 +7,14 @@ for those days (restated estimates included) and never adds to them.
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 from finops.settings import REAL_SOURCES_WITH_LOADERS, Settings, utc_today
-from loaders import simulated
+from loaders import simulated, warehouse
 from loaders.warehouse import LoadResult
+
+log = logging.getLogger("finops.sources")
 
 
 class SourceNotAvailableError(RuntimeError):
@@ -35,6 +38,12 @@ def load_source(
         return simulated.load(
             settings.duckdb_path, start, end, as_of=as_of, seed=settings.simulated_seed
         )
+    if "simulated" not in settings.sources:
+        # Real sources took over: demo rows of an earlier simulated run must not be added
+        # to real costs in the marts.
+        purged = warehouse.purge_source(settings.duckdb_path, "simulated")
+        if purged:
+            log.warning("removed %d simulated raw rows: real sources are enabled", purged)
     if source == "aws" and "aws" in REAL_SOURCES_WITH_LOADERS:
         from loaders import aws_cost_explorer
 

@@ -155,3 +155,38 @@ def test_daily_pipeline_on_aws_matches_cost_explorer_to_the_cent(
         content = path.read_bytes()
         for name, secret in SECRETS.items():
             assert secret.encode() not in content, f"{name} found in {path}"
+
+
+def test_switching_from_simulated_to_aws_never_adds_demo_costs_to_real_ones(
+    aws_source: Path, moto: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a home where the simulated source ran first (`make run` before configuring AWS)
+    monkeypatch.setenv("FINOPS_SOURCES", "simulated")
+    first = run_pipeline(RUN_DATE - timedelta(days=1))
+    assert first.status == luigi.execution_summary.LuigiStatusCode.SUCCESS, first.summary_text
+    warehouse = aws_source / "data" / "finops.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        [(simulated_rows,)] = con.execute(
+            "select count(*) from raw.aws_cost_explorer where _source = 'simulated'"
+        ).fetchall()
+    assert simulated_rows > 0
+
+    # WHEN the user switches to the real AWS source
+    monkeypatch.setenv("FINOPS_SOURCES", "aws")
+    costs = estate()
+    moto.queue(costs.answers(), account_id=PAYER)
+    second = run_pipeline(RUN_DATE)
+
+    # THEN the marts hold exactly Cost Explorer's amounts: no simulated cost is left in raw
+    assert second.status == luigi.execution_summary.LuigiStatusCode.SUCCESS, second.summary_text
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        sources = con.execute(
+            "select distinct _source from raw.aws_cost_explorer "
+            "union select distinct _source from raw.azure_cost_management"
+        ).fetchall()
+    assert sources == [("aws_cost_explorer",)]
+    with duckdb.connect(str(aws_source / "data" / "finops_serving.duckdb"), read_only=True) as con:
+        [(providers, billed)] = con.execute(
+            "select list(distinct provider_name), sum(billed_cost) from marts.fct_daily_costs"
+        ).fetchall()
+    assert (providers, cents(billed)) == (["AWS"], cents(costs.totals()[0]))

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pytest
 from finops_testing import FIXED_RUN_DATE, finops_env
 
 FINOPS = str(Path(sys.executable).with_name("finops"))
@@ -74,8 +75,20 @@ def test_run_of_a_completed_date_is_a_quick_no_op_with_exit_0(built_home: Path):
     assert (built_home / "logs" / "execution_history.json").read_text() == history
 
 
-def test_bad_settings_exit_2_naming_the_variable(tmp_path: Path):
-    proc = run_cli(tmp_path, "run", FINOPS_SOURCES="simulated,gcp")
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        pytest.param("FINOPS_SOURCES", "simulated,gcp", "unknown source", id="unknown source"),
+        pytest.param(
+            "FINOPS_SOURCES", "simulated,aws", "would be added", id="demo mixed with real costs"
+        ),
+        pytest.param("FINOPS_HISTORY_DAYS", "half a year", "whole number", id="not a number"),
+        pytest.param("FINOPS_REPORTING_CURRENCY", "dollars", "ISO 4217", id="not a currency"),
+    ],
+)
+def test_bad_settings_exit_2_naming_the_variable(tmp_path: Path, variable, value, says):
+    proc = run_cli(tmp_path, "run", **{variable: value})
     assert proc.returncode == 2
-    assert "FINOPS_SOURCES" in proc.stderr
+    assert variable in proc.stderr and says in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "data").exists()  # nothing was started
