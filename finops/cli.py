@@ -5,6 +5,7 @@
     finops dashboard [--port 8501]
     finops sql "select * from marts.fct_cost_kpis"
     finops docs [--serve]
+    finops prune [--date D] [--dry-run]      (only the export retention prune, for its own timer)
 
 Exit codes (for cron): 0 the run succeeded (or was already complete), 1 a task failed,
 2 bad arguments or settings.
@@ -206,6 +207,33 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Delete exports older than FINOPS_RETENTION_DAYS, with `--date` (default today) as the
+    clock; the same prune the daily run does, as a job of its own (Luigi: PruneExports)."""
+    from pipelines.exports import ExportDestinationError, export_store
+
+    settings = load_settings()
+    today = args.date or utc_today()
+    store = export_store(settings)
+    cutoff = today - timedelta(days=settings.retention_days)
+    verb = "would remove" if args.dry_run else "removed"
+    print(
+        f"finops prune {today}: {store.destination}, retention {settings.retention_days} days "
+        f"(run folders before {cutoff}){' [dry run]' if args.dry_run else ''}",
+        flush=True,
+    )
+    try:
+        removed = store.prune(today, settings.retention_days, dry_run=args.dry_run)
+    except ExportDestinationError as exc:
+        print(f"finops prune: {exc}", file=sys.stderr)
+        return 1
+    for key in removed:
+        print(f"  {verb} {key}")
+    unit = "objects" if store.destination.startswith("s3://") else "folders"
+    print(f"{len(removed)} {unit} {'would be removed' if args.dry_run else 'removed'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="finops", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -239,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--port", type=int, default=8080)
     docs.add_argument("--address", default="localhost")
     docs.set_defaults(func=cmd_docs)
+
+    prune = sub.add_parser(
+        "prune", help="delete exports older than FINOPS_RETENTION_DAYS (the cleanup job)"
+    )
+    prune.add_argument("--date", type=_date, help="the clock: today's date (default: UTC today)")
+    prune.add_argument("--dry-run", action="store_true", help="list what would go, delete nothing")
+    prune.set_defaults(func=cmd_prune)
 
     sql = sub.add_parser("sql", help="query the marts (read-only), e.g. marts.fct_daily_costs")
     sql.add_argument("query")

@@ -162,6 +162,6 @@ def render_report(
         + (", ".join(f"{k} {v}" for k, v in dbt.get("source_freshness", {}).items()) or "n/a"),
         f"Exports: {len(markers['export']['files'])} files to {markers['export']['destination']}",
         f"Pruned (older than {markers['prune']['retention_days']} days): "
-        f"{len(markers['prune']['removed'])} folders",
+        f"{len(markers['prune']['removed'])} date folders/objects",
     ]
     return "\n".join(lines) + "\n"

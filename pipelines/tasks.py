@@ -32,7 +32,7 @@ import luigi
 from finops.settings import DBT_PROFILES_DIR, DBT_PROJECT_DIR, Settings, load_settings
 from loaders import warehouse
 from pipelines import history, reporting
-from pipelines.exports import LocalExportStore
+from pipelines.exports import export_store
 from pipelines.sources import load_source
 
 log = logging.getLogger("finops.pipeline")
@@ -285,10 +285,10 @@ class Export(FinopsTask):
         return DbtBuild(**self.run_params())
 
     def work(self, settings: Settings) -> dict[str, Any]:
-        store = LocalExportStore(settings.export_dir)
+        store = export_store(settings)
         keys = store.export_marts(settings.serving_path, self.date)
         manifest = store.write_manifest(self.date, keys)
-        return {"destination": str(settings.export_dir), "files": keys, "manifest": manifest}
+        return {"destination": store.destination, "files": keys, "manifest": manifest}
 
 
 class Prune(FinopsTask):
@@ -300,9 +300,43 @@ class Prune(FinopsTask):
         return Export(**self.run_params())
 
     def work(self, settings: Settings) -> dict[str, Any]:
-        store = LocalExportStore(settings.export_dir)
+        store = export_store(settings)
         removed = store.prune(self.date, settings.retention_days)
         return {"retention_days": settings.retention_days, "removed": removed}
+
+
+class PruneExports(luigi.Task):
+    """The separate cleanup job: only the retention prune, with `date` as the clock.
+
+        luigi --module pipelines.tasks PruneExports --date 2026-01-31 --local-scheduler
+
+    Needs no warehouse (no writer resource), so it can run beside the daily pipeline; a dry
+    run writes its own marker and never stands in for the real prune of that date.
+    """
+
+    date = luigi.DateParameter()
+    dry_run = luigi.BoolParameter(default=False, description="list what would go, delete nothing")
+
+    def output(self) -> luigi.LocalTarget:
+        name = "prune_exports" + ("_dry_run" if self.dry_run else "")
+        return luigi.LocalTarget(str(marker_path(load_settings(), self.date, name)))
+
+    def run(self) -> None:
+        settings = load_settings()
+        configure_logging(settings)
+        store = export_store(settings)
+        removed = store.prune(self.date, settings.retention_days, dry_run=self.dry_run)
+        log.info("prune_exports %s: %d removed from %s", self.date, len(removed), store.destination)
+        payload = {
+            "task": "prune_exports",
+            "run_date": self.date.isoformat(),
+            "destination": store.destination,
+            "retention_days": settings.retention_days,
+            "dry_run": self.dry_run,
+            "removed": removed,
+            "finished_at": now_iso(),
+        }
+        write_json_target(self.output(), payload)
 
 
 class Report(RunParameters):
@@ -334,7 +368,7 @@ class Report(RunParameters):
         finally:
             con.close()
         text = reporting.render_report(self.date, settings, markers, facts)
-        store = LocalExportStore(settings.export_dir)
+        store = export_store(settings)
         store.put_text("reports", self.date, f"report{self.run_suffix}.txt", text)
         with self.output().temporary_path() as tmp:
             Path(tmp).write_text(text)
