@@ -4,7 +4,9 @@ Every loader hands its mapped rows to `replace_window`. It deletes the rows that
 source previously landed for the same scope and window and inserts the new ones in a single
 DuckDB transaction, and records the load in `raw.load_ledger`. A rerun therefore replaces
 instead of appending, a restated amount replaces the old one, and a failure (bad row, crash,
-killed process) leaves the previous data as it was.
+killed process) leaves the previous data as it was. In the same transaction, before the
+delete, it records in `raw.load_restatements` every per-day total (day x account x currency
+x billed/effective) the load changes on days an earlier load had already covered.
 
 Raw tables keep the API's grain and values; amounts are exact decimals. Windows are
 half-open, `[window_start, window_end)`, like Cost Explorer's TimePeriod.
@@ -19,7 +21,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,12 +44,29 @@ LOAD_META_SQL = """
 
 
 @dataclass(frozen=True)
+class CostMeasure:
+    """One cost type of a raw table, as SQL over its columns (for the restatement ledger)."""
+
+    cost_type: str  # 'billed' | 'effective'
+    amount_sql: str
+    currency_sql: str
+    filter_sql: str = "true"
+
+
+@dataclass(frozen=True)
 class RawTable:
-    """A raw table: its API columns, and the column that places a row in a window."""
+    """A raw table: its API columns, and the column that places a row in a window.
+
+    `charge_date_sql`, `account_sql` and `measures` say how a row adds up to the per-day
+    totals the restatement ledger compares (SQL over the table's own columns).
+    """
 
     name: str
     columns: tuple[tuple[str, str, pa.DataType], ...]  # (name, sql type, arrow type)
     date_column: str
+    charge_date_sql: str
+    account_sql: str
+    measures: tuple[CostMeasure, ...]
     date_is_yyyymmdd: bool = False  # Azure's UsageDate is an integer such as 20260131
 
     @property
@@ -63,6 +82,27 @@ class RawTable:
 
     def window_bound(self, day: date) -> date | int:
         return int(day.strftime("%Y%m%d")) if self.date_is_yyyymmdd else day
+
+    def bound_to_date(self, value: date | int) -> date:
+        """The inverse of `window_bound`."""
+        if self.date_is_yyyymmdd:
+            return datetime.strptime(str(value), "%Y%m%d").date()
+        return value
+
+    def daily_totals_sql(self, relation: str, where: str = "true") -> str:
+        """Per (charge_date, sub_account_id, billing_currency, cost_type) totals of `relation`."""
+        parts = [
+            f"select {self.charge_date_sql} as charge_date, {self.account_sql} as sub_account_id, "
+            f"{m.currency_sql} as billing_currency, '{m.cost_type}' as cost_type, "
+            f"{m.amount_sql} as cost from {relation} where ({where}) and ({m.filter_sql})"
+            for m in self.measures
+        ]
+        unioned = "\nunion all\n".join(parts)
+        return (
+            "select charge_date, sub_account_id, billing_currency, cost_type, "
+            f"cast(sum(cost) as {AMOUNT_SQL}) as cost from (\n{unioned}\n) as amounts "
+            "group by all"
+        )
 
 
 # One row per Cost Explorer ResultsByTime[i].Groups[j], at the grain
@@ -86,6 +126,12 @@ AWS_COST_EXPLORER = RawTable(
         ("usage_quantity_unit", "varchar", pa.string()),
     ),
     date_column="time_period_start",
+    charge_date_sql="time_period_start",
+    account_sql="linked_account_id",
+    measures=(
+        CostMeasure("billed", "unblended_cost", "unblended_cost_unit"),
+        CostMeasure("effective", "amortized_cost", "amortized_cost_unit"),
+    ),
 )
 
 # One row per Cost Management Query API result row. ActualCost (billed) and AmortizedCost
@@ -104,6 +150,12 @@ AZURE_COST_MANAGEMENT = RawTable(
         ("currency", "varchar not null", pa.string()),
     ),
     date_column="usage_date",
+    charge_date_sql="cast(strptime(cast(usage_date as varchar), '%Y%m%d') as date)",
+    account_sql="subscription_id",
+    measures=(
+        CostMeasure("billed", "cost", "currency", "query_type = 'ActualCost'"),
+        CostMeasure("effective", "cost", "currency", "query_type = 'AmortizedCost'"),
+    ),
     date_is_yyyymmdd=True,
 )
 
@@ -125,6 +177,27 @@ create table if not exists raw.load_ledger (
     api_requests integer not null default 0,
     api_cost_usd {AMOUNT_SQL} not null default 0,
     error varchar
+)
+"""
+
+# The restatement ledger: what a load changed, per day x account x currency x cost type.
+# Only days an earlier succeeded load of the same source/table/scope already covered are
+# recorded (a first load of a day is new data, not a restatement), and only when the total
+# changed; a day or account that disappeared has new_cost 0, one that appeared previous_cost 0.
+LOAD_RESTATEMENTS_DDL = f"""
+create table if not exists raw.load_restatements (
+    load_id varchar not null,
+    source varchar not null,
+    raw_table varchar not null,
+    scope varchar not null,
+    charge_date date not null,
+    sub_account_id varchar not null,
+    billing_currency varchar not null,
+    cost_type varchar not null,
+    previous_cost {AMOUNT_SQL} not null,
+    new_cost {AMOUNT_SQL} not null,
+    recorded_at timestamp not null,
+    primary key (load_id, charge_date, sub_account_id, billing_currency, cost_type)
 )
 """
 
@@ -178,6 +251,66 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table in RAW_TABLES.values():
         con.execute(table.ddl())
     con.execute(LOAD_LEDGER_DDL)
+    con.execute(LOAD_RESTATEMENTS_DDL)
+
+
+def _record_restatements(
+    con: duckdb.DuckDBPyConnection,
+    table: RawTable,
+    *,
+    load_id: str,
+    source: str,
+    scope: str,
+    window_start: date,
+    window_end: date,
+    recorded_at: datetime,
+) -> None:
+    """Compare the window's per-day totals in the table with those of `incoming_rows`.
+
+    Runs inside replace_window's transaction, before its delete. Days not covered by an
+    earlier succeeded load of the same source, table and scope are skipped (first loads).
+    """
+    window = (
+        f"_source = $source and _scope = $scope "
+        f"and {table.date_column} >= $lo and {table.date_column} < $hi"
+    )
+    con.execute(
+        f"""
+        insert into raw.load_restatements
+        with
+        previous as ({table.daily_totals_sql(table.qualified, window)}),
+        incoming as ({table.daily_totals_sql("incoming_rows")}),
+        compared as (
+            select
+                charge_date, sub_account_id, billing_currency, cost_type,
+                coalesce(previous.cost, 0) as previous_cost,
+                coalesce(incoming.cost, 0) as new_cost
+            from previous
+            full outer join incoming
+                using (charge_date, sub_account_id, billing_currency, cost_type)
+        )
+        select $load_id, $source, $raw_table, $scope, charge_date, sub_account_id,
+            billing_currency, cost_type, previous_cost, new_cost, $recorded_at
+        from compared
+        where previous_cost <> new_cost
+            and exists (
+                select 1 from raw.load_ledger
+                where load_ledger.source = $source and load_ledger.raw_table = $raw_table
+                    and load_ledger.scope = $scope and load_ledger.status = 'succeeded'
+                    and compared.charge_date >= load_ledger.window_start
+                    and compared.charge_date < load_ledger.window_end
+            )
+        """,
+        {
+            "load_id": load_id,
+            "source": source,
+            "raw_table": table.qualified,
+            "scope": scope,
+            "lo": table.window_bound(window_start),
+            "hi": table.window_bound(window_end),
+            "recorded_at": recorded_at,
+        },
+    )
 
 
 @contextmanager
@@ -288,12 +421,22 @@ def replace_window(
             ensure_raw_schema(con)
             con.execute("begin transaction")
             try:
+                con.register("incoming_rows", data)
+                _record_restatements(
+                    con,
+                    table,
+                    load_id=load_id,
+                    source=source,
+                    scope=scope,
+                    window_start=window_start,
+                    window_end=window_end,
+                    recorded_at=started,
+                )
                 replaced = con.execute(
                     f"delete from {table.qualified} where _source = ? and _scope = ? "
                     f"and {table.date_column} >= ? and {table.date_column} < ?",
                     [source, scope, lo, hi],
                 ).fetchone()[0]
-                con.register("incoming_rows", data)
                 con.execute(
                     f"insert into {table.qualified} ({cols}, _source, _scope, _window_start, "
                     f"_window_end, _load_id, _loaded_at) "
@@ -383,21 +526,49 @@ def purge_source(db_path: Path, source: str) -> int:
     """Delete every raw row a source landed (all tables, one transaction); returns the count.
 
     Used when real sources take over from the simulated one, so demo costs are never added
-    to real ones. The ledger keeps its history.
+    to real ones. Each table it empties gets a ledger row (scope `*`, the window the removed
+    rows spanned), so incremental marts rebuild those days like after any other load.
     """
     if not db_path.exists():
         return 0
+    removed = 0
     with writer_lock(db_path):
         con = connect_writer(db_path)
         try:
             ensure_raw_schema(con)
             con.execute("begin transaction")
-            removed = 0
-            for table in RAW_TABLES.values():
-                removed += con.execute(
-                    f"delete from {table.qualified} where _source = ?", [source]
-                ).fetchone()[0]
-            con.execute("commit")
+            try:
+                for table in RAW_TABLES.values():
+                    first, last = con.execute(
+                        f"select min({table.date_column}), max({table.date_column}) "
+                        f"from {table.qualified} where _source = ?",
+                        [source],
+                    ).fetchone()
+                    if first is None:
+                        continue
+                    count = con.execute(
+                        f"delete from {table.qualified} where _source = ?", [source]
+                    ).fetchone()[0]
+                    removed += count
+                    now = _utc_now()
+                    _insert_ledger(
+                        con,
+                        load_id=_new_load_id(f"{source}-purge"),
+                        source=source,
+                        raw_table=table.qualified,
+                        scope="*",
+                        window_start=table.bound_to_date(first),
+                        window_end=table.bound_to_date(last) + timedelta(days=1),
+                        started_at=now,
+                        finished_at=now,
+                        status="succeeded",
+                        row_count=0,
+                        replaced_row_count=count,
+                    )
+                con.execute("commit")
+            except BaseException:
+                con.execute("rollback")
+                raise
         finally:
             con.close()
     return int(removed)

@@ -265,7 +265,7 @@ def test_the_spike_and_only_the_spike_is_flagged(handmade_warehouse: tuple[Path,
         SPIKE_DAY, "AWS", LINKED, EC2, "spike"
     )  # fmt: skip
     assert actual == Decimal("400.00")
-    assert training_days == 28
+    assert training_days == 4  # day_of_week seasonality: the 4 previous Mondays
     assert z > 100
 
 

@@ -76,7 +76,12 @@ def test_daily_pipeline_lands_builds_exports_and_reruns_without_double_counting(
     assert first.status == luigi.execution_summary.LuigiStatusCode.SUCCESS, first.summary_text
     data = finops_home / "data"
     export_day = data / "exports" / "processed" / run_date.isoformat()
-    for table in ("fct_daily_costs", "fct_cost_kpis", "fct_cost_anomalies"):
+    for table in (
+        "fct_daily_costs",
+        "fct_cost_kpis",
+        "fct_cost_anomalies",
+        "fct_cost_restatements",
+    ):
         assert (export_day / f"{table}.parquet").stat().st_size > 0
         assert (export_day / f"{table}.csv").stat().st_size > 0
     manifest = json.loads((export_day / "_manifest.json").read_text())

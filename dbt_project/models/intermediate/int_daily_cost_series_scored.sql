@@ -2,11 +2,26 @@
 
 -- Every day of every usage series (provider x sub account x service; billed cost in the
 -- reporting currency, charge_category = Usage), gap-filled with 0 from the series' first
--- day to the last charge date of the warehouse, scored against a trailing window of
--- `anomaly_window_days` days that excludes the scored day. See the model's yml for the
--- meaning of a flat (stddev 0) window.
-{%- set window_days = var('anomaly_window_days') | int %}
-{%- set min_history_days = var('anomaly_min_history_days') | int %}
+-- day to the last charge date of the warehouse, scored against a trailing training window
+-- that excludes the scored day: with `anomaly_seasonality` 'none' the previous
+-- `anomaly_window_days` days, with 'day_of_week' the same weekday of the previous
+-- `anomaly_seasonal_weeks` weeks. Days a first pass of the same rule flags are left out of
+-- later days' training. See the model's yml for the meaning of a flat (stddev 0) window.
+-- int_daily_cost_totals_scored scores the provider totals the same way.
+{%- set seasonality = var('anomaly_seasonality') | string | trim | lower %}
+{%- if seasonality == 'day_of_week' %}
+    {%- set window_rows = var('anomaly_seasonal_weeks') | int %}
+    {%- set min_history_days = var('anomaly_seasonal_min_weeks') | int %}
+    {%- set season_partition = ', isodow(charge_date)' %}
+{%- else %}
+    {%- set window_rows = var('anomaly_window_days') | int %}
+    {%- set min_history_days = var('anomaly_min_history_days') | int %}
+    {%- set season_partition = '' %}
+{%- endif %}
+{%- if seasonality not in ('none', 'day_of_week') %}
+    {#- a typo must not fall back to 'none' silently: the window then fails at run time #}
+    {%- set season_partition = ", error('anomaly_seasonality must be none or day_of_week')" %}
+{%- endif %}
 {%- set z_threshold = var('anomaly_z_threshold') | float %}
 {%- set min_impact = var('anomaly_min_impact') | float %}
 {%- set flat_min_impact = [var('anomaly_flat_min_impact') | float, min_impact] | max %}
@@ -73,17 +88,56 @@ filled as (
             and calendar.charge_date = usage_days.charge_date
 ),
 
+first_pass as (
+    select
+        *,
+        count(actual_cost) over training_window as first_pass_days,
+        avg(actual_cost) over training_window as first_pass_mean,
+        round(stddev_samp(actual_cost) over training_window, 10) as first_pass_stddev
+    from filled
+    window training_window as (
+        partition by provider_name, sub_account_id, service_name{{ season_partition }}
+        order by charge_date
+        rows between {{ window_rows }} preceding and 1 preceding
+    )
+),
+
+-- A day the first pass (same rule, unfiltered window) flags is left out of the training of
+-- later days, so one anomaly neither hides the next nor raises a false one for weeks.
+first_pass_flagged as (
+    select
+        *,
+        coalesce(
+            first_pass_days >= {{ min_history_days }}
+            and (
+                (
+                    first_pass_stddev > 0
+                    and abs(actual_cost - first_pass_mean) / first_pass_stddev >= {{ z_threshold }}
+                    and abs(actual_cost - first_pass_mean) >= {{ min_impact }}
+                )
+                or (
+                    first_pass_stddev = 0
+                    and actual_cost != first_pass_mean
+                    and abs(actual_cost - first_pass_mean) >= {{ flat_min_impact }}
+                )
+            ),
+            false
+        ) as is_first_pass_anomaly
+    from first_pass
+),
+
 trained as (
     select
         *,
-        count(actual_cost) over training_window as training_days,
-        avg(actual_cost) over training_window as training_mean,
-        stddev_samp(actual_cost) over training_window as training_stddev_exact
-    from filled
+        count(actual_cost) filter (where not is_first_pass_anomaly) over training_window as training_days,
+        avg(actual_cost) filter (where not is_first_pass_anomaly) over training_window as training_mean,
+        stddev_samp(actual_cost) filter (where not is_first_pass_anomaly) over training_window
+            as training_stddev_exact
+    from first_pass_flagged
     window training_window as (
-        partition by provider_name, sub_account_id, service_name
+        partition by provider_name, sub_account_id, service_name{{ season_partition }}
         order by charge_date
-        rows between {{ window_days }} preceding and 1 preceding
+        rows between {{ window_rows }} preceding and 1 preceding
     )
 ),
 
@@ -149,13 +203,15 @@ final as (
         cast(actual_cost as decimal(38, 10)) as actual_cost,
         is_gap_filled,
         cast(training_days as integer) as training_days,
+        is_first_pass_anomaly,
         is_scored,
         expected_cost,
         training_stddev,
         cast(z_score as double) as z_score,
         direction,
         cast(cost_impact as decimal(38, 10)) as cost_impact,
-        is_anomaly
+        is_anomaly,
+        '{{ seasonality }}' as seasonality
     from flagged
 )
 

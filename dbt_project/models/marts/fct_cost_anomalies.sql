@@ -21,7 +21,8 @@ final as (
         cast(training_days as integer) as training_days,
         cast(z_score as double) as z_score,
         cast(direction as varchar) as direction,
-        cast(cost_impact as decimal(38, 10)) as cost_impact
+        cast(cost_impact as decimal(38, 10)) as cost_impact,
+        cast(seasonality as varchar) as seasonality
     from scored_days
     where is_anomaly
 )

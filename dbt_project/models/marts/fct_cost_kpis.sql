@@ -7,6 +7,10 @@ daily_costs as (
     select * from {{ ref('fct_daily_costs') }}
 ),
 
+forecasts as (
+    select * from {{ ref('fct_cost_forecast') }}
+),
+
 scopes as (
     select unnest(['All', 'AWS', 'Azure']) as provider_scope
 ),
@@ -15,9 +19,22 @@ bases as (
     select unnest(['billed', 'effective']) as cost_basis
 ),
 
-as_of as (
+last_day_with_data as (
     select max(charge_date) as as_of_date
     from daily_costs
+),
+
+as_of as (
+    select
+        as_of_date,
+        cast(date_trunc('month', as_of_date) as date) as month_start,
+        cast(date_trunc('month', as_of_date) - interval 1 month as date) as prev_month_start,
+        -- previous month days 1..day(as_of_date), capped at its last day (March 31 -> February)
+        least(
+            cast(date_trunc('month', as_of_date) - interval 1 month as date) + cast(day(as_of_date) - 1 as integer),
+            cast(date_trunc('month', as_of_date) as date) - 1
+        ) as prev_month_same_period_end
+    from last_day_with_data
 ),
 
 costs_by_basis as (
@@ -85,7 +102,25 @@ aggregated as (
                     then costs_by_scope.cost
                 else 0
             end
-        ) as mtd_cost
+        ) as mtd_cost,
+        sum(
+            case
+                when
+                    costs_by_scope.charge_date
+                    between as_of.prev_month_start and as_of.month_start - 1
+                    then costs_by_scope.cost
+                else 0
+            end
+        ) as prev_month_cost,
+        sum(
+            case
+                when
+                    costs_by_scope.charge_date
+                    between as_of.prev_month_start and as_of.prev_month_same_period_end
+                    then costs_by_scope.cost
+                else 0
+            end
+        ) as prev_month_same_period_cost
     from costs_by_scope
     cross join as_of
     group by costs_by_scope.provider_scope, costs_by_scope.cost_basis
@@ -103,7 +138,10 @@ kpis as (
         / (date_diff('day', aggregated.first_date, as_of.as_of_date) + 1) as avg_daily_cost,
         coalesce(aggregated.last_7d_cost, 0) as last_7d_cost,
         coalesce(aggregated.prev_7d_cost, 0) as prev_7d_cost,
-        coalesce(aggregated.mtd_cost, 0) as mtd_cost
+        coalesce(aggregated.mtd_cost, 0) as mtd_cost,
+        coalesce(aggregated.prev_month_cost, 0) as prev_month_cost,
+        coalesce(aggregated.prev_month_same_period_cost, 0) as prev_month_same_period_cost,
+        forecasts.forecast_month_end_cost
     from scopes
     cross join bases
     cross join as_of
@@ -111,6 +149,11 @@ kpis as (
         on
             scopes.provider_scope = aggregated.provider_scope
             and bases.cost_basis = aggregated.cost_basis
+    -- the forecast covers billed cost only: effective rows get null
+    left join forecasts
+        on
+            scopes.provider_scope = forecasts.provider_scope
+            and bases.cost_basis = 'billed'
 ),
 
 final as (
@@ -132,7 +175,16 @@ final as (
                     then round((last_7d_cost - prev_7d_cost) / prev_7d_cost * 100, 4)
             end as decimal(18, 4)
         ) as last_7d_change_pct,
-        cast(mtd_cost as decimal(38, 10)) as mtd_cost
+        cast(mtd_cost as decimal(38, 10)) as mtd_cost,
+        cast(prev_month_cost as decimal(38, 10)) as prev_month_cost,
+        cast(prev_month_same_period_cost as decimal(38, 10)) as prev_month_same_period_cost,
+        cast(
+            case
+                when prev_month_same_period_cost != 0
+                    then round((mtd_cost - prev_month_same_period_cost) / prev_month_same_period_cost * 100, 4)
+            end as decimal(18, 4)
+        ) as mom_change_pct,
+        cast(forecast_month_end_cost as decimal(38, 10)) as forecast_month_end_cost
     from kpis
 )
 

@@ -1,15 +1,42 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='daily_cost_id',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ delete_days_to_rebuild(ref('stg_finops__load_ledger')) }}",
+    )
+}}
+
 -- Daily cost per provider x sub account x service x region x charge category/class x
--- billing currency, with both amounts also in the reporting currency. FX is an as-of join:
--- the latest fx_rates row on or before the charge date; same currency -> rate 1. A missing
--- rate leaves fx_rate null, which fails the not_null test instead of dropping the cost.
+-- billing currency, with both amounts also in the reporting currency. FX is an as-of join
+-- on int_fx_rates_ranged: the latest fx_rates row on or before the charge date; same
+-- currency -> rate 1. A missing rate leaves fx_rate null, which fails the not_null test
+-- instead of dropping the cost.
+--
+-- Incremental over the restatement window (see the model's yml): the pre-hook deletes every
+-- day >= the earliest window_start of the loads that finished after the last build
+-- (_loaded_through), then only days after the last day left are rebuilt.
 with
 
 costs as (
     select * from {{ ref('int_cloud_costs_categorized') }}
+    {% if is_incremental() -%}
+        -- The pre-hook removed every day from the first restated one on; days before it are
+        -- untouched by any load since, so they are exactly the days still in the table.
+        where charge_date > (
+                select coalesce(max(built.charge_date), date '0001-01-01') as last_day
+                from {{ this }} as built
+            )
+    {%- endif %}
+),
+
+loads as (
+    select * from {{ ref('stg_finops__load_ledger') }}
 ),
 
 fx_rates as (
-    select * from {{ ref('fx_rates') }}
+    select * from {{ ref('int_fx_rates_ranged') }}
 ),
 
 daily as (
@@ -41,33 +68,17 @@ daily as (
         billing_currency
 ),
 
-reporting_rates as (
-    select
-        from_currency,
-        rate,
-        rate_date as valid_from,
-        coalesce(
-            lead(rate_date) over (partition by from_currency order by rate_date),
-            date '9999-12-31'
-        ) as valid_to
-    from fx_rates
-    where to_currency = {{ reporting_currency() }}
-),
-
 converted as (
     select
         daily.*,
         {{ reporting_currency() }} as reporting_currency,
-        case
-            when daily.billing_currency = {{ reporting_currency() }} then 1
-            else reporting_rates.rate
-        end as fx_rate
+        fx_rates.fx_rate
     from daily
-    left join reporting_rates
+    left join fx_rates
         on
-            daily.billing_currency = reporting_rates.from_currency
-            and daily.charge_date >= reporting_rates.valid_from
-            and daily.charge_date < reporting_rates.valid_to
+            daily.billing_currency = fx_rates.from_currency
+            and daily.charge_date >= fx_rates.valid_from
+            and daily.charge_date < fx_rates.valid_to
 ),
 
 final as (
@@ -96,7 +107,12 @@ final as (
             as billed_cost_reporting,
         cast(round(effective_cost * cast(fx_rate as decimal(18, 10)), 10) as decimal(38, 10))
             as effective_cost_reporting,
-        cast(is_estimated as boolean) as is_estimated
+        cast(is_estimated as boolean) as is_estimated,
+        cast((
+            select max(loads.finished_at) as loaded_through
+            from loads
+            where loads.is_succeeded
+        ) as timestamp) as _loaded_through
     from converted
 )
 

@@ -1,0 +1,135 @@
+"""The anomaly marts on the simulated source, with the project's default vars.
+
+One module-scoped `dbt build` of the anomaly marts and their parents on six months of the
+simulated source, then: the root causes of every total anomaly add up to its impact per
+dimension (checked here with SQL of its own, not the dbt singular test), and the detector
+finds the anomalies the simulated source injected (its ground truth).
+
+    .venv/bin/pytest tests/dbt/test_anomalies.py -q
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from loaders import simulated
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+DBT = Path(sys.executable).parent / "dbt"
+
+START, END = date(2026, 1, 1), date(2026, 7, 1)
+CENT = Decimal("0.01")
+
+
+def fetch(db_path: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work_dir = tmp_path_factory.mktemp("dbt_anomalies")
+    db_path = work_dir / "finops.duckdb"
+    simulated.load(db_path, START, END, as_of=END)
+    env = {
+        **os.environ,
+        "FINOPS_DUCKDB_PATH": str(db_path),
+        "FINOPS_REPORTING_CURRENCY": "USD",
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    command = [
+        str(DBT), "build",
+        "--project-dir", str(DBT_PROJECT_DIR),
+        "--profiles-dir", str(REPO_ROOT),
+        "--target-path", str(work_dir / "target"),
+        "--log-path", str(work_dir / "logs"),
+        "--select", "+fct_cost_anomalies", "+fct_anomaly_root_causes",
+        "--indirect-selection", "cautious",
+    ]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert "WARN=0 ERROR=0" in done.stdout, done.stdout[-3000:]
+    return db_path
+
+
+def test_root_causes_sum_to_each_total_anomalys_impact_per_dimension(warehouse: Path) -> None:
+    anomalies = {
+        anomaly_id: (scope, day, actual, impact)
+        for anomaly_id, scope, day, actual, impact in fetch(
+            warehouse,
+            "select total_anomaly_id, provider_scope, charge_date, actual_cost, cost_impact "
+            "from marts.fct_cost_total_anomalies",
+        )
+    }
+    assert anomalies, "no total anomaly to explain"
+    sums = {
+        (anomaly_id, dimension): (actual, contribution)
+        for anomaly_id, dimension, actual, contribution in fetch(
+            warehouse,
+            "select total_anomaly_id, dimension, sum(actual_cost), sum(contribution) "
+            "from marts.fct_anomaly_root_causes group by all",
+        )
+    }
+    # the day's usage straight from fct_daily_costs, per scope
+    usage = {
+        (scope, day): cost
+        for scope, day, cost in fetch(
+            warehouse,
+            "select provider_name, charge_date, sum(billed_cost_reporting) from marts.fct_daily_costs "
+            "where charge_category = 'Usage' group by all "
+            "union all "
+            "select 'All', charge_date, sum(billed_cost_reporting) from marts.fct_daily_costs "
+            "where charge_category = 'Usage' group by all",
+        )
+    }
+    for anomaly_id, (scope, day, actual, impact) in anomalies.items():
+        assert actual == usage[(scope, day)], (scope, day)
+        for dimension in ("account", "service", "region"):
+            item_actual, contribution = sums[(anomaly_id, dimension)]
+            assert item_actual == actual, (scope, day, dimension)
+            assert abs(contribution - impact) < CENT, (scope, day, dimension, contribution, impact)
+
+
+def test_injected_anomalies_are_found(warehouse: Path) -> None:
+    flagged = set(
+        fetch(
+            warehouse,
+            "select provider_name, sub_account_id, service_name, charge_date "
+            "from marts.fct_cost_anomalies",
+        )
+    )
+    injected = simulated.injected_anomalies(START, END)
+    found = [
+        a
+        for a in injected
+        if any(
+            (a.provider_name, a.sub_account_id, a.service_name, a.first_date + timedelta(days=n))
+            in flagged
+            for n in range((a.last_date - a.first_date).days + 1)
+        )
+    ]
+    assert len(injected) >= 10
+    assert len(found) >= 0.9 * len(injected), sorted(set(injected) - set(found))
+
+
+def test_every_anomaly_says_its_seasonality_and_direction(warehouse: Path) -> None:
+    rows = fetch(
+        warehouse,
+        "select distinct seasonality, direction from marts.fct_cost_anomalies "
+        "union select distinct seasonality, direction from marts.fct_cost_total_anomalies",
+    )
+    assert {seasonality for seasonality, _ in rows} == {"day_of_week"}
+    assert {direction for _, direction in rows} <= {"spike", "drop"}
