@@ -127,3 +127,21 @@ flagged as (
     from measured
 )
 {%- endmacro %}
+
+{#
+    Half the width of the expected band of a scored day, from its training standard
+    deviation: the distance from expected_cost at which score_daily_series flags the day.
+    With a positive stddev a day is flagged when |z| >= anomaly_z_threshold and |impact| >=
+    anomaly_min_impact, i.e. |actual - expected| >= greatest(threshold x stddev, min
+    impact); with a flat window (stddev 0) when |impact| >= the flat minimum.
+#}
+{% macro anomaly_band_half_width(stddev_column) -%}
+    {%- set z_threshold = var('anomaly_z_threshold') | float %}
+    {%- set min_impact = var('anomaly_min_impact') | float %}
+    {%- set flat_min_impact = [var('anomaly_flat_min_impact') | float, min_impact] | max -%}
+    case
+        when {{ stddev_column }} > 0
+            then greatest({{ z_threshold }} * {{ stddev_column }}, {{ min_impact }})
+        when {{ stddev_column }} = 0 then {{ flat_min_impact }}
+    end
+{%- endmacro %}

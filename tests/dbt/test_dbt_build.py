@@ -317,3 +317,78 @@ def test_simulated_source_reconciles_and_anomalies_are_found(
     ]
     assert injected
     assert len(found) >= 0.75 * len(injected), sorted(set(injected) - set(found))
+
+
+def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
+    handmade_warehouse: tuple[Path, str], tmp_path: Path
+) -> None:
+    # GIVEN a copy of the built warehouse where a second source landed the same AWS cost line
+    # (what mixing demo and real data, or two scopes over one account, would do) and the
+    # daily mart carries three off-spec FOCUS values
+    db_path, _ = handmade_warehouse
+    tampered = tmp_path / "tampered.duckdb"
+    tampered.write_bytes(db_path.read_bytes())
+    con = duckdb.connect(str(tampered))
+    try:
+        con.execute(
+            "insert into raw.aws_cost_explorer "
+            "select * replace ('aws_cost_explorer' as _source) from raw.aws_cost_explorer "
+            "where record_type = 'Tax'"
+        )
+        con.execute(
+            "update marts.fct_daily_costs set service_category = 'Compute and Stuff' "
+            "where charge_category = 'Tax'"
+        )
+        con.execute(
+            "update marts.fct_daily_costs set charge_class = 'Refund' "
+            "where charge_class = 'Correction'"
+        )
+        con.execute(
+            "update marts.fct_daily_costs set billing_currency = 'eur' "
+            "where provider_name = 'Azure'"
+        )
+        # ... and the anomaly chart's band says a normal day of the total series is flagged
+        con.execute(
+            "update marts.fct_anomaly_series set is_anomaly = true "
+            "where series_level = 'total' and provider_scope = 'AWS' and is_scored "
+            "and not is_anomaly and charge_date = (select max(charge_date) "
+            "from marts.fct_anomaly_series where is_scored and not is_anomaly)"
+        )
+    finally:
+        con.close()
+
+    # WHEN the primary-key and FOCUS conformance tests run on it
+    env = {**os.environ, "FINOPS_DUCKDB_PATH": str(tampered), "DO_NOT_TRACK": "1"}
+    command = [
+        str(DBT), "test",
+        "--project-dir", str(DBT_PROJECT_DIR),
+        "--profiles-dir", str(REPO_ROOT),
+        "--target-path", str(tmp_path / "target"),
+        "--log-path", str(tmp_path / "logs"),
+        "--store-failures",
+        "--select",
+        "test_name:unique,int_cloud_costs_unioned",
+        "test_name:focus_conformant,fct_daily_costs",
+        "assert_fct_anomaly_series_band_matches_flags",
+    ]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+    # THEN the build would stop: the doubled line breaks cost_line_id's uniqueness, and the
+    # conformance test names each off-spec value (the unknown category also has no such
+    # subcategory), and the band test sees a flag inside the band with no anomaly behind it
+    assert done.returncode != 0, done.stdout[-3000:]
+    assert "Failure in test unique_int_cloud_costs_unioned_cost_line_id" in done.stdout
+    assert "Failure in test focus_conformant_fct_daily_costs_" in done.stdout
+    assert "Failure in test assert_fct_anomaly_series_band_matches_flags" in done.stdout
+    violations = fetch(
+        tampered,
+        "select rule, offending_value from dbt_test__audit.focus_conformant_fct_daily_costs_ "
+        "order by all",
+    )
+    assert violations == [
+        ("billing_currency is not an upper-case ISO 4217 code", "eur"),
+        ("charge_class is not Correction or null", "Refund"),
+        ("service_category is not a FOCUS 1.2 ServiceCategory", "Compute and Stuff"),
+        ("service_subcategory is not a subcategory of its service_category",
+         "Compute and Stuff / Other (Other)"),
+    ]  # fmt: skip

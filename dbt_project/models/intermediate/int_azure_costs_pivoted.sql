@@ -1,7 +1,9 @@
 -- One row per Azure cost key with billed (ActualCost) and effective (AmortizedCost) side by
 -- side. Conditional aggregation, not a join of the two queries: a key present in only one
 -- of them (a reservation Purchase is ActualCost only, UnusedReservation AmortizedCost only)
--- keeps its cost and gets 0 on the other side.
+-- keeps its cost and gets 0 on the other side. The scope stays in the key: two configured
+-- scopes that cover the same subscription stay two rows, so the unique cost_line_id test of
+-- int_cloud_costs_unioned catches the overlap instead of a silent double count.
 with
 
 costs as (
@@ -13,9 +15,11 @@ pivoted as (
         charge_date,
         provider_name,
         billing_account_id,
+        scope,
         sub_account_id,
         service_name,
         region_id,
+        x_region_name,
         x_charge_type,
         billing_currency,
         x_source,
@@ -30,9 +34,11 @@ pivoted as (
         charge_date,
         provider_name,
         billing_account_id,
+        scope,
         sub_account_id,
         service_name,
         region_id,
+        x_region_name,
         x_charge_type,
         billing_currency,
         x_source
@@ -40,13 +46,19 @@ pivoted as (
 
 final as (
     select
+        {{ surrogate_key([
+            'scope', 'charge_date', 'sub_account_id', 'service_name', 'x_region_name',
+            'x_charge_type', 'billing_currency', 'x_source',
+        ]) }} as pivoted_cost_id,
         charge_date,
         provider_name,
         billing_account_id,
+        scope,
         sub_account_id,
         sub_account_name,
         service_name,
         region_id,
+        x_region_name,
         x_charge_type,
         billing_currency,
         cast(billed_cost as decimal(38, 10)) as billed_cost,

@@ -17,6 +17,7 @@ charge_type_mapping as (
 
 categorized as (
     select
+        costs.cost_line_id,
         costs.charge_date,
         costs.provider_name,
         costs.billing_account_id,
@@ -26,6 +27,7 @@ categorized as (
         coalesce(service_mapping.service_category, 'Other') as service_category,
         coalesce(service_mapping.service_subcategory, 'Other (Other)') as service_subcategory,
         costs.region_id,
+        costs.x_region_name,
         costs.x_charge_type,
         coalesce(charge_type_mapping.charge_category, 'Adjustment') as charge_category,
         charge_type_mapping.charge_class,
@@ -35,6 +37,7 @@ categorized as (
         costs.effective_cost,
         costs.is_estimated,
         costs.x_source,
+        costs.scope,
         service_mapping.service_name is not null as is_service_mapped,
         charge_type_mapping.x_charge_type is not null as is_charge_type_mapped
     from costs

@@ -10,26 +10,17 @@
 
 with
 
-daily_costs as (
-    select * from {{ ref('fct_daily_costs') }}
+scope_days as (
+    select * from {{ ref('int_daily_costs_by_scope') }}
 ),
 
 usage_days as (
     select
-        provider_name as provider_scope,
+        provider_scope,
         charge_date,
-        sum(billed_cost_reporting) as actual_cost
-    from daily_costs
+        billed_cost_reporting as actual_cost
+    from scope_days
     where charge_category = 'Usage'
-    group by provider_name, charge_date
-    union all
-    select
-        'All' as provider_scope,
-        charge_date,
-        sum(billed_cost_reporting) as actual_cost
-    from daily_costs
-    where charge_category = 'Usage'
-    group by charge_date
 ),
 
 series as (
@@ -44,7 +35,7 @@ date_bounds as (
     select
         min(charge_date) as first_date,
         max(charge_date) as last_date
-    from daily_costs
+    from scope_days
 ),
 
 calendar as (

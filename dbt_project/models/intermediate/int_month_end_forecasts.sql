@@ -7,24 +7,17 @@
 -- scope's first charge date excluded; a weekday with no such day uses the average of all).
 with
 
-daily_costs as (
-    select * from {{ ref('fct_daily_costs') }}
+scope_days as (
+    select * from {{ ref('int_daily_costs_by_scope') }}
 ),
 
 scoped_costs as (
     select
-        provider_name as provider_scope,
+        provider_scope,
         charge_date,
-        billed_cost_reporting as cost
-    from daily_costs
-
-    union all
-
-    select
-        'All' as provider_scope,
-        charge_date,
-        billed_cost_reporting as cost
-    from daily_costs
+        sum(billed_cost_reporting) as cost
+    from scope_days
+    group by provider_scope, charge_date
 ),
 
 scope_starts as (
@@ -39,7 +32,7 @@ as_of as (
     select
         min(charge_date) as first_date,
         max(charge_date) as as_of_date
-    from daily_costs
+    from scoped_costs
 ),
 
 months as (

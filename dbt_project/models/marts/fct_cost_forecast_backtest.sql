@@ -7,31 +7,24 @@ forecasts as (
     select * from {{ ref('int_month_end_forecasts') }}
 ),
 
-daily_costs as (
-    select * from {{ ref('fct_daily_costs') }}
+scope_days as (
+    select * from {{ ref('int_daily_costs_by_scope') }}
+),
+
+scoped_costs as (
+    select
+        provider_scope,
+        charge_date,
+        sum(billed_cost_reporting) as cost
+    from scope_days
+    group by provider_scope, charge_date
 ),
 
 data_range as (
     select
         min(charge_date) as first_date,
         max(charge_date) as as_of_date
-    from daily_costs
-),
-
-scoped_costs as (
-    select
-        provider_name as provider_scope,
-        charge_date,
-        billed_cost_reporting as cost
-    from daily_costs
-
-    union all
-
-    select
-        'All' as provider_scope,
-        charge_date,
-        billed_cost_reporting as cost
-    from daily_costs
+    from scoped_costs
 ),
 
 month_actuals as (

@@ -7,7 +7,13 @@ source as (
 renamed as (
     select
         ---------- ids
+        -- The raw row's identity: the loader's natural key within a source and scope.
+        {{ surrogate_key([
+            '_source', '_scope', 'time_period_start', 'linked_account_id', 'service',
+            'region', 'record_type', 'unblended_cost_unit',
+        ]) }} as cost_row_id,
         _scope as billing_account_id,
+        _scope as scope,
         linked_account_id as sub_account_id,
         _load_id as load_id,
 
@@ -20,6 +26,9 @@ renamed as (
             when lower(trim(coalesce(region, ''))) in ('', 'noregion', 'global') then 'global'
             else lower(trim(region))
         end as region_id,
+        -- The region as Cost Explorer named it: part of the row's key (NoRegion and global
+        -- are distinct keys that share region_id 'global').
+        trim(region) as x_region_name,
         record_type as x_charge_type,
         upper(trim(unblended_cost_unit)) as billing_currency,
         upper(trim(amortized_cost_unit)) as effective_cost_currency,

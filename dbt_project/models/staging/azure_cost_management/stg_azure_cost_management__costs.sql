@@ -7,6 +7,11 @@ source as (
 renamed as (
     select
         ---------- ids
+        -- The raw row's identity: the loader's natural key within a source and scope.
+        {{ surrogate_key([
+            '_source', '_scope', 'usage_date', 'query_type', 'subscription_id', 'service_name',
+            'resource_location', 'charge_type', 'currency',
+        ]) }} as cost_row_id,
         -- A billing-account scope names the billing account; a subscription (or management
         -- group) scope does not reveal it, so the subscription id stands in for it.
         coalesce(
@@ -17,6 +22,7 @@ renamed as (
             lower(trim(subscription_id))
         ) as billing_account_id,
         lower(trim(subscription_id)) as sub_account_id,
+        _scope as scope,
         _load_id as load_id,
 
         ---------- strings
@@ -30,6 +36,8 @@ renamed as (
                 then 'global'
             else lower(trim(resource_location))
         end as region_id,
+        -- The location as the Query API named it: part of the row's key.
+        trim(resource_location) as x_region_name,
         charge_type as x_charge_type,
         upper(trim(currency)) as billing_currency,
         _source as x_source,

@@ -1,0 +1,103 @@
+-- The daily series the anomalies are judged on, with the expected band, for charts: every
+-- day of the three total series (AWS, Azure, All) and every day of each service series
+-- that has at least one flagged day (a series without anomalies has nothing to explain and
+-- would only make the table large). The band is expected_cost +/- the distance at which
+-- the scoring flags a day (anomaly_band_half_width), so exactly the flagged days lie on or
+-- outside it (tested).
+with
+
+total_days as (
+    select * from {{ ref('int_daily_cost_totals_scored') }}
+),
+
+service_days as (
+    select * from {{ ref('int_daily_cost_series_scored') }}
+),
+
+flagged_series as (
+    select distinct
+        provider_name,
+        sub_account_id,
+        service_name
+    from service_days
+    where is_anomaly
+),
+
+series_days as (
+    select
+        total_day_id as series_day_id,
+        'total' as series_level,
+        provider_scope,
+        cast(null as varchar) as sub_account_id,
+        cast(null as varchar) as sub_account_name,
+        cast(null as varchar) as service_name,
+        charge_date,
+        reporting_currency,
+        actual_cost,
+        expected_cost,
+        training_stddev,
+        z_score,
+        is_scored,
+        is_anomaly,
+        direction,
+        cost_impact
+    from total_days
+
+    union all
+
+    select
+        service_days.series_day_id,
+        'service' as series_level,
+        service_days.provider_name as provider_scope,
+        service_days.sub_account_id,
+        service_days.sub_account_name,
+        service_days.service_name,
+        service_days.charge_date,
+        service_days.reporting_currency,
+        service_days.actual_cost,
+        service_days.expected_cost,
+        service_days.training_stddev,
+        service_days.z_score,
+        service_days.is_scored,
+        service_days.is_anomaly,
+        service_days.direction,
+        service_days.cost_impact
+    from service_days
+    inner join flagged_series
+        on
+            service_days.provider_name = flagged_series.provider_name
+            and service_days.sub_account_id = flagged_series.sub_account_id
+            and service_days.service_name = flagged_series.service_name
+),
+
+banded as (
+    select
+        *,
+        {{ anomaly_band_half_width('training_stddev') }} as band_half_width
+    from series_days
+),
+
+final as (
+    select
+        cast(series_day_id as varchar) as series_day_id,
+        cast(series_level as varchar) as series_level,
+        cast(provider_scope as varchar) as provider_scope,
+        cast(sub_account_id as varchar) as sub_account_id,
+        cast(sub_account_name as varchar) as sub_account_name,
+        cast(service_name as varchar) as service_name,
+        cast(charge_date as date) as charge_date,
+        cast(reporting_currency as varchar) as reporting_currency,
+        cast(actual_cost as decimal(38, 10)) as actual_cost,
+        cast(expected_cost as decimal(38, 10)) as expected_cost,
+        cast(greatest(expected_cost - band_half_width, 0) as decimal(38, 10)) as expected_low,
+        cast(expected_cost + band_half_width as decimal(38, 10)) as expected_high,
+        cast(band_half_width as decimal(38, 10)) as band_half_width,
+        cast(z_score as double) as z_score,
+        cast(is_scored as boolean) as is_scored,
+        cast(is_anomaly as boolean) as is_anomaly,
+        cast(direction as varchar) as direction,
+        cast(cost_impact as decimal(38, 10)) as cost_impact
+    from banded
+)
+
+select * from final
