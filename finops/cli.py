@@ -7,8 +7,16 @@
     finops docs [--serve]
     finops prune [--date D] [--dry-run]      (only the export retention prune, for its own timer)
 
-Exit codes (for cron): 0 the run succeeded (or was already complete), 1 a task failed,
-2 bad arguments or settings.
+Exit codes of `run` and `backfill` (for cron and systemd):
+    0  succeeded: every source loaded, built, exported, reported (or the date was complete)
+    1  failed: a task failed the run (see logs/pipeline.log and the last entry of
+       logs/execution_history.json); nothing new was published
+    2  bad arguments or settings (the message names the variable)
+    3  partial: a source's load failed, the others were loaded, built, exported and
+       reported; the marts keep the failed provider's last good data. Rerun the same date
+       once the fault is fixed: only the failed load is retried, then the day is rebuilt.
+`prune`: 0 done, 1 the export location can't be used or some keys were not deleted, 2 bad
+settings.
 """
 
 from __future__ import annotations
@@ -23,6 +31,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from finops.settings import REPO_ROOT, load_settings, utc_today
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
 
 
 def _date(value: str) -> date:
@@ -48,11 +61,21 @@ def _progress_handlers() -> list[str]:
 
     @luigi.Task.event_handler(luigi.Event.SUCCESS)
     def _done(task: luigi.Task) -> None:
+        failure = task.recorded_failure() if hasattr(task, "recorded_failure") else None
+        if failure is not None:  # an isolated load failure: the run goes on, partial
+            print(
+                f"  FAILED {task.task_family} {_task_label(task)} (the other sources go on; "
+                f"the run will be partial): {failure['error']}",
+                flush=True,
+            )
+            return
         print(f"  ok  {task.task_family} {_task_label(task)}", flush=True)
 
     @luigi.Task.event_handler(luigi.Event.FAILURE)
     def _failed(task: luigi.Task, exception: BaseException) -> None:
-        print(f"  FAILED {task.task_family} {_task_label(task)}: {exception}", flush=True)
+        from pipelines.redaction import scrub
+
+        print(f"  FAILED {task.task_family} {_task_label(task)}: {scrub(exception)}", flush=True)
 
     return started
 
@@ -63,7 +86,10 @@ def _task_label(task) -> str:
 
 
 def _build(tasks: list, args: argparse.Namespace) -> int:
+    """Run the tasks; EXIT_OK, EXIT_FAILED, or EXIT_PARTIAL when a source's load failed."""
     import luigi
+
+    from pipelines.tasks import run_status
 
     # Luigi's own chatter goes to logs/pipeline.log; the terminal gets our progress lines.
     logging.getLogger("luigi-interface").propagate = True
@@ -82,7 +108,24 @@ def _build(tasks: list, args: argparse.Namespace) -> int:
         print("Already complete: nothing to do (a completed date is never loaded twice).")
     else:
         print(result.one_line_summary)
-    return 0 if ok else 1
+    if not ok:
+        return EXIT_FAILED
+    partial = [
+        failure
+        for task in tasks
+        for failure in run_status(task.date, getattr(task, "since", None))[1]
+    ]
+    if partial:
+        failed = ", ".join(sorted({f["source"] for f in partial}))
+        print(
+            f"PARTIAL: the load of {failed} failed; the other sources were loaded, built, "
+            "exported and reported (exit 3). Rerun the same date once the fault is fixed.",
+            flush=True,
+        )
+        for failure in partial:
+            print(f"  {failure['source']}: {failure['error']}", flush=True)
+        return EXIT_PARTIAL
+    return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -96,7 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         flush=True,
     )
     code = _build([DailyPipeline(date=run_date)], args)
-    if code == 0:
+    if code in (EXIT_OK, EXIT_PARTIAL):
         print(f"report: {settings.log_dir / f'report_{run_date:%Y%m%d}.txt'}")
         print(f'marts:  {settings.serving_path} (finops sql "select * from marts.fct_cost_kpis")')
     return code
@@ -112,7 +155,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     if args.end < args.start:
         print("--end must not be before --start", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     settings = load_settings()
     run_date = args.end + timedelta(days=1)
     print(
@@ -244,7 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--scheduler-port", type=int, default=8082)
 
-    run = sub.add_parser("run", help="run the daily pipeline for a date (default: today, UTC)")
+    run = sub.add_parser(
+        "run",
+        help="run the daily pipeline for a date (default: today, UTC); "
+        "exit 0 succeeded, 1 failed, 2 bad settings, 3 partial (a source failed)",
+    )
     run.add_argument(
         "--date", type=_date, help="run date YYYY-MM-DD; loads data up to the day before"
     )
@@ -290,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ValueError as exc:  # settings errors name the variable at fault
         print(f"finops: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -49,6 +51,52 @@ def _env_int(name: str, default: int, minimum: int = 0) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _env_amount(name: str, default: Decimal) -> Decimal:
+    """A non-negative amount such as `100` or `250.50`."""
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = Decimal(raw.replace("_", ""))
+    except InvalidOperation:
+        raise ValueError(f"{name} must be an amount like 100 or 250.50, got {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"{name} must be a non-negative amount, got {raw!r}")
+    return value
+
+
+def _env_budget(name: str) -> Decimal | None:
+    """A positive amount (`25000`, `25_000.50`), or None when unset."""
+    if _env(name) is None:
+        return None
+    value = _env_amount(name, Decimal("0"))
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive amount, got {value}")
+    return value
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _webhook_url(name: str) -> str | None:
+    """The webhook URL, checked without ever echoing it: its path is a secret (Slack)."""
+    raw = _env(name)
+    if raw is None:
+        return None
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        raise ValueError(f"{name} is not a URL") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"{name} must be an https:// URL (the value is not shown: it is a secret)")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ValueError(
+            f"{name} must be https (plain http only to 127.0.0.1/localhost), got a URL on "
+            f"http://{parts.hostname}"
+        )
+    return raw
 
 
 def aws_credentials_configured() -> bool:
@@ -119,9 +167,16 @@ class Settings:
     azure_arm_endpoint: str = "https://management.azure.com"
     azure_client_type: str = "finops-dashboard"
     azure_max_wait_s: int = 300
+    # Run notifications: a Slack-compatible incoming webhook (the URL is a secret: never
+    # logged, never in repr), the anomaly impact worth a line in it, the HTTP timeout
+    webhook_url: str | None = field(default=None, repr=False)
+    webhook_min_impact: Decimal = Decimal("100")
+    webhook_timeout_s: int = 10
     s3_bucket: str | None = None
     s3_prefix: str = ""
     export_dir: Path = field(default=Path("data/exports"))
+    # Dashboard: monthly budget in the reporting currency (None = no budget set)
+    monthly_budget: Decimal | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -217,7 +272,11 @@ def load_settings(env_file: Path | None = None) -> Settings:
         ).rstrip("/"),
         azure_client_type=_env("FINOPS_AZURE_CLIENT_TYPE", "finops-dashboard") or "",
         azure_max_wait_s=_env_int("FINOPS_AZURE_MAX_WAIT_SECONDS", 300, minimum=0),
+        webhook_url=_webhook_url("FINOPS_WEBHOOK_URL"),
+        webhook_min_impact=_env_amount("FINOPS_WEBHOOK_MIN_IMPACT", Decimal("100")),
+        webhook_timeout_s=_env_int("FINOPS_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1),
         s3_bucket=_env("FINOPS_S3_BUCKET"),
         s3_prefix=(_env("FINOPS_S3_PREFIX", "") or "").strip("/"),
         export_dir=export_dir,
+        monthly_budget=_env_budget("FINOPS_MONTHLY_BUDGET"),
     )

@@ -42,7 +42,9 @@ MART_TABLES = (
     "fct_cost_anomalies",
     "fct_cost_total_anomalies",
     "fct_anomaly_root_causes",
+    "fct_anomaly_series",
     "fct_cost_restatements",
+    "fct_load_freshness",
 )
 MART_FORMATS = (("parquet", "format parquet"), ("csv", "format csv, header true"))
 MANIFEST_NAME = "_manifest.json"

@@ -1,7 +1,9 @@
-"""logs/execution_history.json: one entry per pipeline run (success) or failed task.
+"""logs/execution_history.json: one entry per pipeline run or failed task.
 
-The file is a JSON array rewritten atomically under a lock, so two processes appending at
-once never corrupt it.
+Statuses: `succeeded` (every source loaded), `partial` (a source's load failed, the others
+were loaded, built, exported and reported; see `failed_loads`), `failed` (a task failed the
+run; `task` and `error` say which and why). The file is a JSON array rewritten atomically
+under a lock, so two processes appending at once never corrupt it.
 """
 
 from __future__ import annotations
@@ -9,11 +11,11 @@ from __future__ import annotations
 import fcntl
 import json
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 from finops.settings import Settings
 from pipelines.exports import atomic_write_text
+from pipelines.redaction import scrub
 
 MAX_ENTRIES = 5000
 
@@ -36,55 +38,39 @@ def read(settings: Settings) -> list[dict[str, Any]]:
     return json.loads(path.read_text()) if path.exists() else []
 
 
-def success_entry(
-    run_date: date, settings: Settings, markers: dict[str, Any], facts: dict[str, Any]
-) -> dict[str, Any]:
-    loads = [load for marker in markers["loads"] for load in marker["loads"]]
-    durations = {m["task"]: m["duration_s"] for m in markers["loads"]}
-    durations.update(
-        {name: markers[name]["duration_s"] for name in ("dbt_build", "export", "prune")}
-    )
-    return {
-        "run_date": run_date.isoformat(),
-        "backfill_since": markers["dbt_build"].get("since"),
+def run_entry(summary: dict[str, Any], webhook: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The entry of a run that reached its report: status `succeeded` or `partial`.
+
+    `summary` is reporting.run_summary (per-provider rows and API requests/cost, failed loads
+    with their errors, totals per provider and billing currency, recent anomalies, durations);
+    `webhook` the outcome of the notification, if one is configured.
+    """
+    entry = {
+        "run_date": summary["run_date"],
+        "backfill_since": summary["backfill_since"],
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "status": "succeeded",
-        "sources": list(settings.sources),
-        "loads": [
-            {
-                key: load[key]
-                for key in (
-                    "source",
-                    "scope",
-                    "window_start",
-                    "window_end",
-                    "row_count",
-                    "replaced_row_count",
-                    "api_requests",
-                    "api_cost_usd",
-                    "load_id",
-                )
-            }
-            for load in loads
-        ],
-        "api_requests": sum(load["api_requests"] for load in loads),
-        "api_cost_usd": str(sum((Decimal(load["api_cost_usd"]) for load in loads), Decimal("0"))),
-        "dbt": markers["dbt_build"].get("counts", {}),
-        "exported_files": len(markers["export"]["files"]),
-        "pruned": len(markers["prune"]["removed"]),
-        "totals_by_provider_currency": facts["totals_by_provider_currency"],
-        "total_reporting": facts["total_reporting"],
-        "reporting_currency": settings.reporting_currency,
-        "anomalies_last_7_days": len(facts["recent_anomalies"]),
-        "durations_s": durations,
+        **{k: v for k, v in summary.items() if k not in ("run_date", "backfill_since")},
     }
+    entry["webhook"] = webhook
+    return entry
 
 
-def failure_entry(run_date: date, task_id: str, exception: BaseException) -> dict[str, Any]:
+def failure_entry(
+    run_date: date,
+    task_id: str,
+    exception: BaseException,
+    webhook: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The entry of a task that failed the run (credentials scrubbed from the error)."""
     return {
         "run_date": run_date.isoformat(),
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "status": "failed",
         "task": task_id,
-        "error": f"{type(exception).__name__}: {exception}"[:2000],
+        "error": failure_text(exception),
+        "webhook": webhook,
     }
+
+
+def failure_text(exception: BaseException) -> str:
+    return scrub(f"{type(exception).__name__}: {exception}")[:2000]

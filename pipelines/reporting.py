@@ -1,4 +1,5 @@
-"""The facts a run reports, read from the published marts, and the text report itself."""
+"""What a run reports: facts read from the published marts, the run summary that the text
+report, the execution history and the webhook share, and the text report itself."""
 
 from __future__ import annotations
 
@@ -51,7 +52,26 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? "
+            "and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
+CENT = Decimal("0.01")
+RECENT_DAYS = 7  # anomalies "of the last 7 days" = charge dates after max(charge_date) - 7
+
+# Which provider a raw table / a configured source stands for.
+PROVIDER_OF_TABLE = {"raw.aws_cost_explorer": "AWS", "raw.azure_cost_management": "Azure"}
+PROVIDERS_OF_SOURCE = {"aws": ("AWS",), "azure": ("Azure",), "simulated": ("AWS", "Azure")}
+
+
 def gather_facts(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> dict[str, Any]:
+    """Totals, KPIs, recent anomalies and load freshness from the published marts."""
     totals = _rows(
         con,
         """
@@ -62,25 +82,47 @@ def gather_facts(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> dic
         group by all order by all
         """,
     )
-    total_reporting = con.execute(
-        "select coalesce(sum(billed_cost_reporting), 0) from marts.fct_daily_costs"
-    ).fetchone()[0]
+    total_reporting, as_of = con.execute(
+        "select coalesce(sum(billed_cost_reporting), 0), max(charge_date) "
+        "from marts.fct_daily_costs"
+    ).fetchone()
     kpis = _rows(
         con,
         "select * from marts.fct_cost_kpis where cost_basis = 'billed' order by provider_scope",
     )
     recent = _rows(
         con,
-        """
+        f"""
         select charge_date, provider_name, sub_account_name, service_name, actual_cost,
                expected_cost, z_score, direction, cost_impact
         from marts.fct_cost_anomalies
-        where charge_date > (select max(charge_date) from marts.fct_daily_costs) - 7
-        order by abs(cost_impact) desc
+        where charge_date > (select max(charge_date) from marts.fct_daily_costs) - {RECENT_DAYS}
+        order by abs(cost_impact) desc, charge_date, provider_name, service_name
         """,
     )
+    recent_totals = _rows(
+        con,
+        f"""
+        select charge_date, provider_scope, actual_cost, expected_cost, z_score, direction,
+               cost_impact
+        from marts.fct_cost_total_anomalies
+        where charge_date > (select max(charge_date) from marts.fct_daily_costs) - {RECENT_DAYS}
+        order by abs(cost_impact) desc, charge_date, provider_scope
+        """,
+    )
+    freshness: list[dict[str, Any]] = []
+    if _has_table(con, "marts", "fct_load_freshness"):  # the dashboard's freshness mart
+        freshness = _rows(
+            con,
+            """
+            select provider_name, source_name, scope, last_attempt_status, last_attempt_at,
+                   last_succeeded_at, latest_charge_date, last_error_message
+            from marts.fct_load_freshness order by provider_name, source_name, scope
+            """,
+        )
     return {
         "reporting_currency": reporting_currency,
+        "as_of_date": str(as_of) if as_of else None,
         "totals_by_provider_currency": [
             {
                 "provider": t["provider_name"],
@@ -96,6 +138,8 @@ def gather_facts(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> dic
         "total_reporting": str(round(Decimal(total_reporting), 2)),
         "kpis": kpis,
         "recent_anomalies": recent,
+        "recent_total_anomalies": recent_totals,
+        "freshness": freshness,
     }
 
 
@@ -105,38 +149,228 @@ def _money(value: Any, currency: str) -> str:
     return f"{currency} {Decimal(value):,.2f}"
 
 
-def render_report(
-    run_date: date, settings: Settings, markers: dict[str, Any], facts: dict[str, Any]
-) -> str:
-    cur = facts["reporting_currency"]
-    since = markers["dbt_build"].get("since")
+def _z(value: Any) -> str:
+    return "n/a (flat)" if value is None else f"{float(value):.1f}"
+
+
+def _amount(value: Any) -> str | None:
+    return None if value is None else str(round(Decimal(value), 2))
+
+
+def anomaly_items(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The recent anomalies (service series and totals) as plain records, largest first."""
+    items = [
+        {
+            "kind": "service",
+            "charge_date": str(a["charge_date"]),
+            "provider": a["provider_name"],
+            "sub_account": a["sub_account_name"],
+            "service": a["service_name"],
+            "direction": a["direction"],
+            "actual_cost": _amount(a["actual_cost"]),
+            "expected_cost": _amount(a["expected_cost"]),
+            "z_score": None if a["z_score"] is None else round(float(a["z_score"]), 2),
+            "cost_impact": _amount(a["cost_impact"]),
+        }
+        for a in facts["recent_anomalies"]
+    ] + [
+        {
+            "kind": "total",
+            "charge_date": str(a["charge_date"]),
+            "provider": a["provider_scope"],
+            "sub_account": None,
+            "service": None,
+            "direction": a["direction"],
+            "actual_cost": _amount(a["actual_cost"]),
+            "expected_cost": _amount(a["expected_cost"]),
+            "z_score": None if a["z_score"] is None else round(float(a["z_score"]), 2),
+            "cost_impact": _amount(a["cost_impact"]),
+        }
+        for a in facts["recent_total_anomalies"]
+    ]
+    return sorted(
+        items,
+        key=lambda i: (-abs(Decimal(i["cost_impact"] or 0)), i["charge_date"], i["kind"]),
+    )
+
+
+def anomalies_above(summary: dict[str, Any], min_impact: Decimal) -> list[dict[str, Any]]:
+    """The summary's anomalies whose |cost impact| is at least `min_impact`."""
+    return [a for a in summary["anomalies"] if abs(Decimal(a["cost_impact"] or 0)) >= min_impact]
+
+
+LOAD_FIELDS = (
+    "source",
+    "raw_table",
+    "scope",
+    "window_start",
+    "window_end",
+    "row_count",
+    "replaced_row_count",
+    "api_requests",
+    "api_cost_usd",
+    "load_id",
+)
+
+
+def run_summary(
+    run_date: date,
+    settings: Settings,
+    markers: dict[str, Any],
+    facts: dict[str, Any],
+    failed_loads: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """One run in plain JSON-able values: what the report, the history and the webhook say.
+
+    `markers["loads"]` are the markers of the loads that landed, `failed_loads` the records
+    of the loads that failed in this run (failure isolation); status is `partial` when any
+    failed. Amounts are strings (exact decimals), per billing currency - never added across
+    currencies except as the reporting-currency conversion.
+    """
+    loads = [load for marker in markers["loads"] for load in marker["loads"]]
+    cur = settings.reporting_currency
+    data_through: dict[str, str] = {}
+    for t in facts["totals_by_provider_currency"]:
+        data_through[t["provider"]] = max(t["last_date"], data_through.get(t["provider"], ""))
+    failed_providers = {
+        provider: failure
+        for failure in failed_loads
+        for provider in PROVIDERS_OF_SOURCE.get(failure["source"], ())
+    }
+    providers: list[dict[str, Any]] = []
+    names = sorted(
+        {p for s in settings.sources for p in PROVIDERS_OF_SOURCE.get(s, ())}
+        | {PROVIDER_OF_TABLE.get(load["raw_table"], "?") for load in loads}
+        | set(data_through)
+    )
+    for name in names:
+        mine = [load for load in loads if PROVIDER_OF_TABLE.get(load["raw_table"]) == name]
+        failure = failed_providers.get(name)
+        providers.append(
+            {
+                "provider": name,
+                "status": "failed" if failure else ("loaded" if mine else "not loaded"),
+                "rows_loaded": sum(load["row_count"] for load in mine),
+                "rows_replaced": sum(load["replaced_row_count"] for load in mine),
+                "api_requests": sum(load["api_requests"] for load in mine)
+                + (failure or {}).get("api_requests", 0),
+                "api_cost_usd": str(
+                    (
+                        sum((Decimal(load["api_cost_usd"]) for load in mine), Decimal("0"))
+                        + Decimal((failure or {}).get("api_cost_usd", "0"))
+                    ).quantize(CENT)
+                ),
+                "data_through": data_through.get(name),
+                "error": (failure or {}).get("error"),
+            }
+        )
+    durations = {m["task"]: m["duration_s"] for m in markers["loads"]}
+    durations.update({f["task"]: f["duration_s"] for f in failed_loads})
+    durations.update(
+        {name: markers[name]["duration_s"] for name in ("dbt_build", "export", "prune")}
+    )
+    anomalies = anomaly_items(facts)
+    requests = sum(p["api_requests"] for p in providers)
+    api_cost = sum((Decimal(p["api_cost_usd"]) for p in providers), Decimal("0"))
+    return {
+        "run_date": run_date.isoformat(),
+        "backfill_since": markers["dbt_build"].get("since"),
+        "status": "partial" if failed_loads else "succeeded",
+        "sources": list(settings.sources),
+        "failed_sources": [f["source"] for f in failed_loads],
+        "failed_loads": [
+            {
+                key: f.get(key)
+                for key in (
+                    "source",
+                    "error",
+                    "failed_at",
+                    "window_start",
+                    "window_end",
+                    "ledger_load_ids",
+                    "api_requests",
+                    "api_cost_usd",
+                )
+            }
+            for f in failed_loads
+        ],
+        "providers": providers,
+        "loads": [{key: load[key] for key in LOAD_FIELDS} for load in loads],
+        "api_requests": requests,
+        "api_cost_usd": str(api_cost.quantize(CENT)),
+        "dbt": markers["dbt_build"].get("counts", {}),
+        "dbt_elapsed_s": markers["dbt_build"].get("elapsed_s"),
+        "source_freshness": markers["dbt_build"].get("source_freshness", {}),
+        "exported_files": len(markers["export"]["files"]),
+        "export_destination": markers["export"]["destination"],
+        "pruned": len(markers["prune"]["removed"]),
+        "retention_days": markers["prune"]["retention_days"],
+        "reporting_currency": cur,
+        "as_of_date": facts.get("as_of_date"),
+        "totals_by_provider_currency": facts["totals_by_provider_currency"],
+        "total_reporting": facts["total_reporting"],
+        "anomalies_last_7_days": len(facts["recent_anomalies"]),
+        "total_anomalies_last_7_days": len(facts["recent_total_anomalies"]),
+        "anomalies": anomalies,
+        "durations_s": durations,
+        "duration_s": round(sum(durations.values()), 2),
+    }
+
+
+def render_report(summary: dict[str, Any], facts: dict[str, Any]) -> str:
+    """The text report of one run (logs/report_YYYYMMDD.txt and reports/ in the export)."""
+    cur = summary["reporting_currency"]
+    since = summary["backfill_since"]
+    status = summary["status"].upper()
     lines = [
-        f"FinOps daily report - run date {run_date.isoformat()}"
+        f"FinOps daily report - run date {summary['run_date']}"
         + (f" (backfill since {since})" if since else ""),
         "=" * 60,
-        f"Sources: {', '.join(settings.sources)}",
-        "",
-        "Loads (replace by source, scope and window):",
     ]
-    requests = 0
-    cost = Decimal("0")
-    for marker in markers["loads"]:
-        for load in marker["loads"]:
-            requests += load["api_requests"]
-            cost += Decimal(load["api_cost_usd"])
-            lines.append(
-                f"  {load['source']:<10} {load['scope']:<50} "
-                f"[{load['window_start']} .. {load['window_end']}) rows={load['row_count']} "
-                f"replaced={load['replaced_row_count']} api_requests={load['api_requests']}"
-            )
-    lines += [f"  API requests: {requests}, API cost: USD {cost:.2f}", ""]
-    lines.append("Totals by provider and billing currency (never added across currencies):")
-    for t in facts["totals_by_provider_currency"]:
+    if summary["failed_loads"]:
+        failed = ", ".join(summary["failed_sources"])
+        lines.append(
+            f"Status: {status} - the load of {failed} failed; the other sources were loaded "
+            "and the marts keep the failed provider's last good data (rerun the date once "
+            "the fault is fixed)"
+        )
+    else:
+        lines.append(f"Status: {status}")
+    lines += [f"Sources: {', '.join(summary['sources'])}", ""]
+    lines.append("Loads (replace by source, scope and window):")
+    for load in summary["loads"]:
+        lines.append(
+            f"  {load['source']:<21} {load['scope']:<50} "
+            f"[{load['window_start']} .. {load['window_end']}) rows={load['row_count']} "
+            f"replaced={load['replaced_row_count']} api_requests={load['api_requests']}"
+        )
+    for failure in summary["failed_loads"]:
+        lines.append(
+            f"  {failure['source']:<21} FAILED [{failure['window_start']} .. "
+            f"{failure['window_end']}): {failure['error']}"
+        )
+        if failure.get("ledger_load_ids"):
+            lines.append(f"  {'':<21} failed ledger rows: {', '.join(failure['ledger_load_ids'])}")
+    lines += [
+        f"  API requests: {summary['api_requests']}, API cost: USD "
+        f"{Decimal(summary['api_cost_usd']):.2f}",
+        "",
+        "Providers:",
+    ]
+    for p in summary["providers"]:
+        state = p["status"].upper() if p["status"] == "failed" else p["status"]
+        lines.append(
+            f"  {p['provider']:<6} {state:<10} rows loaded {p['rows_loaded']:>8,}  "
+            f"API requests {p['api_requests']:>4} (USD {Decimal(p['api_cost_usd']):.2f})  "
+            f"data through {p['data_through'] or 'n/a'}"
+        )
+    lines += ["", "Totals by provider and billing currency (never added across currencies):"]
+    for t in summary["totals_by_provider_currency"]:
         lines.append(
             f"  {t['provider']:<6} {t['currency']}  billed {Decimal(t['billed_cost']):>16,.2f}  "
             f"effective {Decimal(t['effective_cost']):>16,.2f}  ({t['first_date']} .. {t['last_date']})"
         )
-    lines.append(f"  All providers in {cur}: {_money(facts['total_reporting'], cur)}")
+    lines.append(f"  All providers in {cur}: {_money(summary['total_reporting'], cur)}")
     lines += ["", f"KPIs (billed, {cur}):"]
     for k in facts["kpis"]:
         change = k["last_7d_change_pct"]
@@ -151,17 +385,37 @@ def render_report(
         lines.append(
             f"  {a['charge_date']} {a['provider_name']:<6} {a['sub_account_name'] or '':<20} "
             f"{a['service_name']:<40} {a['direction']:<5} actual {_money(a['actual_cost'], cur)} "
-            f"expected {_money(a['expected_cost'], cur)} z={float(a['z_score']):.1f} "
+            f"expected {_money(a['expected_cost'], cur)} z={_z(a['z_score'])} "
             f"impact {_money(a['cost_impact'], cur)}"
         )
-    dbt = markers["dbt_build"]
+    lines.append(
+        f"Total anomalies in the last 7 days (AWS, Azure, All): "
+        f"{len(facts['recent_total_anomalies'])}"
+    )
+    for a in facts["recent_total_anomalies"][:10]:
+        lines.append(
+            f"  {a['charge_date']} {a['provider_scope']:<6} {a['direction']:<5} "
+            f"actual {_money(a['actual_cost'], cur)} expected {_money(a['expected_cost'], cur)} "
+            f"z={_z(a['z_score'])} impact {_money(a['cost_impact'], cur)}"
+        )
+    stale = [f for f in facts.get("freshness", []) if f["last_attempt_status"] == "failed"]
+    if stale:
+        lines += ["", "Stale data (last load attempt failed; marts hold the last good load):"]
+        for f in stale:
+            lines.append(
+                f"  {f['provider_name']:<6} {f['scope']:<50} last success "
+                f"{f['last_succeeded_at'] or 'never'}, data through {f['latest_charge_date']}"
+            )
     lines += [
         "",
-        f"dbt build: {dbt.get('counts', {})} in {dbt.get('elapsed_s')}s",
+        f"dbt build: {summary['dbt']} in {summary['dbt_elapsed_s']}s",
         "Source freshness: "
-        + (", ".join(f"{k} {v}" for k, v in dbt.get("source_freshness", {}).items()) or "n/a"),
-        f"Exports: {len(markers['export']['files'])} files to {markers['export']['destination']}",
-        f"Pruned (older than {markers['prune']['retention_days']} days): "
-        f"{len(markers['prune']['removed'])} date folders/objects",
+        + (", ".join(f"{k} {v}" for k, v in summary["source_freshness"].items()) or "n/a"),
+        f"Exports: {summary['exported_files']} files to {summary['export_destination']}",
+        f"Pruned (older than {summary['retention_days']} days): "
+        f"{summary['pruned']} date folders/objects",
+        "Durations: "
+        + ", ".join(f"{name} {seconds}s" for name, seconds in summary["durations_s"].items())
+        + f" (total {summary['duration_s']}s)",
     ]
     return "\n".join(lines) + "\n"
