@@ -1,26 +1,22 @@
-"""Overview: what was spent in the period, where, how it moves, and which days look wrong."""
+"""Overview: what was spent in the period, how it moves day by day, and AWS vs Azure."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import streamlit as st
 
-from dashboard import charts, data, filters
+from dashboard import charts, data, filters, ui
 
-source, summary = data.open_marts()
-selection, basis = filters.sidebar(source, summary)
-currency = summary.reporting_currency
+view = filters.current()
+source, selection, basis, currency = view.source, view.selection, view.basis, view.currency
+st.caption(view.describe())
 
-st.caption(
-    f"Data as of **{summary.as_of_date:%Y-%m-%d}** · amounts in **{currency}** "
-    f"({filters.BASIS_LABELS[basis].lower()} cost) · period "
-    f"{selection.start:%Y-%m-%d} to {selection.end:%Y-%m-%d} ({selection.days} days)"
-)
-
-# ---------- KPIs
-total = data.period_total(source, selection, basis)
+# ---------- KPIs (one scan: every provider, this period and the previous one)
+by_provider = data.provider_totals(source, selection, basis)
+total = sum((p.current for p in by_provider), start=Decimal(0))
+previous_total = sum((p.previous for p in by_provider), start=Decimal(0))
 previous = selection.previous()
-previous_covered = summary.first_date is not None and previous.start >= summary.first_date
-previous_total = data.period_total(source, previous, basis) if previous_covered else None
 anomalies = data.anomalies(source, selection)
 
 with st.container(horizontal=True):
@@ -31,7 +27,7 @@ with st.container(horizontal=True):
         border=True,
         help=f"Total over the {selection.days} days of the period.",
     )
-    if previous_total is None:
+    if not view.previous_covered:
         change, delta = None, None
         compared = "not fully covered by the data"
     else:
@@ -50,68 +46,46 @@ with st.container(horizontal=True):
         "Anomalies",
         f"{len(anomalies):,}",
         border=True,
-        help="Flagged days of a cloud x account x service usage series (billed cost).",
+        help="Flagged days of a cloud x account x service usage series (billed cost); "
+        "see the Anomalies page.",
     )
 
-# ---------- charts
+# ---------- AWS vs Azure
+st.subheader("AWS vs Azure")
+with st.container(horizontal=True):
+    for provider in by_provider:
+        share = f"{provider.current / total * 100:.1f}% of the total" if total else None
+        st.metric(
+            provider.provider_name,
+            charts.format_money(provider.current, currency),
+            delta=share,
+            delta_color="off",
+            delta_arrow="off",
+            border=True,
+            help=f"{provider.provider_name} cost in the period, in {currency}.",
+        )
+
 daily = data.daily_by_provider(source, selection, basis)
-top = data.top_services(source, selection, basis, limit=10)
-
 st.plotly_chart(charts.daily_evolution(daily, currency), key="chart_daily")
-left, right = st.columns(2)
-left.plotly_chart(charts.top_services(top, currency), key="chart_top_services")
-right.plotly_chart(
-    charts.cost_by_category(data.cost_by_category(source, selection, basis), currency),
-    key="chart_categories",
-)
-left, right = st.columns(2)
-left.plotly_chart(
-    charts.cost_by_account(data.cost_by_account(source, selection, basis), currency),
-    key="chart_accounts",
-)
-right.plotly_chart(charts.provider_comparison(daily, currency), key="chart_providers")
-
-# ---------- anomalies
-st.subheader("Anomalies")
-if anomalies.empty:
-    st.caption("No flagged day in this selection.")
-else:
-    st.dataframe(
-        anomalies.drop(columns=["sub_account_id", "reporting_currency"]),
-        hide_index=True,
-        key="anomalies_table",
-        column_config={
-            "charge_date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"),
-            "provider_name": "Cloud",
-            "sub_account_name": "Account",
-            "service_name": "Service",
-            "actual_cost": st.column_config.NumberColumn(f"Actual ({currency})", format="%.2f"),
-            "expected_cost": st.column_config.NumberColumn(f"Expected ({currency})", format="%.2f"),
-            "z_score": st.column_config.NumberColumn("z", format="%.1f"),
-            "cost_impact": st.column_config.NumberColumn(f"Impact ({currency})", format="%+.2f"),
-            "direction": "Direction",
-        },
-    )
+st.plotly_chart(charts.provider_comparison(daily, currency), key="chart_providers")
 
 # ---------- exports
 st.subheader("Export")
-period_tag = f"{selection.start:%Y%m%d}_{selection.end:%Y%m%d}"
+tag = ui.period_tag(selection)
 with st.container(horizontal=True):
-    st.download_button(
+    ui.csv_button(
         "Daily costs (CSV)",
-        data.daily_rows_csv(source, selection),
-        file_name=f"daily_costs_{period_tag}.csv",
-        mime="text/csv",
-        on_click="ignore",
-        icon=":material/download:",
+        lambda: data.daily_rows_csv(source, selection),
+        f"daily_costs_{tag}.csv",
         key="download_daily_costs",
     )
-    st.download_button(
-        "Top 10 services (CSV)",
-        data.to_csv(top),
-        file_name=f"top_services_{period_tag}.csv",
-        mime="text/csv",
-        on_click="ignore",
-        icon=":material/download:",
-        key="download_top_services",
+    ui.csv_button(
+        "Daily totals by cloud (CSV)",
+        data.to_csv(daily.assign(reporting_currency=currency)),
+        f"daily_by_cloud_{tag}.csv",
+        key="download_daily_by_cloud",
     )
+st.caption(
+    "Daily costs: every fct_daily_costs row in the filters (all its columns, billed and "
+    "effective, in the billing and the reporting currency), written by DuckDB when clicked."
+)

@@ -9,9 +9,11 @@ file.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from finops.settings import load_settings
@@ -45,3 +47,27 @@ def dashboard_env(point_settings_at: Callable[[Path], None], warehouse: Path) ->
     """The settings point at `warehouse`; returns its path for the tests' own SQL."""
     point_settings_at(warehouse)
     return warehouse
+
+
+@pytest.fixture
+def serving_copy(
+    tmp_path: Path, warehouse: Path, point_settings_at: Callable[[Path], None]
+) -> Callable[..., Path]:
+    """A copy of `warehouse` changed by some SQL, which the settings then point at.
+
+    `serving_copy("update marts.x set ...", ...)` returns the copy's path; tests use it to
+    stage what the simulated source never produces (a failed load, restatements, a second
+    reporting currency, an older serving copy without some marts).
+    """
+
+    def make(*statements: str) -> Path:
+        copy = tmp_path / "copy" / "finops_serving.duckdb"
+        copy.parent.mkdir(exist_ok=True)
+        shutil.copy(warehouse, copy)
+        with duckdb.connect(str(copy)) as con:
+            for statement in statements:
+                con.execute(statement)
+        point_settings_at(copy)
+        return copy
+
+    return make

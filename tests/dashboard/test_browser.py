@@ -1,28 +1,33 @@
-"""The dashboard served by `streamlit run` and read in a real headless Chromium.
+"""The dashboard served by `streamlit run` and used in a real headless Chromium.
 
 Needs Debian's chromium at /usr/bin/chromium (never `playwright install`); skipped without it.
-Run only these with `pytest -m browser`. Leaves a screenshot in test-output/.
+Run only these with `pytest -m browser`. One server for the module, one browser session that
+goes through every page the way a user would (sidebar links, so the session and its filters
+carry over), and a full-page screenshot of each page in test-output/dashboard_<page>.png.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
+import marts_sql as sql
 import pytest
+from marts_sql import CENT, Selection
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = REPO / "test-output" / "dashboard_overview.png"
+SCREENSHOTS = REPO / "test-output"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -33,6 +38,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_S = 60
+VIEWPORT = {"width": 1500, "height": 1400}
 
 pytestmark = [
     pytest.mark.browser,
@@ -61,8 +67,8 @@ def _wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
     pytest.fail(f"streamlit did not answer /_stcore/health in {TIMEOUT_S}s:\n{log.read_text()}")
 
 
-@pytest.fixture
-def dashboard_url(warehouse: Path, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def dashboard_url(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`streamlit run` on a free loopback port, with the settings pointing at `warehouse`."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FINOPS_")}
@@ -71,8 +77,9 @@ def dashboard_url(warehouse: Path, tmp_path: Path) -> Iterator[str]:
         "FINOPS_DUCKDB_PATH": str(
             warehouse.with_name(warehouse.name.removesuffix("_serving.duckdb") + ".duckdb")
         ),
+        "FINOPS_MONTHLY_BUDGET": "1000000",
     }
-    log = tmp_path / "streamlit.log"
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
             [
@@ -110,46 +117,169 @@ def dashboard_url(warehouse: Path, tmp_path: Path) -> Iterator[str]:
             server.wait(timeout=10)
 
 
-def test_overview_in_a_real_browser(dashboard_url: str, warehouse: Path) -> None:
-    from playwright.sync_api import sync_playwright
+def money_text(amount: Decimal, currency: str) -> str:
+    return f"{currency} {amount.quantize(CENT):,}"
 
-    # GIVEN the expected total of the default period (last 30 days of data), by our own SQL
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        first, last, currency = con.execute(
-            """select min(charge_date), max(charge_date), any_value(reporting_currency)
-               from marts.fct_daily_costs"""
-        ).fetchone()
-        start = max(first, last - timedelta(days=29))
-        (total,) = con.execute(
-            """select sum(billed_cost_reporting) from marts.fct_daily_costs
-               where charge_date between ? and ?""",
-            [start, last],
-        ).fetchone()
+
+def test_every_page_in_a_real_browser(dashboard_url: str, warehouse: Path) -> None:
+    from playwright.sync_api import Page, expect, sync_playwright
+
+    facts = sql.facts(warehouse)
+    currency = facts.currency
+    default = facts.default
+    effective = Selection(default.start, default.end, basis="effective")
+    aws_effective = Selection(default.start, default.end, providers=("AWS",), basis="effective")
+
+    def metric(page: Page, label: str):  # type: ignore[no-untyped-def]
+        card = page.locator('[data-testid="stMetric"]').filter(
+            has=page.locator(
+                '[data-testid="stMetricLabel"]', has_text=re.compile(f"^{re.escape(label)}$")
+            )
+        )
+        return card.locator('[data-testid="stMetricValue"]')
+
+    def settle(page: Page, charts: int = 0) -> None:
+        """Wait for the run to finish and the charts to be drawn."""
+        page.wait_for_selector('[data-testid="stStatusWidget"]', state="hidden")
+        if charts:
+            page.wait_for_function(
+                f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts}"
+            )
+        page.wait_for_timeout(800)  # let the data grids paint their canvases
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+    def shoot(page: Page, name: str) -> None:
+        """The whole page: Streamlit scrolls inside its main area, not the document, so the
+        viewport is made as tall as the content for the shot."""
+        height = page.evaluate(
+            """() => {
+                const main = document.querySelector('[data-testid="stMain"]');
+                main.scrollTo(0, 0);
+                return main.scrollHeight;
+            }"""
+        )
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": max(height, 900) + 40})
+        page.wait_for_timeout(800)  # charts and grids re-layout to the new size
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"dashboard_{name}.png"), full_page=True)
+        page.set_viewport_size(VIEWPORT)
+
+    def navigate(page: Page, title: str) -> None:
+        page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+        expect(page.locator("h2").filter(has_text=title).first).to_be_visible()
+
+    def download(page: Page, label: str) -> list[dict[str, str]]:
+        with page.expect_download() as info:
+            page.get_by_role("button", name=label).click()
+        return list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 2600})
+            context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+            page = context.new_page()
             page.set_default_timeout(TIMEOUT_S * 1000)
+            expect.set_options(timeout=TIMEOUT_S * 1000)
+            sidebar = page.locator('[data-testid="stSidebar"]')
 
-            # WHEN the page has loaded and finished running
+            # ---------- Overview: the total of the default period, to the cent
             page.goto(dashboard_url)
-            page.wait_for_selector('[data-testid="stMetricValue"]')
-            page.wait_for_selector(".js-plotly-plot")
-            page.wait_for_selector('[data-testid="stStatusWidget"]', state="hidden")
-            page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 5")
+            expect(metric(page, "Total cost")).to_have_text(
+                money_text(sql.total(warehouse, default), currency)
+            )
+            settle(page, charts=2)
+            shoot(page, "overview")
 
-            # THEN the total KPI shows the SQL total, to the cent, with the currency
-            card = page.locator('[data-testid="stMetric"]').filter(has_text="Total cost")
-            shown = card.locator('[data-testid="stMetricValue"]').inner_text().strip()
-            code, amount = shown.split(" ", 1)
-            assert code == currency
-            assert Decimal(amount.replace(",", "")) == Decimal(total).quantize(Decimal("0.01"))
-            # AND no error or exception box is on the page
-            assert page.locator('[data-testid="stException"]').count() == 0
-            assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+            # WHEN the cost basis is switched to effective, THEN the numbers follow the marts
+            sidebar.get_by_text("Effective (amortized)", exact=True).click()
+            expect(metric(page, "Total cost")).to_have_text(
+                money_text(sql.total(warehouse, effective), currency)
+            )
+            # AND WHEN only AWS is selected, THEN the total and the cloud cards follow
+            sidebar.locator('[data-testid="stMultiSelect"]').first.click()
+            page.get_by_role("option", name="AWS", exact=True).click()
+            page.keyboard.press("Escape")
+            aws_total = sql.total(warehouse, aws_effective)
+            expect(metric(page, "Total cost")).to_have_text(money_text(aws_total, currency))
+            expect(metric(page, "AWS")).to_have_text(money_text(aws_total, currency))
+            expect(metric(page, "Azure")).to_have_count(0)
+            settle(page, charts=2)
 
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            # AND the daily CSV is exactly the marts' rows under these filters
+            rows = download(page, "Daily costs (CSV)")
+            clause, params = sql.where(aws_effective)
+            [(count, billed, effective_sum)] = sql.query(
+                warehouse,
+                f"""select count(*), sum(billed_cost_reporting), sum(effective_cost_reporting)
+                    from marts.fct_daily_costs where {clause}""",
+                params,
+            )
+            assert len(rows) == count > 0
+            assert {r["provider_name"] for r in rows} == {"AWS"}
+            assert sum(Decimal(r["billed_cost_reporting"]) for r in rows) == billed
+            assert sum(Decimal(r["effective_cost_reporting"]) for r in rows) == effective_sum
+
+            # ---------- Services: the filters carried over, the top-10 CSV is the marts'
+            navigate(page, "Services and categories")
+            settle(page, charts=3)
+            assert sidebar.get_by_role("radio", name="Effective (amortized)").is_checked()
+            top = download(page, "Top 10 services (CSV)")
+            ten = sql.query(
+                warehouse,
+                f"""select service_name, sum(effective_cost_reporting) as cost
+                    from marts.fct_daily_costs where {clause}
+                    group by service_name order by cost desc limit 10""",
+                params,
+            )
+            assert [r["service_name"] for r in top] == [s for s, _ in ten]
+            assert [Decimal(r["cost"]) for r in top] == [
+                pytest.approx(c, abs=Decimal("0.000001")) for _, c in ten
+            ]
+            shoot(page, "services")
+
+            # ---------- Accounts: the CSV adds up to the same total
+            navigate(page, "Accounts")
+            settle(page, charts=2)
+            accounts = download(page, "Accounts (CSV)")
+            assert sum(Decimal(r["current_cost"]) for r in accounts) == pytest.approx(
+                aws_total, abs=Decimal("0.0001")
+            )
+            assert {r["provider_name"] for r in accounts} == {"AWS"}
+            shoot(page, "accounts")
+
+            # ---------- Anomalies: AWS's flagged days, with the series chart
+            navigate(page, "Anomalies")
+            expected = sql.anomalies(warehouse, aws_effective)
+            expect(metric(page, "Flagged days (account x service)")).to_have_text(
+                str(len(expected))
+            )
+            settle(page, charts=1)
+            shoot(page, "anomalies")
+
+            # ---------- Forecast: AWS's month to date and the budget from the settings
+            navigate(page, "Forecast and budget burn")
+            [(mtd,)] = sql.query(
+                warehouse,
+                "select mtd_cost from marts.fct_cost_forecast where provider_scope = 'AWS'",
+            )
+            expect(metric(page, "Month to date")).to_have_text(money_text(mtd, currency))
+            expect(metric(page, "Budget")).to_have_text(money_text(Decimal(1_000_000), currency))
+            settle(page, charts=1)
+            shoot(page, "forecast")
+
+            # ---------- Freshness: the latest day AWS landed, no failure banner
+            navigate(page, "Data freshness")
+            [(through,)] = sql.query(
+                warehouse,
+                "select max(latest_charge_date) from marts.fct_load_freshness where provider_name = 'AWS'",
+            )
+            expect(metric(page, "AWS data through")).to_have_text(f"{through:%Y-%m-%d}")
+            settle(page)
+            shoot(page, "freshness")
+
+            # ---------- back to the Overview: still AWS, still effective
+            navigate(page, "Overview")
+            expect(metric(page, "Total cost")).to_have_text(money_text(aws_total, currency))
         finally:
             browser.close()
