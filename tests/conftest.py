@@ -10,6 +10,19 @@ import luigi
 import pytest
 from finops_testing import FIXED_RUN_DATE, finops_env, run_pipeline
 
+# Fixtures that run the pipeline once and are shared: every test using one goes to the same
+# pytest-xdist worker (`make test` runs `-n auto --dist loadgroup`), so each is built once.
+SHARED_BUILDS = ("two_clouds", "built_home")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group tests for pytest-xdist: by shared session build, else by file (module fixtures
+    such as a module's dbt build then run once). Without xdist the mark does nothing."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        group = next((name for name in SHARED_BUILDS if name in fixtures), None)
+        item.add_marker(pytest.mark.xdist_group(group or item.nodeid.split("::")[0]))
+
 
 @pytest.fixture
 def finops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -296,6 +296,10 @@ class TwoClouds:
     webhook: WebhookServer
     luigid: Luigid
     runs: dict[str, RunSnapshot] = field(default_factory=dict)
+    # Every object in the bucket after the last run, read at once: moto keeps its state per
+    # process, so another test of the same pytest(-xdist) worker resetting its own moto
+    # server would empty this one's bucket too.
+    s3_objects: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def warehouse(self) -> Path:
@@ -317,6 +321,13 @@ class TwoClouds:
     def s3_keys(self) -> set[str]:
         pages = self.s3().get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
         return {obj["Key"] for page in pages for obj in page.get("Contents", [])}
+
+    def read_s3_objects(self) -> dict[str, bytes]:
+        client = self.s3()
+        return {
+            key: client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+            for key in sorted(self.s3_keys())
+        }
 
     def s3_text(self, key: str) -> str:
         client = self.s3()

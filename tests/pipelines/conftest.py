@@ -128,6 +128,7 @@ def two_clouds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoClouds]:
 
         # run 4 (D2 once more): the healed day is complete
         scenario.run("again", healed_env, D2)
+        scenario.s3_objects = scenario.read_s3_objects()
         yield scenario
     finally:
         luigid.stop()
