@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from loaders import warehouse
@@ -198,3 +199,158 @@ def test_publishing_replaces_the_serving_copy_atomically_for_readers(tmp_path: P
         rows = con.execute("select schema_name from information_schema.schemata").fetchall()
         schemas = {r[0] for r in rows}
     assert "marts" in schemas and "staging" not in schemas
+
+
+# ---------------------------------------------------------------- Arrow input, duplicate keys
+
+
+def as_arrow(rows: list[dict], amounts_as_text: bool = False) -> pa.Table:
+    """Rows as a pyarrow.Table of the raw table's columns (amounts optionally as text)."""
+    schema = warehouse.AWS_COST_EXPLORER.arrow_schema()
+    if amounts_as_text:
+        for name in ("unblended_cost", "amortized_cost"):
+            schema = schema.set(schema.get_field_index(name), pa.field(name, pa.string()))
+        rows = [r | {n: str(r[n]) for n in ("unblended_cost", "amortized_cost")} for r in rows]
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def ledger_rows(db: Path) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "select load_id, status, row_count from raw.load_ledger order by started_at"
+        ).fetchall()
+
+
+def test_an_arrow_table_replaces_a_window_like_rows_do(tmp_path: Path):
+    # GIVEN a window landed from an Arrow table whose amounts are decimal text
+    db = tmp_path / "w.duckdb"
+    days = [START + timedelta(days=n) for n in range(3)]
+    land(db, as_arrow([aws_row(d, "10.0000000001") for d in days], amounts_as_text=True))
+
+    # WHEN the window is reloaded from an Arrow table with restated amounts on two days
+    result = land(db, as_arrow([aws_row(days[0], "10"), aws_row(days[1], "12.5")]))
+
+    # THEN it replaced the window exactly as a list of rows would, to the last decimal
+    assert (result.row_count, result.replaced_row_count) == (2, 3)
+    assert totals(db) == [
+        ("123456789012", days[0], Decimal("10")),
+        ("123456789012", days[1], Decimal("12.5")),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("batch", "message"),
+    [
+        pytest.param(
+            as_arrow([aws_row(START, "6"), aws_row(START, "0", "Amazon S3")], True).set_column(
+                8, "unblended_cost", pa.array(["6", "12,5"])
+            ),
+            "row 1: field 'unblended_cost' has unusable value '12,5'",
+            id="unparseable amount",
+        ),
+        pytest.param(
+            as_arrow([aws_row(START, "6"), aws_row(END, "1", "Amazon S3")]),
+            "row 1: time_period_start=2026-03-04 is outside the load window [2026-03-01, 2026-03-04)",
+            id="day outside the window",
+        ),
+        pytest.param(
+            as_arrow([aws_row(START, "6"), aws_row(START, "1") | {"service": None}]),
+            "row 1: field 'service' is empty",
+            id="mandatory field empty",
+        ),
+        pytest.param(
+            as_arrow([aws_row(START, "6")]).drop_columns(["region"]),
+            "missing column(s) region",
+            id="missing column",
+        ),
+        pytest.param(
+            as_arrow([aws_row(START, "6")]).set_column(8, "unblended_cost", pa.array([6.0])),
+            "field 'unblended_cost' is double; amounts must be exact",
+            id="float amounts",
+        ),
+    ],
+)
+def test_a_bad_arrow_batch_names_row_and_field_and_writes_nothing(tmp_path: Path, batch, message):
+    # GIVEN a window already loaded
+    db = tmp_path / "w.duckdb"
+    land(db, [aws_row(START, "5")])
+    before = totals(db), ledger_rows(db)
+
+    # WHEN a reload hands over an Arrow table with one unusable value or column
+    with pytest.raises(LoadValidationError) as raised:
+        land(db, batch)
+
+    # THEN the error names the table, row and field, and nothing changed
+    assert message in str(raised.value)
+    assert "raw.aws_cost_explorer" in str(raised.value)
+    assert (totals(db), ledger_rows(db)) == before
+
+
+PAGE = [aws_row(START, "5"), aws_row(START, "7", "Amazon S3"), aws_row(START, "1", "AWS KMS")]
+
+
+@pytest.mark.parametrize(
+    ("batch", "message"),
+    [
+        pytest.param(
+            PAGE + PAGE,
+            "rows 0 and 3: the same key (time_period_start=2026-03-01, "
+            "linked_account_id=123456789012, service=AWS Lambda, region=us-east-1, "
+            "record_type=Usage, unblended_cost_unit=USD) twice",
+            id="the same page twice",
+        ),
+        pytest.param(
+            as_arrow([*PAGE, aws_row(START, "9", "Amazon S3")]),
+            "rows 1 and 3: the same key (time_period_start=2026-03-01, "
+            "linked_account_id=123456789012, service=Amazon S3,",
+            id="one key twice with another amount (Arrow)",
+        ),
+    ],
+)
+def test_a_key_twice_in_one_batch_is_refused_and_writes_nothing(tmp_path: Path, batch, message):
+    # GIVEN a window already loaded
+    db = tmp_path / "w.duckdb"
+    land(db, [aws_row(START, "5")])
+    before = totals(db), ledger_rows(db)
+
+    # WHEN a reload carries the same natural key twice (a paging bug)
+    with pytest.raises(LoadValidationError) as raised:
+        land(db, batch)
+
+    # THEN it is refused naming both rows and the key; data and ledger are unchanged
+    assert message in str(raised.value)
+    assert "raw.aws_cost_explorer" in str(raised.value)
+    assert (totals(db), ledger_rows(db)) == before
+
+
+def test_a_key_repeated_with_an_empty_key_field_is_still_refused():
+    # GIVEN a raw table whose natural key has an optional field (FOCUS dimensions do),
+    # and a batch where two rows share the key with that field empty
+    table = warehouse.RawTable(
+        name="optional_keys",
+        columns=(
+            ("day", "date not null", pa.date32()),
+            ("account", "varchar", pa.string()),
+            ("cost", warehouse.AMOUNT_SQL, warehouse.AMOUNT),
+        ),
+        date_column="day",
+        charge_date_sql="day",
+        account_sql="account",
+        measures=(),
+        key_columns=("day", "account"),
+    )
+    batch = pa.Table.from_pylist(
+        [
+            {"day": START, "account": None, "cost": Decimal("1")},
+            {"day": START, "account": "a", "cost": Decimal("2")},
+            {"day": START, "account": None, "cost": Decimal("3")},
+        ],
+        schema=table.arrow_schema(),
+    )
+
+    # WHEN the batch is checked THEN both rows and the key are named
+    with pytest.raises(LoadValidationError) as raised:
+        warehouse._check_unique_keys(table, batch)
+    assert "raw.optional_keys rows 0 and 2: the same key (day=2026-03-01, account=None)" in str(
+        raised.value
+    )
