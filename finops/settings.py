@@ -20,11 +20,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DBT_PROFILES_DIR = REPO_ROOT
 
-KNOWN_SOURCES = ("simulated", "aws", "azure")
+KNOWN_SOURCES = ("simulated", "aws", "azure", "focus")
 # Real sources whose loaders ship in this version; `auto` only ever picks from these.
 _LOADER_SHIPPED = {
     "aws": True,
     "azure": True,
+    "focus": True,  # FOCUS export files (FINOPS_FOCUS_PATH)
 }
 REAL_SOURCES_WITH_LOADERS: tuple[str, ...] = tuple(s for s, ok in _LOADER_SHIPPED.items() if ok)
 
@@ -122,15 +123,29 @@ def azure_credentials_configured() -> bool:
     return all(_env(name) for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"))
 
 
+def focus_path_configured() -> bool:
+    """True when FINOPS_FOCUS_PATH names FOCUS export files to import."""
+    return _env("FINOPS_FOCUS_PATH") is not None
+
+
 def resolve_sources(raw: str | None) -> tuple[str, ...]:
     """Turn FINOPS_SOURCES into the list of enabled sources.
 
     `auto` (the default) means the real sources whose credentials are configured, else
-    `simulated`, so a fresh clone with no credentials runs end to end.
+    `simulated`, so a fresh clone with no credentials runs end to end. With
+    FINOPS_FOCUS_PATH set, `auto` means `focus` alone: FOCUS exports of a payer account
+    hold what its cost API would return (and AWS keys may be there only to read the S3
+    bucket), so the API sources are added only when named, e.g. `aws,focus`.
     """
     value = (raw or "auto").strip().lower()
     if value == "auto":
-        configured = {"aws": aws_credentials_configured, "azure": azure_credentials_configured}
+        if "focus" in REAL_SOURCES_WITH_LOADERS and focus_path_configured():
+            return ("focus",)
+        configured = {
+            "aws": aws_credentials_configured,
+            "azure": azure_credentials_configured,
+            "focus": focus_path_configured,
+        }
         real = [s for s in REAL_SOURCES_WITH_LOADERS if configured[s]()]
         return tuple(real) or ("simulated",)
     sources = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
@@ -158,6 +173,8 @@ class Settings:
     retention_days: int = 30
     simulated_seed: int = 42
     restatement_days: int | None = None
+    # FOCUS export files: a file, a folder or s3://bucket/prefix
+    focus_path: str | None = None
     # AWS Cost Explorer (credentials: boto3's standard chain)
     aws_role_arn: str | None = None
     aws_external_id: str | None = None
@@ -243,13 +260,20 @@ def load_settings(env_file: Path | None = None) -> Settings:
     export_dir = Path(_env("FINOPS_EXPORT_DIR") or home / "data" / "exports")
     if not export_dir.is_absolute():
         export_dir = (home / export_dir).resolve()
+    sources = resolve_sources(_env("FINOPS_SOURCES"))
+    if "focus" in sources and not focus_path_configured():
+        raise ValueError(
+            "FINOPS_SOURCES includes focus but FINOPS_FOCUS_PATH is not set: give a FOCUS "
+            "file, a folder or s3://bucket/prefix"
+        )
     currency = (_env("FINOPS_REPORTING_CURRENCY", "USD") or "USD").upper()
     if len(currency) != 3 or not currency.isalpha():
         raise ValueError(f"FINOPS_REPORTING_CURRENCY must be an ISO 4217 code, got {currency!r}")
     return Settings(
         home=home,
         duckdb_path=duckdb_path,
-        sources=resolve_sources(_env("FINOPS_SOURCES")),
+        sources=sources,
+        focus_path=_env("FINOPS_FOCUS_PATH"),
         reporting_currency=currency,
         history_days=_env_int("FINOPS_HISTORY_DAYS", 180, minimum=1),
         retention_days=_env_int("FINOPS_RETENTION_DAYS", 30, minimum=1),

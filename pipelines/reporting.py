@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 
 from finops.settings import Settings
+from loaders.focus_files.mapping import provider_of_scope
 
 RAW_EXTRACT_SQL = """
 select * from (
@@ -32,13 +33,26 @@ select * from (
         subscription_id, subscription_name, service_name, resource_location, charge_type,
         query_type, cost, currency, null, _load_id
     from raw.azure_cost_management where _load_id in (select load_id from wanted)
+    union all
+    select
+        charge_date, provider_name, _source, _scope, sub_account_id, sub_account_name,
+        service_name, region_id, charge_category, 'BilledCost', billed_cost, billing_currency,
+        null, _load_id
+    from raw.focus_costs where _load_id in (select load_id from wanted)
+    union all
+    select
+        charge_date, provider_name, _source, _scope, sub_account_id, sub_account_name,
+        service_name, region_id, charge_category, 'EffectiveCost', effective_cost,
+        billing_currency, null, _load_id
+    from raw.focus_costs where _load_id in (select load_id from wanted)
 )
 order by date, provider, account_id, service, region, charge_type, cost_type
 """
 
 
 def copy_raw_extract(con: duckdb.DuckDBPyConnection, load_ids: list[str], target: Path) -> None:
-    """Write the raw rows of the given loads as one CSV (both cost types for AWS rows)."""
+    """Write the raw rows of the given loads as one CSV (both cost types for AWS and FOCUS
+    rows; FOCUS rows carry the provider as the file named it)."""
     con.execute("create or replace temp table wanted (load_id varchar)")
     if load_ids:
         con.executemany("insert into wanted values (?)", [[i] for i in load_ids])
@@ -65,9 +79,17 @@ def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
 CENT = Decimal("0.01")
 RECENT_DAYS = 7  # anomalies "of the last 7 days" = charge dates after max(charge_date) - 7
 
-# Which provider a raw table / a configured source stands for.
+# Which provider a raw table / a configured source stands for (a FOCUS files load names its
+# provider in its scope, and a configured `focus` source can hold any provider).
 PROVIDER_OF_TABLE = {"raw.aws_cost_explorer": "AWS", "raw.azure_cost_management": "Azure"}
 PROVIDERS_OF_SOURCE = {"aws": ("AWS",), "azure": ("Azure",), "simulated": ("AWS", "Azure")}
+
+
+def provider_of_load(load: dict[str, Any]) -> str:
+    """The provider a landed load stands for (its raw table, or a FOCUS load's scope)."""
+    if load["raw_table"] == "raw.focus_costs":
+        return provider_of_scope(load["scope"])
+    return PROVIDER_OF_TABLE.get(load["raw_table"], "?")
 
 
 def gather_facts(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> dict[str, Any]:
@@ -240,11 +262,11 @@ def run_summary(
     providers: list[dict[str, Any]] = []
     names = sorted(
         {p for s in settings.sources for p in PROVIDERS_OF_SOURCE.get(s, ())}
-        | {PROVIDER_OF_TABLE.get(load["raw_table"], "?") for load in loads}
+        | {provider_of_load(load) for load in loads}
         | set(data_through)
     )
     for name in names:
-        mine = [load for load in loads if PROVIDER_OF_TABLE.get(load["raw_table"]) == name]
+        mine = [load for load in loads if provider_of_load(load) == name]
         failure = failed_providers.get(name)
         providers.append(
             {

@@ -2,7 +2,9 @@
 
 A daily run on date D loads data up to the day before D: the simulated source re-lands its
 whole history window `[D - FINOPS_HISTORY_DAYS, D)`, which replaces the previous run's rows
-for those days (restated estimates included) and never adds to them.
+for those days (restated estimates included) and never adds to them. The `focus` source
+imports FINOPS_FOCUS_PATH whatever the date: each billing period in the files replaces its
+earlier import, and an unchanged file set is a no-op (loaders/focus_files).
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ def load_source(
         from loaders import azure_cost_management
 
         return azure_cost_management.load_for_run(settings, run_date, since=since)
+    if source == "focus" and "focus" in REAL_SOURCES_WITH_LOADERS:
+        from loaders import focus_files
+
+        return focus_files.load_for_run(settings, run_date, since=since)
     raise SourceNotAvailableError(
         f"source {source!r} has no loader in this version; set FINOPS_SOURCES=simulated "
         "(or auto) to run on the simulated data"

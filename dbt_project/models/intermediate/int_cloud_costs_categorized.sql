@@ -1,6 +1,10 @@
--- FOCUS ServiceCategory / ChargeCategory from the mapping seeds. Left joins on the seeds'
--- unique keys (tested): a row is never dropped nor duplicated; an unknown service becomes
--- 'Other' / 'Other (Other)', an unknown charge type 'Adjustment' (warn tests list both).
+-- FOCUS ServiceCategory / ChargeCategory. Precedence: what a FOCUS file says (its
+-- ServiceCategory, ChargeCategory / ChargeClass / ChargeFrequency, normalised upstream),
+-- then the mapping seeds, then the defaults. Left joins on the seeds' unique keys (tested):
+-- a row is never dropped nor duplicated; an unknown service becomes 'Other' / 'Other
+-- (Other)', an unknown charge type 'Adjustment' (warn tests list both). A subcategory the
+-- file does not give comes from the seed when the seed has the same category, else it is
+-- 'Other (<category>)'.
 with
 
 costs as (
@@ -24,22 +28,39 @@ categorized as (
         costs.sub_account_id,
         costs.sub_account_name,
         costs.service_name,
-        coalesce(service_mapping.service_category, 'Other') as service_category,
-        coalesce(service_mapping.service_subcategory, 'Other (Other)') as service_subcategory,
+        coalesce(costs.service_category, service_mapping.service_category, 'Other') as service_category,
+        coalesce(
+            costs.service_subcategory,
+            case
+                when
+                    service_mapping.service_category
+                    = coalesce(costs.service_category, service_mapping.service_category)
+                    then service_mapping.service_subcategory
+            end,
+            'Other (' || coalesce(costs.service_category, service_mapping.service_category, 'Other') || ')'
+        ) as service_subcategory,
         costs.region_id,
         costs.x_region_name,
         costs.x_charge_type,
-        coalesce(charge_type_mapping.charge_category, 'Adjustment') as charge_category,
-        charge_type_mapping.charge_class,
-        charge_type_mapping.charge_frequency,
+        coalesce(costs.charge_category, charge_type_mapping.charge_category, 'Adjustment') as charge_category,
+        case
+            when costs.charge_category is not null then costs.charge_class
+            else charge_type_mapping.charge_class
+        end as charge_class,
+        case
+            when costs.charge_category is not null then costs.charge_frequency
+            else charge_type_mapping.charge_frequency
+        end as charge_frequency,
         costs.billing_currency,
         costs.billed_cost,
         costs.effective_cost,
         costs.is_estimated,
         costs.x_source,
         costs.scope,
-        service_mapping.service_name is not null as is_service_mapped,
-        charge_type_mapping.x_charge_type is not null as is_charge_type_mapped
+        costs.service_category is not null or service_mapping.service_name is not null
+            as is_service_mapped,
+        costs.charge_category is not null or charge_type_mapping.x_charge_type is not null
+            as is_charge_type_mapped
     from costs
     left join service_mapping
         on

@@ -1,5 +1,8 @@
--- Both providers in one FOCUS-vocabulary shape, at each provider's own grain (no
--- aggregation yet): AWS rows as Cost Explorer returned them, Azure rows pivoted.
+-- Every source in one FOCUS-vocabulary shape, at each source's own grain (no
+-- aggregation yet): AWS rows as Cost Explorer returned them, Azure rows pivoted, FOCUS file
+-- rows at the same grain (int_focus_costs_aggregated). Only FOCUS rows carry the file's
+-- service and charge categories; the API rows get theirs from the mapping seeds in
+-- int_cloud_costs_categorized.
 -- cost_line_id keys a cost line by what it is (provider, sub account, day, service, region
 -- as named by the provider, charge type, currency), not by the load scope or source that
 -- brought it: two scopes or sources landing the same line would double count it, and the
@@ -12,6 +15,10 @@ aws_costs as (
 
 azure_costs as (
     select * from {{ ref('int_azure_costs_pivoted') }}
+),
+
+focus_costs as (
+    select * from {{ ref('int_focus_costs_aggregated') }}
 ),
 
 unioned as (
@@ -30,7 +37,12 @@ unioned as (
         effective_cost,
         is_estimated,
         x_source,
-        scope
+        scope,
+        cast(null as varchar) as service_category,
+        cast(null as varchar) as service_subcategory,
+        cast(null as varchar) as charge_category,
+        cast(null as varchar) as charge_class,
+        cast(null as varchar) as charge_frequency
     from aws_costs
 
     union all
@@ -50,8 +62,38 @@ unioned as (
         effective_cost,
         is_estimated,
         x_source,
-        scope
+        scope,
+        cast(null as varchar) as service_category,
+        cast(null as varchar) as service_subcategory,
+        cast(null as varchar) as charge_category,
+        cast(null as varchar) as charge_class,
+        cast(null as varchar) as charge_frequency
     from azure_costs
+
+    union all
+
+    select
+        charge_date,
+        provider_name,
+        billing_account_id,
+        sub_account_id,
+        sub_account_name,
+        service_name,
+        region_id,
+        x_region_name,
+        x_charge_type,
+        billing_currency,
+        billed_cost,
+        effective_cost,
+        is_estimated,
+        x_source,
+        scope,
+        service_category,
+        service_subcategory,
+        charge_category,
+        charge_class,
+        charge_frequency
+    from focus_costs
 ),
 
 final as (

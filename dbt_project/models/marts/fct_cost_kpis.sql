@@ -1,5 +1,6 @@
--- Headline figures in the reporting currency: one row per provider scope (All, AWS, Azure)
--- x cost basis (billed, effective), always six rows. Totals are net of everything
+-- Headline figures in the reporting currency: one row per provider scope (All, AWS, Azure
+-- always, plus any other provider of FOCUS files in fct_daily_costs) x cost basis (billed,
+-- effective): six rows without such providers. Totals are net of everything
 -- (credits, refunds and tax included). as_of_date is the last charge date of any provider.
 with
 
@@ -13,6 +14,11 @@ forecasts as (
 
 scopes as (
     select unnest(['All', 'AWS', 'Azure']) as provider_scope
+
+    union
+
+    select provider_name as provider_scope
+    from daily_costs
 ),
 
 bases as (

@@ -23,13 +23,14 @@ azure_costs as (
     select * from {{ ref('stg_azure_cost_management__costs') }}
 ),
 
+focus_costs as (
+    select * from {{ ref('stg_focus_files__costs') }}
+),
+
 scoped_loads as (
     select
         *,
-        case raw_table
-            when 'raw.aws_cost_explorer' then 'AWS'
-            when 'raw.azure_cost_management' then 'Azure'
-        end as provider_name
+        {{ provider_of_load('raw_table', 'scope') }} as provider_name
     from loads
     where scope != '*'
 ),
@@ -92,6 +93,17 @@ landed_days as (
         charge_date,
         bool_or(is_estimated) as is_estimated
     from azure_costs
+    group by provider_name, x_source, scope, charge_date
+
+    union all
+
+    select
+        provider_name,
+        x_source as source_name,
+        scope,
+        charge_date,
+        bool_or(is_estimated) as is_estimated
+    from focus_costs
     group by provider_name, x_source, scope, charge_date
 ),
 

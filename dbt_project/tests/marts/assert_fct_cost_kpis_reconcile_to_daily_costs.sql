@@ -1,5 +1,7 @@
 -- Each KPI total equals the sum of its cost basis in fct_daily_costs for the scope, and
--- the 'All' scope equals AWS + Azure. Returns the KPI rows that disagree.
+-- the 'All' scope equals the sum of every provider (AWS, Azure and any FOCUS provider);
+-- every provider of fct_daily_costs has its KPI rows. Returns the KPI rows that disagree
+-- (or a scope's missing row, kpi_id null).
 with
 
 kpis as (
@@ -12,6 +14,11 @@ daily_costs as (
 
 scopes as (
     select unnest(['All', 'AWS', 'Azure']) as provider_scope
+
+    union
+
+    select provider_name as provider_scope
+    from daily_costs
 ),
 
 expected as (
@@ -25,18 +32,28 @@ expected as (
     group by scopes.provider_scope
 ),
 
+bases as (
+    select unnest(['billed', 'effective']) as cost_basis
+),
+
 final as (
     select
         kpis.kpi_id,
+        expected.provider_scope,
+        bases.cost_basis,
         kpis.total_cost,
         expected.billed_total,
         expected.effective_total
-    from kpis
-    inner join expected
-        on kpis.provider_scope = expected.provider_scope
+    from expected
+    cross join bases
+    left join kpis
+        on
+            expected.provider_scope = kpis.provider_scope
+            and bases.cost_basis = kpis.cost_basis
     where
-        kpis.total_cost != coalesce(
-            case kpis.cost_basis
+        kpis.kpi_id is null
+        or kpis.total_cost != coalesce(
+            case bases.cost_basis
                 when 'billed' then expected.billed_total
                 when 'effective' then expected.effective_total
             end,

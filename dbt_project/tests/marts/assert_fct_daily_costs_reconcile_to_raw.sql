@@ -1,6 +1,7 @@
 -- Money in = money out: per provider and billing currency, the billed and effective totals
 -- of fct_daily_costs equal the raw tables' totals to the cent (AWS: UnblendedCost and
--- AmortizedCost by their units; Azure: ActualCost and AmortizedCost cost by currency).
+-- AmortizedCost by their units; Azure: ActualCost and AmortizedCost cost by currency; FOCUS
+-- files: BilledCost and EffectiveCost by BillingCurrency, per normalised ProviderName).
 -- Returns one row per provider x currency that does not reconcile.
 with
 
@@ -10,6 +11,10 @@ raw_aws as (
 
 raw_azure as (
     select * from {{ source('azure_cost_management', 'azure_cost_management') }}
+),
+
+raw_focus as (
+    select * from {{ source('focus_files', 'focus_costs') }}
 ),
 
 daily_costs as (
@@ -41,6 +46,15 @@ raw_amounts as (
         case when query_type = 'ActualCost' then cost else 0 end as billed_cost,
         case when query_type = 'AmortizedCost' then cost else 0 end as effective_cost
     from raw_azure
+
+    union all
+
+    select
+        {{ normalized_provider_name('provider_name') }} as provider_name,
+        upper(trim(billing_currency)) as billing_currency,
+        billed_cost,
+        effective_cost
+    from raw_focus
 ),
 
 raw_totals as (

@@ -1,6 +1,11 @@
 -- A sub account's day is landed under one scope only. The same AWS linked account under
--- two payer scopes, or an Azure subscription loaded both at subscription and at
--- billing-account scope, would double its cost. Returns the doubled account-days.
+-- two payer scopes, an Azure subscription loaded both at subscription and at
+-- billing-account scope, or an account landed both by a cost API and by FOCUS files (say
+-- FINOPS_SOURCES=aws,focus over the same payer account) would double its cost. Accounts
+-- are compared across raw tables as the staging models name them (normalised provider,
+-- lower-case Azure subscription guid); FOCUS scopes count per billing account, not per
+-- billing period (a late charge in the next period's files is the same account). Returns
+-- the doubled account-days.
 with
 
 raw_aws as (
@@ -11,26 +16,46 @@ raw_azure as (
     select * from {{ source('azure_cost_management', 'azure_cost_management') }}
 ),
 
-scopes_per_day as (
-    select
+focus_costs as (
+    select * from {{ ref('stg_focus_files__costs') }}
+),
+
+account_days as (
+    select distinct
         'AWS' as provider_name,
         linked_account_id as sub_account_id,
         time_period_start as charge_date,
-        count(distinct _scope) as scopes,
-        string_agg(distinct _scope, ', ') as scope_list
+        _scope as scope
     from raw_aws
-    group by linked_account_id, time_period_start
 
     union all
 
-    select
+    select distinct
         'Azure' as provider_name,
         lower(subscription_id) as sub_account_id,
         cast(strptime(cast(usage_date as varchar), '%Y%m%d') as date) as charge_date,
-        count(distinct _scope) as scopes,
-        string_agg(distinct _scope, ', ') as scope_list
+        _scope as scope
     from raw_azure
-    group by lower(subscription_id), usage_date
+
+    union all
+
+    select distinct
+        provider_name,
+        sub_account_id,
+        charge_date,
+        'focus files: ' || billing_account_scope as scope
+    from focus_costs
+),
+
+scopes_per_day as (
+    select
+        provider_name,
+        sub_account_id,
+        charge_date,
+        count(distinct scope) as scopes,
+        string_agg(distinct scope, ', ') as scope_list
+    from account_days
+    group by provider_name, sub_account_id, charge_date
 ),
 
 final as (

@@ -8,16 +8,19 @@ renamed as (
     select
         ---------- ids
         load_id,
-        sub_account_id,
+        -- FOCUS files from Azure name subscriptions /subscriptions/{GUID}: the lower-case
+        -- guid, as the cost staging models name them.
+        case
+            when raw_table = 'raw.focus_costs' and {{ provider_of_load('raw_table', 'scope') }} = 'Azure'
+                then lower(regexp_replace(trim(sub_account_id), '^/subscriptions/', '', 'i'))
+            else sub_account_id
+        end as sub_account_id,
 
         ---------- strings
         source as source_name,
         raw_table,
         scope,
-        case raw_table
-            when 'raw.aws_cost_explorer' then 'AWS'
-            when 'raw.azure_cost_management' then 'Azure'
-        end as provider_name,
+        {{ provider_of_load('raw_table', 'scope') }} as provider_name,
         upper(trim(billing_currency)) as billing_currency,
         cost_type,
 

@@ -1,0 +1,15 @@
+{#
+    FOCUS ProviderName as the marts name it: 'AWS' / 'Amazon Web Services' -> 'AWS',
+    'Microsoft' / 'Azure' / 'Microsoft Azure' -> 'Azure' (the names the API loaders use);
+    any other provider (Oracle, Google Cloud, ...) is kept as given, trimmed.
+#}
+{% macro normalized_provider_name(expression) -%}
+    case
+        when lower(trim({{ expression }})) in ('aws', 'amazon', 'amazon web services')
+            or lower(trim({{ expression }})) like 'amazon web services,%'
+            then 'AWS'
+        when lower(trim({{ expression }})) in ('microsoft', 'azure', 'microsoft azure', 'microsoft corporation')
+            then 'Azure'
+        else trim({{ expression }})
+    end
+{%- endmacro %}

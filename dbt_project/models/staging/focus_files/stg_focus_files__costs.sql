@@ -1,0 +1,146 @@
+-- FOCUS file rows (already daily) in the vocabulary of the API staging models, one row per
+-- raw row. The rules that make FOCUS files from different producers agree live here:
+-- ProviderName normalised ('AWS' / 'Amazon Web Services' -> 'AWS', 'Microsoft' / 'Azure' ->
+-- 'Azure', others kept), case variants of the FOCUS enumerations normalised ('Usage-based'
+-- -> 'Usage-Based'; a value FOCUS does not know becomes null and stays visible in
+-- x_charge_type), Azure's '-2' / 'Unassigned' placeholders null, Azure ARM paths reduced to
+-- the ids the Azure API staging uses, a row without a region in region 'global'.
+{%- set charge_category -%}
+    case lower(trim(charge_category))
+        when 'usage' then 'Usage'
+        when 'purchase' then 'Purchase'
+        when 'tax' then 'Tax'
+        when 'credit' then 'Credit'
+        when 'adjustment' then 'Adjustment'
+    end
+{%- endset -%}
+{%- set charge_class -%}
+    case when lower(trim(charge_class)) = 'correction' then 'Correction' end
+{%- endset -%}
+{%- set charge_frequency -%}
+    case replace(replace(lower(trim(charge_frequency)), '-', ''), ' ', '')
+        when 'onetime' then 'One-Time'
+        when 'recurring' then 'Recurring'
+        when 'usagebased' then 'Usage-Based'
+    end
+{%- endset -%}
+{%- set billing_account -%}
+    coalesce(
+        nullif(
+            regexp_extract(trim(billing_account_id), '^/providers/microsoft\.billing/billingaccounts/([^/]+)', 1, 'i'),
+            ''
+        ),
+        trim(billing_account_id)
+    )
+{%- endset %}
+
+with
+
+source as (
+    select * from {{ source('focus_files', 'focus_costs') }}
+),
+
+renamed as (
+    select
+        ---------- ids
+        -- The raw row's identity: its natural key within the source and scope.
+        {{ surrogate_key([
+            '_source', '_scope', 'billing_period_start', 'charge_date', 'billing_account_id',
+            'billing_account_name', 'sub_account_id', 'sub_account_name', 'provider_name',
+            'publisher_name', 'invoice_issuer_name', 'service_name', 'service_category',
+            'service_subcategory', 'region_id', 'region_name', 'charge_category', 'charge_class',
+            'charge_frequency', 'pricing_category', 'billing_currency', 'consumed_unit',
+            'x_service_code',
+        ]) }} as cost_row_id,
+        -- Azure writes /providers/Microsoft.Billing/billingAccounts/{id}: keep the id.
+        {{ billing_account }} as billing_account_id,
+        -- Azure writes /subscriptions/{guid}: the lower-case guid, as the Azure API staging;
+        -- a row without a sub account belongs to its billing account.
+        coalesce(
+            case
+                when {{ normalized_provider_name('provider_name') }} = 'Azure'
+                    then lower(regexp_replace({{ null_if_placeholder('sub_account_id') }}, '^/subscriptions/', '', 'i'))
+                else {{ null_if_placeholder('sub_account_id') }}
+            end,
+            {{ billing_account }}
+        ) as sub_account_id,
+        _scope as scope,
+        -- The load scope without its billing period: the billing account the rows belong to.
+        regexp_replace(_scope, '@[0-9]{4}-[0-9]{2}-[0-9]{2}$', '') as billing_account_scope,
+        _load_id as load_id,
+
+        ---------- strings
+        {{ normalized_provider_name('provider_name') }} as provider_name,
+        trim(provider_name) as x_provider_name,
+        {{ null_if_placeholder('billing_account_name') }} as billing_account_name,
+        {{ null_if_placeholder('sub_account_name') }} as sub_account_name,
+        {{ null_if_placeholder('publisher_name') }} as publisher_name,
+        {{ null_if_placeholder('invoice_issuer_name') }} as invoice_issuer_name,
+        trim(service_name) as service_name,
+        {{ null_if_placeholder('service_category') }} as service_category,
+        {{ null_if_placeholder('service_subcategory') }} as service_subcategory,
+        -- No region (or a placeholder) -> 'global', like the API staging models.
+        coalesce(
+            lower({{ null_if_placeholder('region_id') }}),
+            lower({{ null_if_placeholder('region_name') }}),
+            'global'
+        ) as region_id,
+        {{ null_if_placeholder('region_name') }} as region_name,
+        -- The region as the file named it (id and name): part of the cost line's key.
+        coalesce(
+            nullif(
+                concat_ws(' / ', {{ null_if_placeholder('region_id') }}, {{ null_if_placeholder('region_name') }}),
+                ''
+            ),
+            'global'
+        ) as x_region_name,
+        {{ charge_category }} as charge_category,
+        {{ charge_class }} as charge_class,
+        {{ charge_frequency }} as charge_frequency,
+        -- The charge as the file classified it (normalised where FOCUS knows the value, as
+        -- written where not), e.g. 'Usage / Usage-Based' or 'Adjustment / Correction / One-Time'.
+        concat_ws(
+            ' / ',
+            coalesce({{ charge_category }}, trim(charge_category)),
+            coalesce({{ charge_class }}, {{ null_if_placeholder('charge_class') }}),
+            coalesce({{ charge_frequency }}, {{ null_if_placeholder('charge_frequency') }})
+        ) as x_charge_type,
+        case lower(trim(pricing_category))
+            when 'standard' then 'Standard'
+            when 'on-demand' then 'Standard'
+            when 'dynamic' then 'Dynamic'
+            when 'committed' then 'Committed'
+            when 'commitment-based' then 'Committed'
+            when 'other' then 'Other'
+            else {{ null_if_placeholder('pricing_category') }}
+        end as pricing_category,
+        upper(trim(billing_currency)) as billing_currency,
+        {{ null_if_placeholder('consumed_unit') }} as consumed_unit,
+        {{ null_if_placeholder('x_service_code') }} as x_service_code,
+        x_focus_version,
+        x_file_set_sha256,
+        _source as x_source,
+
+        ---------- numerics
+        cast(billed_cost as decimal(38, 10)) as billed_cost,
+        cast(effective_cost as decimal(38, 10)) as effective_cost,
+        cast(list_cost as decimal(38, 10)) as list_cost,
+        cast(contracted_cost as decimal(38, 10)) as contracted_cost,
+        cast(consumed_quantity as decimal(38, 10)) as consumed_quantity,
+        x_source_rows,
+
+        ---------- booleans
+        -- FOCUS has no estimated flag: a billing period counts as estimated when it was
+        -- loaded before the 5th day after it ended (providers invoice around then).
+        _loaded_at < billing_period_end + interval 4 day as is_estimated,
+
+        ---------- dates
+        charge_date,
+        billing_period_start,
+        billing_period_end,
+        _loaded_at as loaded_at
+
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,381 @@
+"""FOCUS files -> raw.focus_costs: the column catalogue, version detection and the SQL that
+types, checks and rolls up one file. Pure: no I/O, only names, rules and SQL text.
+
+The raw table keeps FOCUS values as the file wrote them (no provider or category
+normalisation: dbt owns those rules), at daily grain: every row of a file is rolled up to
+its charge day (`ChargePeriodStart` in UTC) and the dimensions below, costs and quantities
+summed. Three reading rules apply to every format: the strings `NULL` and `''` are null,
+amounts become DECIMAL(38, 10) (AWS writes DOUBLE, Azure DECIMAL, CSV text), timestamps are
+read as UTC (an explicit offset is converted).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
+ROLLUP_VERSION = "1"  # part of every fingerprint: a change of the rollup re-lands old files
+AMOUNT_SQL = "decimal(38, 10)"
+NULL_STRINGS = ("NULL", "")
+
+
+@dataclass(frozen=True)
+class FocusColumn:
+    """One FOCUS column we read: its name in files, in raw.focus_costs, and its rules."""
+
+    focus: str  # PascalCase, as FOCUS names it
+    raw: str  # snake_case column of raw.focus_costs
+    kind: str  # 'text' | 'amount' | 'timestamp'
+    required: bool  # the file must have the column (FOCUS 1.0-1.2 mandatory)
+    not_null: bool  # every row must have a value
+
+    @property
+    def reader_type(self) -> str:
+        """Type the CSV reader gives the column (so DuckDB itself names a bad value's line)."""
+        return {"amount": "DECIMAL(38,10)", "timestamp": "TIMESTAMPTZ"}.get(self.kind, "VARCHAR")
+
+
+def _col(focus: str, raw: str, kind: str = "text", *, required: bool = True,
+         not_null: bool = False) -> FocusColumn:  # fmt: skip
+    return FocusColumn(focus, raw, kind, required, not_null)
+
+
+# Order = order of raw.focus_costs. Dimensions first (the rollup's group), then amounts.
+COLUMNS: tuple[FocusColumn, ...] = (
+    _col("BillingPeriodStart", "billing_period_start", "timestamp", not_null=True),
+    _col("BillingPeriodEnd", "billing_period_end", "timestamp", not_null=True),
+    _col("ChargePeriodStart", "charge_period_start", "timestamp", not_null=True),
+    _col("BillingAccountId", "billing_account_id", not_null=True),
+    _col("BillingAccountName", "billing_account_name"),
+    _col("SubAccountId", "sub_account_id", required=False),
+    _col("SubAccountName", "sub_account_name", required=False),
+    _col("ProviderName", "provider_name", not_null=True),
+    _col("PublisherName", "publisher_name"),
+    _col("InvoiceIssuerName", "invoice_issuer_name"),
+    _col("ServiceName", "service_name", not_null=True),
+    _col("ServiceCategory", "service_category"),
+    _col("ServiceSubcategory", "service_subcategory", required=False),  # FOCUS 1.1+
+    _col("RegionId", "region_id", required=False),
+    _col("RegionName", "region_name", required=False),
+    _col("ChargeCategory", "charge_category", not_null=True),
+    _col("ChargeClass", "charge_class"),
+    _col("ChargeFrequency", "charge_frequency", required=False),
+    _col("PricingCategory", "pricing_category", required=False),
+    _col("BillingCurrency", "billing_currency", not_null=True),
+    _col("ConsumedUnit", "consumed_unit", required=False),
+    # AWS's own service code (AmazonEC2, ...): stable where ServiceName wording changes.
+    _col("x_ServiceCode", "x_service_code", required=False),
+    _col("BilledCost", "billed_cost", "amount", not_null=True),
+    _col("EffectiveCost", "effective_cost", "amount", not_null=True),
+    _col("ListCost", "list_cost", "amount"),
+    _col("ContractedCost", "contracted_cost", "amount"),
+    _col("ConsumedQuantity", "consumed_quantity", "amount", required=False),
+)
+# Mandatory in FOCUS 1.0-1.2 and checked for presence, although we do not store them.
+PRESENCE_ONLY = ("ChargePeriodEnd",)
+BY_FOCUS_LOWER = {c.focus.lower(): c for c in COLUMNS}
+
+# The daily rollup: these are summed, everything else (but ChargePeriodStart) is grouped.
+AMOUNTS = tuple(c for c in COLUMNS if c.kind == "amount")
+DIMENSIONS = tuple(c.raw for c in COLUMNS if c.kind == "text")
+# raw.focus_costs' natural key within one load (scope = provider, billing account, period).
+KEY_COLUMNS = ("billing_period_start", "charge_date", *DIMENSIONS)
+
+# Columns that tell versions apart (FOCUS changelog; AWS "Migrating from FOCUS 1.0 to 1.2").
+V1_1_COLUMNS = ("servicesubcategory", "skumeter", "skupricedetails", "capacityreservationid",
+                "commitmentdiscountquantity")  # fmt: skip
+V1_2_COLUMNS = ("invoiceid", "pricingcurrency", "billingaccounttype", "subaccounttype",
+                "pricingcurrencyeffectivecost")  # fmt: skip
+V1_3_COLUMNS = ("serviceprovidername", "hostprovidername", "contractapplied")
+PRE_1_0_COLUMNS = ("chargetype", "amortizedcost", "usagequantity")
+
+
+class FocusFormatError(ValueError):
+    """A file (or its metadata) is not FOCUS 1.0-1.2 as we read it. Names file, line, column."""
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def supported_version(declared: str) -> str | None:
+    """'1.2' for '1.2', '1.2.0', '1.2-preview', '1.0r2'; None when not 1.0-1.2."""
+    match = re.fullmatch(r"\s*v?(\d+)\.(\d+)(?:[.\-r].*)?\s*", declared, flags=re.IGNORECASE)
+    if not match:
+        return None
+    version = f"{int(match.group(1))}.{int(match.group(2))}"
+    return version if version in SUPPORTED_VERSIONS else None
+
+
+def detect_version(columns: Sequence[str], where: str, declared: str | None = None) -> str:
+    """The FOCUS version of a file from its column names (or the version its metadata
+    declares), refusing what is not FOCUS 1.0-1.2; then checks the mandatory columns."""
+    names = {c.lower() for c in columns}
+    if declared is not None:
+        version = supported_version(declared)
+        if version is None:
+            raise FocusFormatError(
+                f"{where}: unknown FOCUS version {declared!r} (FocusVersion of the export's "
+                f"metadata); supported: {', '.join(SUPPORTED_VERSIONS)}"
+            )
+    elif names & set(V1_3_COLUMNS) and "providername" not in names:
+        found = sorted(c for c in columns if c.lower() in V1_3_COLUMNS)
+        raise FocusFormatError(
+            f"{where}: line 1 (header): unknown FOCUS version (columns {', '.join(found)} "
+            f"are FOCUS 1.3 or later); supported: {', '.join(SUPPORTED_VERSIONS)}"
+        )
+    elif names & set(PRE_1_0_COLUMNS) and not {"chargecategory", "effectivecost"} & names:
+        found = sorted(c for c in columns if c.lower() in PRE_1_0_COLUMNS)
+        raise FocusFormatError(
+            f"{where}: line 1 (header): unknown FOCUS version (columns {', '.join(found)} "
+            f"are FOCUS 0.5 / 1.0-preview); supported: {', '.join(SUPPORTED_VERSIONS)}"
+        )
+    elif names & set(V1_2_COLUMNS):
+        version = "1.2"
+    elif names & set(V1_1_COLUMNS):
+        version = "1.1"
+    else:
+        version = "1.0"
+    check_header(columns, where)
+    return version
+
+
+def check_header(columns: Sequence[str], where: str) -> None:
+    """Every mandatory column present, none twice (names compare case-insensitively)."""
+    seen: dict[str, str] = {}
+    for name in columns:
+        if name.lower() in seen:
+            raise FocusFormatError(
+                f"{where}: line 1 (header), column {name}: the column appears twice"
+            )
+        seen[name.lower()] = name
+    wanted = [c.focus for c in COLUMNS if c.required] + list(PRESENCE_ONLY)
+    missing = sorted(name for name in wanted if name.lower() not in seen)  # FOCUS's order
+    if missing:
+        raise FocusFormatError(
+            f"{where}: line 1 (header), column {missing[0]}: mandatory FOCUS column missing"
+            + (f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else "")
+            + f"; the header has {len(columns)} column(s): {', '.join(columns[:8])}"
+            + (", ..." if len(columns) > 8 else "")
+        )
+
+
+def file_columns(columns: Sequence[str]) -> dict[str, str]:
+    """FOCUS name of each column we read -> its name in this file (as the file spells it)."""
+    present = {name.lower(): name for name in columns}
+    return {c.focus: present[c.focus.lower()] for c in COLUMNS if c.focus.lower() in present}
+
+
+def csv_types(columns: Sequence[str]) -> dict[str, str]:
+    """The type the CSV reader gives each column of the header."""
+    return {
+        name: (BY_FOCUS_LOWER[name.lower()].reader_type if name.lower() in BY_FOCUS_LOWER
+               else "VARCHAR")
+        for name in columns
+    }  # fmt: skip
+
+
+def csv_reader_sql(path: str, columns: Sequence[str], rejects: str | None = None) -> str:
+    """`read_csv` with the header's own names and explicit types: amounts DECIMAL(38, 10) and
+    timestamps TIMESTAMPTZ, so DuckDB names the line of a value that does not convert
+    (collected in the `rejects` table instead of stopping at the first one). Without
+    `rejects` every column is read as text (to look at values as the file wrote them)."""
+    types = csv_types(columns) if rejects else dict.fromkeys(columns, "VARCHAR")
+    spec = "{" + ", ".join(f"{sql_literal(n)}: {sql_literal(t)}" for n, t in types.items()) + "}"
+    store = (
+        f", store_rejects = true, rejects_table = {sql_literal(rejects)}, "
+        f"rejects_scan = {sql_literal(rejects + '_scans')}"
+        if rejects
+        else ""
+    )
+    return (
+        f"read_csv({sql_literal(path)}, header = true, auto_detect = false, delim = ',', "
+        f"quote = '\"', escape = '\"', columns = {spec}, nullstr = ['NULL', ''], "
+        f"max_line_size = 10000000{store})"
+    )
+
+
+def parquet_reader_sql(path: str, row_numbers: bool = False) -> str:
+    """`read_parquet`; with `row_numbers` (locating a bad row) also its file_row_number."""
+    numbers = ", file_row_number = true" if row_numbers else ""
+    return f"read_parquet({sql_literal(path)}{numbers})"
+
+
+NUMERIC_TYPES = ("DECIMAL", "DOUBLE", "FLOAT", "REAL", "INTEGER", "BIGINT", "HUGEINT",
+                 "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")  # fmt: skip
+TIMESTAMP_TYPES = ("TIMESTAMP", "DATE")
+
+
+def _text(expr: str) -> str:
+    return f"nullif(nullif(cast({expr} as varchar), 'NULL'), '')"
+
+
+def typed_select(
+    names: dict[str, str], types: dict[str, str], where: str, csv: bool
+) -> tuple[str, dict[str, str]]:
+    """The select list that types one file's rows, and per typed column the SQL of its raw
+    (text) value where a failed conversion must be told apart from a missing value.
+
+    `names`: FOCUS name -> the file's column name; `types`: the file's column name -> its
+    DuckDB type (the CSV reader's declared types, or the Parquet schema).
+    """
+    selects: list[str] = []
+    raw_values: dict[str, str] = {}
+    for column in COLUMNS:
+        name = names.get(column.focus)
+        alias = column.raw
+        if name is None:
+            sql_type = {"amount": AMOUNT_SQL, "timestamp": "timestamp"}.get(column.kind, "varchar")
+            selects.append(f"cast(null as {sql_type}) as {alias}")
+            continue
+        ref = quote(name)
+        file_type = types[name].upper()
+        if column.kind == "text":
+            selects.append(f"{_text(ref)} as {alias}")
+        elif column.kind == "amount":
+            if csv or file_type.startswith(NUMERIC_TYPES):
+                # DOUBLE (AWS) and DECIMAL(38, x) (Azure) alike; NaN/inf fail the cast
+                selects.append(f"try_cast({ref} as {AMOUNT_SQL}) as {alias}")
+                if not csv:
+                    raw_values[column.focus] = ref
+            elif file_type == "VARCHAR":
+                selects.append(f"try_cast(trim({_text(ref)}) as {AMOUNT_SQL}) as {alias}")
+                raw_values[column.focus] = _text(ref)
+            else:
+                raise FocusFormatError(
+                    f"{where}: column {name}: type {types[name]} is not a number"
+                )
+        elif csv or file_type.startswith(TIMESTAMP_TYPES):
+            # TIMESTAMPTZ -> timestamp in the session's UTC; naive timestamps are UTC
+            selects.append(f"cast({ref} as timestamp) as {alias}")
+        elif file_type == "VARCHAR":
+            selects.append(
+                f"try_cast(try_cast(trim({_text(ref)}) as timestamptz) as timestamp) as {alias}"
+            )
+            raw_values[column.focus] = _text(ref)
+        else:
+            raise FocusFormatError(f"{where}: column {name}: type {types[name]} is not a timestamp")
+    return ",\n        ".join(selects), raw_values
+
+
+def violation_rules(raw_values: dict[str, str]) -> dict[str, tuple[str, str, str]]:
+    """Row rules as SQL over the typed select: rule id -> (FOCUS column, predicate, problem)."""
+    rules: dict[str, tuple[str, str, str]] = {}
+    by_focus = {c.focus: c for c in COLUMNS}
+    for focus in raw_values:
+        column = by_focus[focus]
+        what = "a number" if column.kind == "amount" else "a date/time"
+        rules[f"bad_{column.raw}"] = (
+            focus,
+            f"x_raw_{column.raw} is not null and {column.raw} is null",
+            f"value is not {what}",
+        )
+    for column in COLUMNS:
+        if column.not_null:
+            rules[f"null_{column.raw}"] = (
+                column.focus,
+                f"{column.raw} is null" + (f" and x_raw_{column.raw} is null"
+                                           if column.focus in raw_values else ""),
+                "mandatory value is empty (or the string NULL)",
+            )  # fmt: skip
+    rules["bad_billing_period"] = (
+        "BillingPeriodEnd",
+        "billing_period_end <= billing_period_start",
+        "BillingPeriodEnd is not after BillingPeriodStart",
+    )
+    return rules
+
+
+def rollup_sql(reader: str, select: str, raw_values: dict[str, str], file_index: int,
+               rules: dict[str, tuple[str, str, str]]) -> str:  # fmt: skip
+    """One file's rows -> daily rows in `parts` (costs and quantities summed per charge day
+    and dimensions), with per-group counts of the rows that break each rule."""
+    raws = "".join(
+        f",\n        {expr} as x_raw_{c.raw}"
+        for c in COLUMNS
+        if (expr := raw_values.get(c.focus)) is not None
+    )
+    dims = ", ".join(DIMENSIONS)
+    sums = ", ".join(f"sum({c.raw}) as {c.raw}" for c in AMOUNTS)
+    counts = ", ".join(
+        f"count(*) filter (where {predicate}) as {rule}"
+        for rule, (_, predicate, _) in rules.items()
+    )
+    return f"""
+insert into parts by name
+select
+    {file_index} as file_index,
+    cast(billing_period_start as date) as billing_period_start,
+    cast(billing_period_end as date) as billing_period_end,
+    cast(charge_period_start as date) as charge_date,
+    {dims},
+    {sums},
+    count(*) as source_rows,
+    {counts}
+from (
+    select
+        {select}{raws}
+    from {reader}
+) as typed
+group by all
+"""
+
+
+def parts_ddl(rules: Sequence[str]) -> str:
+    dims = ",\n".join(f"    {d} varchar" for d in DIMENSIONS)
+    sums = ",\n".join(f"    {c.raw} {AMOUNT_SQL}" for c in AMOUNTS)
+    counts = ",\n".join(f"    {r} bigint" for r in rules)
+    return f"""
+create table if not exists parts (
+    file_index integer,
+    billing_period_start date,
+    billing_period_end date,
+    charge_date date,
+{dims},
+{sums},
+    source_rows bigint,
+{counts}
+)"""
+
+
+def all_rules() -> list[str]:
+    """Every rule id a file can have (the `parts` columns), whatever its format."""
+    raw_values = {c.focus: "x" for c in COLUMNS if c.kind != "text"}
+    return list(violation_rules(raw_values))
+
+
+def scope_of(provider_name: str, billing_account_id: str, period_start: date) -> str:
+    """`<ProviderName>/<BillingAccountId>@<BillingPeriodStart>`: one billing period of one
+    billing account, the unit an import replaces (dbt parses the provider back out)."""
+    return f"{provider_name.strip()}/{billing_account_id.strip()}@{period_start.isoformat()}"
+
+
+def normalized_provider_name(name: str) -> str:
+    """FOCUS ProviderName as the marts name it (the dbt macro normalized_provider_name):
+    AWS / Amazon Web Services -> AWS, Microsoft / Azure -> Azure, any other kept, trimmed."""
+    lowered = name.strip().lower()
+    if lowered in ("aws", "amazon", "amazon web services") or lowered.startswith(
+        "amazon web services,"
+    ):
+        return "AWS"
+    if lowered in ("microsoft", "azure", "microsoft azure", "microsoft corporation"):
+        return "Azure"
+    return name.strip()
+
+
+def provider_of_scope(scope: str) -> str:
+    """The normalised provider of a FOCUS load scope (see scope_of)."""
+    return normalized_provider_name(scope.split("/", 1)[0])
+
+
+SCOPE_SQL = (
+    "trim(provider_name) || '/' || trim(billing_account_id) || '@' "
+    "|| strftime(billing_period_start, '%Y-%m-%d')"
+)

@@ -1,0 +1,434 @@
+"""Read, check and roll up FOCUS files in a scratch DuckDB database, before any write.
+
+Each file is scanned once by DuckDB (`read_csv` with explicit column types, or
+`read_parquet`), typed, checked and rolled up to days in the same query; the daily rows go to
+a scratch table on disk (`parts`), so memory stays bounded by DuckDB's `memory_limit`, not by
+the file size. Only when a check fails is the file read again, to find the first offending
+row: DuckDB names the line and column of a CSV value that does not convert (`store_rejects`);
+for the other rules the CSV is walked with Python's csv module (line = the record's line,
+the header being line 1, as DuckDB counts) and Parquet rows are found by `file_row_number`.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import itertools
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from loaders.focus_files import mapping
+from loaders.focus_files.files import FileSet, FocusFile
+from loaders.focus_files.mapping import FocusFormatError, quote, sql_literal
+
+log = logging.getLogger("finops.loaders.focus_files")
+
+DEFAULT_MEMORY_LIMIT = "4GB"
+
+
+@dataclass(frozen=True)
+class ScopeRollup:
+    """One billing period of one billing account, as this import would land it."""
+
+    scope: str
+    billing_period_start: date
+    billing_period_end: date
+    first_charge_date: date
+    last_charge_date: date
+    files: tuple[FocusFile, ...]
+    focus_version: str
+    file_set_sha256: str  # which files (their contents) the period came from
+    rows_sha256: str  # what the period's daily rows are, whatever files held them
+    source_rows: int
+    row_count: int
+
+
+@contextmanager
+def _text_handle(path: Path) -> Iterator[io.TextIOBase]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+        yield text
+
+
+def csv_header(file: FocusFile) -> list[str]:
+    try:
+        with _text_handle(file.path) as handle:
+            header = next(csv.reader(handle), None)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise FocusFormatError(
+            f"{file.name}: line 1 (header): not a readable CSV file: {exc}"
+        ) from None
+    if not header or not any(name.strip() for name in header):
+        raise FocusFormatError(f"{file.name}: line 1 (header): empty file, no header")
+    return [name.strip() for name in header]
+
+
+def file_set_sha256(shas: set[str] | list[str], version: str) -> str:
+    """SHA-256 of the sorted file hashes (contents, not names), the FOCUS version and the
+    rollup version: the same files read the same way."""
+    digest = hashlib.sha256(f"focus-rollup-v{mapping.ROLLUP_VERSION}\n{version}\n".encode())
+    for sha in sorted(shas):
+        digest.update(f"{sha}\n".encode())
+    return digest.hexdigest()
+
+
+def rows_sha256(row_count: int, row_hash_sum: int, version: str) -> str:
+    """SHA-256 of a period's daily rows: their count and the sum of DuckDB's hash of each
+    row (order-free; rows are unique by key), the FOCUS version and the rollup version."""
+    text = f"focus-rows-v{mapping.ROLLUP_VERSION}\n{version}\n{row_count}\n{row_hash_sum}\n"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Stage:
+    """The scratch database of one import (a file in the import's work folder)."""
+
+    def __init__(self, work_dir: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> None:
+        self.path = work_dir / "stage.duckdb"
+        self.con = duckdb.connect(str(self.path))
+        self.con.execute("set TimeZone = 'UTC'")
+        self.con.execute(f"set memory_limit = {sql_literal(memory_limit)}")
+        self.con.execute(f"set temp_directory = {sql_literal(str(work_dir / 'spill'))}")
+        self.con.execute("set preserve_insertion_order = false")
+        self.con.execute(mapping.parts_ddl(mapping.all_rules()))
+        self.versions: dict[int, str] = {}
+        self.files: list[FocusFile] = []
+
+    def close(self) -> None:
+        self.con.close()
+
+    # ------------------------------------------------------------------ one file
+
+    def add(self, file: FocusFile, declared: str | None) -> str:
+        """Check and roll up one file into `parts`; returns its FOCUS version. Raises
+        FocusFormatError naming the file, line/row and column of the first problem."""
+        index = len(self.files)
+        if file.size == 0:
+            raise FocusFormatError(f"{file.name}: empty file, no header")
+        if file.is_csv:
+            header = csv_header(file)
+            version = mapping.detect_version(header, file.name, declared)
+            rejects = f"rejects_{index}"
+            reader = mapping.csv_reader_sql(str(file.path), header, rejects)
+            types = mapping.csv_types(header)
+        else:
+            header, types = self._parquet_schema(file)
+            version = mapping.detect_version(header, file.name, declared)
+            rejects = ""
+            reader = mapping.parquet_reader_sql(str(file.path))
+        names = mapping.file_columns(header)
+        select, raw_values = mapping.typed_select(names, types, file.name, csv=file.is_csv)
+        rules = mapping.violation_rules(raw_values)
+        try:
+            self.con.execute(mapping.rollup_sql(reader, select, raw_values, index, rules))
+        except duckdb.Error as exc:
+            raise FocusFormatError(f"{file.name}: {_first_line(exc)}") from None
+        if rejects:
+            self._raise_first_reject(file, rejects)
+        counts = self.con.execute(
+            "select " + ", ".join(f"coalesce(sum({rule}), 0)" for rule in rules)
+            + f" from parts where file_index = {index}"
+        ).fetchone()  # fmt: skip
+        broken = [rule for rule, count in zip(rules, counts, strict=True) if count]
+        if broken:
+            if file.is_csv:
+                self._raise_first_csv_violation(file, header, names, rules, broken)
+            self._raise_first_parquet_violation(file, select, raw_values, rules, broken)
+        self.files.append(file)
+        self.versions[index] = version
+        return version
+
+    def _parquet_schema(self, file: FocusFile) -> tuple[list[str], dict[str, str]]:
+        try:
+            rows = self.con.execute(
+                f"describe select * from read_parquet({sql_literal(str(file.path))})"
+            ).fetchall()
+        except duckdb.Error as exc:
+            raise FocusFormatError(
+                f"{file.name}: not a readable Parquet file: {_first_line(exc)}"
+            ) from None
+        header = [row[0] for row in rows]
+        return header, {row[0]: row[1] for row in rows}
+
+    def _raise_first_reject(self, file: FocusFile, rejects: str) -> None:
+        row = self.con.execute(
+            f"select line, column_name, error_type, error_message from {quote(rejects)} "
+            "order by line, column_idx limit 1"
+        ).fetchone()
+        if row is None:
+            return
+        line, column, error_type, message = row
+        message = (message or error_type or "unreadable").strip()
+        # DuckDB's column_name counts only the columns the query read (projection
+        # pushdown), so the column is found from the record itself.
+        converted = re.search(r"Could not convert string \"(.*?)\" to '([^']+)'", message)
+        counted = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+        if error_type == "CAST" and converted:
+            value, target = converted.groups()
+            kind = "timestamp" if "TIMESTAMP" in target.upper() else "amount"
+            column = self._column_holding(file, int(line), value, kind) or column
+            what = "a date/time" if kind == "timestamp" else "a number"
+            problem = f"value {value!r} is not {what}"
+        elif counted:
+            expected, found = (int(n) for n in counted.groups())
+            header = csv_header(file)
+            column = header[found] if found < len(header) else f"(extra value {found})"
+            problem = f"the row has {found} values, the header {expected} columns"
+        else:
+            problem = message.splitlines()[0]
+        raise FocusFormatError(f"{file.name}: line {line}, column {column or '?'}: {problem}")
+
+    def _column_holding(self, file: FocusFile, line: int, value: str, kind: str) -> str | None:
+        """The first column of `kind` whose value on CSV line `line` is `value`."""
+        header = csv_header(file)
+        with _text_handle(file.path) as handle:
+            for record_no, record in enumerate(csv.reader(handle)):
+                if record_no + 1 < line:
+                    continue
+                for name, cell in zip(header, record, strict=False):
+                    column = mapping.BY_FOCUS_LOWER.get(name.lower())
+                    if column is not None and column.kind == kind and cell == value:
+                        return name
+                return None
+        return None
+
+    def _raise_first_csv_violation(
+        self,
+        file: FocusFile,
+        header: list[str],
+        names: dict[str, str],
+        rules: dict[str, tuple[str, str, str]],
+        broken: list[str],
+    ) -> None:
+        """Walk the CSV to the first record that breaks a rule DuckDB counted."""
+        position = {name: i for i, name in enumerate(header)}
+        nulls = [
+            (rules[rule][0], position[names[rules[rule][0]]], rules[rule][2])
+            for rule in broken
+            if rule.startswith("null_")
+        ]
+        periods: set[tuple[str, str]] = set()
+        if "bad_billing_period" in broken:
+            start, end = names["BillingPeriodStart"], names["BillingPeriodEnd"]
+            text = mapping.csv_reader_sql(str(file.path), header)
+            periods = set(
+                self.con.execute(
+                    f"select distinct {quote(start)}, {quote(end)} from {text} "
+                    f"where try_cast({quote(end)} as timestamptz) "
+                    f"<= try_cast({quote(start)} as timestamptz)"
+                ).fetchall()
+            )
+        with _text_handle(file.path) as handle:
+            reader = csv.reader(handle)
+            next(reader, None)
+            for record_no, record in enumerate(reader, start=1):
+                for focus, index, problem in nulls:
+                    if index >= len(record) or record[index] in mapping.NULL_STRINGS:
+                        raise FocusFormatError(
+                            f"{file.name}: line {record_no + 1}, column {focus}: {problem}"
+                        )
+                if periods:
+                    pair = (record[position[names["BillingPeriodStart"]]],
+                            record[position[names["BillingPeriodEnd"]]])  # fmt: skip
+                    if pair in periods:
+                        raise FocusFormatError(
+                            f"{file.name}: line {record_no + 1}, column BillingPeriodEnd: "
+                            f"BillingPeriodEnd {pair[1]!r} is not after BillingPeriodStart "
+                            f"{pair[0]!r}"
+                        )
+        raise FocusFormatError(f"{file.name}: {rules[broken[0]][0]}: {rules[broken[0]][2]}")
+
+    def _raise_first_parquet_violation(
+        self,
+        file: FocusFile,
+        select: str,
+        raw_values: dict[str, str],
+        rules: dict[str, tuple[str, str, str]],
+        broken: list[str],
+    ) -> None:
+        raws = "".join(
+            f", {expr} as x_raw_{c.raw}"
+            for c in mapping.COLUMNS
+            if (expr := raw_values.get(c.focus)) is not None
+        )
+        typed = (
+            f"(select {select}{raws}, file_row_number "
+            f"from {mapping.parquet_reader_sql(str(file.path), row_numbers=True)}) as typed"
+        )
+        first: tuple[int, str] | None = None
+        for rule in broken:
+            row = self.con.execute(
+                f"select min(file_row_number) from {typed} where {rules[rule][1]}"
+            ).fetchone()
+            if row and row[0] is not None and (first is None or row[0] < first[0]):
+                first = (int(row[0]), rule)
+        assert first is not None
+        row_index, rule = first
+        focus, _, problem = rules[rule]
+        column = next(c for c in mapping.COLUMNS if c.focus == focus)
+        if rule.startswith("bad_") and focus in raw_values:
+            value = self.con.execute(
+                f"select cast(x_raw_{column.raw} as varchar) from {typed} "
+                f"where file_row_number = {row_index}"
+            ).fetchone()[0]
+            problem = f"value {value!r} is not " + (
+                "a number" if column.kind == "amount" else "a date/time"
+            )
+        raise FocusFormatError(f"{file.name}: row {row_index + 1}, column {focus}: {problem}")
+
+    # ------------------------------------------------------------------ the whole set
+
+    def scopes(self) -> set[str]:
+        """The (billing account, billing period) scopes the files read so far hold."""
+        sql = f"select distinct {mapping.SCOPE_SQL} from parts"
+        return {scope for (scope,) in self.con.execute(sql).fetchall()}
+
+    def rollups(self, declared: str | None, only: set[str] | None = None) -> list[ScopeRollup]:
+        """Every (billing account, billing period) the files read hold - or only those in
+        `only` (the others may have been read in part) - checked for consistency."""
+        scope_sql = mapping.SCOPE_SQL
+        self.con.execute("create or replace table wanted (scope varchar)")
+        if only is not None:
+            self.con.executemany("insert into wanted values (?)", [[s] for s in sorted(only)])
+        where = "true" if only is None else f"{scope_sql} in (select scope from wanted)"
+        self.con.execute(
+            f"""
+            create or replace table final as
+            select
+                {scope_sql} as scope,
+                billing_period_start, billing_period_end, charge_date,
+                {", ".join(mapping.DIMENSIONS)},
+                {", ".join(f"sum({c.raw}) as {c.raw}" for c in mapping.AMOUNTS)},
+                sum(source_rows) as x_source_rows
+            from parts
+            where {where}
+            group by all
+            """
+        )
+        rows = self.con.execute(
+            f"""
+            select
+                {scope_sql} as scope,
+                min(billing_period_start), min(billing_period_end),
+                count(distinct billing_period_end),
+                min(charge_date), max(charge_date),
+                list(distinct file_index order by file_index),
+                sum(source_rows)
+            from parts
+            where {where}
+            group by all
+            order by 1
+            """
+        ).fetchall()
+        all_columns = [
+            "billing_period_start",
+            "billing_period_end",
+            "charge_date",
+            *mapping.DIMENSIONS,
+            *(c.raw for c in mapping.AMOUNTS),
+            "x_source_rows",
+        ]
+        counts = {
+            scope: (int(count), int(hash_sum))
+            for scope, count, hash_sum in self.con.execute(
+                f"select scope, count(*), sum(cast(hash({', '.join(all_columns)}) as hugeint)) "
+                "from final group by scope"
+            ).fetchall()
+        }
+        out = []
+        for scope, start, end, ends, first, last, indexes, source_rows in rows:
+            files = tuple(self.files[i] for i in indexes)
+            if ends > 1:
+                seen = self.con.execute(
+                    f"select distinct file_index, billing_period_end from parts "
+                    f"where {scope_sql} = ? order by all",
+                    [scope],
+                ).fetchall()
+                shown = "; ".join(f"{self.files[i].name}: {e}" for i, e in seen)
+                raise FocusFormatError(
+                    f"billing account period {scope}: column BillingPeriodEnd: one "
+                    f"BillingPeriodStart with {ends} different BillingPeriodEnd values ({shown})"
+                )
+            version = declared or max(self.versions[i] for i in indexes)
+            row_count, hash_sum = counts[scope]
+            out.append(
+                ScopeRollup(
+                    scope=scope,
+                    billing_period_start=start,
+                    billing_period_end=end,
+                    first_charge_date=first,
+                    last_charge_date=last,
+                    files=files,
+                    focus_version=version,
+                    file_set_sha256=file_set_sha256({f.sha256 for f in files}, version),
+                    rows_sha256=rows_sha256(row_count, hash_sum, version),
+                    source_rows=int(source_rows),
+                    row_count=row_count,
+                )
+            )
+        _check_overlaps(out)
+        return out
+
+    def arrow_rows(self, rollup: ScopeRollup) -> pa.Table:
+        """The scope's daily rows with exactly raw.focus_costs' columns."""
+        columns = [
+            "billing_period_start",
+            "billing_period_end",
+            "charge_date",
+            *mapping.DIMENSIONS,
+            *(c.raw for c in mapping.AMOUNTS),
+            "x_source_rows",
+        ]
+        return self.con.sql(
+            f"select {', '.join(columns)}, $version as x_focus_version, "
+            "$file_set as x_file_set_sha256 from final where scope = $scope",
+            params={
+                "version": rollup.focus_version,
+                "file_set": rollup.file_set_sha256,
+                "scope": rollup.scope,
+            },
+        ).to_arrow_table()
+
+
+def _check_overlaps(rollups: list[ScopeRollup]) -> None:
+    """Billing periods of one billing account must not overlap (each replaces on its own)."""
+    by_account: dict[str, list[ScopeRollup]] = {}
+    for rollup in rollups:
+        by_account.setdefault(rollup.scope.rsplit("@", 1)[0], []).append(rollup)
+    for account, periods in by_account.items():
+        periods.sort(key=lambda r: r.billing_period_start)
+        for before, after in itertools.pairwise(periods):
+            if after.billing_period_start < before.billing_period_end:
+                raise FocusFormatError(
+                    f"billing account {account}: column BillingPeriodStart: billing periods "
+                    f"[{before.billing_period_start}, {before.billing_period_end}) and "
+                    f"[{after.billing_period_start}, {after.billing_period_end}) overlap "
+                    f"(files {', '.join(f.name for f in after.files)})"
+                )
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def declared_version(file_set: FileSet) -> str | None:
+    """The FOCUS version the export's metadata declares (checked), else None."""
+    versions = set()
+    for name, value in file_set.declared_versions:
+        version = mapping.supported_version(value)
+        if version is None:
+            raise FocusFormatError(
+                f"{name}: unknown FOCUS version {value!r} (FocusVersion of the export's "
+                f"metadata); supported: {', '.join(mapping.SUPPORTED_VERSIONS)}"
+            )
+        versions.add(version)
+    return versions.pop() if len(versions) == 1 else None

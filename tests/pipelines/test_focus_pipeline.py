@@ -1,0 +1,240 @@
+"""FOCUS export files through the whole pipeline: `finops run` with FINOPS_SOURCES=focus.
+
+Two dbt builds in this module, both on the FinOps Foundation's FOCUS sample: the sample CSV
+imported by the loader and built with `dbt build`, and a real `finops run` (load, build,
+export, report) on a Parquet copy written by DuckDB. The marts must reconcile with the
+file's own totals and be the same from either format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from finops_testing import finops_env
+from focus_testing import (
+    SAMPLE,
+    cents,
+    copy_sample,
+    dbt_build,
+    file_totals,
+    parquet_copy,
+)
+
+from finops.settings import load_settings, resolve_sources
+from loaders import focus_files
+
+FINOPS = str(Path(sys.executable).with_name("finops"))
+RUN_DATE = date(2026, 7, 1)
+# Every mart, compared between the two builds; columns that record when a build or load
+# happened (not what it computed) are left out.
+MARTS = {
+    "fct_daily_costs": "* exclude (_loaded_through)",
+    "fct_cost_kpis": "*",
+    "fct_cost_anomalies": "*",
+    "fct_cost_total_anomalies": "*",
+    "fct_anomaly_root_causes": "*",
+    "fct_anomaly_series": "*",
+    "fct_cost_movers": "*",
+    "fct_cost_forecast": "*",
+    "fct_cost_forecast_backtest": "*",
+    "fct_cost_restatements": "*",
+    "fct_load_freshness": (
+        "provider_name, source_name, scope, last_attempt_status, latest_charge_date, "
+        "estimated_days, restated_days"
+    ),
+}
+
+
+def fetch(db_path: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def run_cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("FINOPS_", "AWS_"))}
+    return subprocess.run(
+        [FINOPS, *args],
+        env={**clean, **finops_env(home, **env)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def csv_marts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample CSV imported as it is, then `dbt build` (build 1 of 2)."""
+    work = tmp_path_factory.mktemp("focus_csv_build")
+    db_path = work / "finops.duckdb"
+    focus_files.load(db_path, str(copy_sample(work / "export")))
+    dbt_build(db_path, work)
+    return db_path
+
+
+@pytest.fixture(scope="module")
+def parquet_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, subprocess.CompletedProcess]]:
+    """`finops run` with FINOPS_SOURCES=focus on a folder holding a Parquet copy of the
+    sample, nested as exports nest their files (build 2 of 2)."""
+    home = tmp_path_factory.mktemp("focus_home")
+    export = home / "exports" / "FOCUS_1_0_AWS" / "data" / "BILLING_PERIOD=2024-09"
+    parquet_copy(SAMPLE, export / "part-00000.parquet")
+    proc = run_cli(
+        home,
+        "run",
+        "--date",
+        RUN_DATE.isoformat(),
+        FINOPS_SOURCES="focus",
+        FINOPS_FOCUS_PATH=str(home / "exports"),
+    )
+    yield home, proc
+
+
+def test_finops_run_on_focus_files_succeeds_and_marts_reconcile_with_the_file(
+    parquet_run: tuple[Path, subprocess.CompletedProcess],
+):
+    # GIVEN `finops run` with FINOPS_SOURCES=focus on the sample (as Parquet)
+    home, proc = parquet_run
+
+    # THEN the run succeeded: loaded, built (every dbt test, the reconciliation to raw
+    # included), exported and reported
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    serving = home / "data" / "finops_serving.duckdb"
+    history = json.loads((home / "logs" / "execution_history.json").read_text())
+    assert history[-1]["status"] == "succeeded"
+    report = (home / "logs" / f"report_{RUN_DATE:%Y%m%d}.txt").read_text()
+    # the report names each provider of the files as loaded, with the rows each landed
+    providers = {p["provider"]: p for p in history[-1]["providers"]}
+    assert set(providers) == {"AWS", "Azure", "Oracle"}, providers
+    assert all(p["status"] == "loaded" and p["rows_loaded"] > 0 for p in providers.values())
+    assert "  ?" not in report and "not loaded" not in report
+    # and the raw audit extract holds the landed FOCUS rows (both cost measures)
+    [extract] = (home / "data" / "raw").glob("multicloud_costs_*.csv")
+    extract_rows = extract.read_text().splitlines()[1:]
+    assert extract_rows and all(",BilledCost," in r or ",EffectiveCost," in r for r in extract_rows)
+
+    # THEN the daily mart holds the file's own totals per provider and currency, to the cent
+    marts = fetch(
+        serving,
+        "select provider_name, billing_currency, sum(billed_cost), sum(effective_cost) "
+        "from marts.fct_daily_costs group by all",
+    )
+    assert cents({(p, c): (b, e) for p, c, b, e in marts}) == cents(file_totals(SAMPLE))
+
+    # THEN the KPIs have a row per provider, and 'All' is the sum of every provider
+    kpis = dict(
+        fetch(
+            serving,
+            "select kpi_id, total_cost from marts.fct_cost_kpis where cost_basis = 'billed'",
+        )
+    )
+    assert set(kpis) == {"all_billed", "aws_billed", "azure_billed", "oracle_billed"}
+    assert kpis["all_billed"] == kpis["aws_billed"] + kpis["azure_billed"] + kpis["oracle_billed"]
+    assert kpis["oracle_billed"].quantize(Decimal("0.01")) == Decimal("0.54")
+
+    # THEN the freshness mart shows each imported billing period under its provider
+    freshness = fetch(
+        serving,
+        "select provider_name, source_name, latest_charge_date from marts.fct_load_freshness "
+        "order by scope",
+    )
+    assert freshness == [
+        ("AWS", "focus_files", date(2024, 9, 30)),
+        ("Azure", "focus_files", date(2024, 9, 19)),
+        ("Oracle", "focus_files", date(2024, 9, 22)),
+        ("Oracle", "focus_files", date(2024, 9, 30)),
+    ]
+
+    # THEN the file's categories were used: EC2 (in Compute and Storage in the file) is in
+    # Compute, where most of its cost is; the sample's 'Usage-based' rows are Usage-Based
+    warehouse = home / "data" / "finops.duckdb"
+    categorized = "intermediate.int_cloud_costs_categorized"
+    assert fetch(
+        warehouse,
+        f"select distinct service_category from {categorized} "
+        "where service_name = 'Amazon Elastic Compute Cloud'",
+    ) == [("Compute",)]
+    assert fetch(
+        warehouse,
+        f"select distinct charge_frequency from {categorized} where charge_category = 'Adjustment'",
+    ) == [("Usage-Based",)]
+
+
+def test_parquet_copy_gives_the_same_marts_as_the_csv(
+    csv_marts: Path, parquet_run: tuple[Path, subprocess.CompletedProcess]
+):
+    # GIVEN the marts built from the CSV, and those of `finops run` on the Parquet copy
+    home, proc = parquet_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    parquet_marts = home / "data" / "finops.duckdb"
+
+    # THEN every mart holds the same rows
+    for table, columns in MARTS.items():
+        sql = f"select {columns} from marts.{table} order by all"
+        csv_rows, parquet_rows = fetch(csv_marts, sql), fetch(parquet_marts, sql)
+        assert csv_rows == parquet_rows, table
+    assert fetch(csv_marts, "select count(*) from marts.fct_daily_costs")[0][0] == 721
+
+
+def test_csv_marts_reconcile_with_the_file_per_provider_and_currency(csv_marts: Path):
+    # GIVEN the sample CSV imported unchanged and built
+    totals = fetch(
+        csv_marts,
+        "select provider_name, billing_currency, sum(billed_cost), sum(effective_cost) "
+        "from marts.fct_daily_costs group by all",
+    )
+    # THEN per provider and currency the marts hold the file's totals, to the cent
+    assert cents({(p, c): (b, e) for p, c, b, e in totals}) == cents(file_totals(SAMPLE))
+    # ... and every FOCUS value in the marts is the FOCUS spelling
+    assert fetch(
+        csv_marts,
+        "select distinct charge_category, charge_class from marts.fct_daily_costs order by all",
+    ) == [("Adjustment", None), ("Credit", None), ("Usage", None)]
+
+
+# ------------------------------------------------------------------ source selection
+
+
+def test_auto_picks_focus_when_a_path_is_set(monkeypatch: pytest.MonkeyPatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AZURE_TENANT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("FINOPS_FOCUS_PATH", raising=False)
+    assert resolve_sources("auto") == ("simulated",)
+
+    monkeypatch.setenv("FINOPS_FOCUS_PATH", "s3://billing-exports/focus")
+    assert resolve_sources("auto") == ("focus",)
+    # AWS keys (perhaps only there to read the bucket) do not add Cost Explorer by themselves
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFINOPSFOCUSAUTO1")
+    assert resolve_sources("auto") == ("focus",)
+    # the API sources come along only when named
+    assert resolve_sources("aws,focus") == ("aws", "focus")
+    with pytest.raises(ValueError, match="mixes simulated with real sources"):
+        resolve_sources("simulated,focus")
+
+
+def test_focus_without_a_path_is_a_settings_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("FINOPS_HOME", str(tmp_path))
+    monkeypatch.setenv("FINOPS_SOURCES", "focus")
+    monkeypatch.delenv("FINOPS_FOCUS_PATH", raising=False)
+    with pytest.raises(ValueError, match="FINOPS_FOCUS_PATH is not set"):
+        load_settings(tmp_path / "no.env")
+
+    # ... which `finops run` reports as bad settings (exit 2), before touching anything
+    proc = run_cli(tmp_path, "run", "--date", RUN_DATE.isoformat(), FINOPS_SOURCES="focus")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "FINOPS_FOCUS_PATH" in proc.stdout + proc.stderr
+    assert not (tmp_path / "data").exists()
