@@ -1,6 +1,7 @@
 """The dashboard served by `streamlit run` and used in a real headless Chromium.
 
-Needs Debian's chromium at /usr/bin/chromium (never `playwright install`); skipped without it.
+Needs Debian's chromium at /usr/bin/chromium (never `playwright install`; `make test` installs
+it): without it the test fails, it is never skipped.
 Run only these with `pytest -m browser`. One server for the module, one browser session that
 goes through every page the way a user would (sidebar links, so the session and its filters
 carry over), and a full-page screenshot of each page in test-output/dashboard_<page>.png.
@@ -40,10 +41,7 @@ CHROMIUM_ARGS = [
 TIMEOUT_S = 60
 VIEWPORT = {"width": 1500, "height": 1400}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium"),
-]
+pytestmark = pytest.mark.browser
 
 
 def _free_port() -> int:
@@ -70,6 +68,7 @@ def _wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
 @pytest.fixture(scope="module")
 def dashboard_url(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`streamlit run` on a free loopback port, with the settings pointing at `warehouse`."""
+    assert CHROMIUM.exists(), "needs Debian's chromium at /usr/bin/chromium (make test installs it)"
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FINOPS_")}
     env |= {
