@@ -1,7 +1,8 @@
 """FOCUS sample data for the tests (importable as `focus_testing`): the FinOps Foundation's
 real, anonymized FOCUS 1.0 sample (CC BY 4.0), its own totals, and copies of it written by
-DuckDB (Parquet, CSV.gz) or altered row by row (restated, corrupted). The shared sample is
-only ever read; every copy goes to the test's tmp folder.
+DuckDB (Parquet, CSV.gz) or altered row by row (restated, corrupted). The sample is vendored
+unchanged in tests/fixtures/focus-sample/ (with its licence) and only ever read; every copy
+goes to the test's tmp folder.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = REPO_ROOT.parent / "shared" / "data" / "focus-sample" / "focus_sample.csv"
+SAMPLE = REPO_ROOT / "tests" / "fixtures" / "focus-sample" / "focus_sample.csv"
 # FOCUS ProviderName in the sample -> provider_name in the marts
 PROVIDERS = {"AWS": "AWS", "Microsoft": "Azure", "Oracle": "Oracle"}
 CENT = Decimal("0.01")

@@ -11,13 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -25,95 +19,27 @@ from pathlib import Path
 import marts_sql as sql
 import pytest
 from marts_sql import CENT, Selection
+from streamlit_server import CHROMIUM, CHROMIUM_ARGS, REPO, streamlit_server
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "test-output"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_S = 60
 VIEWPORT = {"width": 1500, "height": 1400}
 
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"streamlit did not answer /_stcore/health in {TIMEOUT_S}s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def dashboard_url(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`streamlit run` on a free loopback port, with the settings pointing at `warehouse`."""
-    assert CHROMIUM.exists(), "needs Debian's chromium at /usr/bin/chromium (make test installs it)"
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FINOPS_")}
-    env |= {
+    settings = {
         "FINOPS_HOME": str(warehouse.parent),
         "FINOPS_DUCKDB_PATH": str(
             warehouse.with_name(warehouse.name.removesuffix("_serving.duckdb") + ".duckdb")
         ),
         "FINOPS_MONTHLY_BUDGET": "1000000",
     }
-    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "dashboard/streamlit_app.py",
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.fileWatcherType",
-                "none",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, server, log)
+    with streamlit_server(settings, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
 
 
 def money_text(amount: Decimal, currency: str) -> str:

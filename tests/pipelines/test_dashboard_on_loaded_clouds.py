@@ -9,11 +9,6 @@ its headline figures are compared with plain SQL over that file.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,10 +17,9 @@ import duckdb
 import pytest
 from ops_scenario import TwoClouds
 from streamlit.testing.v1 import AppTest
+from streamlit_server import CHROMIUM, CHROMIUM_ARGS, REPO, streamlit_server
 
-REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "dashboard" / "streamlit_app.py")
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's, installed by `make test`
 SCREENSHOTS = REPO / "test-output"
 PAGES = (
     "app_pages/services.py",
@@ -127,48 +121,24 @@ def test_the_loaded_clouds_in_a_real_browser(two_clouds: TwoClouds, tmp_path: Pa
         "select sum(billed_cost_reporting) from marts.fct_daily_costs where charge_date >= ?",
         [last - timedelta(days=DEFAULT_DAYS - 1)],
     )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FINOPS_")}
-    env |= {"FINOPS_HOME": str(two_clouds.home), "FINOPS_DUCKDB_PATH": str(two_clouds.warehouse)}
-    log = tmp_path / "streamlit.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, log.read_text()
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().decode().strip() == "ok":
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.25)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-            try:
-                page = browser.new_page(viewport={"width": 1500, "height": 1400})
-                # WHEN a person opens the dashboard
-                page.goto(url)
-                # THEN the total a person reads is both clouds' billed cost, to the cent
-                card = page.locator('[data-testid="stMetric"]').filter(has_text="Total cost")
-                expect(card.locator('[data-testid="stMetricValue"]')).to_have_text(
-                    f"{currency} {Decimal(total).quantize(Decimal('0.01')):,}", timeout=60_000
-                )
-                page.wait_for_selector('[data-testid="stStatusWidget"]', state="hidden")
-                assert page.locator('[data-testid="stException"]').count() == 0
-                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(SCREENSHOTS / "dashboard_loaded_clouds.png"))
-            finally:
-                browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    settings = {
+        "FINOPS_HOME": str(two_clouds.home),
+        "FINOPS_DUCKDB_PATH": str(two_clouds.warehouse),
+    }
+    with streamlit_server(settings, tmp_path / "streamlit.log") as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1400})
+            # WHEN a person opens the dashboard
+            page.goto(url)
+            # THEN the total a person reads is both clouds' billed cost, to the cent
+            card = page.locator('[data-testid="stMetric"]').filter(has_text="Total cost")
+            expect(card.locator('[data-testid="stMetricValue"]')).to_have_text(
+                f"{currency} {Decimal(total).quantize(Decimal('0.01')):,}", timeout=60_000
+            )
+            page.wait_for_selector('[data-testid="stStatusWidget"]', state="hidden")
+            assert page.locator('[data-testid="stException"]').count() == 0
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "dashboard_loaded_clouds.png"))
+        finally:
+            browser.close()

@@ -182,11 +182,18 @@ def test_parquet_copy_gives_the_same_marts_as_the_csv(
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     parquet_marts = home / "data" / "finops.duckdb"
 
-    # THEN every mart holds the same rows
+    # THEN every mart holds the same rows (averages and z-scores to 6 decimals: DuckDB's
+    # parallel float sums may differ in the last digits between two builds of the same data)
+    def rounded(rows: list[tuple]) -> list[tuple]:
+        return [
+            tuple(round(v, 6) if isinstance(v, (float, Decimal)) else v for v in row)
+            for row in rows
+        ]
+
     for table, columns in MARTS.items():
         sql = f"select {columns} from marts.{table} order by all"
         csv_rows, parquet_rows = fetch(csv_marts, sql), fetch(parquet_marts, sql)
-        assert csv_rows == parquet_rows, table
+        assert rounded(csv_rows) == rounded(parquet_rows), table
     assert fetch(csv_marts, "select count(*) from marts.fct_daily_costs")[0][0] == 721
 
 
