@@ -15,7 +15,7 @@ run: setup pipeline dashboard
 
 ## test: set up (venv, packages, Debian chromium) and run the whole test suite
 test: setup browser
-	$(PY) -m pytest -n auto --dist loadgroup
+	$(PY) -m pytest -n auto --dist loadgroup --no-loadscope-reorder
 
 setup: $(STAMP)
 

@@ -13,15 +13,53 @@ from finops_testing import FIXED_RUN_DATE, finops_env, run_pipeline
 # Fixtures that run the pipeline once and are shared: every test using one goes to the same
 # pytest-xdist worker (`make test` runs `-n auto --dist loadgroup`), so each is built once.
 SHARED_BUILDS = ("two_clouds", "built_home")
+# Groups that take minutes, started first (`make test` passes --no-loadscope-reorder, so
+# xdist hands out groups in collection order): a long group started last would end the run
+# on one worker while the other idles. The rest follow, largest group first.
+SLOW_GROUPS = ("tests/dbt/test_spark_target.py", "two_clouds", "built_home")
 
 
+# tryfirst: the marks must be set before xdist's own hook reads them to suffix the node ids
+# with their group (without it that hook may run first and every group is silently ignored).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Group tests for pytest-xdist: by shared session build, else by file (module fixtures
-    such as a module's dbt build then run once). Without xdist the mark does nothing."""
+    such as a module's dbt build then run once), and order the groups: SLOW_GROUPS first.
+    Without xdist the mark does nothing and the order only changes which test runs when."""
+    groups: dict[int, str] = {}
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         group = next((name for name in SHARED_BUILDS if name in fixtures), None)
-        item.add_marker(pytest.mark.xdist_group(group or item.nodeid.split("::")[0]))
+        group = group or item.nodeid.split("::")[0]
+        groups[id(item)] = group
+        item.add_marker(pytest.mark.xdist_group(group))
+    sizes: dict[str, int] = {}
+    for group in groups.values():
+        sizes[group] = sizes.get(group, 0) + 1
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        group = groups[id(item)]
+        slow = SLOW_GROUPS.index(group) if group in SLOW_GROUPS else len(SLOW_GROUPS)
+        return slow, -sizes[group]
+
+    items.sort(key=rank)  # stable: a group's tests keep their order
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """On an xdist worker with --dist loadgroup, every node id must carry its group suffix
+    (`...@group`): pytest 9 ignores the attribute xdist 3.8 sets, and then each test is sent
+    to any worker, every module build runs on both and the suite takes far longer. Stop at
+    once instead of running so."""
+    if not getattr(session.config.option, "loadgroup", False):  # set on xdist workers only
+        return
+    ungrouped = [item.nodeid for item in session.items if "@" not in item.nodeid]
+    if ungrouped:
+        raise pytest.UsageError(
+            f"pytest-xdist did not group {ungrouped[0]} (and {len(ungrouped) - 1} more): "
+            "this pytest does not honour --dist loadgroup; install the pytest pinned in "
+            "pyproject.toml"
+        )
 
 
 @pytest.fixture
