@@ -9,7 +9,7 @@
     {%- if seasonality == 'day_of_week' %}
         {%- set window_rows = var('anomaly_seasonal_weeks') | int %}
         {%- set min_history_days = var('anomaly_seasonal_min_weeks') | int %}
-        {%- set season_partition = ', isodow(charge_date)' %}
+        {%- set season_partition = ', ' ~ iso_day_of_week('charge_date') %}
     {%- else %}
         {%- set window_rows = var('anomaly_window_days') | int %}
         {%- set min_history_days = var('anomaly_min_history_days') | int %}

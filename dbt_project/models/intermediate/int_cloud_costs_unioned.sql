@@ -38,11 +38,11 @@ unioned as (
         is_estimated,
         x_source,
         scope,
-        cast(null as varchar) as service_category,
-        cast(null as varchar) as service_subcategory,
-        cast(null as varchar) as charge_category,
-        cast(null as varchar) as charge_class,
-        cast(null as varchar) as charge_frequency
+        cast(null as string) as service_category,
+        cast(null as string) as service_subcategory,
+        cast(null as string) as charge_category,
+        cast(null as string) as charge_class,
+        cast(null as string) as charge_frequency
     from aws_costs
 
     union all
@@ -63,11 +63,11 @@ unioned as (
         is_estimated,
         x_source,
         scope,
-        cast(null as varchar) as service_category,
-        cast(null as varchar) as service_subcategory,
-        cast(null as varchar) as charge_category,
-        cast(null as varchar) as charge_class,
-        cast(null as varchar) as charge_frequency
+        cast(null as string) as service_category,
+        cast(null as string) as service_subcategory,
+        cast(null as string) as charge_category,
+        cast(null as string) as charge_class,
+        cast(null as string) as charge_frequency
     from azure_costs
 
     union all

@@ -34,7 +34,7 @@ series as (
         sub_account_id,
         service_name,
         min(charge_date) as first_date,
-        arg_max(sub_account_name, charge_date) as sub_account_name
+        max_by(sub_account_name, charge_date) as sub_account_name
     from daily_costs
     where charge_category = 'Usage'
     group by provider_name, sub_account_id, service_name
@@ -48,7 +48,7 @@ date_bounds as (
 ),
 
 calendar as (
-    select cast(unnest(generate_series(first_date, last_date, interval 1 day)) as date) as charge_date
+    select {{ day_series('first_date', 'last_date') }} as charge_date
     from date_bounds
 ),
 

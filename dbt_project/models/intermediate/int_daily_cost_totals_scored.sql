@@ -39,7 +39,7 @@ date_bounds as (
 ),
 
 calendar as (
-    select cast(unnest(generate_series(first_date, last_date, interval 1 day)) as date) as charge_date
+    select {{ day_series('first_date', 'last_date') }} as charge_date
     from date_bounds
 ),
 

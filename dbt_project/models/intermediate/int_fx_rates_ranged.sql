@@ -51,7 +51,7 @@ unioned as (
 
 final as (
     select
-        cast(from_currency as varchar) as from_currency,
+        cast(from_currency as string) as from_currency,
         {{ reporting_currency() }} as to_currency,
         cast(rate as decimal(18, 10)) as fx_rate,
         cast(valid_from as date) as valid_from,

@@ -37,17 +37,14 @@ as_of as (
 
 months as (
     select
-        cast(
-            unnest(generate_series(date_trunc('month', first_date), date_trunc('month', as_of_date), interval 1 month))
-            as date
-        ) as month_start
+        {{ month_series("date_trunc('month', first_date)", "date_trunc('month', as_of_date)") }} as month_start
     from as_of
     where as_of_date is not null
 ),
 
 -- backtest cutoffs: days 7, 14 and 21 of each month
 backtest_days as (
-    select unnest([6, 13, 20]) as day_offset
+    select backtest_offsets.day_offset from (values (6), (13), (20)) as backtest_offsets (day_offset)
 ),
 
 cutoffs as (
@@ -92,7 +89,7 @@ window_days as (
     select
         provider_scope,
         cutoff_date,
-        cast(unnest(generate_series(window_start, cutoff_date, interval 1 day)) as date) as window_day
+        {{ day_series('window_start', 'cutoff_date') }} as window_day
     from forecast_cutoffs
     where window_start <= cutoff_date
 ),
@@ -102,7 +99,7 @@ window_day_costs as (
         window_days.provider_scope,
         window_days.cutoff_date,
         window_days.window_day,
-        isodow(window_days.window_day) as day_of_week,
+        {{ iso_day_of_week('window_days.window_day') }} as day_of_week,
         coalesce(sum(scoped_costs.cost), 0) as cost
     from window_days
     left join scoped_costs
@@ -135,7 +132,7 @@ remaining_days as (
     select
         provider_scope,
         cutoff_date,
-        cast(unnest(generate_series(cutoff_date + 1, month_end_date, interval 1 day)) as date) as remaining_day
+        {{ day_series('cutoff_date + 1', 'month_end_date') }} as remaining_day
     from forecast_cutoffs
     where cutoff_date < month_end_date
 ),
@@ -150,7 +147,7 @@ remaining_forecast as (
         on
             remaining_days.provider_scope = weekday_averages.provider_scope
             and remaining_days.cutoff_date = weekday_averages.cutoff_date
-            and isodow(remaining_days.remaining_day) = weekday_averages.day_of_week
+            and {{ iso_day_of_week('remaining_days.remaining_day') }} = weekday_averages.day_of_week
     left join window_averages
         on
             remaining_days.provider_scope = window_averages.provider_scope

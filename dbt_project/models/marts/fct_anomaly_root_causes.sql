@@ -66,7 +66,7 @@ account_names as (
     select
         provider_name,
         sub_account_id,
-        arg_max(sub_account_name, charge_date) as sub_account_name
+        max_by(sub_account_name, charge_date) as sub_account_name
     from usage_costs
     group by provider_name, sub_account_id
 ),
@@ -80,7 +80,9 @@ contributions as (
         coalesce(sum(item_days.cost) filter (where item_days.charge_date = total_anomalies.charge_date), 0)
             as actual_cost,
         cast(round(
-            coalesce(sum(item_days.cost) filter (where item_days.charge_date < total_anomalies.charge_date), 0)
+            cast(coalesce(
+                sum(item_days.cost) filter (where item_days.charge_date < total_anomalies.charge_date), 0
+            ) as double)
             / any_value(total_anomalies.training_days),
             10
         ) as decimal(38, 10)) as expected_cost
@@ -92,7 +94,7 @@ contributions as (
             and total_anomalies.charge_date >= item_days.charge_date
             and (
                 total_anomalies.seasonality = 'none'
-                or date_diff('day', item_days.charge_date, total_anomalies.charge_date) % 7 = 0
+                or {{ days_between('item_days.charge_date', 'total_anomalies.charge_date') }} % 7 = 0
             )
     left join excluded_days
         on
@@ -111,24 +113,24 @@ final as (
                 'contributions.dimension',
                 'contributions.provider_name',
                 'contributions.item',
-            ]) }} as varchar
+            ]) }} as string
         ) as root_cause_id,
-        cast(total_anomalies.total_anomaly_id as varchar) as total_anomaly_id,
+        cast(total_anomalies.total_anomaly_id as string) as total_anomaly_id,
         cast(total_anomalies.charge_date as date) as charge_date,
-        cast(total_anomalies.provider_scope as varchar) as provider_scope,
-        cast(contributions.dimension as varchar) as dimension,
-        cast(contributions.provider_name as varchar) as provider_name,
-        cast(contributions.item as varchar) as item,
+        cast(total_anomalies.provider_scope as string) as provider_scope,
+        cast(contributions.dimension as string) as dimension,
+        cast(contributions.provider_name as string) as provider_name,
+        cast(contributions.item as string) as item,
         cast(
-            case when contributions.dimension = 'account' then account_names.sub_account_name end as varchar
+            case when contributions.dimension = 'account' then account_names.sub_account_name end as string
         ) as sub_account_name,
-        cast(total_anomalies.reporting_currency as varchar) as reporting_currency,
+        cast(total_anomalies.reporting_currency as string) as reporting_currency,
         cast(contributions.actual_cost as decimal(38, 10)) as actual_cost,
         cast(contributions.expected_cost as decimal(38, 10)) as expected_cost,
         cast(contributions.actual_cost - contributions.expected_cost as decimal(38, 10)) as contribution,
         cast(
             round(
-                (contributions.actual_cost - contributions.expected_cost)
+                cast(contributions.actual_cost - contributions.expected_cost as double)
                 / nullif(total_anomalies.cost_impact, 0),
                 6
             ) as double

@@ -28,9 +28,9 @@ series_days as (
         total_day_id as series_day_id,
         'total' as series_level,
         provider_scope,
-        cast(null as varchar) as sub_account_id,
-        cast(null as varchar) as sub_account_name,
-        cast(null as varchar) as service_name,
+        cast(null as string) as sub_account_id,
+        cast(null as string) as sub_account_name,
+        cast(null as string) as service_name,
         charge_date,
         reporting_currency,
         actual_cost,
@@ -79,14 +79,14 @@ banded as (
 
 final as (
     select
-        cast(series_day_id as varchar) as series_day_id,
-        cast(series_level as varchar) as series_level,
-        cast(provider_scope as varchar) as provider_scope,
-        cast(sub_account_id as varchar) as sub_account_id,
-        cast(sub_account_name as varchar) as sub_account_name,
-        cast(service_name as varchar) as service_name,
+        cast(series_day_id as string) as series_day_id,
+        cast(series_level as string) as series_level,
+        cast(provider_scope as string) as provider_scope,
+        cast(sub_account_id as string) as sub_account_id,
+        cast(sub_account_name as string) as sub_account_name,
+        cast(service_name as string) as service_name,
         cast(charge_date as date) as charge_date,
-        cast(reporting_currency as varchar) as reporting_currency,
+        cast(reporting_currency as string) as reporting_currency,
         cast(actual_cost as decimal(38, 10)) as actual_cost,
         cast(expected_cost as decimal(38, 10)) as expected_cost,
         cast(greatest(expected_cost - band_half_width, 0) as decimal(38, 10)) as expected_low,
@@ -95,7 +95,7 @@ final as (
         cast(z_score as double) as z_score,
         cast(is_scored as boolean) as is_scored,
         cast(is_anomaly as boolean) as is_anomaly,
-        cast(direction as varchar) as direction,
+        cast(direction as string) as direction,
         cast(cost_impact as decimal(38, 10)) as cost_impact
     from banded
 )

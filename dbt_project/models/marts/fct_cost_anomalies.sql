@@ -8,21 +8,21 @@ scored_days as (
 
 final as (
     select
-        cast(series_day_id as varchar) as anomaly_id,
+        cast(series_day_id as string) as anomaly_id,
         cast(charge_date as date) as charge_date,
-        cast(provider_name as varchar) as provider_name,
-        cast(sub_account_id as varchar) as sub_account_id,
-        cast(sub_account_name as varchar) as sub_account_name,
-        cast(service_name as varchar) as service_name,
-        cast(reporting_currency as varchar) as reporting_currency,
+        cast(provider_name as string) as provider_name,
+        cast(sub_account_id as string) as sub_account_id,
+        cast(sub_account_name as string) as sub_account_name,
+        cast(service_name as string) as service_name,
+        cast(reporting_currency as string) as reporting_currency,
         cast(actual_cost as decimal(38, 10)) as actual_cost,
         cast(expected_cost as decimal(38, 10)) as expected_cost,
         cast(training_stddev as decimal(38, 10)) as training_stddev,
         cast(training_days as integer) as training_days,
         cast(z_score as double) as z_score,
-        cast(direction as varchar) as direction,
+        cast(direction as string) as direction,
         cast(cost_impact as decimal(38, 10)) as cost_impact,
-        cast(seasonality as varchar) as seasonality
+        cast(seasonality as string) as seasonality
     from scored_days
     where is_anomaly
 )

@@ -13,8 +13,8 @@ as_of as (
 
 final as (
     select
-        cast(forecasts.provider_scope as varchar) as provider_scope,
-        cast({{ reporting_currency() }} as varchar) as reporting_currency,
+        cast(forecasts.provider_scope as string) as provider_scope,
+        cast({{ reporting_currency() }} as string) as reporting_currency,
         cast(forecasts.forecast_month as date) as forecast_month,
         cast(forecasts.cutoff_date as date) as as_of_date,
         cast(forecasts.mtd_cost as decimal(38, 10)) as mtd_cost,
@@ -22,7 +22,7 @@ final as (
         cast(forecasts.days_remaining as integer) as days_remaining,
         cast(forecasts.forecast_month_end_cost as decimal(38, 10)) as forecast_month_end_cost,
         -- `method` is a keyword, and the column name the contract asks for
-        cast('mtd_plus_trailing_28d_weekday_avg' as varchar) as method  -- noqa: RF04
+        cast('mtd_plus_trailing_28d_weekday_avg' as string) as method  -- noqa: RF04
     from forecasts
     inner join as_of
         on forecasts.cutoff_date = as_of.as_of_date

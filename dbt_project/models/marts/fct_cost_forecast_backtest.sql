@@ -65,10 +65,10 @@ compared as (
 final as (
     select
         cast(
-            lower(provider_scope) || '_' || strftime(forecast_month, '%Y-%m') || '_d' || cutoff_day as varchar
+            lower(provider_scope) || '_' || {{ year_month_text('forecast_month') }} || '_d' || cutoff_day as string
         ) as backtest_id,
-        cast(provider_scope as varchar) as provider_scope,
-        cast({{ reporting_currency() }} as varchar) as reporting_currency,
+        cast(provider_scope as string) as provider_scope,
+        cast({{ reporting_currency() }} as string) as reporting_currency,
         cast(forecast_month as date) as forecast_month,
         cast(cutoff_day as integer) as cutoff_day,
         cast(cutoff_date as date) as cutoff_date,
@@ -79,11 +79,11 @@ final as (
         cast(
             case
                 when actual_cost != 0
-                    then round(abs(forecast_month_end_cost - actual_cost) / abs(actual_cost) * 100, 4)
+                    then round(cast(abs(forecast_month_end_cost - actual_cost) as double) / abs(actual_cost) * 100, 4)
             end as decimal(18, 4)
         ) as abs_pct_error,
         -- `method` is a keyword, and the column name the contract asks for
-        cast('mtd_plus_trailing_28d_weekday_avg' as varchar) as method  -- noqa: RF04
+        cast('mtd_plus_trailing_28d_weekday_avg' as string) as method  -- noqa: RF04
     from compared
 )
 

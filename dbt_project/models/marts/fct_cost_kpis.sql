@@ -13,7 +13,7 @@ forecasts as (
 ),
 
 scopes as (
-    select unnest(['All', 'AWS', 'Azure']) as provider_scope
+    select fixed_scopes.provider_scope from (values ('All'), ('AWS'), ('Azure')) as fixed_scopes (provider_scope)
 
     union
 
@@ -22,7 +22,7 @@ scopes as (
 ),
 
 bases as (
-    select unnest(['billed', 'effective']) as cost_basis
+    select cost_bases.cost_basis from (values ('billed'), ('effective')) as cost_bases (cost_basis)
 ),
 
 last_day_with_data as (
@@ -140,8 +140,8 @@ kpis as (
         as_of.as_of_date,
         coalesce(aggregated.total_cost, 0) as total_cost,
         coalesce(aggregated.days_with_data, 0) as days_with_data,
-        aggregated.total_cost
-        / (date_diff('day', aggregated.first_date, as_of.as_of_date) + 1) as avg_daily_cost,
+        cast(aggregated.total_cost as double)
+        / ({{ days_between('aggregated.first_date', 'as_of.as_of_date') }} + 1) as avg_daily_cost,
         coalesce(aggregated.last_7d_cost, 0) as last_7d_cost,
         coalesce(aggregated.prev_7d_cost, 0) as prev_7d_cost,
         coalesce(aggregated.mtd_cost, 0) as mtd_cost,
@@ -164,10 +164,10 @@ kpis as (
 
 final as (
     select
-        cast(lower(provider_scope) || '_' || cost_basis as varchar) as kpi_id,
-        cast(provider_scope as varchar) as provider_scope,
-        cast(cost_basis as varchar) as cost_basis,
-        cast({{ reporting_currency() }} as varchar) as reporting_currency,
+        cast(lower(provider_scope) || '_' || cost_basis as string) as kpi_id,
+        cast(provider_scope as string) as provider_scope,
+        cast(cost_basis as string) as cost_basis,
+        cast({{ reporting_currency() }} as string) as reporting_currency,
         cast(first_date as date) as first_date,
         cast(as_of_date as date) as as_of_date,
         cast(total_cost as decimal(38, 10)) as total_cost,
@@ -178,7 +178,7 @@ final as (
         cast(
             case
                 when prev_7d_cost != 0
-                    then round((last_7d_cost - prev_7d_cost) / prev_7d_cost * 100, 4)
+                    then round(cast(last_7d_cost - prev_7d_cost as double) / prev_7d_cost * 100, 4)
             end as decimal(18, 4)
         ) as last_7d_change_pct,
         cast(mtd_cost as decimal(38, 10)) as mtd_cost,
@@ -187,7 +187,10 @@ final as (
         cast(
             case
                 when prev_month_same_period_cost != 0
-                    then round((mtd_cost - prev_month_same_period_cost) / prev_month_same_period_cost * 100, 4)
+                    then round(
+                            cast(mtd_cost - prev_month_same_period_cost as double) / prev_month_same_period_cost * 100,
+                            4
+                        )
             end as decimal(18, 4)
         ) as mom_change_pct,
         cast(forecast_month_end_cost as decimal(38, 10)) as forecast_month_end_cost

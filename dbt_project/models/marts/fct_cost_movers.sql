@@ -106,14 +106,14 @@ ranked as (
 
 final as (
     select
-        cast(period || '|' || dimension || '|' || provider_name || '|' || item_id as varchar) as mover_id,
-        cast(period as varchar) as period,
-        cast(dimension as varchar) as dimension,
-        cast(provider_name as varchar) as provider_name,
-        cast(item_id as varchar) as item_id,
-        cast(item_name as varchar) as item_name,
-        cast('billed' as varchar) as cost_basis,
-        cast({{ reporting_currency() }} as varchar) as reporting_currency,
+        cast(period || '|' || dimension || '|' || provider_name || '|' || item_id as string) as mover_id,
+        cast(period as string) as period,
+        cast(dimension as string) as dimension,
+        cast(provider_name as string) as provider_name,
+        cast(item_id as string) as item_id,
+        cast(item_name as string) as item_name,
+        cast('billed' as string) as cost_basis,
+        cast({{ reporting_currency() }} as string) as reporting_currency,
         cast(current_start as date) as current_start,
         cast(current_end as date) as current_end,
         cast(previous_start as date) as previous_start,
@@ -123,7 +123,7 @@ final as (
         cast(change as decimal(38, 10)) as change,  -- noqa: RF04
         cast(
             case
-                when previous_cost != 0 then round(change / abs(previous_cost) * 100, 4)
+                when previous_cost != 0 then round(cast(change as double) / abs(previous_cost) * 100, 4)
             end as decimal(18, 4)
         ) as change_pct,
         cast(change_rank as integer) as change_rank

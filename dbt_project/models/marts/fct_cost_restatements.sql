@@ -44,25 +44,27 @@ final as (
         cast({{ surrogate_key([
             'load_id', 'charge_date', 'provider_name', 'sub_account_id',
             'billing_currency', 'cost_type',
-        ]) }} as varchar) as restatement_id,
-        cast(load_id as varchar) as load_id,
+        ]) }} as string) as restatement_id,
+        cast(load_id as string) as load_id,
         cast(loaded_at as timestamp) as loaded_at,
         cast(charge_date as date) as charge_date,
-        cast(provider_name as varchar) as provider_name,
-        cast(source_name as varchar) as source_name,
-        cast(scope as varchar) as scope,
-        cast(sub_account_id as varchar) as sub_account_id,
-        cast(billing_currency as varchar) as billing_currency,
-        cast(cost_type as varchar) as cost_type,
+        cast(provider_name as string) as provider_name,
+        cast(source_name as string) as source_name,
+        cast(scope as string) as scope,
+        cast(sub_account_id as string) as sub_account_id,
+        cast(billing_currency as string) as billing_currency,
+        cast(cost_type as string) as cost_type,
         cast(previous_cost as decimal(38, 10)) as previous_cost,
         cast(new_cost as decimal(38, 10)) as new_cost,
         cast(new_cost - previous_cost as decimal(38, 10)) as cost_change,
-        cast(reporting_currency as varchar) as reporting_currency,
+        cast(reporting_currency as string) as reporting_currency,
         cast(fx_rate as decimal(18, 10)) as fx_rate,
-        cast(round((new_cost - previous_cost) * cast(fx_rate as decimal(18, 10)), 10) as decimal(38, 10))
-            as cost_change_reporting,
+        cast(
+            round(cast(new_cost - previous_cost as decimal(28, 10)) * cast(fx_rate as decimal(18, 10)), 10)
+            as decimal(38, 10)
+        ) as cost_change_reporting,
         cast(month_closed_on as date) as month_closed_on,
-        cast(date_diff('day', month_closed_on, cast(loaded_at as date)) as integer) as days_after_month_close
+        cast({{ days_between('month_closed_on', 'cast(loaded_at as date)') }} as integer) as days_after_month_close
     from converted
 )
 

@@ -9,19 +9,19 @@ scored_days as (
 
 final as (
     select
-        cast(total_day_id as varchar) as total_anomaly_id,
+        cast(total_day_id as string) as total_anomaly_id,
         cast(charge_date as date) as charge_date,
-        cast(provider_scope as varchar) as provider_scope,
-        cast(reporting_currency as varchar) as reporting_currency,
+        cast(provider_scope as string) as provider_scope,
+        cast(reporting_currency as string) as reporting_currency,
         cast(actual_cost as decimal(38, 10)) as actual_cost,
         cast(expected_cost as decimal(38, 10)) as expected_cost,
         cast(training_stddev as decimal(38, 10)) as training_stddev,
         cast(training_days as integer) as training_days,
         cast(training_first_date as date) as training_first_date,
         cast(z_score as double) as z_score,
-        cast(direction as varchar) as direction,
+        cast(direction as string) as direction,
         cast(cost_impact as decimal(38, 10)) as cost_impact,
-        cast(seasonality as varchar) as seasonality
+        cast(seasonality as string) as seasonality
     from scored_days
     where is_anomaly
 )

@@ -51,14 +51,14 @@ attempts as (
         source_name,
         scope,
         max(finished_at) as last_attempt_at,
-        arg_max(status, finished_at) as last_attempt_status,
-        arg_max(error_message, finished_at) as last_error_message,
-        arg_max(api_requests, finished_at) as api_requests,
-        arg_max(api_cost_usd, finished_at) as api_cost_usd,
+        max_by(status, finished_at) as last_attempt_status,
+        max_by(error_message, finished_at) as last_error_message,
+        max_by(api_requests, finished_at) as api_requests,
+        max_by(api_cost_usd, finished_at) as api_cost_usd,
         max(finished_at) filter (where is_succeeded) as last_succeeded_at,
-        arg_max(load_id, finished_at) filter (where is_succeeded) as last_success_load_id,
-        arg_max(window_start, finished_at) filter (where is_succeeded) as last_success_window_start,
-        arg_max(window_end, finished_at) filter (where is_succeeded) as last_success_window_end,
+        max_by(load_id, finished_at) filter (where is_succeeded) as last_success_load_id,
+        max_by(window_start, finished_at) filter (where is_succeeded) as last_success_window_start,
+        max_by(window_end, finished_at) filter (where is_succeeded) as last_success_window_end,
         any_value(raw_table) as raw_table
     from scoped_loads
     group by provider_name, source_name, scope
@@ -134,15 +134,15 @@ final as (
             {{ surrogate_key([
                 'current_attempts.provider_name', 'current_attempts.source_name',
                 'current_attempts.scope',
-            ]) }} as varchar
+            ]) }} as string
         ) as freshness_id,
-        cast(current_attempts.provider_name as varchar) as provider_name,
-        cast(current_attempts.source_name as varchar) as source_name,
-        cast(current_attempts.scope as varchar) as scope,
+        cast(current_attempts.provider_name as string) as provider_name,
+        cast(current_attempts.source_name as string) as source_name,
+        cast(current_attempts.scope as string) as scope,
         cast(current_attempts.last_attempt_at as timestamp) as last_attempt_at,
-        cast(current_attempts.last_attempt_status as varchar) as last_attempt_status,
+        cast(current_attempts.last_attempt_status as string) as last_attempt_status,
         cast(current_attempts.last_attempt_status = 'failed' as boolean) as is_last_attempt_failed,
-        cast(current_attempts.last_error_message as varchar) as last_error_message,
+        cast(current_attempts.last_error_message as string) as last_error_message,
         cast(current_attempts.last_succeeded_at as timestamp) as last_succeeded_at,
         cast(current_attempts.last_success_window_start as date) as last_success_window_start,
         cast(current_attempts.last_success_window_end as date) as last_success_window_end,
@@ -152,7 +152,7 @@ final as (
         cast(coalesce(last_load_changes.restated_days, 0) as integer) as restated_days,
         cast(coalesce(last_load_changes.restated_billed_cost_change, 0) as decimal(38, 10))
             as restated_billed_cost_change,
-        cast({{ reporting_currency() }} as varchar) as reporting_currency,
+        cast({{ reporting_currency() }} as string) as reporting_currency,
         cast(current_attempts.api_requests as integer) as api_requests,
         cast(current_attempts.api_cost_usd as decimal(38, 10)) as api_cost_usd
     from current_attempts

@@ -40,7 +40,7 @@ violations as (
     {%- for column in mandatory if column in present %}
     select
         'mandatory column {{ column }} is null' as rule,
-        cast(null as varchar) as offending_value,
+        cast(null as string) as offending_value,
         count(*) as row_count
     from costs
     where {{ column }} is null
@@ -52,7 +52,7 @@ violations as (
     {%- if 'service_category' in present %}
     select
         'service_category is not a FOCUS 1.2 ServiceCategory' as rule,
-        cast(costs.service_category as varchar) as offending_value,
+        cast(costs.service_category as string) as offending_value,
         count(*) as row_count
     from costs
     where costs.service_category not in (select categories.service_category from categories)
@@ -64,7 +64,7 @@ violations as (
     {%- if 'service_subcategory' in present %}
     select
         'service_subcategory is not a subcategory of its service_category' as rule,
-        cast(costs.service_category || ' / ' || costs.service_subcategory as varchar)
+        cast(costs.service_category || ' / ' || costs.service_subcategory as string)
             as offending_value,
         count(*) as row_count
     from costs
@@ -87,7 +87,7 @@ violations as (
     {%- for column, allowed, nullable in enumerations if column in present %}
     select
         '{{ column }} is not {{ allowed | join(", ") }}{{ " or null" if nullable }}' as rule,
-        cast({{ column }} as varchar) as offending_value,
+        cast({{ column }} as string) as offending_value,
         count(*) as row_count
     from costs
     where
@@ -101,10 +101,10 @@ violations as (
     {%- if 'billing_currency' in present %}
     select
         'billing_currency is not an upper-case ISO 4217 code' as rule,
-        cast(billing_currency as varchar) as offending_value,
+        cast(billing_currency as string) as offending_value,
         count(*) as row_count
     from costs
-    where not regexp_full_match(billing_currency, '[A-Z]{3}')
+    where not {{ full_match('billing_currency', '[A-Z]{3}') }}
     group by billing_currency
 
     union all
@@ -113,7 +113,7 @@ violations as (
     {%- if 'region_id' in present %}
     select
         'region_id is empty or not lower-case' as rule,
-        cast(region_id as varchar) as offending_value,
+        cast(region_id as string) as offending_value,
         count(*) as row_count
     from costs
     where region_id is not null and (trim(region_id) = '' or region_id != lower(region_id))
@@ -125,7 +125,7 @@ violations as (
     {%- if 'service_category' in present and 'service_name' in present %}
     select
         'service_name maps to more than one service_category' as rule,
-        cast(provider_name || ' / ' || service_name as varchar) as offending_value,
+        cast(provider_name || ' / ' || service_name as string) as offending_value,
         count(*) as row_count
     from costs
     group by provider_name, service_name
@@ -135,8 +135,8 @@ violations as (
     {%- endif %}
 
     select
-        cast(null as varchar) as rule,
-        cast(null as varchar) as offending_value,
+        cast(null as string) as rule,
+        cast(null as string) as offending_value,
         cast(0 as bigint) as row_count
     where false
 )

@@ -13,7 +13,7 @@ root_causes as (
 ),
 
 dimensions as (
-    select unnest(['account', 'service', 'region']) as dimension
+    select dimension_names.dimension from (values ('account'), ('service'), ('region')) as dimension_names (dimension)
 ),
 
 sums as (

@@ -49,8 +49,8 @@ anomalies as (
     select
         'total' as series_level,
         provider_scope,
-        cast(null as varchar) as sub_account_id,
-        cast(null as varchar) as service_name,
+        cast(null as string) as sub_account_id,
+        cast(null as string) as service_name,
         charge_date
     from total_anomalies
 ),

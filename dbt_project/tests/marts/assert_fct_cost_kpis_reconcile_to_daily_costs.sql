@@ -13,7 +13,7 @@ daily_costs as (
 ),
 
 scopes as (
-    select unnest(['All', 'AWS', 'Azure']) as provider_scope
+    select fixed_scopes.provider_scope from (values ('All'), ('AWS'), ('Azure')) as fixed_scopes (provider_scope)
 
     union
 
@@ -33,7 +33,7 @@ expected as (
 ),
 
 bases as (
-    select unnest(['billed', 'effective']) as cost_basis
+    select cost_bases.cost_basis from (values ('billed'), ('effective')) as cost_bases (cost_basis)
 ),
 
 final as (

@@ -33,7 +33,7 @@ account_days as (
     select distinct
         'Azure' as provider_name,
         lower(subscription_id) as sub_account_id,
-        cast(strptime(cast(usage_date as varchar), '%Y%m%d') as date) as charge_date,
+        {{ date_from_yyyymmdd('cast(usage_date as string)') }} as charge_date,
         _scope as scope
     from raw_azure
 

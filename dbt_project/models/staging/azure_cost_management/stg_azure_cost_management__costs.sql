@@ -16,7 +16,7 @@ renamed as (
         -- group) scope does not reveal it, so the subscription id stands in for it.
         coalesce(
             nullif(
-                regexp_extract(_scope, '^/providers/microsoft\.billing/billingaccounts/([^/]+)', 1, 'i'),
+                regexp_extract(_scope, '(?i)^/providers/microsoft\.billing/billingaccounts/([^/]+)', 1),
                 ''
             ),
             lower(trim(subscription_id))
@@ -49,13 +49,13 @@ renamed as (
         -- The Query API has no estimated flag: a day counts as estimated when it was loaded
         -- before the 5th of the following month, when Azure invoices the month.
         _loaded_at < (
-            date_trunc('month', strptime(cast(usage_date as varchar), '%Y%m%d'))
+            date_trunc('month', {{ date_from_yyyymmdd('cast(usage_date as string)') }})
             + interval 1 month
             + interval 4 day
         ) as is_estimated,
 
         ---------- dates
-        cast(strptime(cast(usage_date as varchar), '%Y%m%d') as date) as charge_date,
+        {{ date_from_yyyymmdd('cast(usage_date as string)') }} as charge_date,
         _loaded_at as loaded_at
 
     from source

@@ -12,7 +12,7 @@ renamed as (
         -- guid, as the cost staging models name them.
         case
             when raw_table = 'raw.focus_costs' and {{ provider_of_load('raw_table', 'scope') }} = 'Azure'
-                then lower(regexp_replace(trim(sub_account_id), '^/subscriptions/', '', 'i'))
+                then lower(regexp_replace(trim(sub_account_id), '(?i)^/subscriptions/', ''))
             else sub_account_id
         end as sub_account_id,
 

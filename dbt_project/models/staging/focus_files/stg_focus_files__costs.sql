@@ -27,7 +27,7 @@
 {%- set billing_account -%}
     coalesce(
         nullif(
-            regexp_extract(trim(billing_account_id), '^/providers/microsoft\.billing/billingaccounts/([^/]+)', 1, 'i'),
+            regexp_extract(trim(billing_account_id), '(?i)^/providers/microsoft\.billing/billingaccounts/([^/]+)', 1),
             ''
         ),
         trim(billing_account_id)
@@ -59,7 +59,7 @@ renamed as (
         coalesce(
             case
                 when {{ normalized_provider_name('provider_name') }} = 'Azure'
-                    then lower(regexp_replace({{ null_if_placeholder('sub_account_id') }}, '^/subscriptions/', '', 'i'))
+                    then lower(regexp_replace({{ null_if_placeholder('sub_account_id') }}, '(?i)^/subscriptions/', ''))
                 else {{ null_if_placeholder('sub_account_id') }}
             end,
             {{ billing_account }}

@@ -1,0 +1,107 @@
+{#
+    Where DuckDB and Spark SQL spell something differently, models call one of these
+    dispatched macros (default__ = DuckDB, spark__ = Spark SQL; a project adding an adapter
+    adds its own `<adapter>__` versions). Everything else in the models is SQL both engines
+    read the same way: `string` for text, `max_by`, `(values ...)` lists, `qualify`,
+    `filter (where ...)`. .sqlfluff stubs each macro with its DuckDB spelling for the linter.
+#}
+
+{#- The dates from `start_date` to `end_date` (both included), one row each: a set-returning
+    select expression. -#}
+{% macro day_series(start_date, end_date) -%}
+    {{ return(adapter.dispatch('day_series', 'finops')(start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro default__day_series(start_date, end_date) -%}
+    cast(unnest(generate_series(cast({{ start_date }} as date), cast({{ end_date }} as date), interval 1 day)) as date)
+{%- endmacro %}
+
+{% macro spark__day_series(start_date, end_date) -%}
+    explode(sequence(cast({{ start_date }} as date), cast({{ end_date }} as date), interval 1 day))
+{%- endmacro %}
+
+{#- The first days of the months from `start_month` to `end_month` (both first days of a
+    month, included): a set-returning select expression. -#}
+{% macro month_series(start_month, end_month) -%}
+    {{ return(adapter.dispatch('month_series', 'finops')(start_month, end_month)) }}
+{%- endmacro %}
+
+{% macro default__month_series(start_month, end_month) -%}
+    cast(unnest(generate_series(cast({{ start_month }} as date), cast({{ end_month }} as date), interval 1 month)) as date)
+{%- endmacro %}
+
+{% macro spark__month_series(start_month, end_month) -%}
+    explode(sequence(cast({{ start_month }} as date), cast({{ end_month }} as date), interval 1 month))
+{%- endmacro %}
+
+{#- ISO day of the week: 1 = Monday ... 7 = Sunday. -#}
+{% macro iso_day_of_week(day) -%}
+    {{ return(adapter.dispatch('iso_day_of_week', 'finops')(day)) }}
+{%- endmacro %}
+
+{% macro default__iso_day_of_week(day) -%}
+    isodow({{ day }})
+{%- endmacro %}
+
+{% macro spark__iso_day_of_week(day) -%}
+    (weekday({{ day }}) + 1)
+{%- endmacro %}
+
+{#- A date from text written YYYYMMDD (Azure's UsageDate). DuckDB raises on text that is not
+    such a date, Spark gives null (the staging not_null test then fails). -#}
+{% macro date_from_yyyymmdd(text) -%}
+    {{ return(adapter.dispatch('date_from_yyyymmdd', 'finops')(text)) }}
+{%- endmacro %}
+
+{% macro default__date_from_yyyymmdd(text) -%}
+    cast(strptime({{ text }}, '%Y%m%d') as date)
+{%- endmacro %}
+
+{% macro spark__date_from_yyyymmdd(text) -%}
+    to_date({{ text }}, 'yyyyMMdd')
+{%- endmacro %}
+
+{#- The month of a date as text 'YYYY-MM'. -#}
+{% macro year_month_text(day) -%}
+    {{ return(adapter.dispatch('year_month_text', 'finops')(day)) }}
+{%- endmacro %}
+
+{% macro default__year_month_text(day) -%}
+    strftime({{ day }}, '%Y-%m')
+{%- endmacro %}
+
+{% macro spark__year_month_text(day) -%}
+    date_format({{ day }}, 'yyyy-MM')
+{%- endmacro %}
+
+{#- True when the whole of `text` matches the regular expression `pattern`. -#}
+{% macro full_match(text, pattern) -%}
+    {{ return(adapter.dispatch('full_match', 'finops')(text, pattern)) }}
+{%- endmacro %}
+
+{% macro default__full_match(text, pattern) -%}
+    regexp_full_match({{ text }}, '{{ pattern }}')
+{%- endmacro %}
+
+{% macro spark__full_match(text, pattern) -%}
+    ({{ text }} rlike '^(?:{{ pattern }})$')
+{%- endmacro %}
+
+{#- Whole days from `start_date` to `end_date` (negative when end is earlier). -#}
+{% macro days_between(start_date, end_date) -%}
+    {{ return(adapter.dispatch('days_between', 'finops')(start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro default__days_between(start_date, end_date) -%}
+    date_diff('day', {{ start_date }}, {{ end_date }})
+{%- endmacro %}
+
+{% macro spark__days_between(start_date, end_date) -%}
+    datediff({{ end_date }}, {{ start_date }})
+{%- endmacro %}
+
+{#- True when building on Spark (dbt-spark: session, thrift or http): models that need
+    another materialization there, such as the incremental fct_daily_costs, ask this. -#}
+{% macro target_is_spark() -%}
+    {{ return(target.type == 'spark') }}
+{%- endmacro %}
