@@ -5,16 +5,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
+JAVA := $(shell command -v java)
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 export DO_NOT_TRACK := 1
 
-.PHONY: run test setup pipeline dashboard docs docs-serve lint format browser clean
+.PHONY: run test setup pipeline dashboard docs docs-serve lint format browser java spark clean
 
 ## run: set up from nothing, run the daily pipeline on the default sources, serve the dashboard
 run: setup pipeline dashboard
 
-## test: set up (venv, packages, Debian chromium) and run the whole test suite
-test: setup browser
+## test: set up (venv, packages, Debian chromium, Java for Spark) and run the whole test suite
+test: setup browser java
 	$(PY) -m pytest -n auto --dist loadgroup --no-loadscope-reorder
 
 setup: $(STAMP)
@@ -38,6 +39,17 @@ browser: $(CHROMIUM)
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+## java: a Java 17 runtime for the local Spark of `finops spark` (Debian's, when none is installed)
+java:
+ifeq ($(JAVA),)
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jre-headless
+endif
+
+## spark: build the same dbt project on a local Spark from the warehouse's raw tables
+spark: setup java
+	$(VENV)/bin/finops spark
 
 ## docs: build the static dbt docs site (one self-contained HTML file) into data/dbt/docs
 docs: setup

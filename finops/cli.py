@@ -6,6 +6,7 @@
     finops sql "select * from marts.fct_cost_kpis"
     finops docs [--serve]
     finops prune [--date D] [--dry-run]      (only the export retention prune, for its own timer)
+    finops spark [--raw-only] [--full-refresh]   (the dbt project on Apache Spark, target `spark`)
 
 Exit codes of `run` and `backfill` (for cron and systemd):
     0  succeeded: every source loaded, built, exported, reported (or the date was complete)
@@ -277,6 +278,30 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_spark(args: argparse.Namespace) -> int:
+    """Export the raw tables to Parquet and build the dbt project on Spark (finops/spark.py)."""
+    from finops import spark
+
+    settings = load_settings()
+    base = spark.spark_dir(settings)
+    if args.raw_only:
+        counts = spark.export_raw_parquet(settings, base / "raw")
+        for table, rows in counts.items():
+            print(f"  raw.{table}: {rows} rows")
+        print(f"raw Parquet: {base / 'raw'} (one folder per table; see README, Spark)")
+        return 0
+    print(f"finops spark: dbt build --target spark in {base} (starts a local Spark)", flush=True)
+    try:
+        result = spark.build(settings, ["build", "--full-refresh"] if args.full_refresh else None)
+    except (RuntimeError, FileNotFoundError) as exc:
+        print(f"finops spark: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(result["counts"].items()))
+    print(f"built on Spark in {result['elapsed_s']} s: {counts}")
+    print(f"tables: {base / 'warehouse'} (schemas staging, intermediate, marts, seeds)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="finops", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -327,6 +352,21 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=("table", "csv"), default="table")
     sql.add_argument("--max-rows", type=int, default=100)
     sql.set_defaults(func=cmd_sql)
+    spark_cmd = sub.add_parser(
+        "spark",
+        help="build the same dbt project on Apache Spark (dbt-spark, local pyspark session) "
+        "from the warehouse's raw tables",
+    )
+    spark_cmd.add_argument(
+        "--raw-only",
+        action="store_true",
+        help="only write the raw tables as Parquet under FINOPS_SPARK_DIR/raw (for a cluster)",
+    )
+    spark_cmd.add_argument(
+        "--full-refresh", action="store_true", help="rebuild the incremental fct_daily_costs"
+    )
+    spark_cmd.set_defaults(func=cmd_spark)
+
     return parser
 
 

@@ -1,0 +1,210 @@
+"""The same dbt project on Apache Spark (dbt-spark, `method: session`, local pyspark).
+
+One FINOPS_HOME, the FinOps Foundation's FOCUS sample imported by `finops run` (DuckDB build),
+then `finops spark`: the raw tables exported to Parquet, registered in Spark and every seed,
+model, unit test and data test built there (`dbt build --target spark`). Then AWS restates ten
+rows, the next `finops run` re-imports that billing period, and Spark rebuilds incrementally
+(insert_overwrite of the restated days). After each Spark build every mart read through Spark
+SQL must equal DuckDB's, row for row.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from finops_testing import finops_env
+from focus_testing import SAMPLE, altered_copy, cents, copy_sample, file_totals
+from spark_sql import plain, query
+
+from finops import spark
+from finops.settings import load_settings
+from pipelines.exports import MART_TABLES
+
+FINOPS = str(Path(sys.executable).with_name("finops"))
+RUN_DATES = (date(2026, 7, 1), date(2026, 7, 2))
+# Columns that record when something was built or run, not what was computed.
+NOT_COMPARED = {"fct_daily_costs": {"_loaded_through"}}
+
+
+def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("FINOPS_", "AWS_"))}
+    env = finops_env(
+        home, FINOPS_SOURCES="focus", FINOPS_FOCUS_PATH=str(home / "exports" / "focus")
+    )
+    return subprocess.run(
+        [FINOPS, *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+
+
+def duckdb_rows(home: Path, sqls: list[str]) -> list[list[list]]:
+    con = duckdb.connect(str(home / "data" / "finops.duckdb"), read_only=True)
+    try:
+        return [[[plain(v) for v in row] for row in con.execute(sql).fetchall()] for sql in sqls]
+    finally:
+        con.close()
+
+
+def mart_queries(home: Path) -> dict[str, str]:
+    """Per mart: every compared column, sorted the same way by both engines."""
+    con = duckdb.connect(str(home / "data" / "finops.duckdb"), read_only=True)
+    try:
+        queries = {}
+        for table in MART_TABLES:
+            columns = [
+                name
+                for (name,) in con.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = 'marts' and table_name = ? order by ordinal_position",
+                    [table],
+                ).fetchall()
+                if name not in NOT_COMPARED.get(table, set())
+            ]
+            listed = ", ".join(columns)
+            queries[table] = f"select {listed} from marts.{table} order by {listed}"
+        return queries
+    finally:
+        con.close()
+
+
+def restate_ten_aws_rows(header: list[str], rows: list[list[str]]):
+    col = {name: i for i, name in enumerate(header)}
+    for row in [r for r in rows if r[col["ProviderName"]] == "AWS"][:10]:
+        row[col["BilledCost"]] = str(Decimal(row[col["BilledCost"]]) + Decimal("1.25"))
+    return header, rows
+
+
+@pytest.fixture(scope="module")
+def spark_builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    home = tmp_path_factory.mktemp("spark_home")
+    export = home / "exports" / "focus"
+    copy_sample(export)
+    first_run = run_cli(home, "run", "--date", RUN_DATES[0].isoformat())
+    assert first_run.returncode == 0, first_run.stdout[-3000:] + first_run.stderr[-3000:]
+
+    # build 1: the whole project on Spark through the CLI, every test included
+    spark_cli = run_cli(home, "spark")
+    assert spark_cli.returncode == 0, spark_cli.stdout[-3000:] + spark_cli.stderr[-5000:]
+    spark_dir = home / "data" / "spark"
+    queries = mart_queries(home)
+    sqls = list(queries.values())
+    state_1 = {
+        "spark": dict(zip(queries, query(spark_dir, sqls), strict=True)),
+        "duckdb": dict(zip(queries, duckdb_rows(home, sqls), strict=True)),
+    }
+
+    # AWS restates ten rows; the next daily run re-imports that period (DuckDB incremental)
+    restated = altered_copy(export / "focus_sample.csv", restate_ten_aws_rows)
+    second_run = run_cli(home, "run", "--date", RUN_DATES[1].isoformat())
+    assert second_run.returncode == 0, second_run.stdout[-3000:] + second_run.stderr[-3000:]
+
+    # build 2: the models only (their tests ran in build 1), fct_daily_costs incremental
+    env = finops_env(home, FINOPS_SOURCES="focus", FINOPS_FOCUS_PATH=str(export))
+    with pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if n.startswith("FINOPS_")]:
+            mp.delenv(name)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        rebuilt = spark.build(load_settings(), ["run"])
+    *spark_marts, partitions = query(spark_dir, [*sqls, "show partitions marts.fct_daily_costs"])
+    state_2 = {
+        "spark": dict(zip(queries, spark_marts, strict=True)),
+        "duckdb": dict(zip(queries, duckdb_rows(home, sqls), strict=True)),
+    }
+    yield {
+        "home": home,
+        "spark_cli": spark_cli,
+        "state_1": state_1,
+        "state_2": state_2,
+        "rebuilt": rebuilt,
+        "partitions": [row[0] for row in partitions],
+        "restated_file": restated,
+        "spark_dir": spark_dir,
+    }
+
+
+def test_finops_spark_builds_every_node_of_the_project(spark_builds: dict):
+    # GIVEN `finops spark` after a daily run on the FOCUS sample
+    proc = spark_builds["spark_cli"]
+    # THEN dbt built on Spark: seeds, models, unit tests and data tests, none failed or skipped
+    assert "built on Spark" in proc.stdout, proc.stdout
+    summary = proc.stdout.split("built on Spark", 1)[1]
+    assert "error" not in summary and "fail" not in summary and "skipped" not in summary, summary
+    spark_dir = spark_builds["spark_dir"]
+    assert (spark_dir / "warehouse" / "marts.db" / "fct_daily_costs").is_dir()
+    assert sorted(p.name for p in (spark_dir / "raw").iterdir()) == [
+        "aws_cost_explorer",
+        "azure_cost_management",
+        "focus_costs",
+        "focus_imports",
+        "load_ledger",
+        "load_restatements",
+    ]
+    # ... the data and unit tests included: "built on Spark in 250.1 s: 379 pass, 30 success"
+    counts = {
+        status: int(n)
+        for n, status in (
+            part.split() for part in summary.splitlines()[0].split(":", 1)[1].split(",")
+        )
+    }
+    assert counts["pass"] > 300 and counts["success"] >= 30, counts
+
+
+@pytest.mark.parametrize("state", ["state_1", "state_2"])
+def test_every_mart_on_spark_equals_duckdb_row_for_row(spark_builds: dict, state: str):
+    # GIVEN the marts of both engines after the first build, and after the restatement
+    marts = spark_builds[state]
+    # THEN each mart holds the same rows (amounts to 6 decimals), and none is empty by accident
+    for table in MART_TABLES:
+        assert marts["spark"][table] == marts["duckdb"][table], table
+    assert len(marts["duckdb"]["fct_daily_costs"]) == 721
+    assert len(marts["duckdb"]["fct_cost_kpis"]) == 8
+
+
+def test_spark_daily_costs_reconcile_with_the_file_to_the_cent(spark_builds: dict):
+    home, spark_dir = spark_builds["home"], spark_builds["spark_dir"]
+    sql = (
+        "select provider_name, billing_currency, sum(billed_cost), sum(effective_cost) "
+        "from marts.fct_daily_costs group by provider_name, billing_currency"
+    )
+    [rows] = query(spark_dir, [sql])
+    totals = {(p, c): (Decimal(b), Decimal(e)) for p, c, b, e in rows}
+    # THEN after the restatement Spark holds the restated file's totals, never old plus new
+    assert cents(totals) == cents(file_totals(spark_builds["restated_file"]))
+    aws_before = file_totals(SAMPLE)[("AWS", "USD")][0]
+    assert totals[("AWS", "USD")][0].quantize(Decimal("0.01")) == (
+        aws_before + Decimal("12.50")
+    ).quantize(Decimal("0.01"))
+    # ... and DuckDB's serving marts say the same
+    [duck] = duckdb_rows(home, [sql])
+    assert sorted(rows) == sorted(duck)
+
+
+def test_spark_rebuild_is_incremental_by_daily_partition(spark_builds: dict):
+    # GIVEN the Spark run after the restatement (models only)
+    rebuilt, spark_dir = spark_builds["rebuilt"], spark_builds["spark_dir"]
+    assert rebuilt["counts"] == {"success": sum(rebuilt["counts"].values())}, rebuilt
+    # THEN fct_daily_costs was not rebuilt from scratch: the restated days' partitions were
+    # overwritten (the DuckDB build deletes and inserts the same days)
+    executed = (
+        spark_dir / "dbt" / "target" / "run" / "finops" / "models" / "marts" / "fct_daily_costs.sql"
+    ).read_text()
+    assert "insert overwrite table" in executed and "partition (charge_date)" in executed
+    # ... and it holds one partition per day with costs, the same days as DuckDB's mart
+    [days] = duckdb_rows(
+        spark_builds["home"],
+        ["select distinct charge_date from marts.fct_daily_costs order by charge_date"],
+    )
+    assert spark_builds["partitions"] == [f"charge_date={day}" for (day,) in days]
