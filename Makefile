@@ -15,10 +15,8 @@ export DO_NOT_TRACK := 1
 run: setup pipeline dashboard
 
 ## test: set up (venv, packages, Debian chromium, Java for Spark) and run the whole test suite
-# 3 workers on this 2-core machine: with 2 the cores sat a third idle (tests wait on servers,
-# retries, a browser, a JVM starting), a third worker fills those waits.
 test: setup browser java
-	$(PY) -m pytest -n 3 --dist loadgroup --no-loadscope-reorder
+	$(PY) -m pytest -n auto --dist loadgroup --no-loadscope-reorder
 
 setup: $(STAMP)
 

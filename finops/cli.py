@@ -285,7 +285,11 @@ def cmd_spark(args: argparse.Namespace) -> int:
     settings = load_settings()
     base = spark.spark_dir(settings)
     if args.raw_only:
-        counts = spark.export_raw_parquet(settings, base / "raw")
+        try:
+            counts = spark.export_raw_parquet(settings, base / "raw")
+        except FileNotFoundError as exc:
+            print(f"finops spark: {exc}", file=sys.stderr)
+            return EXIT_FAILED
         for table, rows in counts.items():
             print(f"  raw.{table}: {rows} rows")
         print(f"raw Parquet: {base / 'raw'} (one folder per table; see README, Spark)")

@@ -11,7 +11,7 @@ import pytest
 from finops_testing import FIXED_RUN_DATE, finops_env, run_pipeline
 
 # Fixtures that run the pipeline once and are shared: every test using one goes to the same
-# pytest-xdist worker (`make test` runs `-n 3 --dist loadgroup`), so each is built once.
+# pytest-xdist worker (`make test` runs `-n auto --dist loadgroup`), so each is built once.
 SHARED_BUILDS = ("two_clouds", "built_home")
 # Groups that take minutes, started first (`make test` passes --no-loadscope-reorder, so
 # xdist hands out groups in collection order): a long group started last would end the run
