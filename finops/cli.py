@@ -1,12 +1,18 @@
 """`finops`: the human entry point.
 
-    finops run [--date D] [--scheduler-host H --scheduler-port P]
-    finops backfill --start D --end D        (one load of the whole range per source)
+    finops run [--date D] [--force] [--scheduler-host H --scheduler-port P]
+    finops backfill --start D --end D [--force]   (one load of the whole range per source)
     finops dashboard [--port 8501]
     finops sql "select * from marts.fct_cost_kpis"
     finops docs [--serve]
     finops prune [--date D] [--dry-run]      (only the export retention prune, for its own timer)
     finops spark [--raw-only] [--full-refresh]   (the dbt project on Apache Spark, target `spark`)
+
+`run --force` (and `backfill --force`) reruns a date that is complete: every load of its
+window runs again (FOCUS: every file re-imported), then build, export, prune and report.
+Without it a date is complete when its warehouse says so (pipelines/state.py); the last
+lines printed say per step what it did (loaded / unchanged / built ...) or that it was
+already complete, and what the warehouse's record of it says.
 
 Exit codes of `run` and `backfill` (for cron and systemd):
     0  succeeded: every source loaded, built, exported, reported (or the date was complete)
@@ -46,14 +52,22 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
-def _progress_handlers() -> list[str]:
-    """Print one line per task start/finish so a person sees the pipeline move.
+class _Progress:
+    """What the run's tasks did, as Luigi's events said: started, succeeded, failed ids."""
 
-    Returns the list the START handler appends to, so the caller knows whether anything ran.
-    """
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.succeeded: set[str] = set()
+        self.failed: set[str] = set()
+
+
+def _progress_handlers() -> _Progress:
+    """Print one line per task start/finish so a person sees the pipeline move, and keep
+    what ran for the end-of-run lines."""
     import luigi
 
-    started: list[str] = []
+    progress = _Progress()
+    started = progress.started
 
     @luigi.Task.event_handler(luigi.Event.START)
     def _start(task: luigi.Task) -> None:
@@ -62,6 +76,7 @@ def _progress_handlers() -> list[str]:
 
     @luigi.Task.event_handler(luigi.Event.SUCCESS)
     def _done(task: luigi.Task) -> None:
+        progress.succeeded.add(task.task_id)
         failure = task.recorded_failure() if hasattr(task, "recorded_failure") else None
         if failure is not None:  # an isolated load failure: the run goes on, partial
             print(
@@ -76,14 +91,33 @@ def _progress_handlers() -> list[str]:
     def _failed(task: luigi.Task, exception: BaseException) -> None:
         from pipelines.redaction import scrub
 
+        progress.failed.add(task.task_id)
         print(f"  FAILED {task.task_family} {_task_label(task)}: {scrub(exception)}", flush=True)
 
-    return started
+    return progress
 
 
 def _task_label(task) -> str:
-    params = task.to_str_params()
+    params = task.to_str_params(only_significant=True)
     return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def _print_steps(task, progress: _Progress) -> None:
+    """The end-of-run lines: per step, loaded / unchanged / built ... or already complete."""
+    from pipelines.tasks import step_lines
+
+    try:
+        lines = step_lines(task, progress.succeeded, progress.failed)
+    except Exception as exc:  # the summary must never change the exit code
+        logging.getLogger("finops.cli").warning("could not summarise the steps: %s", exc)
+        return
+    print(f"Steps of {task.run_key} (warehouse {_warehouse()}):")
+    for line in lines:
+        print(line)
+
+
+def _warehouse() -> str:
+    return str(load_settings().duckdb_path)
 
 
 def _build(tasks: list, args: argparse.Namespace) -> int:
@@ -94,7 +128,8 @@ def _build(tasks: list, args: argparse.Namespace) -> int:
 
     # Luigi's own chatter goes to logs/pipeline.log; the terminal gets our progress lines.
     logging.getLogger("luigi-interface").propagate = True
-    started = _progress_handlers()
+    progress = _progress_handlers()
+    started = progress.started
     kwargs: dict = {"workers": 1, "detailed_summary": True, "log_level": "WARNING"}
     if args.scheduler_host:
         kwargs.update(scheduler_host=args.scheduler_host, scheduler_port=args.scheduler_port)
@@ -106,9 +141,14 @@ def _build(tasks: list, args: argparse.Namespace) -> int:
         luigi.execution_summary.LuigiStatusCode.SUCCESS_WITH_RETRY,
     )
     if ok and not started:
-        print("Already complete: nothing to do (a completed date is never loaded twice).")
+        print(
+            "Already complete: nothing to do (this warehouse holds every step of the date; "
+            "--force reruns it)."
+        )
     else:
         print(result.one_line_summary)
+    for task in tasks:
+        _print_steps(task, progress)
     if not ok:
         return EXIT_FAILED
     partial = [
@@ -139,7 +179,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"home={settings.home} warehouse={settings.duckdb_path}",
         flush=True,
     )
-    code = _build([DailyPipeline(date=run_date)], args)
+    code = _build([DailyPipeline(date=run_date, force=args.force)], args)
     if code in (EXIT_OK, EXIT_PARTIAL):
         print(f"report: {settings.log_dir / f'report_{run_date:%Y%m%d}.txt'}")
         print(f'marts:  {settings.serving_path} (finops sql "select * from marts.fct_cost_kpis")')
@@ -164,7 +204,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         f"home={settings.home}",
         flush=True,
     )
-    return _build([DailyPipeline(date=run_date, since=args.start)], args)
+    return _build([DailyPipeline(date=run_date, since=args.start, force=args.force)], args)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -315,6 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
             "--scheduler-host", help="use a central luigid instead of the local scheduler"
         )
         p.add_argument("--scheduler-port", type=int, default=8082)
+        p.add_argument(
+            "--force",
+            action="store_true",
+            help="rerun even if complete: reload the windows (FOCUS: re-import every file), "
+            "rebuild, re-export, re-report (Luigi: DailyPipeline --force)",
+        )
 
     run = sub.add_parser(
         "run",

@@ -324,6 +324,17 @@ def _insert_ledger(con: duckdb.DuckDBPyConnection, **row: Any) -> None:
     con.execute(f"insert into raw.load_ledger ({columns}) values ({marks})", list(row.values()))
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    """Whether `schema.name` exists in the connection's database."""
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_catalog = current_database() and table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists raw")
     for table in RAW_TABLES.values():

@@ -69,8 +69,19 @@ def kpi_document(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
     return json.dumps({"run_date": run_date.isoformat(), "kpis": kpis}, indent=2, default=str)
 
 
-def manifest_document(run_date: date, keys: list[str]) -> str:
-    return json.dumps({"run_date": run_date.isoformat(), "files": sorted(keys)}, indent=2)
+def manifest_document(run_date: date, keys: list[str], build_id: str | None = None) -> str:
+    """The run's manifest: its date, every key, and the build whose marts the files hold
+    (what tells a rerun whether this export is still the current build's)."""
+    document = {"run_date": run_date.isoformat(), "build_id": build_id, "files": sorted(keys)}
+    return json.dumps(document, indent=2)
+
+
+def parse_manifest(text: str) -> dict[str, Any] | None:
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
 
 
 @dataclass(frozen=True)
@@ -113,11 +124,19 @@ class LocalExportStore:
         atomic_write_text(path, text)
         return self._key(path)
 
-    def write_manifest(self, run_date: date, keys: list[str]) -> str:
+    def write_manifest(self, run_date: date, keys: list[str], build_id: str | None = None) -> str:
         """Written last: its presence says the run's set of files is complete."""
         return self.put_text(
-            "processed", run_date, MANIFEST_NAME, manifest_document(run_date, keys)
+            "processed", run_date, MANIFEST_NAME, manifest_document(run_date, keys, build_id)
         )
+
+    def read_manifest(self, run_date: date) -> dict[str, Any] | None:
+        """The run date's manifest, or None when there is none (or it is unreadable)."""
+        path = self.folder("processed", run_date) / MANIFEST_NAME
+        try:
+            return parse_manifest(path.read_text())
+        except OSError:
+            return None
 
     def prune(self, today: date, retention_days: int, dry_run: bool = False) -> list[str]:
         """Delete our dated folders older than the retention; `today` is the clock.
@@ -259,11 +278,22 @@ class S3ExportStore:
         self._put(key, text.encode("utf-8"))
         return key
 
-    def write_manifest(self, run_date: date, keys: list[str]) -> str:
+    def write_manifest(self, run_date: date, keys: list[str], build_id: str | None = None) -> str:
         """Put last: its presence says the run's set of files is complete."""
         return self.put_text(
-            "processed", run_date, MANIFEST_NAME, manifest_document(run_date, keys)
+            "processed", run_date, MANIFEST_NAME, manifest_document(run_date, keys, build_id)
         )
+
+    def read_manifest(self, run_date: date) -> dict[str, Any] | None:
+        """The run date's manifest (one GetObject), or None when there is none or it cannot
+        be read (the export then runs, and says why if the bucket is the problem)."""
+        try:
+            body = self.client.get_object(
+                Bucket=self.bucket, Key=self.key("processed", run_date, MANIFEST_NAME)
+            )["Body"].read()
+        except Exception:  # NoSuchKey, access denied, ...: not exported here
+            return None
+        return parse_manifest(body.decode("utf-8", errors="replace"))
 
     def prune(self, today: date, retention_days: int, dry_run: bool = False) -> list[str]:
         """Delete our objects in run folders older than the retention; `today` is the clock.

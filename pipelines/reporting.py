@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 
 from finops.settings import Settings
+from loaders import warehouse
 from loaders.focus_files.mapping import provider_of_scope
 
 RAW_EXTRACT_SQL = """
@@ -64,16 +65,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
     cursor = con.execute(sql, params or [])
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? "
-            "and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
 
 
 CENT = Decimal("0.01")
@@ -133,7 +124,7 @@ def gather_facts(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> dic
         """,
     )
     freshness: list[dict[str, Any]] = []
-    if _has_table(con, "marts", "fct_load_freshness"):  # the dashboard's freshness mart
+    if warehouse.table_exists(con, "marts", "fct_load_freshness"):  # the dashboard's freshness mart
         freshness = _rows(
             con,
             """

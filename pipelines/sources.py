@@ -10,7 +10,9 @@ earlier import, and an unchanged file set is a no-op (loaders/focus_files).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from finops.settings import REAL_SOURCES_WITH_LOADERS, Settings, utc_today
 from loaders import simulated, warehouse
@@ -23,13 +25,31 @@ class SourceNotAvailableError(RuntimeError):
     """The configured source has no loader in this version."""
 
 
-def load_source(
-    source: str, settings: Settings, run_date: date, since: date | None = None
-) -> list[LoadResult]:
-    """Land one source for the run of `run_date`; returns one result per scope loaded.
+@dataclass(frozen=True)
+class SourceLoad:
+    """What one source's load did: a result per scope landed, and for the `focus` source
+    the import's own record (files read, periods unchanged, the loads the file set holds)."""
 
-    `since` (a backfill) replaces the source's daily window with `[since, run_date)`.
+    results: list[LoadResult]
+    focus_import: dict[str, Any] | None = None
+
+
+def load_source(
+    source: str, settings: Settings, run_date: date, since: date | None = None, force: bool = False
+) -> SourceLoad:
+    """Land one source for the run of `run_date`.
+
+    `since` (a backfill) replaces the source's daily window with `[since, run_date)`. `force`
+    only matters to the `focus` source (every file re-read and re-landed); the others
+    replace their window whenever they load.
     """
+    results = _load(source, settings, run_date, since, force)
+    if isinstance(results, list):
+        return SourceLoad(results)
+    return SourceLoad(results.loads, results.as_dict())
+
+
+def _load(source: str, settings: Settings, run_date: date, since: date | None, force: bool) -> Any:
     if since is not None and since >= run_date:
         raise ValueError(f"backfill start {since} must be before the run date {run_date}")
     if source == "simulated":
@@ -57,7 +77,7 @@ def load_source(
     if source == "focus" and "focus" in REAL_SOURCES_WITH_LOADERS:
         from loaders import focus_files
 
-        return focus_files.load_for_run(settings, run_date, since=since)
+        return focus_files.load_for_run(settings, run_date, since=since, force=force)
     raise SourceNotAvailableError(
         f"source {source!r} has no loader in this version; set FINOPS_SOURCES=simulated "
         "(or auto) to run on the simulated data"

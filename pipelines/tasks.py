@@ -8,18 +8,25 @@
 `--since` makes a backfill: every source loads `[since, date)` in one window (one set of API
 requests, checked against the request budget) instead of its usual daily window.
 
-Every task writes a marker (or its real output) under FINOPS_HOME with the date in the path,
-atomically; a completed date is therefore a no-op when run again. Tasks that write the
-warehouse take the `warehouse_writer` resource (DuckDB allows one writing process) and the
-file lock in `loaders.warehouse`.
+Completion follows the warehouse (pipelines/state.py). Every task records what it did in
+`pipeline.task_markers` of the run's own warehouse and is complete only when that record
+agrees with the warehouse: a load when the ledger holds its succeeded loads of the run's
+window (a FOCUS load also when the file listing at FINOPS_FOCUS_PATH is the one it imported),
+the raw extract and the build when they were made from the loads the inputs name now, the
+export when the manifest at its destination names the run's build, prune and report when
+they followed that build. A completed date is a no-op when run again; another warehouse path,
+new or changed FOCUS files, or `force` (`finops run --force`: every load runs again, then
+build, export, prune and report follow) make it run. Tasks that write the warehouse take the
+`warehouse_writer` resource (DuckDB allows one writing process) and the file lock in
+`loaders.warehouse`.
 
 Failure isolation. With more than one source, a source whose load fails (API down, a
 persistent 5xx, an auth error) does not stop the others: its LoadSource records the failure
-(a `failed` row in raw.load_ledger, `load_<source>.failed.json` beside the markers, the error
-with credentials scrubbed) and returns without writing its target. The worker remembers that
+(a `failed` row in raw.load_ledger, `data/markers/<date>/load_<source>.failed.json`, the
+error with credentials scrubbed) and returns without writing its record. The worker remembers that
 the task ran (`[worker] cache_task_completion`, set below and in luigi.cfg), so DbtBuild,
 Export, Prune and Report go ahead on what is there and the run is `partial`. Because the
-failed load has no target, and every downstream task counts as complete only when its
+failed load is not complete, and every downstream task counts as complete only when its
 inputs are complete (`CompleteWithInputs`), the partial date is not complete: running it
 again retries the failed load (not the ones that landed) and rebuilds, exports and reports
 the day. A single source that fails, or every source failing, fails the run as before.
@@ -33,6 +40,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -43,9 +51,10 @@ import luigi
 
 from finops.settings import DBT_PROFILES_DIR, DBT_PROJECT_DIR, Settings, load_settings
 from loaders import warehouse
-from pipelines import history, notify, redaction, reporting
+from pipelines import history, notify, redaction, reporting, state
 from pipelines.exports import export_store
 from pipelines.sources import load_source
+from pipelines.state import RunState
 
 log = logging.getLogger("finops.pipeline")
 
@@ -82,11 +91,30 @@ def now_iso() -> str:
 
 
 def marker_path(settings: Settings, run_date: date, name: str) -> Path:
+    """A file under data/markers/<date>/: failure records and the cleanup job's record (a
+    task's completion is recorded in its warehouse, pipelines/state.py)."""
     return settings.markers_dir / run_date.isoformat() / f"{name}.json"
 
 
-def read_marker(settings: Settings, run_date: date, name: str) -> dict[str, Any]:
-    return json.loads(marker_path(settings, run_date, name).read_text())
+class WarehouseRecord(luigi.Target):
+    """A task's record in `pipeline.task_markers` of the warehouse (its Luigi output).
+
+    `exists()` says the record is there; whether it still agrees with the warehouse is the
+    task's `complete()`.
+    """
+
+    def __init__(self, db_path: Path, run_key: str, task: str) -> None:
+        self.db_path, self.run_key, self.task = Path(db_path), run_key, task
+
+    def read(self) -> dict[str, Any] | None:
+        run_state = state.read_run_state(self.db_path, self.run_key)
+        return run_state.marker(self.task) if run_state is not None else None
+
+    def exists(self) -> bool:
+        return self.read() is not None
+
+    def __str__(self) -> str:
+        return f"{self.db_path}#pipeline.task_markers[{self.run_key}/{self.task}]"
 
 
 def discard_stale(target: luigi.LocalTarget) -> None:
@@ -137,11 +165,19 @@ class OptionalDateParameter(luigi.parameter.OptionalParameterMixin, luigi.DatePa
 
 
 class RunParameters(luigi.Task):
-    """The run date, and for a backfill the first day to load (`since`)."""
+    """The run date, for a backfill the first day to load (`since`), and `force`."""
 
     date = luigi.DateParameter()
     since = OptionalDateParameter(
         default=None, description="backfill: load [since, date) instead of the daily window"
+    )
+    # Not significant: a forced run is the same run (same task ids, same records), only
+    # its loads do not count as complete until they have run again in this worker.
+    force = luigi.BoolParameter(
+        default=False,
+        significant=False,
+        description="rerun the date even if it is complete: reload its windows (FOCUS: "
+        "re-import every file), rebuild, re-export, re-report",
     )
 
     @property
@@ -149,17 +185,24 @@ class RunParameters(luigi.Task):
         """Keeps a backfill's outputs apart from the plain daily run of the same date."""
         return f"_since_{self.since:%Y%m%d}" if self.since else ""
 
+    @property
+    def run_key(self) -> str:
+        """The run's key in pipeline.task_markers: the date, and the backfill start."""
+        return f"{self.date.isoformat()}{self.run_suffix}"
+
     def run_params(self) -> dict[str, Any]:
-        return {"date": self.date, "since": self.since}
+        return {"date": self.date, "since": self.since, "force": self.force}
+
+    def run_state(self) -> RunState | None:
+        return state.read_run_state(load_settings().duckdb_path, self.run_key)
 
 
 class CompleteWithInputs(luigi.Task):
-    """Complete when the output exists *and* every input is complete.
+    """Complete when its own record holds *and* every input is complete.
 
-    After a partial run the failed load has no target, so everything downstream of it is
-    incomplete again although its own output exists: the next run of the date retries the
-    load and rebuilds, re-exports and re-reports the day (each run() first discards its
-    stale output).
+    After a partial run the failed load is not complete, so everything downstream of it is
+    incomplete again although its own record exists: the next run of the date retries the
+    load and rebuilds, re-exports and re-reports the day (each run() replaces its record).
     """
 
     def complete(self) -> bool:
@@ -169,7 +212,7 @@ class CompleteWithInputs(luigi.Task):
 
 
 class FinopsTask(RunParameters):
-    """Shared plumbing: settings read at run time, a dated marker target, timing."""
+    """Shared plumbing: settings read at run time, a record in the warehouse, timing."""
 
     marker_name: str = ""
 
@@ -177,9 +220,17 @@ class FinopsTask(RunParameters):
     def settings(self) -> Settings:
         return load_settings()
 
-    def output(self) -> luigi.LocalTarget:
-        name = self.marker_name + self.run_suffix
-        return luigi.LocalTarget(str(marker_path(self.settings, self.date, name)))
+    def output(self) -> WarehouseRecord:
+        return WarehouseRecord(self.settings.duckdb_path, self.run_key, self.marker_name)
+
+    def complete(self) -> bool:
+        run_state = self.run_state()
+        payload = run_state.marker(self.marker_name) if run_state is not None else None
+        return payload is not None and self.holds(payload, run_state)
+
+    def holds(self, payload: dict[str, Any], run_state: RunState) -> bool:
+        """Whether the record still agrees with the warehouse (and the outside world)."""
+        return True
 
     def run(self) -> None:
         settings = self.settings
@@ -196,26 +247,81 @@ class FinopsTask(RunParameters):
             finished_at=now_iso(),
             duration_s=round(time.monotonic() - started, 2),
         )
-        write_json_target(self.output(), payload)
+        settings = self.settings
+        state.write_marker(settings.duckdb_path, self.run_key, self.marker_name, self.date, payload)
         log.info("%s %s: done in %.1fs", self.marker_name, self.date, payload["duration_s"])
 
     def work(self, settings: Settings) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def outcome(self, payload: dict[str, Any]) -> str:
+        """What the recorded run of this task did, in a few words (the end-of-run lines)."""
+        return f"done at {payload.get('finished_at')}"
+
+    def build_id(self, run_state: RunState) -> str | None:
+        build = run_state.marker(DbtBuild.marker_name)
+        return build.get("build_id") if build else None
+
 
 class LoadSource(FinopsTask):
     """Land one source's costs for the run date (replace-by-window, idempotent).
 
-    The target is written only when the load landed. With several sources a failed load is
+    The record is written only when the load landed. With several sources a failed load is
     recorded instead of raised (see the module docstring): the run goes on and is partial.
+    With `force` the load is incomplete until this instance has run (Luigi keeps one
+    instance per parameters and process: one forced run per date and process).
     """
 
     source = luigi.Parameter()
     resources = {"warehouse_writer": 1}  # noqa: RUF012 - Luigi's own class attribute
+    _ran = False  # set once this instance ran: a forced load is complete only after that
 
     @property
     def marker_name(self) -> str:  # type: ignore[override]
         return f"load_{self.source}"
+
+    def complete(self) -> bool:
+        if self.force and not self._ran:
+            return False
+        return super().complete()
+
+    def holds(self, payload: dict[str, Any], run_state: RunState) -> bool:
+        """The ledger holds the recorded loads of this window and nothing came after them;
+        for FOCUS files, the listing at FINOPS_FOCUS_PATH is the one imported."""
+        settings = self.settings
+        if self.source == "focus":
+            listing = focus_listing(settings)
+            if listing is None or payload.get("listing") != listing:
+                return False
+        else:
+            start, end = self.window(settings)
+            recorded = (payload.get("window_start"), payload.get("window_end"))
+            if recorded != (start.isoformat(), end.isoformat()):
+                return False
+        return run_state.loads_hold(payload)
+
+    def outcome(self, payload: dict[str, Any]) -> str:
+        loads = payload.get("loads", [])
+        rows = sum(int(load["row_count"]) for load in loads)
+        if self.source == "focus" and (imported := payload.get("focus_import")):
+            files, read = imported["file_count"], len(imported["files_read"])
+            kept = len(imported["unchanged"])
+            if loads:
+                return (
+                    f"loaded {rows:,} rows: {len(loads)} billing period(s) landed, {kept} "
+                    f"unchanged ({read} of {files} file(s) read)"
+                )
+            return (
+                f"unchanged: the {files} file(s) at {payload.get('location')} hold the "
+                f"{kept} billing period(s) already landed ({read} file(s) read)"
+            )
+        requests = sum(int(load["api_requests"]) for load in loads)
+        cost = sum((Decimal(load["api_cost_usd"]) for load in loads), Decimal("0"))
+        api = f", {requests} API request(s), USD {cost.quantize(CENT)}" if requests else ""
+        return (
+            f"loaded {rows:,} rows in {len(loads)} load(s) of "
+            f"[{payload.get('window_start')}, {payload.get('window_end')}){api}"
+        )
 
     def failure_target(self) -> luigi.LocalTarget:
         """`load_<source>.failed.json`: the record of this load's last isolated failure."""
@@ -225,7 +331,7 @@ class LoadSource(FinopsTask):
     def recorded_failure(self) -> dict[str, Any] | None:
         """The recorded failure, when the load has not landed since (else None)."""
         failure = self.failure_target()
-        if self.output().exists() or not failure.exists():
+        if not failure.exists() or FinopsTask.complete(self):
             return None
         return json.loads(Path(failure.path).read_text())
 
@@ -237,10 +343,33 @@ class LoadSource(FinopsTask):
         return settings.restatement_window(self.date)
 
     def work(self, settings: Settings) -> dict[str, Any]:
-        results = load_source(self.source, settings, self.date, since=self.since)
-        return {"source": self.source, "loads": [r.as_dict() for r in results]}
+        listing = focus_listing(settings) if self.source == "focus" else None
+        loaded = load_source(self.source, settings, self.date, since=self.since, force=self.force)
+        start, end = self.window(settings)
+        payload: dict[str, Any] = {
+            "source": self.source,
+            "window_start": start.isoformat(),
+            "window_end": end.isoformat(),
+            "forced": self.force,
+            "loads": [r.as_dict() for r in loaded.results],
+        }
+        if loaded.focus_import is not None:
+            imported = {k: v for k, v in loaded.focus_import.items() if k != "loads"}
+            payload.update(
+                location=settings.focus_path,
+                listing=listing,
+                focus_import=imported,
+                current_load_ids=imported["current_load_ids"],
+            )
+        return payload
 
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            self._ran = True
+
+    def _run(self) -> None:
         settings = self.settings
         configure_logging(settings)
         started = time.monotonic()
@@ -362,14 +491,41 @@ def failed_ledger_rows(db_path: Path, source: str, since: datetime) -> list[dict
             con.close()
 
 
+def focus_listing(settings: Settings) -> str | None:
+    """The listing signature of FINOPS_FOCUS_PATH (None when unset or unlistable)."""
+    if not settings.focus_path:
+        return None
+    from loaders.focus_files.files import listing_signature
+
+    return listing_signature(settings.focus_path)
+
+
+def file_stamp(path: Path) -> list[int] | None:
+    """(size, mtime in ns) of a file the run wrote: a record holds only while the file is
+    still the one it wrote (another warehouse's run of the date rewrites the same path)."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def current_load_ids(payload: dict[str, Any]) -> set[str]:
+    """The loads whose rows a load record stands for now (FOCUS: landed or kept)."""
+    if "current_load_ids" in payload:
+        return set(payload["current_load_ids"])
+    return {load["load_id"] for load in payload.get("loads", [])}
+
+
 def load_outcomes(task: RunParameters) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(markers of the loads that landed, records of the loads that failed) for this run."""
+    """(records of the loads that landed, records of the loads that failed) for this run."""
     landed, failed = [], []
+    run_state = task.run_state()
     for load in enabled_loads(task):
-        if load.output().exists():
-            landed.append(json.loads(Path(load.output().path).read_text()))
-        elif (failure := load.recorded_failure()) is not None:
+        if (failure := load.recorded_failure()) is not None:
             failed.append(failure)
+        elif run_state is not None and (record := run_state.marker(load.marker_name)):
+            landed.append(record)
     return landed, failed
 
 
@@ -381,43 +537,62 @@ def enabled_loads(task: RunParameters) -> list[LoadSource]:
     return [LoadSource(source=s, **task.run_params()) for s in load_settings().sources]
 
 
-class ArchiveRawExtract(CompleteWithInputs, RunParameters):
+class ArchiveRawExtract(CompleteWithInputs, FinopsTask):
     """Keep the run's raw rows as data/raw/multicloud_costs_YYYYMMDD.csv for audit.
 
     Only loads that landed are archived; after a partial run the rerun rewrites the file with
-    every source's rows.
+    every source's rows. Complete while the file is there and archives the loads the inputs'
+    records name now.
     """
 
+    marker_name = "raw_extract"
     resources = {"warehouse_writer": 1}  # noqa: RUF012
 
     def requires(self) -> list[LoadSource]:
         return enabled_loads(self)
 
-    def output(self) -> luigi.LocalTarget:
-        settings = load_settings()
-        return luigi.LocalTarget(
-            str(settings.raw_csv_dir / f"multicloud_costs_{self.date:%Y%m%d}{self.run_suffix}.csv")
+    def extract_path(self, settings: Settings) -> Path:
+        return settings.raw_csv_dir / f"multicloud_costs_{self.date:%Y%m%d}{self.run_suffix}.csv"
+
+    def landed_load_ids(self, run_state: RunState | None) -> list[str]:
+        if run_state is None:
+            return []
+        return sorted(
+            load["load_id"]
+            for task in enabled_loads(self)
+            if (record := run_state.marker(task.marker_name))
+            for load in record.get("loads", [])
         )
 
-    def run(self) -> None:
-        settings = load_settings()
-        configure_logging(settings)
-        load_ids = [
-            load["load_id"]
-            for target in self.input()
-            if target.exists()  # a failed load (isolated) has no target
-            for load in json.loads(Path(target.path).read_text())["loads"]
-        ]
-        discard_stale(self.output())
+    def holds(self, payload: dict[str, Any], run_state: RunState) -> bool:
+        stamp = file_stamp(Path(payload.get("path", "")))
+        return (
+            stamp is not None
+            and payload.get("stamp") == stamp
+            and payload.get("archived_load_ids") == self.landed_load_ids(run_state)
+        )
+
+    def work(self, settings: Settings) -> dict[str, Any]:
+        load_ids = self.landed_load_ids(self.run_state())
+        target = luigi.LocalTarget(str(self.extract_path(settings)))
+        discard_stale(target)
         with warehouse.writer_lock(settings.duckdb_path):
             con = warehouse.connect_writer(settings.duckdb_path)
             try:
                 warehouse.ensure_raw_schema(con)
-                with self.output().temporary_path() as tmp:
+                with target.temporary_path() as tmp:
                     reporting.copy_raw_extract(con, load_ids, Path(tmp))
             finally:
                 con.close()
-        log.info("raw extract %s: %d loads archived", self.output().path, len(load_ids))
+        log.info("raw extract %s: %d loads archived", target.path, len(load_ids))
+        return {
+            "path": target.path,
+            "stamp": file_stamp(Path(target.path)),
+            "archived_load_ids": load_ids,
+        }
+
+    def outcome(self, payload: dict[str, Any]) -> str:
+        return f"{len(payload['archived_load_ids'])} load(s) in {payload['path']}"
 
 
 class DbtBuild(CompleteWithInputs, FinopsTask):
@@ -433,6 +608,15 @@ class DbtBuild(CompleteWithInputs, FinopsTask):
     def requires(self) -> list[luigi.Task]:
         return [*enabled_loads(self), ArchiveRawExtract(**self.run_params())]
 
+    def holds(self, payload: dict[str, Any], run_state: RunState) -> bool:
+        """The published marts were built from every load the inputs' records name now."""
+        built_on = set(payload.get("built_on_load_ids", []))
+        return self.settings.serving_path.exists() and all(
+            current_load_ids(record) <= built_on
+            for task in enabled_loads(self)
+            if (record := run_state.marker(task.marker_name))
+        )
+
     def work(self, settings: Settings) -> dict[str, Any]:
         landed, failed = load_outcomes(self)
         if failed and not landed:
@@ -440,13 +624,24 @@ class DbtBuild(CompleteWithInputs, FinopsTask):
                 "every source failed, nothing new to build (the marts keep their data): "
                 + "; ".join(f"{f['source']}: {f['error']}" for f in failed)
             )
+        build_id = f"build-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        built_on = sorted(set().union(*(current_load_ids(record) for record in landed)))
         summary = run_dbt(settings, ["build"])
+        summary["build_id"] = build_id
+        summary["built_on_load_ids"] = built_on
         summary["failed_sources"] = [f["source"] for f in failed]
         summary["source_freshness"] = source_freshness(settings)
         tables = warehouse.publish_serving_copy(settings.duckdb_path, settings.serving_path)
         summary["published_tables"] = tables
         summary["serving_path"] = str(settings.serving_path)
         return summary
+
+    def outcome(self, payload: dict[str, Any]) -> str:
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(payload.get("counts", {}).items()))
+        return (
+            f"{payload.get('build_id')} from {len(payload.get('built_on_load_ids', []))} "
+            f"load(s) ({counts}); {payload.get('published_tables')} marts published"
+        )
 
 
 def dbt_executable() -> str:
@@ -531,11 +726,36 @@ class Export(CompleteWithInputs, FinopsTask):
     def requires(self) -> DbtBuild:
         return DbtBuild(**self.run_params())
 
+    def holds(self, payload: dict[str, Any], run_state: RunState) -> bool:
+        """The run's build is the one exported, and the manifest at the destination says so
+        (another warehouse's run of the date, or a deleted folder, makes it run again)."""
+        build_id = self.build_id(run_state)
+        store = export_store(self.settings)
+        if build_id is None or payload.get("build_id") != build_id:
+            return False
+        if payload.get("destination") != store.destination:
+            return False
+        manifest = store.read_manifest(self.date)
+        return manifest is not None and manifest.get("build_id") == build_id
+
     def work(self, settings: Settings) -> dict[str, Any]:
+        run_state = self.run_state()
+        build_id = self.build_id(run_state) if run_state is not None else None
         store = export_store(settings)
         keys = store.export_marts(settings.serving_path, self.date)
-        manifest = store.write_manifest(self.date, keys)
-        return {"destination": store.destination, "files": keys, "manifest": manifest}
+        manifest = store.write_manifest(self.date, keys, build_id)
+        return {
+            "destination": store.destination,
+            "files": keys,
+            "manifest": manifest,
+            "build_id": build_id,
+        }
+
+    def outcome(self, payload: dict[str, Any]) -> str:
+        return (
+            f"{len(payload['files'])} file(s) of {payload.get('build_id')} to "
+            f"{payload['destination']}"
+        )
 
 
 class Prune(CompleteWithInputs, FinopsTask):
@@ -546,10 +766,24 @@ class Prune(CompleteWithInputs, FinopsTask):
     def requires(self) -> Export:
         return Export(**self.run_params())
 
+    def holds(self, payload: dict[str, Any], run_state: RunState) -> bool:
+        return payload.get("build_id") == self.build_id(run_state)
+
     def work(self, settings: Settings) -> dict[str, Any]:
+        run_state = self.run_state()
         store = export_store(settings)
         removed = store.prune(self.date, settings.retention_days)
-        return {"retention_days": settings.retention_days, "removed": removed}
+        return {
+            "retention_days": settings.retention_days,
+            "removed": removed,
+            "build_id": self.build_id(run_state) if run_state is not None else None,
+        }
+
+    def outcome(self, payload: dict[str, Any]) -> str:
+        return (
+            f"{len(payload['removed'])} export folder(s) older than "
+            f"{payload['retention_days']} days"
+        )
 
 
 class PruneExports(luigi.Task):
@@ -586,27 +820,31 @@ class PruneExports(luigi.Task):
         write_json_target(self.output(), payload)
 
 
-class Report(CompleteWithInputs, RunParameters):
+class Report(CompleteWithInputs, FinopsTask):
     """logs/report_YYYYMMDD.txt, a copy under reports/, one execution-history entry, and the
     webhook (FINOPS_WEBHOOK_URL). Status `partial` when a source's load failed."""
+
+    marker_name = "report"
 
     def requires(self) -> Prune:
         return Prune(**self.run_params())
 
-    def output(self) -> luigi.LocalTarget:
-        settings = load_settings()
-        return luigi.LocalTarget(
-            str(settings.log_dir / f"report_{self.date:%Y%m%d}{self.run_suffix}.txt")
+    def report_path(self, settings: Settings) -> Path:
+        return settings.log_dir / f"report_{self.date:%Y%m%d}{self.run_suffix}.txt"
+
+    def holds(self, payload: dict[str, Any], run_state: RunState) -> bool:
+        stamp = file_stamp(Path(payload.get("report", "")))
+        return (
+            payload.get("build_id") == self.build_id(run_state)
+            and stamp is not None
+            and payload.get("stamp") == stamp
         )
 
-    def run(self) -> None:
-        settings = load_settings()
-        configure_logging(settings)
+    def work(self, settings: Settings) -> dict[str, Any]:
         started = time.monotonic()
-        markers = {
-            name: read_marker(settings, self.date, name + self.run_suffix)
-            for name in ("dbt_build", "export", "prune")
-        }
+        run_state = self.run_state()
+        assert run_state is not None  # the build before it wrote the warehouse
+        markers = {name: run_state.marker(name) or {} for name in ("dbt_build", "export", "prune")}
         markers["loads"], failed = load_outcomes(self)
         con = duckdb.connect(str(settings.serving_path), read_only=True)
         try:
@@ -616,7 +854,8 @@ class Report(CompleteWithInputs, RunParameters):
         summary = reporting.run_summary(self.date, settings, markers, facts, failed)
         summary["durations_s"]["report"] = round(time.monotonic() - started, 2)
         summary["duration_s"] = round(sum(summary["durations_s"].values()), 2)
-        summary["report"] = self.output().path
+        summary["report"] = str(self.report_path(settings))
+        summary["build_id"] = markers["dbt_build"].get("build_id")
         text = reporting.render_report(summary, facts)
         store = export_store(settings)
         store.put_text("reports", self.date, f"report{self.run_suffix}.txt", text)
@@ -628,10 +867,76 @@ class Report(CompleteWithInputs, RunParameters):
                 timeout_s=settings.webhook_timeout_s,
             )
         history.append(settings, history.run_entry(summary, webhook))
-        discard_stale(self.output())
-        with self.output().temporary_path() as tmp:  # written last: the day's completion
+        target = luigi.LocalTarget(str(self.report_path(settings)))
+        discard_stale(target)
+        with target.temporary_path() as tmp:
             Path(tmp).write_text(text)
-        log.info("report (%s) written to %s", summary["status"], self.output().path)
+        log.info("report (%s) written to %s", summary["status"], target.path)
+        # the record, written last by finish(), is the day's completion
+        return {
+            "report": target.path,
+            "stamp": file_stamp(Path(target.path)),
+            "status": summary["status"],
+            "build_id": summary["build_id"],
+        }
+
+    def outcome(self, payload: dict[str, Any]) -> str:
+        return f"{payload['report']} (run {payload['status']})"
+
+
+STEP_LABELS = {
+    "raw_extract": "raw extract",
+    "dbt_build": "dbt build",
+    "export": "export",
+    "prune": "prune",
+    "report": "report",
+}
+VERBS = {
+    "raw_extract": "written",
+    "dbt_build": "built",
+    "export": "exported",
+    "prune": "pruned",
+    "report": "reported",
+}
+
+
+def run_steps(root: luigi.Task) -> list[FinopsTask]:
+    """Every step of the run under `root`, inputs first, once each."""
+    seen: dict[str, luigi.Task] = {}
+
+    def visit(task: luigi.Task) -> None:
+        if task.task_id in seen:
+            return
+        for dep in luigi.task.flatten(task.requires()):
+            visit(dep)
+        seen[task.task_id] = task
+
+    visit(root)
+    return [task for task in seen.values() if isinstance(task, FinopsTask)]
+
+
+def step_lines(root: RunParameters, ran: set[str], failed: set[str]) -> list[str]:
+    """One line per step: what it did in this run (loaded / unchanged / built ...), or why
+    it did not run (already complete, and what the warehouse's record of it says)."""
+    run_state = root.run_state()
+    lines = []
+    for task in run_steps(root):
+        label = STEP_LABELS.get(task.marker_name) or task.marker_name.replace("_", " ")
+        record = run_state.marker(task.marker_name) if run_state is not None else None
+        failure = task.recorded_failure() if isinstance(task, LoadSource) else None
+        if task.task_id in failed:
+            text = "FAILED (see above and logs/pipeline.log)"
+        elif failure is not None:
+            text = f"FAILED (the run is partial): {failure['error']}"
+        elif task.task_id in ran and record is not None:
+            verb = VERBS.get(task.marker_name)
+            text = f"{verb} {task.outcome(record)}" if verb else task.outcome(record)
+        elif record is not None and task.complete():
+            text = f"already complete ({task.outcome(record)}, at {record.get('finished_at')})"
+        else:
+            text = "not run (an earlier step failed)"
+        lines.append(f"  {label:<16} {text}")
+    return lines
 
 
 def run_status(run_date: date, since: date | None = None) -> tuple[str, list[dict[str, Any]]]:
@@ -652,6 +957,12 @@ class DailyPipeline(RunParameters, luigi.WrapperTask):
 
     def requires(self) -> Report:
         return Report(**self.run_params())
+
+    @classmethod
+    def bulk_complete(cls, parameter_tuples: Any) -> list[Any]:
+        """The dates RangeDaily may skip: those whose warehouse holds every step complete
+        (Luigi's fallback would look for output files, and completion is not in files)."""
+        return [value for value in parameter_tuples if cls(value).complete()]
 
 
 @luigi.Task.event_handler(luigi.Event.FAILURE)

@@ -280,7 +280,7 @@ class RunSnapshot:
     raw: dict[str, Any]
     marts: dict[tuple[str, str], Decimal]
     freshness: list[dict[str, Any]]
-    markers: set[str]
+    markers: set[str]  # the run's records in the warehouse, and failure files of the date
     webhook_messages: int
     s3_keys: set[str]
     s3_report: str
@@ -381,6 +381,17 @@ class TwoClouds:
                 marts[(provider, currency)] = Decimal(billed).quantize(Decimal("0.01"))
             freshness = rows_of(self.serving, "select * from marts.fct_load_freshness order by all")
         markers_dir = self.home / "data" / "markers" / run_date.isoformat()
+        failure_files = (
+            {p.name for p in markers_dir.glob("*.json")} if markers_dir.exists() else set()
+        )
+        records = {
+            task
+            for (task,) in query(
+                self.warehouse,
+                "select task from pipeline.task_markers where run_key = ?",
+                [run_date.isoformat()],
+            )
+        }
         report = logs / f"report_{run_date:%Y%m%d}.txt"
         return RunSnapshot(
             exit_code=proc.returncode,
@@ -391,7 +402,7 @@ class TwoClouds:
             raw={"azure_rows": azure_rows, "aws_rows": aws_rows, "azure_load_ids": azure_load_ids},
             marts=marts,
             freshness=freshness,
-            markers={p.name for p in markers_dir.glob("*.json")} if markers_dir.exists() else set(),
+            markers=records | failure_files,
             webhook_messages=len(self.webhook.messages),
             s3_keys=self.s3_keys(),
             s3_report=self.s3_text(f"{PREFIX}/reports/{run_date.isoformat()}/report.txt"),

@@ -133,6 +133,8 @@ class FocusImport:
     loads: list[warehouse.LoadResult] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)  # scopes kept as they were
     files_read: list[str] = field(default_factory=list)  # the others were known: not read
+    # the loads whose rows every billing period of the file set holds now (landed or kept)
+    current_load_ids: list[str] = field(default_factory=list)
 
     @property
     def read_files(self) -> bool:
@@ -146,22 +148,12 @@ class FocusImport:
             "files_read": self.files_read,
             "loads": [load.as_dict() for load in self.loads],
             "unchanged": self.unchanged,
+            "current_load_ids": self.current_load_ids,
         }
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, name = qualified.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
 
 
 def landed_state(db_path: Path) -> dict[str, _Landed]:
@@ -172,7 +164,7 @@ def landed_state(db_path: Path) -> dict[str, _Landed]:
     with warehouse.writer_lock(Path(db_path), timeout_s=600):
         con = duckdb.connect(str(db_path), read_only=True)
         try:
-            if not _table_exists(con, f"raw.{RAW_TABLE}"):
+            if not warehouse.table_exists(con, "raw", RAW_TABLE):
                 return {}
             spans = con.execute(
                 f"select _scope, _load_id, min(charge_date), max(charge_date) "
@@ -180,7 +172,7 @@ def landed_state(db_path: Path) -> dict[str, _Landed]:
                 [SOURCE],
             ).fetchall()
             records: dict[tuple[str, str], dict[str, Any]] = {}
-            if _table_exists(con, IMPORTS_TABLE):
+            if warehouse.table_exists(con, *IMPORTS_TABLE.split(".")):
                 cursor = con.execute(
                     f"""
                     select * from {IMPORTS_TABLE}
@@ -280,12 +272,14 @@ def load(
     *,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     s3_client: Any | None = None,
+    force: bool = False,
 ) -> FocusImport:
     """Import the FOCUS files at `location` (a file, a folder, or s3://bucket/prefix).
 
     Raises FocusImportError (nothing landed) when the location cannot be read or a file is
     malformed. `memory_limit` bounds the scratch DuckDB that reads the files (it spills to
-    a work folder beside the warehouse).
+    a work folder beside the warehouse). `force` reads every file and re-lands every
+    billing period in them, as if none had been imported (`finops run --force`).
     """
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -299,6 +293,8 @@ def load(
             file_set = focus_file_sources.collect(location, work_dir, s3_client)
             declared = reader.declared_version(file_set)
             state = landed_state(db_path)
+            if force:  # forget the fingerprints: every file is read, every period re-landed
+                state = {k: _Landed(v.first_day, v.last_day) for k, v in state.items()}
             plan = _plan(file_set, declared, state)
             stage = reader.Stage(work_dir, memory_limit)
             try:
@@ -370,7 +366,10 @@ def load(
         len(unchanged),
     )
     names = sorted(f.name for f in file_set.files if f.sha256 in read)
-    return FocusImport(import_id, location, len(file_set.files), landed, sorted(unchanged), names)
+    current = sorted({record["load_id"] for record in records})
+    return FocusImport(
+        import_id, location, len(file_set.files), landed, sorted(unchanged), names, current
+    )
 
 
 def _read(
@@ -424,14 +423,15 @@ def _kept(key: dict[str, Any], record: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def load_for_run(
-    settings: Settings, run_date: date, since: date | None = None
-) -> list[warehouse.LoadResult]:
+    settings: Settings, run_date: date, since: date | None = None, force: bool = False
+) -> FocusImport:
     """Import FINOPS_FOCUS_PATH for the daily run (the run date does not change a file set;
-    a backfill's `since` neither: every billing period in the files is imported)."""
+    a backfill's `since` neither: every billing period in the files is imported); `force`
+    re-lands every period (see `load`)."""
     if not settings.focus_path:
         raise FocusImportError("FINOPS_SOURCES includes focus but FINOPS_FOCUS_PATH is not set")
     if since is not None:
         log.info("focus_files: backfill since %s imports the whole file set as usual", since)
-    result = load(settings.duckdb_path, settings.focus_path)
+    result = load(settings.duckdb_path, settings.focus_path, force=force)
     log.info("focus_files run %s: %s", run_date, json.dumps(result.as_dict(), default=str))
-    return result.loads
+    return result

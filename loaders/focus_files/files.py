@@ -164,6 +164,46 @@ def _s3(location: str, work_dir: Path, client: Any | None) -> FileSet:
     return _checked(FileSet(location, tuple(files), tuple(declared)))
 
 
+def listing_signature(location: str, s3_client: Any | None = None) -> str | None:
+    """A fingerprint of what is at `location` without reading any file: every data and
+    metadata file's name, size and modification (local: mtime and inode; S3: ETag and
+    LastModified from ListObjectsV2). The same signature as at the last import means the
+    same file set; a new, changed, replaced or removed file changes it. None when the
+    location cannot be listed (the import then says why)."""
+    entries: list[tuple[Any, ...]] = []
+    try:
+        if location.lower().startswith("s3://"):
+            import boto3
+
+            bucket, prefix = parse_s3_url(location)
+            client = s3_client or boto3.client("s3")
+            for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix
+            ):
+                for item in page.get("Contents", []):
+                    key = item["Key"]
+                    if is_data_file(key) or key.lower().endswith(".json"):
+                        entries.append(
+                            (key, item["Size"], item.get("ETag", ""), str(item["LastModified"]))
+                        )
+        else:
+            root = Path(location).expanduser()
+            candidates = [root] if root.is_file() else sorted(root.rglob("*"))
+            for path in candidates:
+                if not path.is_file():
+                    continue
+                if is_data_file(path.name) or path.name.lower().endswith(".json"):
+                    stat = path.stat()
+                    entries.append((str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino))
+    except Exception as exc:  # any listing failure means "not the same set"
+        log.info("focus_files: cannot list %s (%s): the import will run", location, exc)
+        return None
+    if not entries:
+        return None
+    digest = hashlib.sha256(json.dumps(sorted(entries), default=str).encode("utf-8"))
+    return digest.hexdigest()
+
+
 def collect(location: str, work_dir: Path, s3_client: Any | None = None) -> FileSet:
     """The file set at `location`: local files as they are, S3 objects downloaded."""
     if location.lower().startswith("s3://"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import socket
 from datetime import date, timedelta
 from decimal import Decimal
@@ -12,7 +11,9 @@ from pathlib import Path
 
 import duckdb
 import luigi
+import pytest
 from finops_testing import FIXED_RUN_DATE, run_pipeline
+from ops_scenario import Luigid
 
 from pipelines import DailyPipeline, RangeDaily
 
@@ -45,10 +46,10 @@ def query(path: Path, sql: str) -> list[tuple]:
         con.close()
 
 
-def snapshot(home: Path) -> dict:
-    """Every figure a rerun must leave unchanged."""
-    warehouse = home / "data" / "finops.duckdb"
-    serving = home / "data" / "finops_serving.duckdb"
+def snapshot(home: Path, warehouse: Path | None = None) -> dict:
+    """Every figure a rerun must leave unchanged (of `warehouse`, by default the home's)."""
+    warehouse = warehouse or home / "data" / "finops.duckdb"
+    serving = warehouse.with_name(warehouse.stem + "_serving.duckdb")
     return {
         "raw_totals": query(warehouse, RAW_TOTALS_SQL),
         "raw_rows": query(
@@ -65,7 +66,9 @@ def snapshot(home: Path) -> dict:
     }
 
 
-def test_daily_pipeline_lands_builds_exports_and_reruns_without_double_counting(finops_home: Path):
+def test_daily_pipeline_lands_builds_exports_and_reruns_without_double_counting(
+    finops_home: Path, monkeypatch: pytest.MonkeyPatch
+):
     # GIVEN an empty FINOPS_HOME and the simulated source
     run_date = FIXED_RUN_DATE
 
@@ -135,14 +138,22 @@ def test_daily_pipeline_lands_builds_exports_and_reruns_without_double_counting(
     ).stat().st_mtime_ns == report_mtime
     assert len(json.loads((finops_home / "logs" / "execution_history.json").read_text())) == 1
 
-    # WHEN the run is forced (markers removed): everything is reloaded and rebuilt
-    shutil.rmtree(data / "markers")
-    (finops_home / "logs" / f"report_{run_date:%Y%m%d}.txt").unlink()
-    (data / "raw" / f"multicloud_costs_{run_date:%Y%m%d}.csv").unlink()
-    third = run_pipeline(run_date)
+    # WHEN the run is forced (DailyPipeline --force, as `finops run --force`)
+    manifest_before = json.loads((export_day / "_manifest.json").read_text())
+    third = luigi.build(
+        [DailyPipeline(date=run_date, force=True)],
+        local_scheduler=True,
+        workers=1,
+        detailed_summary=True,
+        log_level="WARNING",
+    )
 
-    # THEN the loads replaced their windows: identical totals to the cent, no duplicate rows
+    # THEN everything was reloaded, rebuilt, re-exported and re-reported...
     assert third.status == luigi.execution_summary.LuigiStatusCode.SUCCESS, third.summary_text
+    manifest_after = json.loads((export_day / "_manifest.json").read_text())
+    assert manifest_after["build_id"] != manifest_before["build_id"]
+    assert len(json.loads((finops_home / "logs" / "execution_history.json").read_text())) == 2
+    # ... and the loads replaced their windows: identical totals to the cent, no duplicate rows
     assert snapshot(finops_home) == before
     ledger = query(
         warehouse,
@@ -153,6 +164,40 @@ def test_daily_pipeline_lands_builds_exports_and_reruns_without_double_counting(
     assert half > 0 and len(ledger) == 2 * half
     assert [r[1] for r in ledger[:half]] == [0] * half  # first loads replaced nothing
     assert [r[1] for r in ledger[half:]] == [r[0] for r in ledger[:half]]  # reruns replaced all
+
+    # WHEN FINOPS_DUCKDB_PATH names a new, empty warehouse (same FINOPS_HOME, whose
+    # exports, reports and history say the date is done) and the date runs through luigid
+    other = finops_home / "elsewhere" / "costs.duckdb"
+    monkeypatch.setenv("FINOPS_DUCKDB_PATH", str(other))
+    luigid = Luigid(finops_home / "luigid").start()
+    try:
+        fourth = luigi.build(
+            [DailyPipeline(date=run_date)],
+            scheduler_host="127.0.0.1",
+            scheduler_port=luigid.port,
+            workers=1,
+            detailed_summary=True,
+            log_level="WARNING",
+        )
+        done = luigid.api("task_list", status="DONE", upstream_status="")
+    finally:
+        luigid.stop()
+
+    # THEN completion followed the new warehouse: every step ran for it (luigid saw each DONE)
+    assert fourth.status == luigi.execution_summary.LuigiStatusCode.SUCCESS, fourth.summary_text
+    assert {t["name"] for t in done.values()} == {
+        "LoadSource", "ArchiveRawExtract", "DbtBuild", "Export", "Prune", "Report",
+        "DailyPipeline",
+    }  # fmt: skip
+    assert snapshot(finops_home, other) == before  # its own marts, equal to the cent
+    manifest_other = json.loads((export_day / "_manifest.json").read_text())
+    assert manifest_other["build_id"] not in (
+        manifest_before["build_id"],
+        manifest_after["build_id"],
+    )
+    # and the first warehouse is unchanged by it
+    monkeypatch.delenv("FINOPS_DUCKDB_PATH")
+    assert snapshot(finops_home) == before
 
 
 def test_range_daily_backfill_overlapping_windows_count_each_day_once(finops_home: Path):

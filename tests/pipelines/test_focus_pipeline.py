@@ -1,9 +1,11 @@
 """FOCUS export files through the whole pipeline: `finops run` with FINOPS_SOURCES=focus.
 
-Two dbt builds in this module, both on the FinOps Foundation's FOCUS sample: the sample CSV
+Two dbt builds in this module on the FinOps Foundation's FOCUS sample: the sample CSV
 imported by the loader and built with `dbt build`, and a real `finops run` (load, build,
 export, report) on a Parquet copy written by DuckDB. The marts must reconcile with the
-file's own totals and be the same from either format.
+file's own totals and be the same from either format. The last test then reruns that date
+as a user would: unchanged folder, a new month file, a changed file, `--force` (three more
+builds).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,11 +24,15 @@ import pytest
 from finops_testing import finops_env
 from focus_testing import (
     SAMPLE,
+    altered_copy,
+    amount,
     cents,
     copy_sample,
     dbt_build,
     file_totals,
     parquet_copy,
+    read_rows,
+    write_rows,
 )
 
 from finops.settings import load_settings, resolve_sources
@@ -245,3 +251,125 @@ def test_focus_without_a_path_is_a_settings_error(tmp_path: Path, monkeypatch: p
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "FINOPS_FOCUS_PATH" in proc.stdout + proc.stderr
     assert not (tmp_path / "data").exists()
+
+
+# ------------------------------------------------------------------ reruns of the same date
+
+
+def azure_october(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """The sample's Microsoft rows as the next month's export: charges 30 days later,
+    billing period October 2024."""
+    col = {name: i for i, name in enumerate(header)}
+    october = []
+    for row in rows:
+        if row[col["ProviderName"]] != "Microsoft":
+            continue
+        row = list(row)
+        for name in ("ChargePeriodStart", "ChargePeriodEnd"):
+            moved = datetime.fromisoformat(row[col[name]]) + timedelta(days=30)
+            row[col[name]] = moved.strftime("%Y-%m-%d %H:%M:%S")
+        row[col["BillingPeriodStart"]] = "2024-10-01 00:00:00"
+        row[col["BillingPeriodEnd"]] = "2024-11-01 00:00:00"
+        october.append(row)
+    return header, october
+
+
+def plus_totals(*parts: dict) -> dict:
+    """(provider, currency) -> (billed, effective), summed over several files' totals."""
+    out: dict = {}
+    for totals in parts:
+        for key, (billed, effective) in totals.items():
+            b, e = out.get(key, (Decimal(0), Decimal(0)))
+            out[key] = (b + billed, e + effective)
+    return out
+
+
+def mart_totals(home: Path) -> dict:
+    rows = fetch(
+        home / "data" / "finops_serving.duckdb",
+        "select provider_name, billing_currency, sum(billed_cost), sum(effective_cost) "
+        "from marts.fct_daily_costs group by all",
+    )
+    return cents({(p, c): (b, e) for p, c, b, e in rows})
+
+
+def step_line(output: str, step: str) -> str:
+    """The end-of-run line of one step (`load focus`, `dbt build`, `export` ...)."""
+    return next(line for line in output.splitlines() if line.strip().startswith(step + " "))
+
+
+def test_a_rerun_imports_new_and_changed_files_and_force_reimports_every_file(
+    parquet_run: tuple[Path, subprocess.CompletedProcess],
+):
+    # GIVEN the date run on the sample (Parquet), in the folder FINOPS_FOCUS_PATH names
+    home, first = parquet_run
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    exports = home / "exports"
+    settings = {"FINOPS_SOURCES": "focus", "FINOPS_FOCUS_PATH": str(exports)}
+    manifest = home / "data" / "exports" / "processed" / RUN_DATE.isoformat() / "_manifest.json"
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        done = run_cli(home, "run", "--date", RUN_DATE.isoformat(), *extra, **settings)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done
+
+    # WHEN the same command runs again with the folder unchanged
+    again = run()
+    # THEN nothing runs, and every step says it was already complete
+    assert "Already complete" in again.stdout
+    for step in ("load focus", "dbt build", "export", "report"):
+        assert "already complete" in step_line(again.stdout, step), again.stdout
+    build_1 = json.loads(manifest.read_text())["build_id"]
+
+    # WHEN a new month file (an Azure export of October) lands in the same folder and the
+    # same command runs again
+    october = exports / "FOCUS_1_0_AZURE" / "BILLING_PERIOD=2024-10" / "part-00000.csv"
+    altered_copy(october, azure_october)
+    second = run()
+
+    # THEN only the new file was read, its billing period landed, the day rebuilt, exported
+    # and reported again, and the marts hold both files to the cent
+    load_line = step_line(second.stdout, "load focus")
+    assert "loaded" in load_line and "1 billing period(s) landed" in load_line, load_line
+    assert "(1 of 2 file(s) read)" in load_line, load_line
+    assert step_line(second.stdout, "dbt build").split()[2] == "built", second.stdout
+    build_2 = json.loads(manifest.read_text())["build_id"]
+    assert build_2 != build_1
+    assert mart_totals(home) == cents(plus_totals(file_totals(SAMPLE), file_totals(october)))
+    assert ("Azure", "focus_files", date(2024, 10, 19)) in fetch(
+        home / "data" / "finops_serving.duckdb",
+        "select provider_name, source_name, latest_charge_date from marts.fct_load_freshness",
+    )
+
+    # WHEN that export is restated (one charge changes) and the date runs again
+    header, rows = read_rows(october)
+    col = {name: i for i, name in enumerate(header)}
+    for name in ("BilledCost", "EffectiveCost"):
+        rows[0][col[name]] = str(amount(rows[0][col[name]]) + Decimal("125.50"))
+    write_rows(october, header, rows)
+    third = run()
+
+    # THEN that period alone was re-landed and the marts follow the changed file
+    load_line = step_line(third.stdout, "load focus")
+    assert "1 billing period(s) landed" in load_line and "(1 of 2 file(s) read)" in load_line
+    restated = cents(plus_totals(file_totals(SAMPLE), file_totals(october)))
+    assert mart_totals(home) == restated
+    assert json.loads(manifest.read_text())["build_id"] != build_2
+    warehouse = home / "data" / "finops.duckdb"
+    raw_rows = fetch(warehouse, "select count(*) from raw.focus_costs")[0][0]
+
+    # WHEN the date is forced
+    fourth = run("--force")
+
+    # THEN every file was read and every billing period re-landed, replacing itself: the
+    # marts equal the files to the cent, no row doubled
+    load_line = step_line(fourth.stdout, "load focus")
+    assert "5 billing period(s) landed, 0 unchanged (2 of 2 file(s) read)" in load_line, load_line
+    assert mart_totals(home) == restated
+    assert fetch(warehouse, "select count(*) from raw.focus_costs")[0][0] == raw_rows
+    forced = fetch(
+        warehouse,
+        "select row_count, replaced_row_count from raw.load_ledger "
+        "qualify row_number() over (partition by scope order by started_at desc) = 1",
+    )
+    assert len(forced) == 5 and all(new == replaced for new, replaced in forced), forced

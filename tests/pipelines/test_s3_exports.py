@@ -32,6 +32,7 @@ from pipelines.exports import (
     S3ExportStore,
     export_store,
 )
+from pipelines.tasks import WarehouseRecord
 
 BUCKET = "finops-dashboard-data"
 PREFIX = "team/finops"
@@ -102,7 +103,7 @@ def test_export_puts_every_mart_and_the_manifest_last(s3: Any, built_warehouse: 
 
     # WHEN the marts are exported and the manifest written, as the Export task does
     keys = store.export_marts(built_warehouse, run_date)
-    manifest_key = store.write_manifest(run_date, keys)
+    manifest_key = store.write_manifest(run_date, keys, "build-20260701T080000-0123abcd")
 
     # THEN every file sits under the prefix, laid out by date
     day = run_date.isoformat()
@@ -116,7 +117,12 @@ def test_export_puts_every_mart_and_the_manifest_last(s3: Any, built_warehouse: 
     assert all_keys(s3) == set(keys) | {manifest_key}
     # and the manifest lists them all and was the last object put
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=manifest_key)["Body"].read())
-    assert manifest == {"run_date": day, "files": sorted(keys)}
+    assert manifest == {
+        "run_date": day,
+        "build_id": "build-20260701T080000-0123abcd",  # what a rerun compares with its build
+        "files": sorted(keys),
+    }
+    assert store.read_manifest(run_date) == manifest
     assert [p["Key"] for p in puts][-1] == manifest_key
     assert len(puts) == len(keys) + 1
     assert withdrawn == [0]  # the stale manifest went before the first new file was put
@@ -151,14 +157,14 @@ def test_daily_pipeline_exports_to_the_bucket(
     s3: Any, finops_home: Path, built_home: Path, monkeypatch
 ):
     # GIVEN a fresh installation whose exports go to the bucket; to keep the suite fast it
-    # starts from the shared build's warehouse and load/build markers, so Luigi runs the
-    # export, prune and report tasks of DailyPipeline (a run from nothing passes the same way)
+    # starts from the shared build's warehouse (with its records of the loads and the build),
+    # so Luigi runs the export, prune and report tasks of DailyPipeline: the warehouse's
+    # export record names the local folder, not the bucket (a run from nothing passes the
+    # same way)
     day = FIXED_RUN_DATE.isoformat()
     shutil.copytree(
         built_home / "data", finops_home / "data", ignore=shutil.ignore_patterns("exports")
     )
-    for name in ("export", "prune"):
-        (finops_home / "data" / "markers" / day / f"{name}.json").unlink()
     monkeypatch.setenv("FINOPS_S3_BUCKET", BUCKET)
     monkeypatch.setenv("FINOPS_S3_PREFIX", f"/{PREFIX}/")
 
@@ -177,8 +183,10 @@ def test_daily_pipeline_exports_to_the_bucket(
     assert all(k.startswith(f"{PREFIX}/") for k in keys)
     # and nothing went to the local folder; the marker and the report name the bucket
     assert not (finops_home / "data" / "exports").exists()
-    marker = json.loads((finops_home / "data" / "markers" / day / "export.json").read_text())
-    assert marker["destination"] == f"s3://{BUCKET}/{PREFIX}"
+    marker = WarehouseRecord(finops_home / "data" / "finops.duckdb", day, "export").read()
+    assert marker is not None and marker["destination"] == f"s3://{BUCKET}/{PREFIX}"
+    manifest = s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}/processed/{day}/_manifest.json")
+    assert json.loads(manifest["Body"].read())["build_id"] == marker["build_id"]
     report = s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}/reports/{day}/report.txt")["Body"]
     assert f"s3://{BUCKET}/{PREFIX}" in report.read().decode()
 
