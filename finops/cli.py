@@ -18,7 +18,8 @@ Exit codes of `run` and `backfill` (for cron and systemd):
     0  succeeded: every source loaded, built, exported, reported (or the date was complete)
     1  failed: a task failed the run (see logs/pipeline.log and the last entry of
        logs/execution_history.json); nothing new was published
-    2  bad arguments or settings (the message names the variable)
+    2  bad arguments or settings, checked before anything runs (finops/preflight.py; the
+       message names the variable or argument)
     3  partial: a source's load failed, the others were loaded, built, exported and
        reported; the marts keep the failed provider's last good data. Rerun the same date
        once the fault is fixed: only the failed load is retried, then the day is rebuilt.
@@ -170,10 +171,12 @@ def _build(tasks: list, args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from finops.preflight import check_run
     from pipelines import DailyPipeline
 
     settings = load_settings()
     run_date = args.date or utc_today()
+    check_run(settings, run_date, allow_future=args.allow_future)
     print(
         f"finops run {run_date}: sources={','.join(settings.sources)} "
         f"home={settings.home} warehouse={settings.duckdb_path}",
@@ -181,9 +184,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     code = _build([DailyPipeline(date=run_date, force=args.force)], args)
     if code in (EXIT_OK, EXIT_PARTIAL):
-        print(f"report: {settings.log_dir / f'report_{run_date:%Y%m%d}.txt'}")
-        print(f'marts:  {settings.serving_path} (finops sql "select * from marts.fct_cost_kpis")')
+        _print_outputs(settings, run_date)
     return code
+
+
+def _print_outputs(settings, run_date: date, suffix: str = "") -> None:
+    print(f"report: {settings.log_dir / f'report_{run_date:%Y%m%d}{suffix}.txt'}")
+    print(f'marts:  {settings.serving_path} (finops sql "select * from marts.fct_cost_kpis")')
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -197,14 +204,20 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if args.end < args.start:
         print("--end must not be before --start", file=sys.stderr)
         return EXIT_USAGE
+    from finops.preflight import check_run
+
     settings = load_settings()
     run_date = args.end + timedelta(days=1)
+    check_run(settings, run_date, since=args.start, allow_future=args.allow_future)
     print(
         f"finops backfill {args.start} .. {args.end}: sources={','.join(settings.sources)} "
         f"home={settings.home}",
         flush=True,
     )
-    return _build([DailyPipeline(date=run_date, since=args.start, force=args.force)], args)
+    code = _build([DailyPipeline(date=run_date, since=args.start, force=args.force)], args)
+    if code in (EXIT_OK, EXIT_PARTIAL):
+        _print_outputs(settings, run_date, f"_since_{args.start:%Y%m%d}")
+    return code
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -231,39 +244,78 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
+    """Query the published marts on a read-only connection that cannot touch any other file
+    (no COPY TO, ATTACH, INSTALL, read_csv of a path: DuckDB's external access is off and
+    locked), streaming at most --max-rows rows (table: 100 by default; csv: all)."""
     import duckdb
 
+    query = args.query.strip().rstrip(";").strip()
+    if not query:
+        print(
+            'finops sql: the query is empty; e.g. finops sql "select * from marts.fct_cost_kpis"',
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    limit = args.max_rows if args.max_rows is not None else (None if args.format == "csv" else 100)
+    if limit is not None and limit < 1:
+        print("finops sql: --max-rows must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
     settings = load_settings()
     path: Path = settings.serving_path
     if not path.exists():
         print(f"No marts at {path} yet: run `finops run` (or `make run`) first.", file=sys.stderr)
         return 1
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(
+        str(path),
+        read_only=True,
+        config={"enable_external_access": False, "lock_configuration": True},
+    )
     try:
         try:
-            cursor = con.execute(args.query)
+            cursor = con.execute(query)
+        except duckdb.PermissionException as exc:
+            print(
+                f"finops sql is read-only and reaches no other file: {exc} (export with "
+                "--format csv > file.csv, or use the Parquet exports)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         except duckdb.Error as exc:
             print(f"SQL error: {exc}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         if cursor.description is None:
             return 0
         columns = [d[0] for d in cursor.description]
-        rows = cursor.fetchall()
+        if args.format == "csv":
+            return _stream_csv(cursor, columns, limit)
+        rows = cursor.fetchmany(limit + 1)
     finally:
         con.close()
-    if args.format == "csv":
-        import csv
+    import pandas as pd
 
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
+    more = len(rows) > limit
+    frame = pd.DataFrame(rows[:limit], columns=columns)
+    with pd.option_context("display.max_rows", limit, "display.width", 200):
+        print(frame.to_string(index=False, max_rows=limit))
+    if more:
+        print(f"(first {limit} rows shown; --max-rows N for more, --format csv for all)")
+    return 0
+
+
+def _stream_csv(cursor, columns: list[str], limit: int | None, batch: int = 10_000) -> int:
+    """Write the result as CSV in batches (memory bounded by the batch, not the result)."""
+    import csv
+
+    writer = csv.writer(sys.stdout)
+    writer.writerow(columns)
+    written = 0
+    while limit is None or written < limit:
+        size = batch if limit is None else min(batch, limit - written)
+        rows = cursor.fetchmany(size)
+        if not rows:
+            break
         writer.writerows(rows)
-    else:
-        import pandas as pd
-
-        with pd.option_context("display.max_rows", args.max_rows, "display.width", 200):
-            print(
-                pd.DataFrame(rows, columns=columns).to_string(index=False, max_rows=args.max_rows)
-            )
+        written += len(rows)
     return 0
 
 
@@ -356,6 +408,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--scheduler-port", type=int, default=8082)
         p.add_argument(
+            "--allow-future",
+            action="store_true",
+            help="allow loading days after today (refused by default: they have no costs)",
+        )
+        p.add_argument(
             "--force",
             action="store_true",
             help="rerun even if complete: reload the windows (FOCUS: re-import every file), "
@@ -400,7 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
     sql = sub.add_parser("sql", help="query the marts (read-only), e.g. marts.fct_daily_costs")
     sql.add_argument("query")
     sql.add_argument("--format", choices=("table", "csv"), default="table")
-    sql.add_argument("--max-rows", type=int, default=100)
+    sql.add_argument(
+        "--max-rows",
+        type=int,
+        default=None,
+        help="most rows to fetch and print (default: 100 as a table, all as csv)",
+    )
     sql.set_defaults(func=cmd_sql)
     spark_cmd = sub.add_parser(
         "spark",

@@ -92,3 +92,110 @@ def test_bad_settings_exit_2_naming_the_variable(tmp_path: Path, variable, value
     assert variable in proc.stderr and says in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "data").exists()  # nothing was started
+
+
+# ------------------------------------------------------------------ finops sql is read-only
+
+
+def file_digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pytest.param("copy (select 'oops' as x) to '{warehouse}' (format csv)", id="copy to"),
+        pytest.param("attach '{warehouse}' as w", id="attach"),
+        pytest.param("install httpfs", id="install"),
+        pytest.param("select * from read_csv('{warehouse}')", id="read a file"),
+        pytest.param("set enable_external_access = true", id="unlock"),
+        pytest.param("create table marts.x as select 1 as y", id="write"),
+    ],
+)
+def test_sql_refuses_to_write_or_reach_any_file(built_home: Path, statement: str):
+    # GIVEN the built warehouse and its published marts
+    warehouse = built_home / "data" / "finops.duckdb"
+    serving = built_home / "data" / "finops_serving.duckdb"
+    before = (file_digest(warehouse), file_digest(serving))
+
+    # WHEN a statement that would write or reach another file is sent through `finops sql`
+    proc = run_cli(built_home, "sql", statement.format(warehouse=warehouse))
+
+    # THEN it is refused with exit 2 and one clear message, and both files are unchanged
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr.strip()
+    assert (file_digest(warehouse), file_digest(serving)) == before
+
+
+def test_sql_empty_query_and_row_limits(built_home: Path):
+    # an empty query is a usage error, not a crash
+    empty = run_cli(built_home, "sql", "  ")
+    assert empty.returncode == 2 and "query is empty" in empty.stderr, empty.stderr
+    # a large result prints --max-rows rows and says there are more
+    table = run_cli(built_home, "sql", "select * from range(550000)", "--max-rows", "5")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.strip().splitlines()
+    assert len(lines) == 1 + 5 + 1 and "first 5 rows shown" in lines[-1], table.stdout
+    # csv streams every row unless limited
+    every = run_cli(built_home, "sql", "select * from range(550000)", "--format", "csv")
+    assert every.returncode == 0 and len(every.stdout.splitlines()) == 1 + 550000
+    some = run_cli(
+        built_home, "sql", "select * from range(10)", "--format", "csv", "--max-rows", "3"
+    )
+    assert some.stdout.splitlines() == ["range", "0", "1", "2"]
+
+
+# ------------------------------------------------------------------ settings checked up front
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        pytest.param(
+            ("run", "--date", "2026-07-01"),
+            {"FINOPS_REPORTING_CURRENCY": "XYZ"},
+            "FINOPS_REPORTING_CURRENCY=XYZ",
+            id="currency without rates",
+        ),
+        pytest.param(
+            ("run", "--date", "2099-03-01"),
+            {},
+            "--date 2099-03-01 is in the future",
+            id="future date",
+        ),
+        pytest.param(
+            ("backfill", "--start", "2022-10-01", "--end", "2022-11-29"),
+            {},
+            "begin on 2023-01-01",
+            id="backfill before the fx rates",
+        ),
+        pytest.param(
+            ("run", "--date", "2023-03-01"),
+            {},
+            "FINOPS_HISTORY_DAYS",
+            id="history before the fx rates",
+        ),
+    ],
+)
+def test_a_run_that_would_fail_is_refused_before_anything_is_loaded(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], says: str
+):
+    # WHEN a run is started with a setting or date the build could not survive
+    proc = run_cli(tmp_path, *args, **env)
+
+    # THEN it exits 2 with one line naming it, and nothing was written
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert says in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "data").exists() and not (tmp_path / "logs").exists()
+
+
+def test_a_home_that_is_a_file_is_refused_in_one_line(tmp_path: Path):
+    home = tmp_path / "not-a-folder"
+    home.write_text("I am a file")
+    proc = run_cli(home, "run", "--date", "2026-07-01")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "FINOPS_HOME" in proc.stderr and "is a file, not a folder" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr

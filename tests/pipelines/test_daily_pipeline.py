@@ -94,6 +94,7 @@ def test_daily_pipeline_lands_builds_exports_and_reruns_without_double_counting(
     report = (finops_home / "logs" / f"report_{run_date:%Y%m%d}.txt").read_text()
     assert "Totals by provider and billing currency" in report
     assert "aws_cost_explorer.aws_cost_explorer pass" in report  # just loaded: fresh
+    assert "focus_files" not in report  # the freshness check covers enabled sources only
     assert "pipeline" in (finops_home / "logs" / "pipeline.log").read_text().lower()
     history = json.loads((finops_home / "logs" / "execution_history.json").read_text())
     assert [h["status"] for h in history] == ["succeeded"]
