@@ -6,6 +6,7 @@
     finops sql "select * from marts.fct_cost_kpis"
     finops docs [--serve]
     finops prune [--date D] [--dry-run]      (only the export retention prune, for its own timer)
+    finops purge --source S --start D --end D   (remove a source's raw rows, ledgered)
     finops spark [--raw-only] [--full-refresh]   (the dbt project on Apache Spark, target `spark`)
 
 `run --force` (and `backfill --force`) reruns a date that is complete: every load of its
@@ -23,6 +24,10 @@ Exit codes of `run` and `backfill` (for cron and systemd):
     3  partial: a source's load failed, the others were loaded, built, exported and
        reported; the marts keep the failed provider's last good data. Rerun the same date
        once the fault is fixed: only the failed load is retried, then the day is rebuilt.
+    4  busy: another run held the warehouse longer than FINOPS_RUN_WAIT_SECONDS (runs take
+       turns, one per warehouse); nothing was loaded
+  143  stopped by SIGTERM (130: SIGINT): children stopped, locks released, `killed` in the
+       execution history; rerun the date
 `prune`: 0 done, 1 the export location can't be used or some keys were not deleted, 2 bad
 settings.
 """
@@ -33,8 +38,10 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -44,6 +51,34 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
+EXIT_BUSY = 4
+EXIT_SIGNAL_BASE = 128  # + the signal number: 143 for SIGTERM, 130 for SIGINT (as shells do)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGTERM or SIGINT arrived: unwind (subprocess.run kills the dbt child, locks are
+    released, Luigi's worker and its manager process shut down) and exit 128 + signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_unwind() -> Iterator[None]:
+    """SIGTERM/SIGINT raise RunInterrupted in the main thread while the block runs (the
+    default SIGTERM action would end the process at once, leaving children and Luigi's
+    manager process behind)."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise RunInterrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _date(value: str) -> date:
@@ -62,12 +97,11 @@ class _Progress:
         self.failed: set[str] = set()
 
 
-def _progress_handlers() -> _Progress:
+def _progress_handlers(progress: _Progress) -> _Progress:
     """Print one line per task start/finish so a person sees the pipeline move, and keep
     what ran for the end-of-run lines."""
     import luigi
 
-    progress = _Progress()
     started = progress.started
 
     @luigi.Task.event_handler(luigi.Event.START)
@@ -122,14 +156,53 @@ def _warehouse() -> str:
 
 
 def _build(tasks: list, args: argparse.Namespace) -> int:
-    """Run the tasks; EXIT_OK, EXIT_FAILED, or EXIT_PARTIAL when a source's load failed."""
+    """Run the tasks under the warehouse's run lock; EXIT_OK, EXIT_FAILED, EXIT_PARTIAL when
+    a source's load failed, EXIT_BUSY when another run kept the warehouse too long, 128 +
+    the signal when stopped by SIGTERM/SIGINT (recorded as `killed`)."""
+    from pipelines import history, state
+
+    settings = load_settings()
+    holder = f"finops {args.command} {' '.join(t.run_key for t in tasks)}"
+
+    def waiting(current: str) -> None:
+        print(
+            f"waiting for {current} to finish with {settings.duckdb_path} (one run at a time "
+            f"per warehouse; at most {settings.run_wait_s} s, FINOPS_RUN_WAIT_SECONDS)",
+            flush=True,
+        )
+
+    progress = _Progress()
+    try:
+        with (
+            _signals_unwind(),
+            state.run_lock(settings.duckdb_path, holder, settings.run_wait_s, waiting),
+        ):
+            return _build_locked(tasks, args, progress)
+    except state.RunBusyError as exc:
+        print(f"finops {args.command}: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    except RunInterrupted as exc:
+        running = [t for t in progress.started if t not in progress.succeeded | progress.failed]
+        for task in tasks:
+            history.append(settings, history.killed_entry(task.date, str(exc), running))
+        print(
+            f"finops {args.command}: stopped by {exc} while running "
+            f"{', '.join(running) or 'nothing'}; children stopped, locks released. Rerun "
+            "the date: what did not finish left no record.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return EXIT_SIGNAL_BASE + exc.signum
+
+
+def _build_locked(tasks: list, args: argparse.Namespace, progress: _Progress) -> int:
     import luigi
 
     from pipelines.tasks import run_status
 
     # Luigi's own chatter goes to logs/pipeline.log; the terminal gets our progress lines.
     logging.getLogger("luigi-interface").propagate = True
-    progress = _progress_handlers()
+    _progress_handlers(progress)
     started = progress.started
     kwargs: dict = {"workers": 1, "detailed_summary": True, "log_level": "WARNING"}
     if args.scheduler_host:
@@ -237,9 +310,17 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         "false",
     ]
     print(f"Dashboard on http://{args.address}:{args.port} (Ctrl-C to stop)", flush=True)
+    server = subprocess.Popen(cmd, env=os.environ.copy())
     try:
-        return subprocess.call(cmd, env=os.environ.copy())
+        with _signals_unwind():  # SIGTERM to finops stops the server too, never orphans it
+            return server.wait()
     except KeyboardInterrupt:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
         return 0
 
 
@@ -370,6 +451,55 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+# `finops purge --source`: our source names -> the source the loads record in the ledger
+LEDGER_SOURCES = {
+    "simulated": "simulated",
+    "aws": "aws_cost_explorer",
+    "azure": "azure_cost_management",
+    "focus": "focus_files",
+}
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Remove a source's raw rows for `[--start, --end]` (inclusive) through the one writer,
+    ledgered; then rebuild with `finops run` (the purge makes the affected runs incomplete,
+    and the incremental marts rebuild the purged days)."""
+    from loaders import warehouse
+    from pipelines import state
+
+    if args.end < args.start:
+        print("--end must not be before --start", file=sys.stderr)
+        return EXIT_USAGE
+    settings = load_settings()
+    if not settings.duckdb_path.exists():
+        print(f"finops purge: no warehouse at {settings.duckdb_path}", file=sys.stderr)
+        return EXIT_FAILED
+    ledger_source = LEDGER_SOURCES[args.source]
+    holder = f"finops purge {args.source} {args.start}..{args.end}"
+    try:
+        with state.run_lock(settings.duckdb_path, holder, settings.run_wait_s):
+            removed = warehouse.purge_window(
+                settings.duckdb_path, ledger_source, args.start, args.end + timedelta(days=1)
+            )
+    except state.RunBusyError as exc:
+        print(f"finops purge: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    for table, count in removed.items():
+        print(f"  {table}: {count} row(s) of {ledger_source} removed")
+    total = sum(removed.values())
+    print(
+        f"{total} raw row(s) of {args.source} for {args.start}..{args.end} removed from "
+        f"{settings.duckdb_path} (ledgered). Now `finops run` rebuilds the marts without them"
+        + (
+            "; FOCUS files still at FINOPS_FOCUS_PATH are imported again by the next run"
+            if args.source == "focus"
+            else ""
+        )
+        + "."
+    )
+    return EXIT_OK
+
+
 def cmd_spark(args: argparse.Namespace) -> int:
     """Export the raw tables to Parquet and build the dbt project on Spark (finops/spark.py)."""
     from finops import spark
@@ -464,6 +594,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="most rows to fetch and print (default: 100 as a table, all as csv)",
     )
     sql.set_defaults(func=cmd_sql)
+    purge = sub.add_parser(
+        "purge",
+        help="remove a source's raw rows for a date range (ledgered; recovery from bad data)",
+    )
+    purge.add_argument("--source", required=True, choices=sorted(LEDGER_SOURCES))
+    purge.add_argument("--start", type=_date, required=True)
+    purge.add_argument("--end", type=_date, required=True, help="inclusive")
+    purge.set_defaults(func=cmd_purge)
     spark_cmd = sub.add_parser(
         "spark",
         help="build the same dbt project on Apache Spark (dbt-spark, local pyspark session) "

@@ -189,6 +189,8 @@ class Settings:
     webhook_url: str | None = field(default=None, repr=False)
     webhook_min_impact: Decimal = Decimal("100")
     webhook_timeout_s: int = 10
+    # One run at a time per warehouse: how long a second run waits for the first
+    run_wait_s: int = 3600
     s3_bucket: str | None = None
     s3_prefix: str = ""
     export_dir: Path = field(default=Path("data/exports"))
@@ -299,6 +301,7 @@ def load_settings(env_file: Path | None = None) -> Settings:
         webhook_url=_webhook_url("FINOPS_WEBHOOK_URL"),
         webhook_min_impact=_env_amount("FINOPS_WEBHOOK_MIN_IMPACT", Decimal("100")),
         webhook_timeout_s=_env_int("FINOPS_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1),
+        run_wait_s=_env_int("FINOPS_RUN_WAIT_SECONDS", 3600, minimum=0),
         s3_bucket=_env("FINOPS_S3_BUCKET"),
         s3_prefix=(_env("FINOPS_S3_PREFIX", "") or "").strip("/"),
         export_dir=export_dir,

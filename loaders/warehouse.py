@@ -24,7 +24,7 @@ import fcntl
 import os
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -743,16 +743,15 @@ def record_failed_load(
     return load_id
 
 
-def purge_source(db_path: Path, source: str) -> int:
-    """Delete every raw row a source landed (all tables, one transaction); returns the count.
-
-    Used when real sources take over from the simulated one, so demo costs are never added
-    to real ones. Each table it empties gets a ledger row (scope `*`, the window the removed
-    rows spanned), so incremental marts rebuild those days like after any other load.
-    """
+def _purge_ledgered(
+    db_path: Path, source: str, window: Callable[[RawTable, duckdb.DuckDBPyConnection], Any]
+) -> dict[str, int]:
+    """Delete `source`'s rows of every raw table in one transaction, each table it changes
+    ledgered (scope `*`, status `succeeded`, 0 rows, `replaced_row_count` = rows removed).
+    `window(table, con)` gives the table's [start, end) as dates, or None for nothing."""
+    removed: dict[str, int] = {}
     if not db_path.exists():
-        return 0
-    removed = 0
+        return removed
     with writer_lock(db_path):
         con = connect_writer(db_path)
         try:
@@ -760,17 +759,18 @@ def purge_source(db_path: Path, source: str) -> int:
             con.execute("begin transaction")
             try:
                 for table in RAW_TABLES.values():
-                    first, last = con.execute(
-                        f"select min({table.date_column}), max({table.date_column}) "
-                        f"from {table.qualified} where _source = ?",
-                        [source],
-                    ).fetchone()
-                    if first is None:
+                    span = window(table, con)
+                    if span is None:
                         continue
+                    start, end = span
                     count = con.execute(
-                        f"delete from {table.qualified} where _source = ?", [source]
+                        f"delete from {table.qualified} where _source = ? "
+                        f"and {table.date_column} >= ? and {table.date_column} < ?",
+                        [source, table.window_bound(start), table.window_bound(end)],
                     ).fetchone()[0]
-                    removed += count
+                    if not count:
+                        continue
+                    removed[table.qualified] = int(count)
                     now = _utc_now()
                     _insert_ledger(
                         con,
@@ -778,8 +778,8 @@ def purge_source(db_path: Path, source: str) -> int:
                         source=source,
                         raw_table=table.qualified,
                         scope="*",
-                        window_start=table.bound_to_date(first),
-                        window_end=table.bound_to_date(last) + timedelta(days=1),
+                        window_start=start,
+                        window_end=end,
                         started_at=now,
                         finished_at=now,
                         status="succeeded",
@@ -792,7 +792,40 @@ def purge_source(db_path: Path, source: str) -> int:
                 raise
         finally:
             con.close()
-    return int(removed)
+    return removed
+
+
+def purge_window(db_path: Path, source: str, start: date, end: date) -> dict[str, int]:
+    """Delete the rows `source` landed for `[start, end)` in every raw table (one ledgered
+    transaction, see `_purge_ledgered`), so incremental marts rebuild those days and the
+    runs whose loads it touched count as incomplete. Returns rows removed per raw table.
+
+    The recovery path for bad data (`finops purge`): the same rules as a load - the one
+    writer, its lock, all or nothing."""
+    if end <= start:
+        raise ValueError(f"empty purge window [{start}, {end})")
+    return _purge_ledgered(db_path, source, lambda _table, _con: (start, end))
+
+
+def purge_source(db_path: Path, source: str) -> int:
+    """Delete every raw row a source landed (all tables, one transaction); returns the count.
+
+    Used when real sources take over from the simulated one, so demo costs are never added
+    to real ones. Each table it empties gets a ledger row (scope `*`, the window the removed
+    rows spanned), so incremental marts rebuild those days like after any other load.
+    """
+
+    def span(table: RawTable, con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
+        first, last = con.execute(
+            f"select min({table.date_column}), max({table.date_column}) "
+            f"from {table.qualified} where _source = ?",
+            [source],
+        ).fetchone()
+        if first is None:
+            return None
+        return table.bound_to_date(first), table.bound_to_date(last) + timedelta(days=1)
+
+    return sum(_purge_ledgered(db_path, source, span).values())
 
 
 def publish_serving_copy(

@@ -2,7 +2,8 @@
 
 Statuses: `succeeded` (every source loaded), `partial` (a source's load failed, the others
 were loaded, built, exported and reported; see `failed_loads`), `failed` (a task failed the
-run; `task` and `error` say which and why). The file is a JSON array rewritten atomically
+run; `task` and `error` say which and why), `killed` (stopped by SIGTERM or SIGINT; `task`
+says what was running). The file is a JSON array rewritten atomically
 under a lock, so two processes appending at once never corrupt it.
 """
 
@@ -69,6 +70,19 @@ def failure_entry(
         "task": task_id,
         "error": failure_text(exception),
         "webhook": webhook,
+    }
+
+
+def killed_entry(run_date: date, signal_name: str, running: list[str]) -> dict[str, Any]:
+    """The entry of a run stopped by a signal (SIGTERM, SIGINT): what was running then."""
+    return {
+        "run_date": run_date.isoformat(),
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "status": "killed",
+        "task": ", ".join(running) or None,
+        "error": f"stopped by {signal_name}; the tasks that had not finished left no record "
+        "and the next run of the date redoes them",
+        "webhook": None,
     }
 
 

@@ -19,7 +19,12 @@ not know (a restored or copied file) loses to the ledger. The schema is outside 
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -176,3 +181,52 @@ def write_marker(
                 raise
         finally:
             con.close()
+
+
+class RunBusyError(RuntimeError):
+    """Another run held the warehouse longer than this one was willing to wait."""
+
+
+@contextmanager
+def run_lock(
+    db_path: Path,
+    holder: str,
+    wait_s: float,
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """One run at a time per warehouse, for the whole run (load, build, publish, export,
+    report): `<warehouse>.run.lock`, an flock the kernel releases when the process dies (a
+    killed run never leaves a stale lock). A second run waits up to `wait_s` seconds, saying
+    once who holds it (`on_wait`), then raises RunBusyError."""
+    path = Path(str(db_path) + ".run.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        deadline = time.monotonic() + wait_s
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                handle.seek(0)
+                current = handle.read().strip() or "another finops run"
+                if time.monotonic() >= deadline:
+                    raise RunBusyError(
+                        f"{db_path} is busy: {current} has held it for more than "
+                        f"{wait_s:.0f} s (FINOPS_RUN_WAIT_SECONDS); try again later"
+                    ) from None
+                if not told and on_wait is not None:
+                    on_wait(current)
+                    told = True
+                time.sleep(0.5)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{holder} (pid {os.getpid()})")
+            handle.flush()
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
