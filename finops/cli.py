@@ -195,16 +195,34 @@ def _build(tasks: list, args: argparse.Namespace) -> int:
         return EXIT_SIGNAL_BASE + exc.signum
 
 
+def _check_warehouse_opens(path: Path) -> None:
+    """Open an existing warehouse once before Luigi does, so a damaged or locked file gives
+    one clear line (main() words it) instead of a scheduling failure."""
+    import duckdb
+
+    if path.exists():
+        duckdb.connect(str(path), read_only=True).close()
+
+
 def _build_locked(tasks: list, args: argparse.Namespace, progress: _Progress) -> int:
     import luigi
 
-    from pipelines.tasks import run_status
+    from pipelines.tasks import configure_logging, run_status
 
-    # Luigi's own chatter goes to logs/pipeline.log; the terminal gets our progress lines.
+    settings = load_settings()
+    _check_warehouse_opens(settings.duckdb_path)
+    # Luigi's own chatter (tracebacks included) goes to logs/pipeline.log only; the terminal
+    # gets our progress lines and one line per failure.
+    configure_logging(settings)
     logging.getLogger("luigi-interface").propagate = True
     _progress_handlers(progress)
     started = progress.started
-    kwargs: dict = {"workers": 1, "detailed_summary": True, "log_level": "WARNING"}
+    config = luigi.configuration.get_config()
+    with contextlib.suppress(AttributeError, TypeError):  # a TOML config: luigi.cfg says it
+        if not config.has_section("core"):
+            config.add_section("core")
+        config.set("core", "no_configure_logging", "true")  # no console handler of Luigi's
+    kwargs: dict = {"workers": 1, "detailed_summary": True}
     if args.scheduler_host:
         kwargs.update(scheduler_host=args.scheduler_host, scheduler_port=args.scheduler_port)
     else:
@@ -620,6 +638,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def known_failure(exc: BaseException, warehouse: Path | None) -> str | None:
+    """One line saying what went wrong and what to do, for the failures a user can fix;
+    None for anything else."""
+    import errno
+
+    text = str(exc)
+    where = f"the warehouse {warehouse}" if warehouse else "the warehouse"
+    if type(exc).__name__ == "WarehouseBusyError":
+        return f"{text}: wait for the other finops process, or stop it"
+    if "Could not set lock" in text or "Conflicting lock" in text:
+        holder = text.split("(PID", 1)[-1].split(")", 1)[0].strip() if "(PID" in text else ""
+        who = f" (pid {holder})" if holder.isdigit() else ""
+        return (
+            f"{where} is open for writing in another process{who}: wait for it to finish or "
+            "stop it, then rerun"
+        )
+    damaged = ("Could not read enough bytes", "not a valid DuckDB database", "Corrupt")
+    if any(marker in text for marker in damaged):
+        return (
+            f"{where} is damaged or not a DuckDB file ({text.splitlines()[0][:200]}): restore "
+            "it from a backup, or move it aside and rerun (each date reloads its window)"
+        )
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return f"no space left on the device writing {exc.filename or where}: free some, rerun"
+    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"cannot write {exc.filename or where} ({exc.strerror}): fix its permissions"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -628,6 +675,21 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # settings errors name the variable at fault
         print(f"finops: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:
+        # One line on the terminal; the traceback goes to logs/pipeline.log.
+        from pipelines.redaction import scrub
+        from pipelines.tasks import configure_logging
+
+        settings = None
+        with contextlib.suppress(Exception):
+            settings = load_settings()
+            configure_logging(settings)
+        logging.getLogger("finops.cli").exception("finops %s failed", args.command)
+        warehouse = settings.duckdb_path if settings else None
+        line = known_failure(exc, warehouse) or f"{type(exc).__name__}: {exc}"
+        log_hint = f" (details: {settings.log_dir / 'pipeline.log'})" if settings else ""
+        print(f"finops {args.command}: {scrub(line)}{log_hint}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -23,9 +23,11 @@ build, export, prune and report follow) make it run. Tasks that write the wareho
 Failure isolation. With more than one source, a source whose load fails (API down, a
 persistent 5xx, an auth error) does not stop the others: its LoadSource records the failure
 (a `failed` row in raw.load_ledger, `data/markers/<date>/load_<source>.failed.json`, the
-error with credentials scrubbed) and returns without writing its record. The worker remembers that
-the task ran (`[worker] cache_task_completion`, set below and in luigi.cfg), so DbtBuild,
-Export, Prune and Report go ahead on what is there and the run is `partial`. Because the
+error with credentials scrubbed) and returns without writing its record. That LoadSource instance
+counts as complete for the rest of this worker's run (it ran, and its failure is recorded),
+so DbtBuild, Export, Prune and Report go ahead on what is there and the run is `partial`.
+(No Luigi completion cache is needed for it: `cache_task_completion` would start a
+multiprocessing manager process that a killed run leaves behind.) Because the
 failed load is not complete, and every downstream task counts as complete only when its
 inputs are complete (`CompleteWithInputs`), the partial date is not complete: running it
 again retries the failed load (not the ones that landed) and rebuilds, exports and reports
@@ -65,25 +67,6 @@ LEDGER_OF_SOURCE = {
     "aws": ("aws_cost_explorer", "aws_cost_explorer"),
     "azure": ("azure_cost_management", "azure_cost_management"),
 }
-
-
-def _enable_completion_cache() -> None:
-    """Failure isolation needs the worker's completion cache (see the module docstring).
-
-    luigi.cfg sets it; this covers a run started from another directory. An explicit
-    `cache_task_completion = false` is respected: a failed load then fails the run.
-    """
-    config = luigi.configuration.get_config()
-    try:
-        if not config.has_option("worker", "cache_task_completion"):
-            if not config.has_section("worker"):
-                config.add_section("worker")
-            config.set("worker", "cache_task_completion", "true")
-    except (AttributeError, TypeError) as exc:  # a TOML config parser: luigi.cfg has to say it
-        log.debug("could not default worker.cache_task_completion: %s", exc)
-
-
-_enable_completion_cache()
 
 
 def now_iso() -> str:
@@ -281,7 +264,11 @@ class LoadSource(FinopsTask):
         return f"load_{self.source}"
 
     def complete(self) -> bool:
-        if self.force and not self._ran:
+        if self._ran:
+            # ran in this worker: landed, or failed and recorded (failure isolation: the run
+            # goes on, partial); the next run checks the facts again and retries a failure
+            return super().complete() or self.recorded_failure() is not None
+        if self.force:
             return False
         return super().complete()
 
@@ -644,6 +631,19 @@ class DbtBuild(CompleteWithInputs, FinopsTask):
         )
 
 
+def die_with_parent() -> Any:
+    """A preexec_fn for a child (dbt) that the kernel must SIGKILL if finops dies, even by
+    SIGKILL, so no child outlives its run holding the warehouse. Linux only (None
+    elsewhere). libc is loaded here, in the parent: the child only makes the prctl call."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    pr_set_pdeathsig, sigkill = 1, 9
+    return lambda: libc.prctl(pr_set_pdeathsig, sigkill)
+
+
 def dbt_executable() -> str:
     candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else "dbt"
@@ -668,7 +668,16 @@ def run_dbt(settings: Settings, args: list[str]) -> dict[str, Any]:
     env = {**redaction.without_secrets(os.environ), **settings.dbt_env()}
     log.info("running %s", " ".join(cmd[:2]))
     with warehouse.writer_lock(settings.duckdb_path):
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        # An exception here (SIGTERM/SIGINT unwinding the run) makes subprocess.run kill dbt;
+        # die_with_parent covers a SIGKILLed finops, which unwinds nothing.
+        proc = subprocess.run(
+            cmd,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            preexec_fn=die_with_parent(),
+        )
     (settings.log_dir).mkdir(parents=True, exist_ok=True)
     with open(settings.log_dir / "dbt_output.log", "a") as out:
         out.write(f"\n===== {now_iso()} dbt {' '.join(args)}\n{proc.stdout}{proc.stderr}")

@@ -199,3 +199,38 @@ def test_a_home_that_is_a_file_is_refused_in_one_line(tmp_path: Path):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "FINOPS_HOME" in proc.stderr and "is a file, not a folder" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_a_damaged_warehouse_fails_in_one_line_saying_what_to_do(tmp_path: Path):
+    # GIVEN a warehouse file that is not a DuckDB database any more (truncated, overwritten)
+    warehouse = tmp_path / "data" / "finops.duckdb"
+    warehouse.parent.mkdir(parents=True)
+    warehouse.write_bytes(b"x\noops\n")
+
+    # WHEN the daily run starts
+    proc = run_cli(tmp_path, "run", "--date", "2026-07-01")
+
+    # THEN it fails with one line naming the file and the way out; the traceback is in the log
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert str(warehouse) in proc.stderr and "damaged or not a DuckDB file" in proc.stderr
+    assert "move it aside and rerun" in proc.stderr
+    assert "Traceback" in (tmp_path / "logs" / "pipeline.log").read_text()
+    assert warehouse.read_bytes() == b"x\noops\n"  # left as it was, for the user to inspect
+
+
+def test_a_warehouse_held_by_another_process_fails_in_one_line(tmp_path: Path):
+    # GIVEN another process (this test) holding the warehouse open for writing
+    warehouse = tmp_path / "data" / "finops.duckdb"
+    warehouse.parent.mkdir(parents=True)
+    holder = duckdb.connect(str(warehouse))
+    try:
+        # WHEN the daily run starts
+        proc = run_cli(tmp_path, "run", "--date", "2026-07-01")
+    finally:
+        holder.close()
+
+    # THEN one line says which process holds it and what to do
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert f"is open for writing in another process (pid {os.getpid()})" in proc.stderr

@@ -59,6 +59,36 @@ def processes_of(home: Path) -> list[str]:
     return found
 
 
+def start_until_dbt_builds(home: Path) -> subprocess.Popen:
+    """`finops run --date D1`, returned once its dbt build has been running for 2 s."""
+    run = start(home, "run", "--date", D1.isoformat())
+    deadline = time.monotonic() + 300
+    while not any("dbt build" in p for p in processes_of(home)):
+        assert run.poll() is None and time.monotonic() < deadline, run.communicate()
+        time.sleep(0.2)
+    time.sleep(2)
+    return run
+
+
+def rerun_equals_a_clean_run(home: Path, clean_home: Path) -> None:
+    """`finops run --date D1` again succeeds, and its export equals the one of an
+    undisturbed run of D1 (in `clean_home`) to the cent."""
+    rerun = subprocess.run(
+        [FINOPS, "run", "--date", D1.isoformat()],
+        env=environ(home),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    mine, clean = export_facts(home, D1), export_facts(clean_home, D1)
+    assert (mine["last_day"], mine["total"], mine["by"]) == (
+        clean["last_day"],
+        clean["total"],
+        clean["by"],
+    )
+
+
 def export_facts(home: Path, day: date) -> dict:
     """What the date's export holds: the last charge day and the totals per provider and
     currency, read from its Parquet file."""
@@ -137,12 +167,7 @@ def test_sigterm_mid_build_stops_dbt_records_the_kill_and_the_rerun_is_clean(
 ) -> None:
     # GIVEN a run of D1 that reached its dbt build
     home = tmp_path / "home"
-    run = start(home, "run", "--date", D1.isoformat())
-    deadline = time.monotonic() + 300
-    while not any("dbt build" in p for p in processes_of(home)):
-        assert run.poll() is None and time.monotonic() < deadline, run.communicate()
-        time.sleep(0.2)
-    time.sleep(2)
+    run = start_until_dbt_builds(home)
 
     # WHEN it is sent SIGTERM (systemd stop, timeout, kill)
     run.send_signal(signal.SIGTERM)
@@ -161,24 +186,28 @@ def test_sigterm_mid_build_stops_dbt_records_the_kill_and_the_rerun_is_clean(
         with open(str(home / "data" / "finops.duckdb") + suffix, "a+") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if held
 
-    # WHEN the date runs again
-    rerun = subprocess.run(
-        [FINOPS, "run", "--date", D1.isoformat()],
-        env=environ(home),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    # WHEN the date runs again, THEN it completes, equal to an undisturbed run to the cent
+    rerun_equals_a_clean_run(home, overlapping[0])
 
-    # THEN it completes, and its export equals a clean, undisturbed run of D1 to the cent
-    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    clean_home, _ = overlapping
-    mine, clean = export_facts(home, D1), export_facts(clean_home, D1)
-    assert (mine["last_day"], mine["total"], mine["by"]) == (
-        clean["last_day"],
-        clean["total"],
-        clean["by"],
-    )
+
+def test_sigkill_mid_build_leaves_no_process_and_no_lock_behind(tmp_path: Path, overlapping):
+    # GIVEN a run of D1 that reached its dbt build
+    home = tmp_path / "home"
+    run = start_until_dbt_builds(home)
+
+    # WHEN finops itself is SIGKILLed (no chance to unwind; only its pid, not its group)
+    run.kill()
+    run.communicate(timeout=60)
+
+    # THEN its dbt child dies with it (PR_SET_PDEATHSIG) and no manager process is left
+    deadline = time.monotonic() + 30
+    while processes_of(home) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_of(home) == []
+
+    # WHEN the date runs again (the dead run's locks do not stop it), THEN it completes,
+    # equal to an undisturbed run of D1 to the cent
+    rerun_equals_a_clean_run(home, overlapping[0])
 
 
 def test_a_run_kept_waiting_too_long_exits_4_naming_the_holder(tmp_path: Path) -> None:
