@@ -643,9 +643,11 @@ def known_failure(exc: BaseException, warehouse: Path | None) -> str | None:
     None for anything else."""
     import errno
 
+    from loaders.warehouse import WarehouseBusyError
+
     text = str(exc)
     where = f"the warehouse {warehouse}" if warehouse else "the warehouse"
-    if type(exc).__name__ == "WarehouseBusyError":
+    if isinstance(exc, WarehouseBusyError):
         return f"{text}: wait for the other finops process, or stop it"
     if "Could not set lock" in text or "Conflicting lock" in text:
         holder = text.split("(PID", 1)[-1].split(")", 1)[0].strip() if "(PID" in text else ""
