@@ -46,7 +46,7 @@ LOCK_BACKOFF_SECONDS = 0.2
 SNAPSHOTS_KEPT = 2  # the current version, and the previous one while its queries finish
 
 # The marts every page needs; the others are optional (a page says when one is missing).
-REQUIRED_MARTS = ("fct_daily_costs", "fct_cost_kpis")
+REQUIRED_MARTS = ("fct_daily_costs", "fct_cost_kpis", "dim_sub_accounts", "dim_services")
 
 RUN_PIPELINE_HINT = (
     "No cost data to show yet. Build the marts with `make run` (or `finops run`); the "
@@ -321,18 +321,28 @@ def summary(source: Source) -> Summary:
 
 @st.cache_data(ttl=CACHE_TTL, max_entries=CACHE_ENTRIES, show_spinner=False)
 def filter_options(source: Source) -> pd.DataFrame:
-    """Distinct provider x account x category combinations, to build dependent selectors."""
+    """Every account with cost (dim_sub_accounts): provider_name, sub_account_id and its one
+    display name, to build the cloud-dependent account selector and to name accounts."""
     return _frame(
         source,
         """
-        select provider_name, sub_account_id, any_value(sub_account_name) as sub_account_name,
-            service_category
-        from marts.fct_daily_costs
-        group by provider_name, sub_account_id, service_category
-        order by provider_name, sub_account_name, sub_account_id, service_category
+        select provider_name, sub_account_id, sub_account_name
+        from marts.dim_sub_accounts
+        order by provider_name, sub_account_name, sub_account_id
         """,
         {},
     )
+
+
+@st.cache_data(ttl=CACHE_TTL, max_entries=CACHE_ENTRIES, show_spinner=False)
+def category_options(source: Source) -> list[str]:
+    """The FOCUS service categories with cost (dim_services), sorted."""
+    rows = _rows(
+        source,
+        "select distinct service_category from marts.dim_services order by service_category",
+        {},
+    )
+    return [category for (category,) in rows if category is not None]
 
 
 # ---------------------------------------------------------------- costs under the filters
@@ -477,10 +487,9 @@ def account_costs(source: Source, filters: CostFilter, basis: CostBasis) -> pd.D
         """,
         {**filters.params(), "basis": basis},
     )
-    # names from the (cached) filter options rather than a string aggregate over every row
-    names = filter_options(source).drop_duplicates(["provider_name", "sub_account_id"])
+    # each account's one display name, from dim_sub_accounts (cached as the filter options)
     named = costs.merge(
-        names[["provider_name", "sub_account_id", "sub_account_name"]],
+        filter_options(source),
         on=["provider_name", "sub_account_id"],
         how="left",
     )

@@ -16,7 +16,14 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import CostBasis, CostFilter, Source, Summary, filter_options
+from dashboard.data import (
+    CostBasis,
+    CostFilter,
+    Source,
+    Summary,
+    category_options,
+    filter_options,
+)
 
 PERIOD_KEY = "filter_period"
 PROVIDERS_KEY = "filter_providers"
@@ -152,11 +159,11 @@ def sidebar(source: Source, summary: Summary) -> View:
             persist_state="session",
             placeholder="All accounts",
         )
-        category_options = sorted(options["service_category"].dropna().unique())
-        _keep_valid(CATEGORIES_KEY, category_options)
+        categories_offered = category_options(source)
+        _keep_valid(CATEGORIES_KEY, categories_offered)
         categories = st.multiselect(
             "Category",
-            category_options,
+            categories_offered,
             key=CATEGORIES_KEY,
             persist_state="session",
             placeholder="All categories",

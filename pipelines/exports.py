@@ -33,6 +33,8 @@ log = logging.getLogger("finops.exports")
 
 AREAS = ("processed", "kpis", "reports")
 DATE_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The public marts of the dbt project (`+access: public`), each exported as Parquet and CSV;
+# tests/dbt/test_project_layers.py keeps the two lists equal.
 MART_TABLES = (
     "fct_daily_costs",
     "fct_cost_kpis",
@@ -45,6 +47,9 @@ MART_TABLES = (
     "fct_anomaly_series",
     "fct_cost_restatements",
     "fct_load_freshness",
+    "dim_sub_accounts",
+    "dim_services",
+    "dim_provider_scopes",
 )
 MART_FORMATS = (("parquet", "format parquet"), ("csv", "format csv, header true"))
 MANIFEST_NAME = "_manifest.json"

@@ -20,6 +20,10 @@ daily_costs as (
     select * from {{ ref('fct_daily_costs') }}
 ),
 
+account_names as (
+    select * from {{ ref('dim_sub_accounts') }}
+),
+
 excluded_days as (
     select
         provider_scope,
@@ -60,15 +64,6 @@ item_days as (
         sum(billed_cost_reporting) as cost
     from usage_costs
     group by charge_date, provider_name, region_id
-),
-
-account_names as (
-    select
-        provider_name,
-        sub_account_id,
-        max_by(sub_account_name, charge_date) as sub_account_name
-    from usage_costs
-    group by provider_name, sub_account_id
 ),
 
 contributions as (

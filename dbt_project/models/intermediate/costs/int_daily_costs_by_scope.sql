@@ -7,7 +7,7 @@
 with
 
 daily_costs as (
-    select * from {{ ref('fct_daily_costs') }}
+    select * from {{ ref('int_daily_costs_converted') }}
 ),
 
 scoped as (

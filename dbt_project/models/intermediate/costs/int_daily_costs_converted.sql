@@ -1,44 +1,16 @@
-{%- set on_spark = target_is_spark() -%}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='insert_overwrite' if on_spark else 'delete+insert',
-        partition_by=['charge_date'] if on_spark else none,
-        unique_key=none if on_spark else 'daily_cost_id',
-        on_schema_change='append_new_columns',
-        pre_hook=[] if on_spark else ["{{ delete_days_to_rebuild(ref('stg_finops__load_ledger')) }}"],
-    )
-}}
-
 -- Daily cost per provider x sub account x service x region x charge category/class x
--- billing currency, with both amounts also in the reporting currency. FX is an as-of join
--- on int_fx_rates_ranged: the latest fx_rates row on or before the charge date; same
--- currency -> rate 1. A missing rate leaves fx_rate null, which fails the not_null test
--- instead of dropping the cost.
+-- billing currency, with both amounts also in the reporting currency: the one place of the
+-- daily grain and of the conversion. FX is an as-of join on int_fx_rates_ranged: the latest
+-- fx_rates row on or before the charge date; same currency -> rate 1. A missing rate leaves
+-- fx_rate null, which fails the not_null test instead of dropping the cost.
 --
--- Incremental over the restatement window (see the model's yml): every day >= the earliest
--- window_start of the loads that finished after the last build (_loaded_through) is rebuilt.
--- DuckDB: the pre-hook deletes those days, then only days after the last day left are
--- inserted. Spark (Parquet, no delete): those days are selected and their charge_date
--- partitions overwritten.
+-- A view over the whole history: fct_daily_costs materializes it incrementally (its filter
+-- on charge_date is pushed down to the raw scans); the per-scope totals and the anomaly
+-- series read it too, so no intermediate model depends on a mart.
 with
 
 costs as (
     select * from {{ ref('int_cloud_costs_categorized') }}
-    {% if is_incremental() and on_spark -%}
-        where charge_date >= {{ first_day_to_rebuild(ref('stg_finops__load_ledger')) }}
-    {%- elif is_incremental() -%}
-        -- The pre-hook removed every day from the first restated one on; days before it are
-        -- untouched by any load since, so they are exactly the days still in the table.
-        where charge_date > (
-                select coalesce(max(built.charge_date), date '0001-01-01') as last_day
-                from {{ this }} as built
-            )
-    {%- endif %}
-),
-
-loads as (
-    select * from {{ ref('stg_finops__load_ledger') }}
 ),
 
 fx_rates as (
@@ -116,12 +88,7 @@ final as (
             as billed_cost_reporting,
         cast(round(cast(effective_cost as decimal(28, 10)) * cast(fx_rate as decimal(18, 10)), 10) as decimal(38, 10))
             as effective_cost_reporting,
-        cast(is_estimated as boolean) as is_estimated,
-        cast((
-            select max(loads.finished_at) as loaded_through
-            from loads
-            where loads.is_succeeded
-        ) as timestamp) as _loaded_through
+        cast(is_estimated as boolean) as is_estimated
     from converted
 )
 

@@ -8,6 +8,10 @@ daily_costs as (
     select * from {{ ref('fct_daily_costs') }}
 ),
 
+accounts as (
+    select * from {{ ref('dim_sub_accounts') }}
+),
+
 as_of as (
     select
         max(charge_date) as as_of_date,
@@ -52,12 +56,16 @@ items as (
 
     select
         'account' as dimension,
-        provider_name,
-        sub_account_id as item_id,
-        sub_account_name as item_name,
-        charge_date,
-        billed_cost_reporting as cost
+        daily_costs.provider_name,
+        daily_costs.sub_account_id as item_id,
+        accounts.sub_account_name as item_name,
+        daily_costs.charge_date,
+        daily_costs.billed_cost_reporting as cost
     from daily_costs
+    inner join accounts
+        on
+            daily_costs.provider_name = accounts.provider_name
+            and daily_costs.sub_account_id = accounts.sub_account_id
 ),
 
 compared as (

@@ -13,12 +13,7 @@ forecasts as (
 ),
 
 scopes as (
-    select fixed_scopes.provider_scope from (values ('All'), ('AWS'), ('Azure')) as fixed_scopes (provider_scope)
-
-    union
-
-    select provider_name as provider_scope
-    from daily_costs
+    select provider_scope from {{ ref('dim_provider_scopes') }}
 ),
 
 bases as (

@@ -1,0 +1,155 @@
+"""The dbt project's layer rules, read from the manifest `dbt parse` writes: they stay true
+without a reviewer. A new model in the wrong folder, an intermediate model on a mart, a mart
+without its contract or docs, a model without a primary-key test, a mart the dashboard reads
+but the exposure does not name: each fails here with the model's name."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipelines.exports import MART_TABLES
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT = REPO / "dbt_project"
+DBT = str(Path(sys.executable).with_name("dbt"))
+
+# folder under models/ -> the prefixes its models' names start with
+PREFIXES = {"staging": ("stg_",), "intermediate": ("int_",), "marts": ("fct_", "dim_")}
+# a layer may read models of these layers (and seeds); only staging reads sources
+MAY_READ = {
+    "staging": {"staging"},
+    "intermediate": {"staging", "intermediate"},
+    "marts": {"staging", "intermediate", "marts"},
+}
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    target = tmp_path_factory.mktemp("dbt_parse")
+    env = {
+        **os.environ,
+        "FINOPS_DUCKDB_PATH": str(target / "parse.duckdb"),
+        "DO_NOT_TRACK": "1",
+    }
+    proc = subprocess.run(
+        [DBT, "parse", "--profiles-dir", str(REPO), "--target-path", str(target)],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads((target / "manifest.json").read_text())
+
+
+def _models(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["package_name"] == "finops"
+    }
+
+
+def _layer(node: dict[str, Any]) -> str:
+    return Path(node["original_file_path"]).parts[1]
+
+
+def test_every_model_sits_in_a_layer_folder_with_its_prefix(manifest: dict[str, Any]):
+    misplaced = []
+    for node in _models(manifest).values():
+        parts = Path(node["original_file_path"]).parts  # models/<layer>/<domain>/<file>
+        layer = parts[1]
+        if layer not in PREFIXES or len(parts) != 4:
+            misplaced.append(
+                f"{node['name']}: {node['original_file_path']} (not models/<layer>/<domain>/)"
+            )
+        elif not node["name"].startswith(PREFIXES[layer]):
+            misplaced.append(
+                f"{node['name']}: in {layer}/ but not named {' or '.join(PREFIXES[layer])}*"
+            )
+    assert misplaced == []
+
+
+def test_sources_only_in_staging_and_no_layer_reads_a_later_one(manifest: dict[str, Any]):
+    models = _models(manifest)
+    wrong = []
+    for node in models.values():
+        layer = _layer(node)
+        for parent in node["depends_on"]["nodes"]:
+            if parent.startswith("source.") and layer != "staging":
+                wrong.append(f"{node['name']} ({layer}) reads {parent}")
+            elif parent in models and _layer(models[parent]) not in MAY_READ[layer]:
+                parent_layer = _layer(models[parent])
+                wrong.append(
+                    f"{node['name']} ({layer}) reads {models[parent]['name']} ({parent_layer})"
+                )
+    assert wrong == []
+
+
+def test_every_mart_is_public_with_an_enforced_contract_and_documented(manifest: dict[str, Any]):
+    wrong = []
+    for node in _models(manifest).values():
+        if not node["description"].strip():
+            wrong.append(f"{node['name']}: no description")
+        wrong += [
+            f"{node['name']}.{name}: no description"
+            for name, column in node["columns"].items()
+            if not column["description"].strip()
+        ]
+        if _layer(node) != "marts":
+            continue
+        if not node["config"]["contract"]["enforced"]:
+            wrong.append(f"{node['name']}: contract not enforced")
+        if node["access"] != "public":
+            wrong.append(f"{node['name']}: access {node['access']}, not public")
+        wrong += [
+            f"{node['name']}.{name}: no data_type"
+            for name, column in node["columns"].items()
+            if not column.get("data_type")
+        ]
+    assert wrong == []
+
+
+def test_every_model_has_a_primary_key_test(manifest: dict[str, Any]):
+    keyed: dict[str, set[str]] = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "test" or "test_metadata" not in node:
+            continue
+        name = node["test_metadata"]["name"]
+        model = node.get("attached_node")
+        if name == "unique_combination_of_columns":
+            keyed.setdefault(model, set()).add("*")
+        elif name in ("unique", "not_null"):
+            keyed.setdefault(f"{model}.{node['column_name']}", set()).add(name)
+    missing = []
+    for uid, node in _models(manifest).items():
+        columns = [c for c in node["columns"] if keyed.get(f"{uid}.{c}") == {"unique", "not_null"}]
+        if not columns and "*" not in keyed.get(uid, set()):
+            missing.append(node["name"])
+    assert missing == []
+
+
+def test_the_exports_are_the_public_marts(manifest: dict[str, Any]):
+    public = {n["name"] for n in _models(manifest).values() if n["access"] == "public"}
+    assert set(MART_TABLES) == public
+
+
+def test_every_mart_the_dashboard_reads_is_in_its_exposure(manifest: dict[str, Any]):
+    read = set()
+    for path in (REPO / "dashboard").rglob("*.py"):
+        read |= set(re.findall(r"\bmarts\.((?:fct|dim)_[a-z_]+)", path.read_text()))
+    assert read, "no mart found in the dashboard's queries"
+    [exposure] = [e for e in manifest["exposures"].values() if e["type"] == "dashboard"]
+    declared = {uid.split(".")[-1] for uid in exposure["depends_on"]["nodes"]}
+    assert read - declared == set()
+    assert declared - read == set(), "the exposure names marts the dashboard does not read"
