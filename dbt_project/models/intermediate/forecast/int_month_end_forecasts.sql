@@ -109,12 +109,14 @@ window_day_costs as (
     group by window_days.provider_scope, window_days.cutoff_date, window_days.window_day
 ),
 
+-- Averages from the exact decimal sum, divided once and kept as decimals: a floating-point
+-- avg() would depend on the order rows are summed in (last digits differing between builds).
 weekday_averages as (
     select
         provider_scope,
         cutoff_date,
         day_of_week,
-        avg(cost) as avg_cost
+        cast(sum(cost) / nullif(count(cost), 0) as decimal(38, 10)) as avg_cost
     from window_day_costs
     group by provider_scope, cutoff_date, day_of_week
 ),
@@ -123,7 +125,7 @@ window_averages as (
     select
         provider_scope,
         cutoff_date,
-        avg(cost) as avg_cost
+        cast(sum(cost) / nullif(count(cost), 0) as decimal(38, 10)) as avg_cost
     from window_day_costs
     group by provider_scope, cutoff_date
 ),
