@@ -496,6 +496,31 @@ def account_costs(source: Source, filters: CostFilter, basis: CostBasis) -> pd.D
     return named[[*costs.columns[:3], "sub_account_name", *costs.columns[3:]]]
 
 
+@st.cache_data(ttl=CACHE_TTL, max_entries=CACHE_ENTRIES, show_spinner=False)
+def cost_movers(
+    source: Source, period: str, providers: tuple[str, ...], limit: int
+) -> pd.DataFrame:
+    """fct_cost_movers of one period ('last_7d' or 'mtd'): per dimension ('service',
+    'account') the `limit` largest |change| of billed cost among the chosen providers (all
+    when none), largest first, no zero change. The mart keeps the top 20 per period and
+    dimension over every provider, so a cloud filter picks among those."""
+    return _frame(
+        source,
+        """
+        select dimension, provider_name, item_id, item_name, current_start, current_end,
+            previous_start, previous_end, current_cost, previous_cost, change, change_pct,
+            change_rank
+        from marts.fct_cost_movers
+        where period = $period
+            and change != 0
+            and (len($providers) = 0 or list_contains($providers, provider_name))
+        qualify row_number() over (partition by dimension order by change_rank) <= $limit
+        order by dimension, change_rank
+        """,
+        {"period": period, "providers": list(providers), "limit": limit},
+    )
+
+
 def top(items: pd.DataFrame, level: str, limit: int) -> pd.DataFrame:
     """The `limit` costliest items of a level with cost in the period (DuckDB's cost_rank)."""
     rows = items[(items["level"] == level) & items["has_current"] & (items["cost_rank"] <= limit)]

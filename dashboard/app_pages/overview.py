@@ -1,4 +1,5 @@
-"""Overview: what was spent in the period, how it moves day by day, and AWS vs Azure."""
+"""Overview: what was spent in the period, how it moves day by day, AWS vs Azure, and the
+week's and the month's biggest movers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ from decimal import Decimal
 import streamlit as st
 
 from dashboard import charts, data, filters, ui
+
+MOVERS_TOP = 10
+MOVER_PERIODS = {
+    "last_7d": "Last 7 days vs the 7 before",
+    "mtd": "Month to date vs the same days of last month",
+}
 
 view = filters.current()
 source, selection, basis, currency = view.source, view.selection, view.basis, view.currency
@@ -68,6 +75,40 @@ with st.container(horizontal=True):
 daily = data.daily_by_provider(source, selection, basis)
 st.plotly_chart(charts.daily_evolution(daily, currency), key="chart_daily")
 st.plotly_chart(charts.provider_comparison(daily, currency), key="chart_providers")
+
+# ---------- movers of the week and of the month (fct_cost_movers: fixed periods)
+st.subheader("Biggest movers")
+period = st.radio(
+    "Compared",
+    list(MOVER_PERIODS),
+    format_func=MOVER_PERIODS.get,
+    key="overview_movers_period",
+    horizontal=True,
+    label_visibility="collapsed",
+)
+moved = data.cost_movers(source, period, selection.providers, MOVERS_TOP)
+if moved.empty:
+    st.info("No cost changed between the two periods.", icon=":material/info:")
+else:
+    first = moved.iloc[0]
+    st.caption(
+        f"Billed cost of {first.current_start:%Y-%m-%d} to {first.current_end:%Y-%m-%d} "
+        f"against {first.previous_start:%Y-%m-%d} to {first.previous_end:%Y-%m-%d}, every "
+        "charge, whatever the period and filters above except the cloud (the "
+        "fct_cost_movers mart; the Services and Accounts pages compare the selected period)."
+    )
+    labelled = moved.assign(
+        label=moved["provider_name"] + " · " + moved["item_name"].fillna(moved["item_id"])
+    )
+    left, right = st.columns(2)
+    for column, dimension, title in (
+        (left, "service", "Services"),
+        (right, "account", "Accounts"),
+    ):
+        column.plotly_chart(
+            charts.movers(labelled[labelled["dimension"] == dimension], "label", title, currency),
+            key=f"chart_overview_{dimension}_movers",
+        )
 
 # ---------- exports
 st.subheader("Export")

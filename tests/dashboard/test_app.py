@@ -237,6 +237,39 @@ def test_overview_kpis_match_sql(
     assert by_trace == pytest.approx({p: float(v) for p, v in expected.items()}, abs=MICRO)
 
 
+@pytest.mark.parametrize("providers", [(), ("Azure",)], ids=["every cloud", "Azure"])
+def test_overview_movers_are_the_movers_mart(
+    dashboard_env: Path, facts: Facts, providers: tuple[str, ...]
+) -> None:
+    # GIVEN the overview, whatever its period (the movers' periods are the mart's own)
+    sel = Selection(facts.first, facts.last, providers=providers)
+    at = select(run_app(), sel, facts)
+    for period in ("last_7d", "mtd"):
+        # WHEN the week or the month is chosen
+        at.radio(key="overview_movers_period").set_value(period).run()
+        assert not at.exception, [e.value for e in at.exception]
+        for dimension in ("service", "account"):
+            # THEN each chart is the mart's 10 largest non-zero changes of the chosen clouds,
+            # largest on top, each bar the mart's change
+            expected = query(
+                dashboard_env,
+                """select provider_name || ' · ' || coalesce(item_name, item_id), change
+                from marts.fct_cost_movers
+                where period = ? and dimension = ? and change != 0
+                    and (? or provider_name in (select unnest(?::varchar[])))
+                order by change_rank limit 10""",
+                [period, dimension, not providers, list(providers)],
+            )
+            assert expected, (period, dimension)
+            figure = chart(at, f"chart_overview_{dimension}_movers")
+            top_down = list(reversed(figure.layout.yaxis.categoryarray))
+            assert top_down == [label for label, _ in expected]
+            drawn = {y: x for t in figure.data for y, x in zip(t.y, t.x, strict=True)}
+            assert drawn == pytest.approx(
+                {label: float(change) for label, change in expected}, abs=MICRO
+            )
+
+
 def test_total_follows_the_cloud_filter(dashboard_env: Path, facts: Facts) -> None:
     # GIVEN the dashboard showing every cloud
     at = run_app()
