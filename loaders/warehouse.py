@@ -80,6 +80,9 @@ class RawTable:
     measures: tuple[CostMeasure, ...]
     key_columns: tuple[str, ...]
     date_is_yyyymmdd: bool = False  # Azure's UsageDate is an integer such as 20260131
+    # The provider every load of the table stands for (the API tables); None = each load
+    # names its own (FOCUS files: the ProviderName the file wrote).
+    provider_name: str | None = None
 
     @property
     def qualified(self) -> str:
@@ -152,6 +155,7 @@ AWS_COST_EXPLORER = RawTable(
         "record_type",
         "unblended_cost_unit",
     ),
+    provider_name="AWS",
 )
 
 # One row per Cost Management Query API result row. ActualCost (billed) and AmortizedCost
@@ -186,6 +190,7 @@ AZURE_COST_MANAGEMENT = RawTable(
         "currency",
     ),
     date_is_yyyymmdd=True,
+    provider_name="Azure",
 )
 
 # FOCUS export files (loaders/focus_files) rolled up to days: one row per billing period x
@@ -254,9 +259,20 @@ create table if not exists raw.load_ledger (
     replaced_row_count bigint,
     api_requests integer not null default 0,
     api_cost_usd {AMOUNT_SQL} not null default 0,
-    error varchar
+    error varchar,
+    provider_name varchar,
+    billing_account_id varchar,
+    billing_period_start date
 )
 """
+# What a load stands for, as columns (dbt reads them; nothing parses `scope`): the provider
+# as the source names it (dbt normalises it), the billing account when the loader queried
+# one, and the billing period of a FOCUS files load. Null on `*` (purge) rows.
+LEDGER_SCOPE_COLUMNS = (
+    ("provider_name", "varchar"),
+    ("billing_account_id", "varchar"),
+    ("billing_period_start", "date"),
+)
 
 # The restatement ledger: what a load changed, per day x account x currency x cost type.
 # Only days an earlier succeeded load of the same source/table/scope already covered are
@@ -275,6 +291,7 @@ create table if not exists raw.load_restatements (
     previous_cost {AMOUNT_SQL} not null,
     new_cost {AMOUNT_SQL} not null,
     recorded_at timestamp not null,
+    provider_name varchar,
     primary key (load_id, charge_date, sub_account_id, billing_currency, cost_type)
 )
 """
@@ -341,6 +358,59 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(table.ddl())
     con.execute(LOAD_LEDGER_DDL)
     con.execute(LOAD_RESTATEMENTS_DDL)
+    _add_ledger_scope_columns(con)
+
+
+def _add_ledger_scope_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Upgrade a ledger written before it had its scope columns, once: add them and fill
+    the existing rows from what they recorded (the API tables' provider and payer account;
+    a FOCUS load's `<ProviderName>/<BillingAccountId>@<BillingPeriodStart>` scope)."""
+    present = {
+        name
+        for (name,) in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_catalog = current_database() and table_schema = 'raw' "
+            "and table_name = 'load_restatements'"
+        ).fetchall()
+    }
+    if "provider_name" in present:
+        return
+    con.execute("begin transaction")  # all or nothing: the marker column is added last
+    try:
+        for name, sql_type in LEDGER_SCOPE_COLUMNS:
+            con.execute(f"alter table raw.load_ledger add column if not exists {name} {sql_type}")
+        con.execute(
+            "alter table raw.load_restatements add column if not exists provider_name varchar"
+        )
+        focus = "raw_table = 'raw.focus_costs' and scope like '%/%@____-__-__'"
+        con.execute(
+            f"""
+            update raw.load_ledger set
+                provider_name = case
+                    when raw_table = 'raw.aws_cost_explorer' then 'AWS'
+                    when raw_table = 'raw.azure_cost_management' then 'Azure'
+                    when {focus} then split_part(scope, '/', 1)
+                end,
+                billing_account_id = case
+                    when raw_table = 'raw.aws_cost_explorer' then scope
+                    when {focus} then regexp_extract(scope, '^[^/]*/(.*)@[^@]*$', 1)
+                end,
+                billing_period_start = case
+                    when {focus} then try_cast(right(scope, 10) as date)
+                end
+            where scope != '*'
+            """
+        )
+        con.execute(
+            """
+            update raw.load_restatements set provider_name = load_ledger.provider_name
+            from raw.load_ledger where load_ledger.load_id = load_restatements.load_id
+            """
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
 
 
 def _record_restatements(
@@ -353,6 +423,7 @@ def _record_restatements(
     window_start: date,
     window_end: date,
     recorded_at: datetime,
+    provider_name: str,
 ) -> None:
     """Compare the window's per-day totals in the table with those of `incoming_rows`.
 
@@ -379,7 +450,7 @@ def _record_restatements(
                 using (charge_date, sub_account_id, billing_currency, cost_type)
         )
         select $load_id, $source, $raw_table, $scope, charge_date, sub_account_id,
-            billing_currency, cost_type, previous_cost, new_cost, $recorded_at
+            billing_currency, cost_type, previous_cost, new_cost, $recorded_at, $provider_name
         from compared
         where previous_cost <> new_cost
             and exists (
@@ -398,6 +469,7 @@ def _record_restatements(
             "lo": table.window_bound(window_start),
             "hi": table.window_bound(window_end),
             "recorded_at": recorded_at,
+            "provider_name": provider_name,
         },
     )
 
@@ -599,6 +671,13 @@ def _earliest_repeat(groups: list[list[int]]) -> tuple[int, int]:
     return first, second
 
 
+def _provider_of(table: RawTable, provider_name: str | None) -> str:
+    provider = provider_name if provider_name is not None else table.provider_name
+    if provider is None or not provider.strip():
+        raise LoadValidationError(f"a load of {table.qualified} must name its provider_name")
+    return provider
+
+
 def _check_rows(table: RawTable, data: pa.Table, window_start: date, window_end: date) -> None:
     _check_window(table, data, window_start, window_end)
     _check_not_null(table, data)
@@ -616,6 +695,9 @@ def replace_window(
     rows: Sequence[dict[str, Any]] | pa.Table,
     api_requests: int = 0,
     api_cost_usd: Decimal = Decimal("0"),
+    provider_name: str | None = None,
+    billing_account_id: str | None = None,
+    billing_period_start: date | None = None,
 ) -> LoadResult:
     """Replace everything `source` landed for `scope` in `[window_start, window_end)`.
 
@@ -623,11 +705,14 @@ def replace_window(
     `pyarrow.Table` with exactly those columns (cast to the raw types; amounts may be
     decimal, integer or decimal text, never float). Delete and insert happen in one
     transaction together with the ledger row; the rows are validated before anything is
-    written. Returns what was loaded and what it replaced.
+    written. `provider_name` (default: the table's own provider), `billing_account_id`
+    and `billing_period_start` go to the ledger row as what the load stands for. Returns
+    what was loaded and what it replaced.
     """
     if window_end <= window_start:
         raise ValueError(f"empty load window [{window_start}, {window_end})")
     table = RAW_TABLES[raw_table]
+    provider = _provider_of(table, provider_name)
     data = _from_arrow(table, rows) if isinstance(rows, pa.Table) else _to_arrow(table, rows)
     _check_rows(table, data, window_start, window_end)
 
@@ -652,6 +737,7 @@ def replace_window(
                     window_start=window_start,
                     window_end=window_end,
                     recorded_at=started,
+                    provider_name=provider,
                 )
                 replaced = con.execute(
                     f"delete from {table.qualified} where _source = ? and _scope = ? "
@@ -680,6 +766,9 @@ def replace_window(
                     replaced_row_count=replaced,
                     api_requests=api_requests,
                     api_cost_usd=api_cost_usd,
+                    provider_name=provider,
+                    billing_account_id=billing_account_id,
+                    billing_period_start=billing_period_start,
                 )
                 con.execute("commit")
             except BaseException:
@@ -713,8 +802,12 @@ def record_failed_load(
     error: str,
     api_requests: int = 0,
     api_cost_usd: Decimal = Decimal("0"),
+    provider_name: str | None = None,
+    billing_account_id: str | None = None,
+    billing_period_start: date | None = None,
 ) -> str:
     """Write a `failed` ledger row (and nothing else) so the failure is on the record."""
+    provider = _provider_of(RAW_TABLES[raw_table], provider_name)
     load_id = _new_load_id(source)
     now = _utc_now()
     with writer_lock(db_path):
@@ -737,6 +830,9 @@ def record_failed_load(
                 api_requests=api_requests,
                 api_cost_usd=api_cost_usd,
                 error=error[:2000],
+                provider_name=provider,
+                billing_account_id=billing_account_id,
+                billing_period_start=billing_period_start,
             )
         finally:
             con.close()

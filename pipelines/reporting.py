@@ -12,7 +12,6 @@ import duckdb
 
 from finops.settings import Settings
 from loaders import warehouse
-from loaders.focus_files.mapping import provider_of_scope
 
 RAW_EXTRACT_SQL = """
 select * from (
@@ -70,17 +69,16 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
 CENT = Decimal("0.01")
 RECENT_DAYS = 7  # anomalies "of the last 7 days" = charge dates after max(charge_date) - 7
 
-# Which provider a raw table / a configured source stands for (a FOCUS files load names its
-# provider in its scope, and a configured `focus` source can hold any provider).
-PROVIDER_OF_TABLE = {"raw.aws_cost_explorer": "AWS", "raw.azure_cost_management": "Azure"}
+# Which providers a configured source stands for (a configured `focus` source can hold any
+# provider: its loads name theirs, see `load_providers` in the facts).
 PROVIDERS_OF_SOURCE = {"aws": ("AWS",), "azure": ("Azure",), "simulated": ("AWS", "Azure")}
 
 
-def provider_of_load(load: dict[str, Any]) -> str:
-    """The provider a landed load stands for (its raw table, or a FOCUS load's scope)."""
-    if load["raw_table"] == "raw.focus_costs":
-        return provider_of_scope(load["scope"])
-    return PROVIDER_OF_TABLE.get(load["raw_table"], "?")
+def provider_of_load(load: dict[str, Any], facts: dict[str, Any]) -> str:
+    """The provider a landed load stands for, as the marts name it (fct_load_freshness, per
+    source and scope: the ledger's provider_name column, normalised by dbt); '?' when the
+    scope is not there."""
+    return facts.get("scope_providers", {}).get(f"{load['source']} {load['scope']}", "?")
 
 
 def gather_facts(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> dict[str, Any]:
@@ -124,6 +122,7 @@ def gather_facts(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> dic
         """,
     )
     freshness: list[dict[str, Any]] = []
+    scope_providers: dict[str, str] = {}
     if warehouse.table_exists(con, "marts", "fct_load_freshness"):  # the dashboard's freshness mart
         freshness = _rows(
             con,
@@ -133,6 +132,9 @@ def gather_facts(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> dic
             from marts.fct_load_freshness order by provider_name, source_name, scope
             """,
         )
+        scope_providers = {
+            f"{row['source_name']} {row['scope']}": row["provider_name"] for row in freshness
+        }
     return {
         "reporting_currency": reporting_currency,
         "as_of_date": str(as_of) if as_of else None,
@@ -153,6 +155,7 @@ def gather_facts(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> dic
         "recent_anomalies": recent,
         "recent_total_anomalies": recent_totals,
         "freshness": freshness,
+        "scope_providers": scope_providers,
     }
 
 
@@ -253,11 +256,11 @@ def run_summary(
     providers: list[dict[str, Any]] = []
     names = sorted(
         {p for s in settings.sources for p in PROVIDERS_OF_SOURCE.get(s, ())}
-        | {provider_of_load(load) for load in loads}
+        | {provider_of_load(load, facts) for load in loads}
         | set(data_through)
     )
     for name in names:
-        mine = [load for load in loads if provider_of_load(load) == name]
+        mine = [load for load in loads if provider_of_load(load, facts) == name]
         failure = failed_providers.get(name)
         providers.append(
             {

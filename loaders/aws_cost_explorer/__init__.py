@@ -247,6 +247,7 @@ def load(
             rows=rows,
             api_requests=client.requests,
             api_cost_usd=client.cost_usd,
+            billing_account_id=scope,  # the payer account whose Cost Explorer was queried
         )
     except Exception as exc:
         secrets = secret_values(base, external_id)
@@ -278,6 +279,7 @@ def load(
                 error=message,
                 api_requests=spent,
                 api_cost_usd=request_cost(spent),
+                billing_account_id=None if scope == UNKNOWN_SCOPE else scope,
             )
         except Exception as ledger_exc:  # the load's own error matters more
             log.warning("could not record the failed load: %s", type(ledger_exc).__name__)

@@ -335,6 +335,9 @@ def load(
                         window_start=start,
                         window_end=end,
                         rows=stage.arrow_rows(rollup),
+                        provider_name=rollup.provider_name,
+                        billing_account_id=rollup.billing_account_id,
+                        billing_period_start=rollup.billing_period_start,
                     )
                     landed.append(result)
                     records.append(_import_row(key, rollup, "loaded", result.load_id))

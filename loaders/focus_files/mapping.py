@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 
 SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
 ROLLUP_VERSION = "1"  # part of every fingerprint: a change of the rollup re-lands old files
@@ -351,30 +350,9 @@ def all_rules() -> list[str]:
     return list(violation_rules(raw_values))
 
 
-def scope_of(provider_name: str, billing_account_id: str, period_start: date) -> str:
-    """`<ProviderName>/<BillingAccountId>@<BillingPeriodStart>`: one billing period of one
-    billing account, the unit an import replaces (dbt parses the provider back out)."""
-    return f"{provider_name.strip()}/{billing_account_id.strip()}@{period_start.isoformat()}"
-
-
-def normalized_provider_name(name: str) -> str:
-    """FOCUS ProviderName as the marts name it (the dbt macro normalized_provider_name):
-    AWS / Amazon Web Services -> AWS, Microsoft / Azure -> Azure, any other kept, trimmed."""
-    lowered = name.strip().lower()
-    if lowered in ("aws", "amazon", "amazon web services") or lowered.startswith(
-        "amazon web services,"
-    ):
-        return "AWS"
-    if lowered in ("microsoft", "azure", "microsoft azure", "microsoft corporation"):
-        return "Azure"
-    return name.strip()
-
-
-def provider_of_scope(scope: str) -> str:
-    """The normalised provider of a FOCUS load scope (see scope_of)."""
-    return normalized_provider_name(scope.split("/", 1)[0])
-
-
+# `<ProviderName>/<BillingAccountId>@<BillingPeriodStart>`: one billing period of one billing
+# account, the unit an import replaces. The ledger carries its parts as columns
+# (provider_name, billing_account_id, billing_period_start): nothing parses it back.
 SCOPE_SQL = (
     "trim(provider_name) || '/' || trim(billing_account_id) || '@' "
     "|| strftime(billing_period_start, '%Y-%m-%d')"

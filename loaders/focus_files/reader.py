@@ -41,6 +41,8 @@ class ScopeRollup:
     """One billing period of one billing account, as this import would land it."""
 
     scope: str
+    provider_name: str  # as the files wrote it (trimmed); dbt normalises it
+    billing_account_id: str
     billing_period_start: date
     billing_period_end: date
     first_charge_date: date
@@ -318,6 +320,7 @@ class Stage:
             f"""
             select
                 {scope_sql} as scope,
+                min(trim(provider_name)), min(trim(billing_account_id)),
                 min(billing_period_start), min(billing_period_end),
                 count(distinct billing_period_end),
                 min(charge_date), max(charge_date),
@@ -345,7 +348,7 @@ class Stage:
             ).fetchall()
         }
         out = []
-        for scope, start, end, ends, first, last, indexes, source_rows in rows:
+        for scope, provider, account, start, end, ends, first, last, indexes, source_rows in rows:
             files = tuple(self.files[i] for i in indexes)
             if ends > 1:
                 seen = self.con.execute(
@@ -363,6 +366,8 @@ class Stage:
             out.append(
                 ScopeRollup(
                     scope=scope,
+                    provider_name=provider,
+                    billing_account_id=account,
                     billing_period_start=start,
                     billing_period_end=end,
                     first_charge_date=first,

@@ -121,6 +121,7 @@ def load(
             rows=aws_rows(batch),
             api_requests=batch.aws_requests,
             api_cost_usd=Decimal("0"),
+            billing_account_id=batch.aws_scope,
         )
     ]
     for scope in batch.azure_scopes:

@@ -354,3 +354,81 @@ def test_a_key_repeated_with_an_empty_key_field_is_still_refused():
     assert "raw.optional_keys rows 0 and 2: the same key (day=2026-03-01, account=None)" in str(
         raised.value
     )
+
+
+def test_the_ledger_says_what_a_load_stands_for_as_columns(tmp_path: Path):
+    # GIVEN an API load (the table's provider) and a FOCUS load naming its own
+    db = tmp_path / "w.duckdb"
+    land(db, [aws_row(START, "1")])
+    failed_focus_load = {
+        "raw_table": "focus_costs",
+        "source": "focus_files",
+        "scope": "Amazon Web Services/1@2026-03-01",
+        "window_start": START,
+        "window_end": END,
+        "error": "x",
+    }
+    with pytest.raises(LoadValidationError, match=r"raw\.focus_costs must name its provider_name"):
+        warehouse.record_failed_load(db, **failed_focus_load)
+    warehouse.record_failed_load(
+        db,
+        **failed_focus_load,
+        provider_name="Amazon Web Services",
+        billing_account_id="1",
+        billing_period_start=START,
+    )
+
+    # THEN each ledger row carries provider, billing account and period (nothing to parse)
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "select source, provider_name, billing_account_id, billing_period_start "
+            "from raw.load_ledger order by source"
+        ).fetchall()
+    assert rows == [
+        ("aws_cost_explorer", "AWS", None, None),
+        ("focus_files", "Amazon Web Services", "1", START),
+    ]
+
+
+def test_a_ledger_written_before_its_scope_columns_is_upgraded_once(tmp_path: Path):
+    # GIVEN a warehouse whose ledgers predate the provider / billing account / period columns
+    db = tmp_path / "w.duckdb"
+    land(db, [aws_row(START, "1")])
+    land(db, [aws_row(START, "2")])  # a restatement of the same day
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "insert into raw.load_ledger (load_id, source, raw_table, scope, window_start, "
+            "window_end, started_at, status) values ('f1', 'focus_files', 'raw.focus_costs', "
+            "'Microsoft//providers/Microsoft.Billing/billingAccounts/86@2026-02-01', "
+            "'2026-02-01', '2026-03-01', '2026-03-01 00:00:00', 'succeeded'), "
+            "('p1', 'simulated', 'raw.focus_costs', '*', '2026-02-01', '2026-03-01', "
+            "'2026-03-01 00:00:00', 'succeeded')"
+        )
+        for name, _ in warehouse.LEDGER_SCOPE_COLUMNS:
+            con.execute(f"alter table raw.load_ledger drop column {name}")
+        con.execute("alter table raw.load_restatements drop column provider_name")
+
+    # WHEN the next load opens the warehouse
+    land(db, [aws_row(START, "3")], scope="999999999999")
+
+    # THEN the old rows got their columns from what they recorded, and the restatement too
+    with duckdb.connect(str(db), read_only=True) as con:
+        ledger = con.execute(
+            "select scope, provider_name, billing_account_id, billing_period_start "
+            "from raw.load_ledger order by started_at, scope"
+        ).fetchall()
+        restated = con.execute(
+            "select distinct provider_name from raw.load_restatements"
+        ).fetchall()
+    assert (
+        "Microsoft//providers/Microsoft.Billing/billingAccounts/86@2026-02-01",
+        "Microsoft",
+        "/providers/Microsoft.Billing/billingAccounts/86",
+        date(2026, 2, 1),
+    ) in ledger
+    assert ("*", None, None, None) in ledger
+    assert [r for r in ledger if r[0] == "123456789012"] == [
+        ("123456789012", "AWS", "123456789012", None)
+    ] * 2
+    assert ("999999999999", "AWS", None, None) in ledger  # a new load: no account given
+    assert restated == [("AWS",)]

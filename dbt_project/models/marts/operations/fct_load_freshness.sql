@@ -28,10 +28,7 @@ focus_costs as (
 ),
 
 scoped_loads as (
-    select
-        *,
-        {{ provider_of_load('raw_table', 'scope') }} as provider_name
-    from loads
+    select * from loads
     where scope != '*'
 ),
 

@@ -13,6 +13,9 @@ renamed as (
         source as source_name,
         raw_table,
         scope,
+        -- the provider as the source named it (a FOCUS file's ProviderName), normalised
+        {{ normalized_provider_name('provider_name') }} as provider_name,
+        trim(billing_account_id) as billing_account_id,
         status,
         error as error_message,
 
@@ -28,6 +31,7 @@ renamed as (
         ---------- dates
         window_start,
         window_end,
+        billing_period_start,
 
         ---------- timestamps
         started_at,

@@ -11,7 +11,7 @@ renamed as (
         -- FOCUS files from Azure name subscriptions /subscriptions/{GUID}: the lower-case
         -- guid, as the cost staging models name them.
         case
-            when raw_table = 'raw.focus_costs' and {{ provider_of_load('raw_table', 'scope') }} = 'Azure'
+            when raw_table = 'raw.focus_costs' and {{ normalized_provider_name('provider_name') }} = 'Azure'
                 then lower(regexp_replace(trim(sub_account_id), '(?i)^/subscriptions/', ''))
             else sub_account_id
         end as sub_account_id,
@@ -20,7 +20,7 @@ renamed as (
         source as source_name,
         raw_table,
         scope,
-        {{ provider_of_load('raw_table', 'scope') }} as provider_name,
+        {{ normalized_provider_name('provider_name') }} as provider_name,
         upper(trim(billing_currency)) as billing_currency,
         cost_type,
 

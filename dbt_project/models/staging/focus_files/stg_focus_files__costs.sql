@@ -65,8 +65,9 @@ renamed as (
             {{ billing_account }}
         ) as sub_account_id,
         _scope as scope,
-        -- The load scope without its billing period: the billing account the rows belong to.
-        regexp_replace(_scope, '@[0-9]{4}-[0-9]{2}-[0-9]{2}$', '') as billing_account_scope,
+        -- The billing account the rows belong to, as the load scope names it
+        -- (`<ProviderName>/<BillingAccountId>`, the values as the file wrote them).
+        trim(provider_name) || '/' || trim(billing_account_id) as billing_account_scope,
         _load_id as load_id,
 
         ---------- strings
