@@ -9,7 +9,7 @@ JAVA := $(shell command -v java)
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 export DO_NOT_TRACK := 1
 
-.PHONY: run test setup pipeline dashboard docs docs-serve lint format browser java spark clean
+.PHONY: run test setup pipeline dashboard docs docs-serve lint format browser java spark clean evaluate
 
 ## run: set up from nothing, run the daily pipeline on the default sources, serve the dashboard
 run: setup pipeline dashboard
@@ -69,3 +69,9 @@ format: setup
 
 clean:
 	rm -rf data logs dbt_project/target test-output
+
+## evaluate: dbt-project-evaluator on a temporary copy of dbt_project/, from checkouts outside the
+## repo (../dbt-packages, or DBT_PROJECT_EVALUATOR_DIR / DBT_UTILS_DIR); `make evaluate
+## MAX_FINDINGS=N` fails above N findings. See docs/dbt-project-evaluator.md
+evaluate: setup
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/dbt_project_evaluator.sh $(if $(MAX_FINDINGS),--max-findings $(MAX_FINDINGS))

@@ -52,6 +52,7 @@ import pyarrow as pa  # noqa: E402
 
 from finops.settings import Settings, load_settings  # noqa: E402
 from loaders import warehouse  # noqa: E402
+from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER  # noqa: E402
 from loaders.azure_cost_management.mapping import month_chunks  # noqa: E402
 from loaders.simulated import catalog  # noqa: E402
 
@@ -350,7 +351,7 @@ def stage_validate(settings: Settings, args: argparse.Namespace) -> dict[str, An
     con = estate(args.rows, args.days)
     start, end = args.end - timedelta(days=args.days), args.end
     batch = aws_batch(con, None, start, end, end, end + timedelta(days=1))
-    table = warehouse.AWS_COST_EXPLORER
+    table = AWS_COST_EXPLORER
     # The checks replace_window runs before it opens the warehouse (private on purpose:
     # this measures validation alone, without the write). Warmed up first: pyarrow's first
     # compute and group_by calls of a process cost about a second on their own.

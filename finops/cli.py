@@ -46,6 +46,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from finops.settings import REPO_ROOT, load_settings, utc_today
+from loaders import registry
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -469,15 +470,6 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
-# `finops purge --source`: our source names -> the source the loads record in the ledger
-LEDGER_SOURCES = {
-    "simulated": "simulated",
-    "aws": "aws_cost_explorer",
-    "azure": "azure_cost_management",
-    "focus": "focus_files",
-}
-
-
 def cmd_purge(args: argparse.Namespace) -> int:
     """Remove a source's raw rows for `[--start, --end]` (inclusive) through the one writer,
     ledgered; then rebuild with `finops run` (the purge makes the affected runs incomplete,
@@ -492,7 +484,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
     if not settings.duckdb_path.exists():
         print(f"finops purge: no warehouse at {settings.duckdb_path}", file=sys.stderr)
         return EXIT_FAILED
-    ledger_source = LEDGER_SOURCES[args.source]
+    spec = registry.source(args.source)
+    ledger_source = spec.ledger_source
     holder = f"finops purge {args.source} {args.start}..{args.end}"
     try:
         with state.run_lock(settings.duckdb_path, holder, settings.run_wait_s):
@@ -510,7 +503,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
         f"{settings.duckdb_path} (ledgered). Now `finops run` rebuilds the marts without them"
         + (
             "; FOCUS files still at FINOPS_FOCUS_PATH are imported again by the next run"
-            if args.source == "focus"
+            if spec.window == "files"
             else ""
         )
         + "."
@@ -616,7 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
         "purge",
         help="remove a source's raw rows for a date range (ledgered; recovery from bad data)",
     )
-    purge.add_argument("--source", required=True, choices=sorted(LEDGER_SOURCES))
+    purge.add_argument("--source", required=True, choices=sorted(registry.NAMES))
     purge.add_argument("--start", type=_date, required=True)
     purge.add_argument("--end", type=_date, required=True, help="inclusive")
     purge.set_defaults(func=cmd_purge)

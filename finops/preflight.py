@@ -20,6 +20,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from finops.settings import DBT_PROJECT_DIR, Settings, utc_today
+from loaders import registry
+from pipelines.sources import run_window
 
 FX_SEED = DBT_PROJECT_DIR / "seeds" / "fx_rates.csv"
 
@@ -50,14 +52,10 @@ def fx_coverage(seed: Path = FX_SEED) -> FxCoverage:
 
 def first_loaded_day(settings: Settings, run_date: date, since: date | None) -> date:
     """The earliest charge day a run of `run_date` (or a backfill from `since`) asks for."""
-    if since is not None:
-        return since
-    starts = []
-    if "simulated" in settings.sources:
-        starts.append(settings.history_window(run_date)[0])
-    if {"aws", "azure"} & set(settings.sources):
-        starts.append(settings.restatement_window(run_date)[0])
-    return min(starts) if starts else run_date
+    windows = [
+        run_window(registry.source(name), settings, run_date, since) for name in settings.sources
+    ]
+    return min((window[0] for window in windows if window), default=since or run_date)
 
 
 def _writable_folder(path: Path, setting: str) -> None:

@@ -16,18 +16,16 @@ from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
+from loaders import registry
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DBT_PROFILES_DIR = REPO_ROOT
 
-KNOWN_SOURCES = ("simulated", "aws", "azure", "focus")
-# Real sources whose loaders ship in this version; `auto` only ever picks from these.
-_LOADER_SHIPPED = {
-    "aws": True,
-    "azure": True,
-    "focus": True,  # FOCUS export files (FINOPS_FOCUS_PATH)
-}
-REAL_SOURCES_WITH_LOADERS: tuple[str, ...] = tuple(s for s, ok in _LOADER_SHIPPED.items() if ok)
+# Every source a loader package declares (loaders/registry.py), and the real ones (not the
+# demo) that `auto` picks from.
+KNOWN_SOURCES: tuple[str, ...] = registry.NAMES
+REAL_SOURCES_WITH_LOADERS: tuple[str, ...] = registry.REAL
 
 
 def utc_today() -> date:
@@ -100,34 +98,6 @@ def _webhook_url(name: str) -> str | None:
     return raw
 
 
-def aws_credentials_configured() -> bool:
-    """True when boto3's standard chain has something explicit to go on.
-
-    Checked without calling AWS: access keys, a named profile, web identity, or a container
-    credentials endpoint. An instance role alone is not detected; say `FINOPS_SOURCES=aws`.
-    """
-    return any(
-        _env(name)
-        for name in (
-            "AWS_ACCESS_KEY_ID",
-            "AWS_PROFILE",
-            "AWS_WEB_IDENTITY_TOKEN_FILE",
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        )
-    )
-
-
-def azure_credentials_configured() -> bool:
-    """True when a service principal is configured for azure-identity."""
-    return all(_env(name) for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"))
-
-
-def focus_path_configured() -> bool:
-    """True when FINOPS_FOCUS_PATH names FOCUS export files to import."""
-    return _env("FINOPS_FOCUS_PATH") is not None
-
-
 def resolve_sources(raw: str | None) -> tuple[str, ...]:
     """Turn FINOPS_SOURCES into the list of enabled sources.
 
@@ -139,15 +109,11 @@ def resolve_sources(raw: str | None) -> tuple[str, ...]:
     """
     value = (raw or "auto").strip().lower()
     if value == "auto":
-        if "focus" in REAL_SOURCES_WITH_LOADERS and focus_path_configured():
-            return ("focus",)
-        configured = {
-            "aws": aws_credentials_configured,
-            "azure": azure_credentials_configured,
-            "focus": focus_path_configured,
-        }
-        real = [s for s in REAL_SOURCES_WITH_LOADERS if configured[s]()]
-        return tuple(real) or ("simulated",)
+        configured = [
+            spec for spec in registry.SOURCES if not spec.demo and spec.detect and spec.detect()
+        ]
+        alone = [spec.name for spec in configured if spec.auto_alone]
+        return tuple(alone[:1]) or tuple(spec.name for spec in configured) or _demo_sources()
     sources = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
     unknown = [s for s in sources if s not in KNOWN_SOURCES]
     if unknown or not sources:
@@ -155,12 +121,21 @@ def resolve_sources(raw: str | None) -> tuple[str, ...]:
             f"FINOPS_SOURCES has unknown source(s) {unknown or [raw]}; "
             f"use 'auto' or a comma list of {', '.join(KNOWN_SOURCES)}"
         )
-    if "simulated" in sources and len(sources) > 1:
+    demos = [s for s in sources if registry.source(s).demo]
+    if demos and len(sources) > 1:
         raise ValueError(
-            f"FINOPS_SOURCES={raw!r} mixes simulated with real sources: the simulated costs "
-            "would be added to your real ones; use 'simulated' alone or only real sources"
+            f"FINOPS_SOURCES={raw!r} mixes {demos[0]} with real sources: the {demos[0]} costs "
+            f"would be added to your real ones; use '{demos[0]}' alone or only real sources"
         )
+    for name in sources:
+        spec = registry.source(name)
+        if spec.unconfigured_error and spec.detect and not spec.detect():
+            raise ValueError(spec.unconfigured_error)
     return sources
+
+
+def _demo_sources() -> tuple[str, ...]:
+    return tuple(spec.name for spec in registry.SOURCES if spec.demo)[:1]
 
 
 @dataclass(frozen=True)
@@ -263,11 +238,6 @@ def load_settings(env_file: Path | None = None) -> Settings:
     if not export_dir.is_absolute():
         export_dir = (home / export_dir).resolve()
     sources = resolve_sources(_env("FINOPS_SOURCES"))
-    if "focus" in sources and not focus_path_configured():
-        raise ValueError(
-            "FINOPS_SOURCES includes focus but FINOPS_FOCUS_PATH is not set: give a FOCUS "
-            "file, a folder or s3://bucket/prefix"
-        )
     currency = (_env("FINOPS_REPORTING_CURRENCY", "USD") or "USD").upper()
     if len(currency) != 3 or not currency.isalpha():
         raise ValueError(f"FINOPS_REPORTING_CURRENCY must be an ISO 4217 code, got {currency!r}")

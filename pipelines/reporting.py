@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 
 from finops.settings import Settings
-from loaders import warehouse
+from loaders import registry, warehouse
 
 RAW_EXTRACT_SQL = """
 select * from (
@@ -69,9 +69,11 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
 CENT = Decimal("0.01")
 RECENT_DAYS = 7  # anomalies "of the last 7 days" = charge dates after max(charge_date) - 7
 
-# Which providers a configured source stands for (a configured `focus` source can hold any
-# provider: its loads name theirs, see `load_providers` in the facts).
-PROVIDERS_OF_SOURCE = {"aws": ("AWS",), "azure": ("Azure",), "simulated": ("AWS", "Azure")}
+
+def providers_of_source(source: str) -> tuple[str, ...]:
+    """The providers a configured source stands for (a 'files' source can hold any: its
+    loads name theirs, see `scope_providers` in the facts)."""
+    return registry.source(source).providers if source in registry.BY_NAME else ()
 
 
 def provider_of_load(load: dict[str, Any], facts: dict[str, Any]) -> str:
@@ -251,11 +253,11 @@ def run_summary(
     failed_providers = {
         provider: failure
         for failure in failed_loads
-        for provider in PROVIDERS_OF_SOURCE.get(failure["source"], ())
+        for provider in providers_of_source(failure["source"])
     }
     providers: list[dict[str, Any]] = []
     names = sorted(
-        {p for s in settings.sources for p in PROVIDERS_OF_SOURCE.get(s, ())}
+        {p for s in settings.sources for p in providers_of_source(s)}
         | {provider_of_load(load, facts) for load in loads}
         | set(data_through)
     )

@@ -52,21 +52,16 @@ import duckdb
 import luigi
 
 from finops.settings import DBT_PROFILES_DIR, DBT_PROJECT_DIR, Settings, load_settings
-from loaders import warehouse
+from loaders import registry, warehouse
 from pipelines import history, notify, redaction, reporting, state
 from pipelines.exports import export_store
-from pipelines.sources import load_source
+from pipelines.sources import load_source, run_window
 from pipelines.state import RunState
 
 log = logging.getLogger("finops.pipeline")
 
 CENT = Decimal("0.01")
 FAILED_SUFFIX = ".failed"  # load_<source>.failed.json: the record of an isolated failure
-# Ledger source and raw table of each real source, for the failed row a load must leave.
-LEDGER_OF_SOURCE = {
-    "aws": ("aws_cost_explorer", "aws_cost_explorer"),
-    "azure": ("azure_cost_management", "azure_cost_management"),
-}
 
 
 def now_iso() -> str:
@@ -274,10 +269,10 @@ class LoadSource(FinopsTask):
 
     def holds(self, payload: dict[str, Any], run_state: RunState) -> bool:
         """The ledger holds the recorded loads of this window and nothing came after them;
-        for FOCUS files, the listing at FINOPS_FOCUS_PATH is the one imported."""
+        for a 'files' source, its input (the listing at FINOPS_FOCUS_PATH) is the one imported."""
         settings = self.settings
-        if self.source == "focus":
-            listing = focus_listing(settings)
+        if self.spec.input_signature:
+            listing = self.spec.signature_of_input(settings)
             if listing is None or payload.get("listing") != listing:
                 return False
         else:
@@ -290,7 +285,7 @@ class LoadSource(FinopsTask):
     def outcome(self, payload: dict[str, Any]) -> str:
         loads = payload.get("loads", [])
         rows = sum(int(load["row_count"]) for load in loads)
-        if self.source == "focus" and (imported := payload.get("focus_import")):
+        if imported := payload.get("focus_import"):
             files, read = imported["file_count"], len(imported["files_read"])
             kept = len(imported["unchanged"])
             if loads:
@@ -322,21 +317,22 @@ class LoadSource(FinopsTask):
             return None
         return json.loads(Path(failure.path).read_text())
 
-    def window(self, settings: Settings) -> tuple[date, date]:
-        if self.since:
-            return self.since, self.date
-        if self.source == "simulated":
-            return settings.history_window(self.date)
-        return settings.restatement_window(self.date)
+    @property
+    def spec(self) -> registry.SourceSpec:
+        return registry.source(self.source)
+
+    def window(self, settings: Settings) -> tuple[date, date] | tuple[None, None]:
+        """The source's window for this run (pipelines/sources.py); none for files."""
+        return run_window(self.spec, settings, self.date, self.since) or (None, None)
 
     def work(self, settings: Settings) -> dict[str, Any]:
-        listing = focus_listing(settings) if self.source == "focus" else None
+        listing = self.spec.signature_of_input(settings)
         loaded = load_source(self.source, settings, self.date, since=self.since, force=self.force)
         start, end = self.window(settings)
         payload: dict[str, Any] = {
             "source": self.source,
-            "window_start": start.isoformat(),
-            "window_end": end.isoformat(),
+            "window_start": start.isoformat() if start else None,
+            "window_end": end.isoformat() if end else None,
             "forced": self.force,
             "loads": [r.as_dict() for r in loaded.results],
         }
@@ -382,16 +378,17 @@ class LoadSource(FinopsTask):
         The dashboard's freshness mart reads the ledger: every failed load must be there
         before DbtBuild runs. Never raises (the load's own error matters more).
         """
-        if self.source not in LEDGER_OF_SOURCE:
+        spec = self.spec
+        if spec.failure_scopes is None:
             return []
-        ledger_source, raw_table = LEDGER_OF_SOURCE[self.source]
+        ledger_source, raw_table = spec.ledger_source, spec.raw_tables[0].name
         try:
             rows = failed_ledger_rows(settings.duckdb_path, ledger_source, attempt_at)
             if rows:
                 return rows
             start, end = self.window(settings)
-            scopes = self.failure_scopes(settings)
-            for scope in scopes:
+            assert start is not None and end is not None
+            for scope in spec.scopes_of_failure(settings):
                 warehouse.record_failed_load(
                     settings.duckdb_path,
                     raw_table=raw_table,
@@ -411,16 +408,6 @@ class LoadSource(FinopsTask):
             )
             return []
 
-    def failure_scopes(self, settings: Settings) -> list[str]:
-        """Scopes for a ledger row the loader did not write (it failed before knowing them)."""
-        if self.source == "azure":
-            from loaders.azure_cost_management import SUBSCRIPTIONS_SCOPE
-
-            return list(settings.azure_scopes) or [SUBSCRIPTIONS_SCOPE]
-        from loaders.aws_cost_explorer import UNKNOWN_SCOPE
-
-        return [UNKNOWN_SCOPE]
-
     def record_failure(
         self, settings: Settings, error: str, ledger: list[dict[str, Any]], started: float
     ) -> None:
@@ -431,8 +418,8 @@ class LoadSource(FinopsTask):
             "status": "failed",
             "run_date": self.date.isoformat(),
             "since": self.since.isoformat() if self.since else None,
-            "window_start": start.isoformat(),
-            "window_end": end.isoformat(),
+            "window_start": start.isoformat() if start else None,
+            "window_end": end.isoformat() if end else None,
             "error": error,
             "failed_at": now_iso(),
             "duration_s": round(time.monotonic() - started, 2),
@@ -476,15 +463,6 @@ def failed_ledger_rows(db_path: Path, source: str, since: datetime) -> list[dict
             return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
         finally:
             con.close()
-
-
-def focus_listing(settings: Settings) -> str | None:
-    """The listing signature of FINOPS_FOCUS_PATH (None when unset or unlistable)."""
-    if not settings.focus_path:
-        return None
-    from loaders.focus_files.files import listing_signature
-
-    return listing_signature(settings.focus_path)
 
 
 def file_stamp(path: Path) -> list[int] | None:
@@ -698,22 +676,14 @@ def run_dbt(settings: Settings, args: list[str]) -> dict[str, Any]:
     }
 
 
-# The dbt sources that each of our sources lands in (the simulated one fills the API
-# loaders' tables); the warehouse's own ledger (`finops`) is always checked.
-DBT_SOURCES = {
-    "simulated": ("aws_cost_explorer", "azure_cost_management"),
-    "aws": ("aws_cost_explorer",),
-    "azure": ("azure_cost_management",),
-    "focus": ("focus_files",),
-}
-
-
 def source_freshness(settings: Settings) -> dict[str, str]:
     """`dbt source freshness` of the enabled sources only: source name -> pass / warn /
     error. Reported, never fatal: stale raw data is worth a line in the report, not a reason
     to withhold today's marts."""
     target_path = settings.data_dir / "dbt" / "target"
-    selected = sorted({"finops", *(n for s in settings.sources for n in DBT_SOURCES.get(s, ()))})
+    # the dbt sources the enabled sources land in, and the warehouse's own ledger (`finops`)
+    dbt_sources = (n for s in settings.sources for n in registry.source(s).dbt_sources)
+    selected = sorted({"finops", *dbt_sources})
     try:
         run_dbt(
             settings,

@@ -591,8 +591,10 @@ def test_a_run_loads_its_restatement_window_with_the_configured_budget(
         Estate(start, end, charges_for(days(start, end), PROD, "Usage", {(S3, "us-east-1"): "1"}))
     )
 
-    # WHEN the run loads AWS
-    [result] = aws_cost_explorer.load_for_run(settings, date(2026, 3, 2), since=since)
+    # WHEN the run loads AWS (its window from the registry's policy, pipelines/sources.py)
+    from pipelines.sources import load_source
+
+    [result] = load_source("aws", settings, date(2026, 3, 2), since=since).results
 
     # THEN exactly that window was replaced, one row a day, for 2 requests (discovery + 1 page)
     assert (result.window_start, result.window_end) == window

@@ -14,11 +14,12 @@ import pytest
 
 from loaders import warehouse
 from loaders.aws_cost_explorer import mapping
+from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
 
 FIXTURES = Path(__file__).parent / "fixtures" / "aws_ce"
 SERVICE_REGION = list(mapping.QUERY_GROUP_BY)
 USAGE_FILTER = {"LINKED_ACCOUNT": "123456789012", "RECORD_TYPE": "Usage"}
-RAW_COLUMNS = [name for name, _, _ in warehouse.AWS_COST_EXPLORER.columns]
+RAW_COLUMNS = [name for name, _, _ in AWS_COST_EXPLORER.columns]
 
 
 def page(name: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import pytest
 
 from loaders import warehouse
 from loaders.azure_cost_management import mapping
+from loaders.azure_cost_management.source import AZURE_COST_MANAGEMENT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "azure_query"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
@@ -22,7 +23,7 @@ FIXED_USAGE = {
     "SubscriptionName": "contoso-prod",
     "ChargeType": "Usage",
 }
-RAW_COLUMNS = [name for name, _, _ in warehouse.AZURE_COST_MANAGEMENT.columns]
+RAW_COLUMNS = [name for name, _, _ in AZURE_COST_MANAGEMENT.columns]
 
 
 def answer(name: str) -> dict[str, Any]:

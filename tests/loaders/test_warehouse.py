@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 from loaders import warehouse
+from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
 from loaders.warehouse import LoadValidationError
 
 START = date(2026, 3, 1)
@@ -206,7 +207,7 @@ def test_publishing_replaces_the_serving_copy_atomically_for_readers(tmp_path: P
 
 def as_arrow(rows: list[dict], amounts_as_text: bool = False) -> pa.Table:
     """Rows as a pyarrow.Table of the raw table's columns (amounts optionally as text)."""
-    schema = warehouse.AWS_COST_EXPLORER.arrow_schema()
+    schema = AWS_COST_EXPLORER.arrow_schema()
     if amounts_as_text:
         for name in ("unblended_cost", "amortized_cost"):
             schema = schema.set(schema.get_field_index(name), pa.field(name, pa.string()))

@@ -1,0 +1,335 @@
+"""AWS Cost Explorer source: daily costs per linked account, service, region and record type.
+
+    python -c "from datetime import date; from pathlib import Path; \\
+from loaders import aws_cost_explorer as a; \\
+print(a.load(Path('data/finops.duckdb'), date(2026, 1, 1), date(2026, 2, 1)))"
+
+`load(db_path, start, end)` reads `[start, end)` from the Cost Explorer of the account the
+credentials belong to (the payer/management account: its `sts:GetCallerIdentity` account is
+the load's scope) and replaces that window in `raw.aws_cost_explorer` in one transaction.
+`load_for_run(settings, run_date)` does the same for a daily run's restatement window.
+
+The query scheme (see `mapping`): one discovery query (GroupBy LINKED_ACCOUNT, RECORD_TYPE,
+MONTHLY) finds the P (linked account, record type) pairs with cost in the window and the
+account names; then one DAILY query per pair (Filter on both, GroupBy SERVICE, REGION), each
+followed through NextPageToken. Requests = discovery pages + the pairs' pages, at least 1 + P;
+each costs USD 0.01.
+
+The request budget (`max_requests`, FINOPS_AWS_MAX_REQUESTS) is checked three times:
+1. before any request, against an estimate from the pairs this scope had in earlier loads
+   (`known_pairs`): a backfill of a known estate that would be too expensive is refused
+   without calling Cost Explorer at all;
+2. after discovery, against the estimate for the pairs actually found - before any daily
+   query; the discovery request(s) spent to get there are counted and recorded;
+3. while paging, as a hard cap: the client refuses the request that would exceed it.
+The estimate assumes `ceil(days / DAYS_PER_PAGE_ESTIMATE)` pages per query. Cost Explorer
+does not document its page size; one page per started month of days per pair is on the safe
+side for typical estates, and check 3 catches what the estimate misses.
+
+All or nothing: every page is fetched and mapped first, then a single `replace_window`
+lands them, so a failure anywhere (throttling beyond the retries, a budget stop, a bad
+page, a crash) lands nothing and keeps the previous data; the failure gets a `failed` ledger
+row with the requests already spent. An empty answer (no cost in the window) is landed as
+zero rows: it removes what earlier loads had for that window, because Cost Explorer is the
+authority on it (it answers errors, not emptiness, when it cannot tell); a warning is logged
+when this deletes rows. Error texts are scrubbed of the session's credentials and the
+external id.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from loaders import warehouse
+from loaders.aws_cost_explorer import mapping
+from loaders.aws_cost_explorer.client import (
+    BUDGET_SETTING,
+    CE_REQUEST_COST_USD,
+    CostExplorerClient,
+    RequestBudgetExceeded,
+    boto3_session,
+    caller_account,
+    open_session,
+    redact,
+    request_cost,
+    secret_values,
+)
+from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
+from loaders.aws_cost_explorer.source import SOURCE as SPEC
+
+if TYPE_CHECKING:
+    import boto3
+
+    from finops.settings import Settings
+    from loaders.registry import RunWindow
+
+__all__ = [
+    "CE_REQUEST_COST_USD",
+    "DAYS_PER_PAGE_ESTIMATE",
+    "SOURCE",
+    "CostExplorerLoadError",
+    "RequestBudgetExceeded",
+    "RequestEstimate",
+    "estimate_requests",
+    "known_pairs",
+    "load",
+    "load_for_run",
+]
+
+log = logging.getLogger("finops.aws_cost_explorer")
+
+SOURCE = SPEC.ledger_source
+DEFAULT_MAX_REQUESTS = 500
+DAYS_PER_PAGE_ESTIMATE = 31
+UNKNOWN_SCOPE = "unknown"
+
+
+class CostExplorerLoadError(RuntimeError):
+    """A Cost Explorer load failed; nothing was landed. The text carries no secret."""
+
+
+@dataclass(frozen=True)
+class RequestEstimate:
+    """How many requests a load of `days` days over `pairs` pairs is expected to need."""
+
+    days: int
+    pairs: int
+    discovery_requests: int
+
+    @property
+    def pages_per_query(self) -> int:
+        return max(1, math.ceil(self.days / DAYS_PER_PAGE_ESTIMATE))
+
+    @property
+    def requests(self) -> int:
+        return self.discovery_requests + self.pairs * self.pages_per_query
+
+    @property
+    def cost_usd(self) -> Decimal:
+        return request_cost(self.requests)
+
+
+def estimate_requests(
+    start: date, end: date, pairs: int, discovery_requests: int = 1
+) -> RequestEstimate:
+    """The documented estimate: discovery + pairs x ceil(days / DAYS_PER_PAGE_ESTIMATE)."""
+    return RequestEstimate(
+        days=(end - start).days, pairs=pairs, discovery_requests=discovery_requests
+    )
+
+
+def _check_budget(
+    estimate: RequestEstimate, max_requests: int, start: date, end: date, basis: str
+) -> None:
+    if estimate.requests <= max_requests:
+        return
+    raise RequestBudgetExceeded(
+        f"AWS Cost Explorer load of [{start}, {end}) would need about {estimate.requests} "
+        f"requests (USD {estimate.cost_usd:.2f} at USD {CE_REQUEST_COST_USD} each: "
+        f"{estimate.discovery_requests} discovery + {estimate.pairs} {basis} (account, record "
+        f"type) pair(s) x {estimate.pages_per_query} page(s) for {estimate.days} days), more than "
+        f"{BUDGET_SETTING}={max_requests}. Raise {BUDGET_SETTING} or load a shorter window."
+    )
+
+
+def known_pairs(db_path: Path, scope: str) -> int:
+    """Distinct (linked account, record type) pairs earlier loads landed for `scope` (0 if none).
+
+    The basis of the budget check made before any request; a read failure only weakens that
+    check (the later ones still hold), so it is logged, not raised.
+    """
+    if not Path(db_path).exists():
+        return 0
+    try:
+        with warehouse.writer_lock(Path(db_path), timeout_s=60):
+            con = duckdb.connect(str(db_path), read_only=True)
+            try:
+                row = con.execute(
+                    "select count(*) from (select distinct linked_account_id, record_type "
+                    "from raw.aws_cost_explorer where _source = ? and _scope = ?)",
+                    [SOURCE, scope],
+                ).fetchone()
+            finally:
+                con.close()
+    except (duckdb.Error, warehouse.WarehouseBusyError) as exc:
+        if "does not exist" not in str(exc):
+            log.warning("could not read the pairs of earlier loads: %s", exc)
+        return 0
+    return int(row[0]) if row else 0
+
+
+def _fetch_rows(
+    client: CostExplorerClient,
+    db_path: Path,
+    scope: str,
+    start: date,
+    end: date,
+    max_requests: int,
+) -> list[dict[str, Any]]:
+    _check_budget(
+        estimate_requests(start, end, known_pairs(db_path, scope)),
+        max_requests,
+        start,
+        end,
+        "previously seen",
+    )
+    discovery = list(client.iter_pages(mapping.discovery_request(start, end)))
+    pairs = mapping.discovered_pairs(discovery)
+    names: dict[str, str] = {}
+    for page in discovery:
+        names.update(mapping.page_account_names(page))
+    estimate = estimate_requests(start, end, len(pairs), discovery_requests=client.requests)
+    log.info(
+        "aws_cost_explorer %s [%s, %s): %d (account, record type) pairs in %d accounts; "
+        "about %d requests (USD %.2f)",
+        scope,
+        start,
+        end,
+        len(pairs),
+        len({account for account, _ in pairs}),
+        estimate.requests,
+        estimate.cost_usd,
+    )
+    _check_budget(estimate, max_requests, start, end, "discovered")
+
+    rows: list[dict[str, Any]] = []
+    for account, record_type in pairs:
+        request = mapping.pair_request(start, end, account, record_type)
+        group_by = [group["Key"] for group in request["GroupBy"]]
+        fixed = mapping.fixed_dimensions(request["Filter"])
+        for page in client.iter_pages(request):
+            rows.extend(mapping.to_rows(page, group_by=group_by, fixed=fixed, account_names=names))
+    return rows
+
+
+def load(
+    db_path: Path,
+    start: date,
+    end: date,
+    *,
+    session: boto3.Session | None = None,
+    max_requests: int = DEFAULT_MAX_REQUESTS,
+    role_arn: str | None = None,
+    external_id: str | None = None,
+) -> list[warehouse.LoadResult]:
+    """Replace `[start, end)` of the payer account's Cost Explorer data in the warehouse.
+
+    `session` defaults to boto3's credential chain; `role_arn` (+ `external_id`) is assumed
+    first. Returns one LoadResult (one scope). Raises `RequestBudgetExceeded` when the load
+    would cost more than `max_requests` requests, `CostExplorerLoadError` on any other
+    failure; either way nothing is landed and a failed ledger row records the requests spent.
+    """
+    if end <= start:
+        raise ValueError(f"empty load window [{start}, {end})")
+    db_path = Path(db_path)
+    scope = UNKNOWN_SCOPE
+    base: boto3.Session | None = session
+    active: boto3.Session | None = session
+    client: CostExplorerClient | None = None
+    try:
+        base = session or boto3_session()
+        active = open_session(base, role_arn=role_arn, external_id=external_id)
+        scope = caller_account(active)
+        client = CostExplorerClient(active, max_requests=max_requests)
+        rows = _fetch_rows(client, db_path, scope, start, end, max_requests)
+        result = warehouse.replace_window(
+            db_path,
+            raw_table=AWS_COST_EXPLORER.name,
+            source=SOURCE,
+            scope=scope,
+            window_start=start,
+            window_end=end,
+            rows=rows,
+            api_requests=client.requests,
+            api_cost_usd=client.cost_usd,
+            billing_account_id=scope,  # the payer account whose Cost Explorer was queried
+        )
+    except Exception as exc:
+        secrets = secret_values(base, external_id)
+        if active is not base:
+            secrets += secret_values(active)
+        spent = client.requests if client else 0
+        if isinstance(exc, RequestBudgetExceeded):
+            message = redact(str(exc), secrets)
+        else:
+            where = (
+                f"scope {scope}"
+                if scope != UNKNOWN_SCOPE
+                else "an unidentified payer account (the STS call failed)"
+            )
+            message = redact(
+                f"AWS Cost Explorer load of {where} [{start}, {end}) failed after "
+                f"{spent} billed request(s) (USD {request_cost(spent):.2f}); nothing was "
+                f"landed: {type(exc).__name__}: {exc}",
+                secrets,
+            )
+        try:
+            warehouse.record_failed_load(
+                db_path,
+                raw_table=AWS_COST_EXPLORER.name,
+                source=SOURCE,
+                scope=scope,
+                window_start=start,
+                window_end=end,
+                error=message,
+                api_requests=spent,
+                api_cost_usd=request_cost(spent),
+                billing_account_id=None if scope == UNKNOWN_SCOPE else scope,
+            )
+        except Exception as ledger_exc:  # the load's own error matters more
+            log.warning("could not record the failed load: %s", type(ledger_exc).__name__)
+        log.error("%s", message)
+        if isinstance(exc, RequestBudgetExceeded):
+            raise RequestBudgetExceeded(message) from None
+        # `from None`: botocore's chained exception is not needed and is not scrubbed.
+        raise CostExplorerLoadError(message) from None
+
+    if result.row_count == 0 and result.replaced_row_count:
+        log.warning(
+            "aws_cost_explorer %s [%s, %s): Cost Explorer reports no cost; %d earlier rows of "
+            "this window were removed",
+            scope,
+            start,
+            end,
+            result.replaced_row_count,
+        )
+    log.info(
+        "aws_cost_explorer %s [%s, %s): %d rows, replaced %d; %d requests (USD %s), "
+        "%d HTTP attempts with retries",
+        scope,
+        start,
+        end,
+        result.row_count,
+        result.replaced_row_count,
+        client.requests,
+        client.cost_usd,
+        client.attempts,
+    )
+    return [result]
+
+
+def load_for_run(settings: Settings, window: RunWindow) -> list[warehouse.LoadResult]:
+    """Load a run's window (the restatement window, or a backfill's `[since, run_date)` in
+    one window, so the request budget judges the whole backfill before anything is spent)."""
+    assert window.start is not None and window.end is not None
+    return load(
+        window.db_path,
+        window.start,
+        window.end,
+        max_requests=settings.aws_max_requests,
+        role_arn=settings.aws_role_arn,
+        external_id=settings.aws_external_id,
+    )
+
+
+def failure_scopes(settings: Settings) -> list[str]:
+    """The scope of the `failed` ledger row of a load that failed before it knew its payer."""
+    return [UNKNOWN_SCOPE]

@@ -1,0 +1,81 @@
+"""The AWS Cost Explorer source (loaders/registry.py): its raw table and how a run lands it."""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow as pa
+
+from loaders.catalogue import AMOUNT, AMOUNT_SQL, CostMeasure, RawTable
+from loaders.registry import SourceSpec
+
+# One row per Cost Explorer ResultsByTime[i].Groups[j], at the grain
+# day x linked account x service x region x record type (see loaders/aws_cost_explorer).
+AWS_COST_EXPLORER = RawTable(
+    name="aws_cost_explorer",
+    columns=(
+        ("time_period_start", "date not null", pa.date32()),
+        ("time_period_end", "date not null", pa.date32()),
+        ("estimated", "boolean not null", pa.bool_()),
+        ("linked_account_id", "varchar not null", pa.string()),
+        ("linked_account_name", "varchar", pa.string()),
+        ("service", "varchar not null", pa.string()),
+        ("region", "varchar not null", pa.string()),
+        ("record_type", "varchar not null", pa.string()),
+        ("unblended_cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("unblended_cost_unit", "varchar not null", pa.string()),
+        ("amortized_cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("amortized_cost_unit", "varchar not null", pa.string()),
+        ("usage_quantity", AMOUNT_SQL, AMOUNT),
+        ("usage_quantity_unit", "varchar", pa.string()),
+    ),
+    date_column="time_period_start",
+    charge_date_sql="time_period_start",
+    account_sql="linked_account_id",
+    measures=(
+        CostMeasure("billed", "unblended_cost", "unblended_cost_unit"),
+        CostMeasure("effective", "amortized_cost", "amortized_cost_unit"),
+    ),
+    key_columns=(
+        "time_period_start",
+        "linked_account_id",
+        "service",
+        "region",
+        "record_type",
+        "unblended_cost_unit",
+    ),
+    provider_name="AWS",
+)
+
+
+def credentials_configured() -> bool:
+    """True when boto3's standard chain has something explicit to go on.
+
+    Checked without calling AWS: access keys, a named profile, web identity, or a container
+    credentials endpoint. An instance role alone is not detected; say `FINOPS_SOURCES=aws`.
+    """
+    return any(
+        os.environ.get(name, "").strip()
+        for name in (
+            "AWS_ACCESS_KEY_ID",
+            "AWS_PROFILE",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        )
+    )
+
+
+SOURCE = SourceSpec(
+    name="aws",
+    ledger_source="aws_cost_explorer",
+    raw_tables=(AWS_COST_EXPLORER,),
+    dbt_sources=("aws_cost_explorer",),
+    providers=("AWS",),
+    window="restatement",
+    loader="loaders.aws_cost_explorer:load_for_run",
+    rank=10,
+    summary="AWS Cost Explorer (GetCostAndUsage) of the payer account",
+    detect=credentials_configured,
+    failure_scopes="loaders.aws_cost_explorer:failure_scopes",
+)

@@ -1,0 +1,299 @@
+"""Azure Cost Management source: daily costs per subscription, service, location, charge type.
+
+    python -c "from datetime import date; from pathlib import Path; \\
+from azure.identity import DefaultAzureCredential; from loaders import azure_cost_management as a; \\
+print(a.load(Path('data/finops.duckdb'), date(2026, 1, 1), date(2026, 2, 1), \\
+credential=DefaultAzureCredential(), endpoint='https://management.azure.com'))"
+
+`load(db_path, start, end, credential=..., endpoint=..., scopes=...)` reads `[start, end)` of
+each scope (default: every subscription the credential can list) with the query scheme
+documented in `mapping` - per scope, month and query type one discovery query (SubscriptionId
+x ChargeType) and one Daily detail query per discovered pair (ServiceName x ResourceLocation),
+every page followed - and replaces that window in `raw.azure_cost_management`, one
+`replace_window` per scope (`_scope` = the scope path). `load_for_run(settings, run_date)`
+does the same for a daily run: restatement window, FINOPS_AZURE_* settings, credential from
+azure-identity.
+
+All or nothing per run: every scope is fetched, mapped and checked before the first
+`replace_window`, so throttling beyond the wait budget, a persistent 5xx, a bad page or a
+crash while fetching lands nothing of the run and keeps the previous data. Each scope of a
+failed run gets a `failed` ledger row (with the requests spent). Landing itself is one
+transaction per scope (the warehouse's only write path); should the warehouse refuse one,
+the scopes before it stay landed, complete. An empty scope lands zero rows, which removes
+what earlier loads had in its window: the Query API is the authority on it. With explicit
+scopes a failed subscription listing is only a warning (names then come from the Query API).
+
+Ledger `api_requests` of a scope = its HTTP requests, retries included (the Query API
+charges nothing, `api_cost_usd` is 0). The run's subscription listing (`GET /subscriptions`,
+one request per page) is counted on the first scope's row, so the ledger sums to the run.
+
+Credentials (`build_credential`): a service principal from `AZURE_TENANT_ID`,
+`AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` (ClientSecretCredential), else
+`DefaultAzureCredential` (workload identity, managed identity, Azure CLI, ...). The authority
+comes from `AZURE_AUTHORITY_HOST` (sovereign clouds: https://login.microsoftonline.us,
+https://login.chinacloudapi.cn); the token is requested for `{endpoint}/.default`. For a
+loopback authority (a local identity emulator) MSAL's instance discovery, which asks
+login.microsoftonline.com to vouch for the host, is turned off; any other host keeps it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loaders import warehouse
+from loaders.azure_cost_management.client import (
+    DEFAULT_ENDPOINT,
+    AzureCostManagementError,
+    CostManagementQueryClient,
+    RetryBudgetExceededError,
+    ScopeFetch,
+    is_loopback,
+    redact,
+)
+from loaders.azure_cost_management.source import AZURE_COST_MANAGEMENT
+from loaders.azure_cost_management.source import SOURCE as SPEC
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+    from finops.settings import Settings
+    from loaders.registry import RunWindow
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "SOURCE",
+    "AzureCostManagementError",
+    "RetryBudgetExceededError",
+    "build_credential",
+    "load",
+    "load_for_run",
+]
+
+SOURCE = SPEC.ledger_source
+RAW_TABLE = AZURE_COST_MANAGEMENT.name
+SUBSCRIPTIONS_SCOPE = "/subscriptions"  # ledger scope of a run that found nothing to load
+
+log = logging.getLogger("finops.loaders.azure_cost_management")
+
+
+def _normalise_scopes(scopes: Sequence[str] | None) -> list[str]:
+    cleaned = []
+    for scope in scopes or ():
+        scope = scope.strip().rstrip("/")
+        if not scope:
+            continue
+        if not scope.startswith("/"):
+            scope = "/" + scope
+        if scope not in cleaned:
+            cleaned.append(scope)
+    return cleaned
+
+
+def _check_dates(fetch: ScopeFetch, start: date, end: date) -> None:
+    lo, hi = int(start.strftime("%Y%m%d")), int(end.strftime("%Y%m%d"))
+    for row in fetch.rows:
+        if not lo <= row["usage_date"] < hi:
+            raise AzureCostManagementError(
+                f"scope {fetch.scope} answered a row dated {row['usage_date']}, outside the "
+                f"load window [{start}, {end})"
+            )
+
+
+def load(
+    db_path: Path,
+    start: date,
+    end: date,
+    *,
+    credential: TokenCredential,
+    endpoint: str = DEFAULT_ENDPOINT,
+    scopes: Sequence[str] | None = None,
+    client_type: str = "finops-dashboard",
+    max_wait_s: float = 300,
+    sleep: Callable[[float], None] | None = None,
+) -> list[warehouse.LoadResult]:
+    """Replace [start, end) of every scope in `raw.azure_cost_management`.
+
+    `scopes` are Cost Management scope paths (`/subscriptions/{id}`,
+    `/providers/Microsoft.Billing/billingAccounts/{id}`,
+    `/providers/Microsoft.Management/managementGroups/{id}`, ...); None or empty means every
+    subscription the credential can list. `max_wait_s` bounds the total time spent waiting
+    on throttling and retries; `sleep` is how it waits (time.sleep unless given).
+    Raises AzureCostManagementError (nothing landed, failures in the ledger) when a scope
+    cannot be read.
+    """
+    if end <= start:
+        raise ValueError(f"empty load window [{start}, {end})")
+    wanted = _normalise_scopes(scopes)
+    client_kwargs: dict[str, Any] = {"client_type": client_type, "max_wait_s": max_wait_s}
+    if sleep is not None:
+        client_kwargs["sleep"] = sleep
+    fetched: list[ScopeFetch] = []
+    current = wanted[0] if wanted else SUBSCRIPTIONS_SCOPE
+    with CostManagementQueryClient(credential, endpoint, **client_kwargs) as client:
+        try:
+            try:
+                subscriptions = client.list_subscriptions()
+            except AzureCostManagementError as exc:
+                if not wanted:
+                    raise
+                # Names only: the Query API names what the listing would have.
+                log.warning("azure: %s; subscription names come from the Query API", exc)
+                subscriptions = []
+            listing_requests = client.requests
+            names = {
+                s.subscription_id.lower(): s.display_name for s in subscriptions if s.display_name
+            }
+            if not wanted:
+                wanted = [s.scope for s in subscriptions if (s.state or "").lower() != "deleted"]
+                log.info(
+                    "azure: no FINOPS_AZURE_SCOPES; loading %d listed subscription(s)", len(wanted)
+                )
+            if not wanted:
+                raise AzureCostManagementError(
+                    "the credential can list no subscription: give it Cost Management Reader on "
+                    "each subscription or set FINOPS_AZURE_SCOPES to the scopes it may read"
+                )
+            for current in wanted:
+                fetch = client.fetch_scope(current, start, end, names)
+                _check_dates(fetch, start, end)
+                fetched.append(fetch)
+                log.info(
+                    "azure: %s [%s, %s): %d rows from %d queries, %d pages, %d requests",
+                    current,
+                    start,
+                    end,
+                    len(fetch.rows),
+                    fetch.queries,
+                    fetch.pages,
+                    fetch.requests,
+                )
+        except BaseException as exc:
+            error = redact(
+                str(exc)
+                if isinstance(exc, AzureCostManagementError)
+                else f"{type(exc).__name__}: {exc}"
+            )
+            _record_failure(
+                db_path, start, end, wanted or [current], current, error, client.requests
+            )
+            if isinstance(exc, AzureCostManagementError):
+                raise AzureCostManagementError(
+                    f"Azure Cost Management load of [{start}, {end}) failed at {current}: {error}. "
+                    "Nothing of this run was landed; the previous data is unchanged."
+                ) from None
+            raise
+
+    if client.retry_policy.waits:
+        log.info(
+            "azure: waited %.1f s over %d retries (budget %g s)",
+            client.retry_policy.waited_s,
+            len(client.retry_policy.waits),
+            max_wait_s,
+        )
+    results = []
+    for index, fetch in enumerate(fetched):
+        try:
+            result = warehouse.replace_window(
+                db_path,
+                raw_table=RAW_TABLE,
+                source=SOURCE,
+                scope=fetch.scope,
+                window_start=start,
+                window_end=end,
+                rows=fetch.rows,
+                api_requests=fetch.requests + (listing_requests if index == 0 else 0),
+                api_cost_usd=Decimal("0"),
+            )
+        except Exception as exc:
+            # Landing is one transaction per scope: the scopes before this one are landed
+            # (complete and consistent each), this one and the rest are not.
+            rest = [f.scope for f in fetched[index:]]
+            _record_failure(
+                db_path, start, end, rest, fetch.scope, redact(f"landing failed: {exc}"), 0
+            )
+            raise
+        results.append(result)
+    return results
+
+
+def _record_failure(
+    db_path: Path,
+    start: date,
+    end: date,
+    scopes: Sequence[str],
+    failed_scope: str,
+    error: str,
+    requests: int,
+) -> None:
+    """One `failed` ledger row per scope of the run (none of them was landed)."""
+    for index, scope in enumerate(scopes):
+        message = error if scope == failed_scope else f"not landed: {failed_scope} failed: {error}"
+        try:
+            warehouse.record_failed_load(
+                db_path,
+                raw_table=RAW_TABLE,
+                source=SOURCE,
+                scope=scope,
+                window_start=start,
+                window_end=end,
+                error=message,
+                api_requests=requests if index == 0 else 0,
+            )
+        except Exception:  # the ledger is best effort; the load error is what matters
+            log.exception("azure: could not record the failed load of %s", scope)
+
+
+def build_credential() -> TokenCredential:
+    """The azure-identity credential of a run (see the module docstring)."""
+    from azure.identity import ClientSecretCredential, DefaultAzureCredential
+
+    kwargs: dict[str, Any] = {}
+    authority = (os.environ.get("AZURE_AUTHORITY_HOST") or "").strip()
+    if authority:
+        kwargs["authority"] = authority
+    tenant, client_id, secret = (
+        (os.environ.get(name) or "").strip()
+        for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
+    )
+    if tenant and client_id and secret:
+        if authority and is_loopback(authority):
+            kwargs["disable_instance_discovery"] = True
+        return ClientSecretCredential(tenant, client_id, secret, **kwargs)
+    log.info("azure: no service principal in AZURE_*; using DefaultAzureCredential")
+    return DefaultAzureCredential(**kwargs)
+
+
+def load_for_run(settings: Settings, window: RunWindow) -> list[warehouse.LoadResult]:
+    """Load a run's window from the configured scopes (the restatement window, or a
+    backfill's `[since, run_date)` in one window, still queried month by month)."""
+    assert window.start is not None and window.end is not None
+    start, end = window.start, window.end
+    endpoint = settings.azure_arm_endpoint
+    credential = build_credential()
+    try:
+        return load(
+            window.db_path,
+            start,
+            end,
+            credential=credential,
+            endpoint=endpoint,
+            scopes=settings.azure_scopes or None,
+            client_type=settings.azure_client_type,
+            max_wait_s=settings.azure_max_wait_s,
+        )
+    finally:
+        close = getattr(credential, "close", None)
+        if callable(close):
+            close()
+
+
+def failure_scopes(settings: Settings) -> list[str]:
+    """The scopes of the `failed` ledger rows of a load that failed before it could write
+    its own (before listing the subscriptions): the configured ones, else all of them."""
+    return list(settings.azure_scopes) or [SUBSCRIPTIONS_SCOPE]

@@ -1,0 +1,69 @@
+"""The Azure Cost Management source (loaders/registry.py): its raw table and how a run
+lands it."""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow as pa
+
+from loaders.catalogue import AMOUNT, AMOUNT_SQL, CostMeasure, RawTable
+from loaders.registry import SourceSpec
+
+# One row per Cost Management Query API result row. ActualCost (billed) and AmortizedCost
+# (effective) are separate queries; `query_type` says which one a row came from.
+AZURE_COST_MANAGEMENT = RawTable(
+    name="azure_cost_management",
+    columns=(
+        ("usage_date", "integer not null", pa.int32()),
+        ("query_type", "varchar not null", pa.string()),
+        ("subscription_id", "varchar not null", pa.string()),
+        ("subscription_name", "varchar", pa.string()),
+        ("service_name", "varchar not null", pa.string()),
+        ("resource_location", "varchar not null", pa.string()),
+        ("charge_type", "varchar not null", pa.string()),
+        ("cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("currency", "varchar not null", pa.string()),
+    ),
+    date_column="usage_date",
+    charge_date_sql="cast(strptime(cast(usage_date as varchar), '%Y%m%d') as date)",
+    account_sql="subscription_id",
+    measures=(
+        CostMeasure("billed", "cost", "currency", "query_type = 'ActualCost'"),
+        CostMeasure("effective", "cost", "currency", "query_type = 'AmortizedCost'"),
+    ),
+    key_columns=(
+        "usage_date",
+        "query_type",
+        "subscription_id",
+        "service_name",
+        "resource_location",
+        "charge_type",
+        "currency",
+    ),
+    date_is_yyyymmdd=True,
+    provider_name="Azure",
+)
+
+
+def credentials_configured() -> bool:
+    """True when a service principal is configured for azure-identity."""
+    return all(
+        os.environ.get(name, "").strip()
+        for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
+    )
+
+
+SOURCE = SourceSpec(
+    name="azure",
+    ledger_source="azure_cost_management",
+    raw_tables=(AZURE_COST_MANAGEMENT,),
+    dbt_sources=("azure_cost_management",),
+    providers=("Azure",),
+    window="restatement",
+    loader="loaders.azure_cost_management:load_for_run",
+    rank=20,
+    summary="Azure Cost Management Query API of the configured scopes",
+    detect=credentials_configured,
+    failure_scopes="loaders.azure_cost_management:failure_scopes",
+)

@@ -1,0 +1,84 @@
+"""The FOCUS export files source (loaders/registry.py): its raw table and how a run lands it."""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow as pa
+
+from loaders.catalogue import AMOUNT, AMOUNT_SQL, CostMeasure, RawTable
+from loaders.registry import SourceSpec
+
+# FOCUS export files (loaders/focus_files) rolled up to days: one row per billing period x
+# charge day x every kept FOCUS dimension, FOCUS values as the files wrote them. A load's
+# scope is one billing period of one billing account (`<ProviderName>/<BillingAccountId>@
+# <BillingPeriodStart>`), so its window is placed by billing_period_start; the window itself
+# spans every charge day the period's rows (old and new) have, which the incremental marts
+# rebuild.
+_FOCUS_DIMENSIONS = (
+    "billing_account_id", "billing_account_name", "sub_account_id", "sub_account_name",
+    "provider_name", "publisher_name", "invoice_issuer_name", "service_name",
+    "service_category", "service_subcategory", "region_id", "region_name", "charge_category",
+    "charge_class", "charge_frequency", "pricing_category", "billing_currency",
+    "consumed_unit", "x_service_code",
+)  # fmt: skip
+_FOCUS_NOT_NULL = (
+    "billing_account_id",
+    "provider_name",
+    "service_name",
+    "charge_category",
+    "billing_currency",
+)
+FOCUS_COSTS = RawTable(
+    name="focus_costs",
+    columns=(
+        ("billing_period_start", "date not null", pa.date32()),
+        ("billing_period_end", "date not null", pa.date32()),
+        ("charge_date", "date not null", pa.date32()),
+        *(
+            (name, "varchar not null" if name in _FOCUS_NOT_NULL else "varchar", pa.string())
+            for name in _FOCUS_DIMENSIONS
+        ),
+        ("billed_cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("effective_cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("list_cost", AMOUNT_SQL, AMOUNT),
+        ("contracted_cost", AMOUNT_SQL, AMOUNT),
+        ("consumed_quantity", AMOUNT_SQL, AMOUNT),
+        ("x_source_rows", "bigint not null", pa.int64()),
+        ("x_focus_version", "varchar not null", pa.string()),
+        ("x_file_set_sha256", "varchar not null", pa.string()),
+    ),
+    date_column="billing_period_start",
+    charge_date_sql="charge_date",
+    account_sql="coalesce(sub_account_id, billing_account_id)",
+    measures=(
+        CostMeasure("billed", "billed_cost", "billing_currency"),
+        CostMeasure("effective", "effective_cost", "billing_currency"),
+    ),
+    key_columns=("billing_period_start", "charge_date", *_FOCUS_DIMENSIONS),
+)
+
+
+def path_configured() -> bool:
+    """True when FINOPS_FOCUS_PATH names FOCUS export files to import."""
+    return bool(os.environ.get("FINOPS_FOCUS_PATH", "").strip())
+
+
+SOURCE = SourceSpec(
+    name="focus",
+    ledger_source="focus_files",
+    raw_tables=(FOCUS_COSTS,),
+    dbt_sources=("focus_files",),
+    providers=(),  # any provider: each billing period names its own
+    window="files",
+    loader="loaders.focus_files:load_for_run",
+    rank=30,
+    summary="FOCUS export files at FINOPS_FOCUS_PATH (any provider)",
+    detect=path_configured,
+    auto_alone=True,
+    input_signature="loaders.focus_files.loader:input_signature",
+    unconfigured_error=(
+        "FINOPS_SOURCES includes focus but FINOPS_FOCUS_PATH is not set: give a FOCUS "
+        "file, a folder or s3://bucket/prefix"
+    ),
+)

@@ -1,0 +1,157 @@
+"""Simulated source: a deterministic multi-cloud estate landed like the real loaders land theirs.
+
+`generate()` produces the answers Cost Explorer and the Cost Management Query API would give
+(see `generator`), `load()` maps them with the real mappings and replaces the window through
+`warehouse.replace_window` - once for AWS (scope = the payer account) and once per Azure
+subscription scope, all with `_source = 'simulated'` - so dbt, restatement and the dashboard
+run on exactly the shapes real data has. `injected_anomalies()` is the ground truth for the
+anomaly detector.
+
+    python -c "from datetime import date; from pathlib import Path; import loaders.simulated as s; \\
+print(s.load(Path('data/finops.duckdb'), date(2026, 1, 1), date(2026, 7, 1), as_of=date(2026, 7, 1)))"
+
+The ledger records the requests the real APIs would have needed (`api_requests`) but
+`api_cost_usd` 0: simulation is free. The same AWS load against Cost Explorer would cost
+`would_cost_usd(batch)` = USD 0.01 per request; the Query API has no per-request charge.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loaders import warehouse
+from loaders.aws_cost_explorer import mapping as aws_mapping
+from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
+from loaders.azure_cost_management import mapping as azure_mapping
+from loaders.azure_cost_management.source import AZURE_COST_MANAGEMENT
+from loaders.simulated.generator import (
+    AWS_PAGE_DAYS,
+    AZURE_PAGE_ROWS,
+    InjectedAnomaly,
+    SimulatedBatch,
+    generate,
+    injected_anomalies,
+)
+from loaders.simulated.source import SOURCE as SPEC
+
+if TYPE_CHECKING:
+    from finops.settings import Settings
+    from loaders.registry import RunWindow
+
+__all__ = [
+    "InjectedAnomaly",
+    "SimulatedBatch",
+    "aws_rows",
+    "azure_rows",
+    "generate",
+    "injected_anomalies",
+    "load",
+    "would_cost_usd",
+]
+
+SOURCE = SPEC.ledger_source
+CE_REQUEST_COST_USD = Decimal("0.01")
+
+
+def would_cost_usd(batch: SimulatedBatch) -> Decimal:
+    """What the batch's Cost Explorer requests would have cost against the real API."""
+    return CE_REQUEST_COST_USD * batch.aws_requests
+
+
+def aws_rows(batch: SimulatedBatch) -> list[dict[str, Any]]:
+    """`raw.aws_cost_explorer` rows of a batch, mapped exactly as the real loader maps them."""
+    accounts = next(
+        response
+        for request, response in batch.aws_dimension_queries
+        if request["Dimension"] == "LINKED_ACCOUNT"
+    )
+    names = {
+        value["Value"]: value["Attributes"]["description"]
+        for value in accounts["DimensionValues"]
+        if value.get("Attributes", {}).get("description")
+    }
+    rows: list[dict[str, Any]] = []
+    for request, pages in batch.aws_queries:
+        group_by = [group["Key"] for group in request["GroupBy"]]
+        fixed = aws_mapping.fixed_dimensions(request.get("Filter"))
+        for page in pages:
+            rows.extend(
+                aws_mapping.to_rows(page, group_by=group_by, fixed=fixed, account_names=names)
+            )
+    return rows
+
+
+def azure_rows(batch: SimulatedBatch, scope: str) -> list[dict[str, Any]]:
+    """`raw.azure_cost_management` rows of one subscription scope of a batch."""
+    rows: list[dict[str, Any]] = []
+    for query_scope, query_type, fixed, pages in batch.azure_queries:
+        if query_scope == scope:
+            for page in pages:
+                rows.extend(azure_mapping.to_rows(page, query_type=query_type, fixed=fixed))
+    return rows
+
+
+def load(
+    db_path: Path,
+    start: date,
+    end: date,
+    *,
+    as_of: date,
+    seed: int = 42,
+    aws_page_days: int = AWS_PAGE_DAYS,
+    azure_page_rows: int = AZURE_PAGE_ROWS,
+) -> list[warehouse.LoadResult]:
+    """Replace [start, end) of the simulated source in the warehouse as seen on `as_of`.
+
+    One `replace_window` for AWS (scope = payer account), then one per Azure subscription;
+    each is its own transaction, so a rerun replaces rather than appends.
+    """
+    batch = generate(
+        start,
+        end,
+        as_of=as_of,
+        seed=seed,
+        aws_page_days=aws_page_days,
+        azure_page_rows=azure_page_rows,
+    )
+    results = [
+        warehouse.replace_window(
+            db_path,
+            raw_table=AWS_COST_EXPLORER.name,
+            source=SOURCE,
+            scope=batch.aws_scope,
+            window_start=start,
+            window_end=end,
+            rows=aws_rows(batch),
+            api_requests=batch.aws_requests,
+            api_cost_usd=Decimal("0"),
+            billing_account_id=batch.aws_scope,
+        )
+    ]
+    for scope in batch.azure_scopes:
+        results.append(
+            warehouse.replace_window(
+                db_path,
+                raw_table=AZURE_COST_MANAGEMENT.name,
+                source=SOURCE,
+                scope=scope,
+                window_start=start,
+                window_end=end,
+                rows=azure_rows(batch, scope),
+                api_requests=batch.azure_requests(scope),
+                api_cost_usd=Decimal("0"),
+            )
+        )
+    return results
+
+
+def load_for_run(settings: Settings, window: RunWindow) -> list[warehouse.LoadResult]:
+    """Land a run's window (the history window, or a backfill's). Like a real cost API, the
+    simulation answers with what is known *now*: a backfill of an old date must not bring
+    back estimates that a later run already replaced."""
+    assert window.start is not None and window.end is not None
+    as_of = max(window.run_date, datetime.now(UTC).date())
+    return load(window.db_path, window.start, window.end, as_of=as_of, seed=settings.simulated_seed)

@@ -1,0 +1,21 @@
+"""The simulated source (loaders/registry.py): a demo of AWS and Azure costs landed in the
+API loaders' own raw tables, so it runs end to end without credentials."""
+
+from __future__ import annotations
+
+from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
+from loaders.azure_cost_management.source import AZURE_COST_MANAGEMENT
+from loaders.registry import SourceSpec
+
+SOURCE = SourceSpec(
+    name="simulated",
+    ledger_source="simulated",
+    raw_tables=(AWS_COST_EXPLORER, AZURE_COST_MANAGEMENT),
+    dbt_sources=("aws_cost_explorer", "azure_cost_management"),
+    providers=("AWS", "Azure"),
+    window="history",
+    loader="loaders.simulated:load_for_run",
+    rank=0,
+    summary="simulated AWS and Azure costs (no credentials needed)",
+    demo=True,
+)
