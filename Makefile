@@ -31,7 +31,7 @@ pipeline: setup
 	$(VENV)/bin/finops run
 
 dashboard: setup
-	$(VENV)/bin/finops dashboard --address localhost --port 8501
+	$(VENV)/bin/finops dashboard
 
 ## browser: Debian's chromium for the real-browser tests (never `playwright install`)
 browser: $(CHROMIUM)

@@ -2,7 +2,7 @@
 
     finops run [--date D] [--force] [--scheduler-host H --scheduler-port P]
     finops backfill --start D --end D [--force]   (one load of the whole range per source)
-    finops dashboard [--port 8501]
+    finops dashboard [--port P] [--address A]   (default: Streamlit's config, else localhost:8501)
     finops sql "select * from marts.fct_cost_kpis"
     finops docs [--serve]
     finops prune [--date D] [--dry-run]      (only the export retention prune, for its own timer)
@@ -312,23 +312,51 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return code
 
 
+# Where `finops dashboard` serves when neither its flags nor Streamlit's own configuration say
+DASHBOARD_ADDRESS = "localhost"
+DASHBOARD_PORT = 8501
+
+
+def streamlit_server_option(name: str, script: Path, cwd: Path | None = None) -> str | None:
+    """The value Streamlit itself would use for `server.<name>` (`port`, `address`), or None
+    when its configuration does not set it: `STREAMLIT_SERVER_<NAME>` in the environment,
+    else the last of ~/.streamlit/config.toml, ./.streamlit/config.toml and the script's
+    .streamlit/config.toml that sets it (Streamlit's own order)."""
+    import tomllib
+
+    env = os.environ.get(f"STREAMLIT_SERVER_{name.upper()}")
+    if env:
+        return env
+    cwd = cwd or Path.cwd()
+    value = None
+    for folder in (Path.home(), cwd, script.parent):
+        path = folder / ".streamlit" / "config.toml"
+        try:
+            server = tomllib.loads(path.read_text(encoding="utf-8")).get("server", {})
+        except (OSError, tomllib.TOMLDecodeError):  # absent, or Streamlit reports it
+            continue
+        if isinstance(server, dict) and server.get(name) not in (None, ""):
+            value = str(server[name])
+    return value
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(REPO_ROOT / "dashboard" / "streamlit_app.py"),
-        "--server.headless",
-        "true",
-        "--server.address",
-        args.address,
-        "--server.port",
-        str(args.port),
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    print(f"Dashboard on http://{args.address}:{args.port} (Ctrl-C to stop)", flush=True)
+    """Serve the dashboard. `--port`/`--address` win; without them Streamlit's own
+    configuration (STREAMLIT_SERVER_PORT/ADDRESS, .streamlit/config.toml [server]) does, and
+    without that localhost:8501."""
+    script = REPO_ROOT / "dashboard" / "streamlit_app.py"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true"]
+    shown = {}
+    for name, flag, default in (
+        ("address", args.address, DASHBOARD_ADDRESS),
+        ("port", args.port, DASHBOARD_PORT),
+    ):
+        configured = streamlit_server_option(name, script)
+        if flag is not None or configured is None:  # Streamlit is told only what it lacks
+            cmd += [f"--server.{name}", str(flag if flag is not None else default)]
+        shown[name] = flag if flag is not None else configured or default
+    cmd += ["--browser.gatherUsageStats", "false"]
+    print(f"Dashboard on http://{shown['address']}:{shown['port']} (Ctrl-C to stop)", flush=True)
     server = subprocess.Popen(cmd, env=os.environ.copy())
     try:
         with _signals_unwind():  # SIGTERM to finops stops the server too, never orphans it
@@ -577,9 +605,24 @@ def build_parser() -> argparse.ArgumentParser:
     scheduler_args(backfill)
     backfill.set_defaults(func=cmd_backfill)
 
-    dash = sub.add_parser("dashboard", help="serve the Streamlit dashboard")
-    dash.add_argument("--port", type=int, default=8501)
-    dash.add_argument("--address", default="localhost")
+    dash = sub.add_parser(
+        "dashboard",
+        help="serve the Streamlit dashboard (where: the flags, else Streamlit's own "
+        "configuration, else localhost:8501)",
+    )
+    dash.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="overrides STREAMLIT_SERVER_PORT and .streamlit/config.toml (default there, "
+        f"else {DASHBOARD_PORT})",
+    )
+    dash.add_argument(
+        "--address",
+        default=None,
+        help="overrides STREAMLIT_SERVER_ADDRESS and .streamlit/config.toml (default there, "
+        f"else {DASHBOARD_ADDRESS})",
+    )
     dash.set_defaults(func=cmd_dashboard)
 
     docs = sub.add_parser("docs", help="build the dbt docs site (lineage, every model and column)")
