@@ -11,7 +11,7 @@ each stage in a fresh child process so its peak memory is its own:
                   table holding every AWS row at once, and the list-of-dicts path on a slice
     load          warehouse.replace_window with Arrow tables, one call per scope and calendar
                   month (month-by-month backfill), amounts decimal(38, 10)
-    dbt full      pipelines.tasks.run_dbt(["build", "--full-refresh"]): the real project,
+    dbt full      finops.dbt_runner.run_dbt(["build", "--full-refresh"]): the real project,
                   seeds, models, every data and unit test (as DbtBuild runs it)
     publish       warehouse.publish_serving_copy (marts -> <name>_serving.duckdb)
     daily load    one more day + the last `--restated-days` days restated, per scope
@@ -407,7 +407,7 @@ def _node_name(unique_id: str) -> str:
 
 
 def stage_dbt(settings: Settings, dbt_args: list[str]) -> dict[str, Any]:
-    from pipelines.tasks import run_dbt
+    from finops.dbt_runner import run_dbt
 
     began = time.perf_counter()
     summary = run_dbt(settings, dbt_args)

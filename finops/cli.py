@@ -125,7 +125,7 @@ def _progress_handlers(progress: _Progress) -> _Progress:
 
     @luigi.Task.event_handler(luigi.Event.FAILURE)
     def _failed(task: luigi.Task, exception: BaseException) -> None:
-        from pipelines.redaction import scrub
+        from loaders.redaction import scrub
 
         progress.failed.add(task.task_id)
         print(f"  FAILED {task.task_family} {_task_label(task)}: {scrub(exception)}", flush=True)
@@ -453,7 +453,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     import http.server
     import shutil
 
-    from pipelines.tasks import run_dbt
+    from finops.dbt_runner import run_dbt
 
     settings = load_settings()
     run_dbt(settings, ["docs", "generate", "--static"])
@@ -715,7 +715,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except Exception as exc:
         # One line on the terminal; the traceback goes to logs/pipeline.log.
-        from pipelines.redaction import scrub
+        from loaders.redaction import scrub
         from pipelines.tasks import configure_logging
 
         settings = None

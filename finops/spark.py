@@ -20,17 +20,15 @@ import json
 import logging
 import os
 import shutil
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from finops.settings import DBT_PROFILES_DIR, DBT_PROJECT_DIR, Settings
+from finops import dbt_runner
+from finops.settings import Settings
 from loaders import warehouse
-from pipelines import redaction
 
 log = logging.getLogger(__name__)
 
@@ -93,22 +91,11 @@ def export_raw_parquet(settings: Settings, target: Path) -> dict[str, int]:
     return counts
 
 
-def dbt_command(settings: Settings, args: list[str], raw_location: Path) -> list[str]:
-    dbt = Path(sys.executable).with_name("dbt")
-    base = spark_dir(settings)
+def dbt_options(settings: Settings, raw_location: Path) -> list[str]:
+    """What `finops spark` adds to a dbt command: the `spark` target and where raw lies."""
     return [
-        str(dbt) if dbt.exists() else "dbt",
-        *args,
         "--target",
         "spark",
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROFILES_DIR),
-        "--target-path",
-        str(base / "dbt" / "target"),
-        "--log-path",
-        str(base / "dbt" / "logs"),
         "--vars",
         json.dumps({"raw_parquet_location": raw_location.as_posix()}),
     ]
@@ -120,34 +107,27 @@ def build(settings: Settings, dbt_args: list[str] | None = None) -> dict[str, An
     raw_location = base / "raw"
     counts = export_raw_parquet(settings, raw_location)
     log.info("raw tables exported for Spark: %s", counts)
-    env = {
-        **redaction.without_secrets(os.environ),
-        **settings.dbt_env(),
-        "FINOPS_SPARK_DIR": str(base),
-    }
-    cmd = dbt_command(settings, dbt_args or ["build"], raw_location)
-    proc = subprocess.run(cmd, env=env, cwd=base, capture_output=True, text=True, check=False)
-    settings.log_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.log_dir / "dbt_spark_output.log", "a") as out:
-        out.write(f"\n===== dbt {' '.join(dbt_args or ['build'])} --target spark\n")
-        out.write(proc.stdout + proc.stderr)
-    results_path = base / "dbt" / "target" / "run_results.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    statuses: dict[str, int] = {}
-    failed = []
-    for node in results.get("results", []):
-        statuses[node["status"]] = statuses.get(node["status"], 0) + 1
-        if node["status"] in ("error", "fail"):
-            failed.append(f"{node['unique_id']}: {node['status']} {node.get('message') or ''}")
-    if proc.returncode != 0:
-        detail = "; ".join(failed[:5]) or proc.stdout[-3000:] + proc.stderr[-2000:]
+    args = dbt_args or ["build"]
+    output_log = settings.log_dir / "dbt_spark_output.log"
+    run = dbt_runner.invoke(
+        args,
+        options=dbt_options(settings, raw_location),
+        target_path=base / "dbt" / "target",
+        log_path=base / "dbt" / "logs",
+        env=dbt_runner.dbt_env(settings, FINOPS_SPARK_DIR=str(base)),
+        output_log=output_log,
+        header=f"dbt {' '.join(args)} --target spark",
+        cwd=base,
+    )
+    if run.returncode != 0:
+        failed = [f"{n['node']}: {n['status']} {n['message'] or ''}" for n in run.failed_nodes]
+        detail = "; ".join(failed[:5]) or run.stdout[-3000:] + run.stderr[-2000:]
         raise RuntimeError(
-            f"dbt build on Spark failed (exit {proc.returncode}): {detail} "
-            f"Full output: {settings.log_dir / 'dbt_spark_output.log'}"
+            f"dbt build on Spark failed (exit {run.returncode}): {detail} Full output: {output_log}"
         )
     return {
         "raw_rows": counts,
-        "counts": statuses,
-        "elapsed_s": round(results.get("elapsed_time", 0.0), 2),
+        "counts": run.counts,
+        "elapsed_s": run.elapsed_s if run.elapsed_s is not None else 0.0,
         "spark_dir": str(base),
     }

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from finops.settings import Settings
+from loaders.redaction import scrub
 from pipelines.exports import atomic_write_text
-from pipelines.redaction import scrub
 
 MAX_ENTRIES = 5000
 

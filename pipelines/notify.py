@@ -25,7 +25,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from pipelines.redaction import safe_url, scrub
+from loaders.redaction import safe_url, scrub
 from pipelines.reporting import anomalies_above
 
 log = logging.getLogger("finops.notify")

@@ -38,9 +38,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, date, datetime
@@ -51,9 +48,10 @@ from typing import Any
 import duckdb
 import luigi
 
-from finops.settings import DBT_PROFILES_DIR, DBT_PROJECT_DIR, Settings, load_settings
-from loaders import registry, warehouse
-from pipelines import history, notify, redaction, reporting, state
+from finops.dbt_runner import run_dbt
+from finops.settings import Settings, load_settings
+from loaders import redaction, registry, warehouse
+from pipelines import history, notify, reporting, state
 from pipelines.exports import export_store
 from pipelines.sources import load_source, run_window
 from pipelines.state import RunState
@@ -609,73 +607,6 @@ class DbtBuild(CompleteWithInputs, FinopsTask):
         )
 
 
-def die_with_parent() -> Any:
-    """A preexec_fn for a child (dbt) that the kernel must SIGKILL if finops dies, even by
-    SIGKILL, so no child outlives its run holding the warehouse. Linux only (None
-    elsewhere). libc is loaded here, in the parent: the child only makes the prctl call."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    pr_set_pdeathsig, sigkill = 1, 9
-    return lambda: libc.prctl(pr_set_pdeathsig, sigkill)
-
-
-def dbt_executable() -> str:
-    candidate = Path(sys.executable).with_name("dbt")
-    return str(candidate) if candidate.exists() else "dbt"
-
-
-def run_dbt(settings: Settings, args: list[str]) -> dict[str, Any]:
-    """Run dbt as a subprocess against this FINOPS_HOME's warehouse; raise on failure."""
-    target_path = settings.data_dir / "dbt" / "target"
-    log_path = settings.log_dir / "dbt"
-    cmd = [
-        dbt_executable(),
-        *args,
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROFILES_DIR),
-        "--target-path",
-        str(target_path),
-        "--log-path",
-        str(log_path),
-    ]
-    env = {**redaction.without_secrets(os.environ), **settings.dbt_env()}
-    log.info("running %s", " ".join(cmd[:2]))
-    with warehouse.writer_lock(settings.duckdb_path):
-        # An exception here (SIGTERM/SIGINT unwinding the run) makes subprocess.run kill dbt;
-        # die_with_parent covers a SIGKILLed finops, which unwinds nothing.
-        proc = subprocess.run(
-            cmd,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            preexec_fn=die_with_parent(),
-        )
-    (settings.log_dir).mkdir(parents=True, exist_ok=True)
-    with open(settings.log_dir / "dbt_output.log", "a") as out:
-        out.write(f"\n===== {now_iso()} dbt {' '.join(args)}\n{proc.stdout}{proc.stderr}")
-    results = _dbt_run_results(target_path / "run_results.json")
-    if proc.returncode != 0:
-        failed = [r for r in results.get("nodes", []) if r["status"] in ("error", "fail")]
-        detail = "; ".join(
-            f"{r['node']}: {r['status']} {r['message'] or ''}".strip() for r in failed[:5]
-        )
-        raise RuntimeError(
-            f"dbt {' '.join(args)} failed (exit {proc.returncode}). {detail or proc.stdout[-2000:]}"
-            f" Full output: {settings.log_dir / 'dbt_output.log'}"
-        )
-    return {
-        "dbt_args": args,
-        "counts": results.get("counts", {}),
-        "elapsed_s": results.get("elapsed_s"),
-    }
-
-
 def source_freshness(settings: Settings) -> dict[str, str]:
     """`dbt source freshness` of the enabled sources only: source name -> pass / warn /
     error. Reported, never fatal: stale raw data is worth a line in the report, not a reason
@@ -696,20 +627,6 @@ def source_freshness(settings: Settings) -> dict[str, str]:
         return {}
     results = json.loads(path.read_text()).get("results", [])
     return {r["unique_id"].removeprefix("source.finops."): r["status"] for r in results}
-
-
-def _dbt_run_results(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    data = json.loads(path.read_text())
-    nodes = [
-        {"node": r["unique_id"], "status": r["status"], "message": r.get("message")}
-        for r in data.get("results", [])
-    ]
-    counts: dict[str, int] = {}
-    for node in nodes:
-        counts[node["status"]] = counts.get(node["status"], 0) + 1
-    return {"nodes": nodes, "counts": counts, "elapsed_s": round(data.get("elapsed_time", 0.0), 2)}
 
 
 class Export(CompleteWithInputs, FinopsTask):

@@ -129,12 +129,6 @@ def secret_values(session: boto3.Session | None, *extra: str | None) -> list[str
     return [value for value in values if len(value) >= 4]
 
 
-def redact(text: str, secrets: list[str]) -> str:
-    for value in sorted(secrets, key=len, reverse=True):
-        text = text.replace(value, "***")
-    return text
-
-
 class CostExplorerClient:
     """Pages through GetCostAndUsage (boto3 has no paginator for it) and counts every request."""
 

@@ -58,12 +58,12 @@ from loaders.aws_cost_explorer.client import (
     boto3_session,
     caller_account,
     open_session,
-    redact,
     request_cost,
     secret_values,
 )
 from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
 from loaders.aws_cost_explorer.source import SOURCE as SPEC
+from loaders.redaction import scrub
 
 if TYPE_CHECKING:
     import boto3
@@ -258,18 +258,18 @@ def load(
             secrets += secret_values(active)
         spent = client.requests if client else 0
         if isinstance(exc, RequestBudgetExceeded):
-            message = redact(str(exc), secrets)
+            message = scrub(str(exc), extra=secrets)
         else:
             where = (
                 f"scope {scope}"
                 if scope != UNKNOWN_SCOPE
                 else "an unidentified payer account (the STS call failed)"
             )
-            message = redact(
+            message = scrub(
                 f"AWS Cost Explorer load of {where} [{start}, {end}) failed after "
                 f"{spent} billed request(s) (USD {request_cost(spent):.2f}); nothing was "
                 f"landed: {type(exc).__name__}: {exc}",
-                secrets,
+                extra=secrets,
             )
         try:
             warehouse.record_failed_load(

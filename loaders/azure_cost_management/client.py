@@ -31,15 +31,15 @@ the standard environment (`HTTPS_PROXY`, `NO_PROXY`, `REQUESTS_CA_BUNDLE`), whic
 requests transport honours.
 
 Secrets: the credential and its tokens are never logged. Errors are raised as
-`AzureCostManagementError` with texts passed through `redact`, which blanks
-`AZURE_CLIENT_SECRET` and every token the credential handed out in this process.
+`AzureCostManagementError` with texts passed through `loaders.redaction.scrub`, which blanks
+`AZURE_CLIENT_SECRET` (and the other known secrets) and every token the credential handed out
+in this process (`redaction.remember`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +58,7 @@ from azure.core.rest import HttpRequest
 from azure.mgmt.costmanagement import CostManagementClient
 
 from loaders.azure_cost_management import mapping
+from loaders.redaction import remember, scrub
 
 log = logging.getLogger("finops.loaders.azure_cost_management")
 
@@ -75,8 +76,6 @@ LOOPBACK_HOSTS = frozenset({"localhost"})
 # hundreds of lines per run in logs/pipeline.log. Quieted unless someone configured it.
 _AZURE_HTTP_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
 
-_issued_tokens: set[str] = set()
-
 
 class AzureCostManagementError(RuntimeError):
     """The Cost Management source could not be read; nothing of the run was landed."""
@@ -84,14 +83,6 @@ class AzureCostManagementError(RuntimeError):
 
 class RetryBudgetExceededError(AzureCostManagementError):
     """Retrying would wait longer than the remaining FINOPS_AZURE_MAX_WAIT_SECONDS budget."""
-
-
-def redact(text: str) -> str:
-    """`text` without AZURE_CLIENT_SECRET and without any token handed out in this process."""
-    secrets = {os.environ.get("AZURE_CLIENT_SECRET", ""), *_issued_tokens}
-    for secret in sorted((s for s in secrets if len(s) >= 6), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 def is_loopback(url: str) -> bool:
@@ -119,14 +110,14 @@ def check_endpoint(endpoint: str) -> str:
 
 
 class _RememberingCredential:
-    """Hands out the wrapped credential's tokens and remembers them for `redact`."""
+    """Hands out the wrapped credential's tokens and remembers them for `scrub`."""
 
     def __init__(self, credential: TokenCredential) -> None:
         self._credential = credential
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         token = self._credential.get_token(*scopes, **kwargs)
-        _issued_tokens.add(token.token)
+        remember(token.token)
         return token
 
     def close(self) -> None:
@@ -345,7 +336,7 @@ class CostManagementQueryClient:
                 body = self._send(request)
             except (AzureError, AzureCostManagementError) as exc:
                 raise AzureCostManagementError(
-                    redact(f"listing subscriptions failed: {_describe(exc)}")
+                    scrub(f"listing subscriptions failed: {_describe(exc)}")
                 ) from None
             for item in body.get("value") or []:
                 subscription_id = (
@@ -377,7 +368,7 @@ class CostManagementQueryClient:
             )
         except (AzureError, AzureCostManagementError) as exc:
             raise AzureCostManagementError(
-                redact(f"query at {scope} ({_describe_body(body)}) failed: {_describe(exc)}")
+                scrub(f"query at {scope} ({_describe_body(body)}) failed: {_describe(exc)}")
             ) from None
         page = {} if raw is None or raw.status_code == 204 else _json(raw)
         seen: set[str] = set()
@@ -398,7 +389,7 @@ class CostManagementQueryClient:
                 page = self._send(HttpRequest("POST", self._on_endpoint(link), json=dict(body)))
             except (AzureError, AzureCostManagementError) as exc:
                 raise AzureCostManagementError(
-                    redact(
+                    scrub(
                         f"query at {scope} ({_describe_body(body)}), page {number + 1} failed: "
                         f"{_describe(exc)}"
                     )

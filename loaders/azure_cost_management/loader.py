@@ -54,10 +54,10 @@ from loaders.azure_cost_management.client import (
     RetryBudgetExceededError,
     ScopeFetch,
     is_loopback,
-    redact,
 )
 from loaders.azure_cost_management.source import AZURE_COST_MANAGEMENT
 from loaders.azure_cost_management.source import SOURCE as SPEC
+from loaders.redaction import scrub
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -174,7 +174,7 @@ def load(
                     fetch.requests,
                 )
         except BaseException as exc:
-            error = redact(
+            error = scrub(
                 str(exc)
                 if isinstance(exc, AzureCostManagementError)
                 else f"{type(exc).__name__}: {exc}"
@@ -215,7 +215,7 @@ def load(
             # (complete and consistent each), this one and the rest are not.
             rest = [f.scope for f in fetched[index:]]
             _record_failure(
-                db_path, start, end, rest, fetch.scope, redact(f"landing failed: {exc}"), 0
+                db_path, start, end, rest, fetch.scope, scrub(f"landing failed: {exc}"), 0
             )
             raise
         results.append(result)

@@ -1,19 +1,23 @@
-"""Keep secrets out of everything the pipeline writes: logs, reports, history, webhooks.
+"""Keep secrets out of everything finops writes: logs, ledger, reports, history, webhooks.
 
-The loaders already scrub their own errors; this is the last line before text leaves the
-process: every error the pipeline records passes through `scrub`, and dbt is started without
-credentials it does not need (`without_secrets`).
+The one redaction of the product. The loaders scrub their own errors with it (the AWS one
+adding its session's credentials as `extra`, the Azure one `remember`ing every token its
+credential hands out); the pipeline and the `finops` command scrub every error they record
+or print with it, and start dbt without credentials it does not need (`without_secrets`).
+It lives in `loaders/` because loaders are the bottom of the graph: they import neither
+`finops` nor `pipelines`, both of which import this.
 
 Secrets are the values of the variables in SECRET_VARIABLES (cloud credentials read by the
 SDKs, the AWS external id, the webhook URL - a Slack webhook URL *is* its secret - and the
-path segments of that URL), plus bearer tokens and signed-URL parameters wherever they appear.
+path segments of that URL), the tokens remembered in this process and the caller's `extra`
+values, plus bearer tokens and signed-URL parameters wherever they appear.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 SECRET_VARIABLES = (
@@ -46,6 +50,15 @@ _PATTERNS = (
 )
 
 
+_remembered: set[str] = set()
+
+
+def remember(*secrets: str) -> None:
+    """Mask these values in every later `scrub` of this process (e.g. the bearer tokens a
+    credential hands out, which no variable holds)."""
+    _remembered.update(s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH)
+
+
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """The secret strings to mask, longest first (so a URL goes before its own path)."""
     env = os.environ if environ is None else environ
@@ -69,10 +82,13 @@ def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
-def scrub(text: object, environ: Mapping[str, str] | None = None) -> str:
-    """`text` with every known secret replaced by ***."""
+def scrub(text: object, environ: Mapping[str, str] | None = None, extra: Iterable[str] = ()) -> str:
+    """`text` with every known secret replaced by ***: those of `environ` (default: this
+    process's environment), the `remember`ed ones and `extra` (taken as given, whatever
+    their length)."""
     out = str(text)
-    for secret in secret_values(environ):
+    secrets = {*secret_values(environ), *_remembered, *(s for s in extra if s)}
+    for secret in sorted(secrets, key=len, reverse=True):
         out = out.replace(secret, MASK)
     for pattern, replacement in _PATTERNS:
         out = pattern.sub(replacement, out)

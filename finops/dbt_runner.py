@@ -1,0 +1,169 @@
+"""The one way finops runs dbt: a child process of the pipeline's `DbtBuild`, of `finops
+docs`, of the source-freshness check and of `finops spark`.
+
+    from finops.dbt_runner import run_dbt
+    run_dbt(settings, ["build"])        # the DuckDB warehouse, under its writer lock
+
+Every run gets the same treatment: dbt starts without the credentials it does not need
+(`loaders.redaction.without_secrets`), dies with finops even when finops is SIGKILLed
+(`die_with_parent`, PR_SET_PDEATHSIG), is killed when SIGTERM/SIGINT unwind the run (the
+`finops` command turns them into an exception, on which `subprocess.run` kills its child),
+and has its whole output appended to a log file under `logs/`, where the error it raises
+points.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from finops.settings import DBT_PROFILES_DIR, DBT_PROJECT_DIR, Settings
+from loaders import redaction, warehouse
+
+log = logging.getLogger("finops.pipeline")
+
+
+def die_with_parent() -> Any:
+    """A preexec_fn for a child (dbt) that the kernel must SIGKILL if finops dies, even by
+    SIGKILL, so no child outlives its run holding the warehouse. Linux only (None
+    elsewhere). libc is loaded here, in the parent: the child only makes the prctl call."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    pr_set_pdeathsig, sigkill = 1, 9
+    return lambda: libc.prctl(pr_set_pdeathsig, sigkill)
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def dbt_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """dbt's environment: ours without the secret variables, plus the settings dbt reads."""
+    return {**redaction.without_secrets(os.environ), **settings.dbt_env(), **extra}
+
+
+@dataclass
+class DbtRun:
+    """One finished dbt invocation: its exit code, output and run_results.json summary."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    elapsed_s: float | None = None
+
+    @property
+    def failed_nodes(self) -> list[dict[str, Any]]:
+        return [n for n in self.nodes if n["status"] in ("error", "fail")]
+
+
+def read_run_results(path: Path) -> dict[str, Any]:
+    """run_results.json as {nodes: [{node, status, message}], counts: {status: n}, elapsed_s};
+    {} when dbt wrote none."""
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    nodes = [
+        {"node": r["unique_id"], "status": r["status"], "message": r.get("message")}
+        for r in data.get("results", [])
+    ]
+    counts: dict[str, int] = {}
+    for node in nodes:
+        counts[node["status"]] = counts.get(node["status"], 0) + 1
+    return {"nodes": nodes, "counts": counts, "elapsed_s": round(data.get("elapsed_time", 0.0), 2)}
+
+
+def invoke(
+    args: Sequence[str],
+    *,
+    target_path: Path,
+    log_path: Path,
+    env: Mapping[str, str],
+    output_log: Path,
+    header: str,
+    options: Sequence[str] = (),
+    cwd: Path | None = None,
+) -> DbtRun:
+    """Run `dbt ARGS OPTIONS` on our project and profiles, with its artifacts in
+    `target_path` and its log in `log_path`; append `header` and its output to `output_log`.
+    Returns whatever dbt did (the caller decides what a failure means)."""
+    cmd = [
+        dbt_executable(),
+        *args,
+        *options,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROFILES_DIR),
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(log_path),
+    ]
+    log.info("running %s", " ".join(cmd[:2]))
+    # An exception here (SIGTERM/SIGINT unwinding the run) makes subprocess.run kill dbt;
+    # die_with_parent covers a SIGKILLed finops, which unwinds nothing.
+    proc = subprocess.run(
+        cmd,
+        env=dict(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=die_with_parent(),
+    )
+    output_log.parent.mkdir(parents=True, exist_ok=True)
+    with open(output_log, "a") as out:
+        out.write(f"\n===== {header}\n{proc.stdout}{proc.stderr}")
+    results = read_run_results(target_path / "run_results.json")
+    return DbtRun(
+        args=list(args),
+        returncode=proc.returncode,
+        stdout=proc.stdout,
+        stderr=proc.stderr,
+        nodes=results.get("nodes", []),
+        counts=results.get("counts", {}),
+        elapsed_s=results.get("elapsed_s"),
+    )
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def run_dbt(settings: Settings, args: list[str]) -> dict[str, Any]:
+    """Run dbt against this FINOPS_HOME's warehouse (holding its writer lock); raise on
+    failure with the failed nodes and where the full output is (logs/dbt_output.log)."""
+    output_log = settings.log_dir / "dbt_output.log"
+    with warehouse.writer_lock(settings.duckdb_path):
+        run = invoke(
+            args,
+            target_path=settings.data_dir / "dbt" / "target",
+            log_path=settings.log_dir / "dbt",
+            env=dbt_env(settings),
+            output_log=output_log,
+            header=f"{now_iso()} dbt {' '.join(args)}",
+        )
+    if run.returncode != 0:
+        detail = "; ".join(
+            f"{r['node']}: {r['status']} {r['message'] or ''}".strip() for r in run.failed_nodes[:5]
+        )
+        raise RuntimeError(
+            f"dbt {' '.join(args)} failed (exit {run.returncode}). "
+            f"{detail or run.stdout[-2000:]} Full output: {output_log}"
+        )
+    return {"dbt_args": args, "counts": run.counts, "elapsed_s": run.elapsed_s}
