@@ -27,14 +27,10 @@ from loaders.aws_cost_explorer import mapping as aws_mapping
 from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
 from loaders.azure_cost_management import mapping as azure_mapping
 from loaders.azure_cost_management.source import AZURE_COST_MANAGEMENT
-from loaders.simulated.generator import (
-    AWS_PAGE_DAYS,
-    AZURE_PAGE_ROWS,
-    InjectedAnomaly,
-    SimulatedBatch,
-    generate,
-    injected_anomalies,
-)
+from loaders.simulated.aws_answers import AWS_PAGE_DAYS
+from loaders.simulated.azure_answers import AZURE_PAGE_ROWS
+from loaders.simulated.cost_model import InjectedAnomaly, injected_anomalies
+from loaders.simulated.generator import SimulatedBatch, generate
 from loaders.simulated.source import SOURCE as SPEC
 
 if TYPE_CHECKING:
