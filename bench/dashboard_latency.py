@@ -353,62 +353,62 @@ def bench_data_layer() -> list[tuple[str, float, float, float]]:
     """
     import streamlit as st
 
-    from dashboard import data
+    from dashboard.data import anomalies, costs, forecast, operations, serving, types
 
-    source, summary = data.open_marts()
+    source, summary = serving.open_marts()
     assert summary.first_date and summary.last_date
-    sel = data.CostFilter(
+    sel = types.CostFilter(
         start=summary.last_date - timedelta(days=29),
         end=summary.last_date,
         currency=summary.reporting_currency,
     )
     other = replace(sel, providers=("AWS",), start=summary.last_date - timedelta(days=59))
     month = summary.last_date.replace(day=1)
-    queries: list[tuple[str, Callable[[data.CostFilter], Any]]] = [
-        ("filter_options", lambda f: data.filter_options(source)),
-        ("provider_totals (2 periods)", lambda f: data.provider_totals(source, f, "billed")),
-        ("daily_by_provider", lambda f: data.daily_by_provider(source, f, "billed")),
+    queries: list[tuple[str, Callable[[types.CostFilter], Any]]] = [
+        ("filter_options", lambda f: serving.filter_options(source)),
+        ("provider_totals (2 periods)", lambda f: costs.provider_totals(source, f, "billed")),
+        ("daily_by_provider", lambda f: costs.daily_by_provider(source, f, "billed")),
         (
             "service_costs (Services page: 1 scan)",
-            lambda f: data.service_costs(source, f, "billed"),
+            lambda f: costs.service_costs(source, f, "billed"),
         ),
         (
             "account_costs (Accounts page: 1 scan)",
-            lambda f: data.account_costs(source, f, "billed"),
+            lambda f: costs.account_costs(source, f, "billed"),
         ),
-        ("anomalies", lambda f: data.anomalies(source, f)),
+        ("anomalies", lambda f: anomalies.anomalies(source, f)),
         (
             "total_anomalies",
-            lambda f: data.total_anomalies(source, f, f.scopes(summary.providers)),
+            lambda f: anomalies.total_anomalies(source, f, f.scopes(summary.providers)),
         ),
         (
             "anomaly_series",
-            lambda f: data.anomaly_series(source, "total", "All", None, None, f.start, f.end),
+            lambda f: anomalies.anomaly_series(source, "total", "All", None, None, f.start, f.end),
         ),
         (
             "forecast + month_daily",
             lambda f: (
-                data.forecast(source, f.scopes(summary.providers)[0]),
-                data.month_daily(
+                forecast.forecast(source, f.scopes(summary.providers)[0]),
+                forecast.month_daily(
                     source, f.scopes(summary.providers)[0], month, summary.last_date, f.currency
                 ),
             ),
         ),
-        ("freshness", lambda f: data.freshness(source)),
-        ("daily_rows_csv (on click, not cached)", lambda f: data.daily_rows_csv(source, f)),
+        ("freshness", lambda f: operations.freshness(source)),
+        ("daily_rows_csv (on click, not cached)", lambda f: costs.daily_rows_csv(source, f)),
     ]
     results = []
     for name, query in queries:
         st.cache_data.clear()
         st.cache_resource.clear()
-        data.summary(source)
+        serving.summary(source)
         cold = timed(lambda query=query: query(sel))
         changed = timed(lambda query=query: query(other))
         cached = timed(lambda query=query: query(other))
         results.append((name, cold, changed, cached))
     st.cache_data.clear()
     st.cache_resource.clear()
-    summary_cold = timed(lambda: data.summary(source))
+    summary_cold = timed(lambda: serving.summary(source))
     results.insert(0, ("summary (once per published file)", summary_cold, 0.0, 0.0))
     return results
 
@@ -418,12 +418,12 @@ def bench_pages(changes: int) -> dict[str, dict[str, float]]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from dashboard import data
+    from dashboard.data import serving
 
-    source, summary = data.open_marts()
+    source, summary = serving.open_marts()
     assert summary.last_date is not None
     last = summary.last_date
-    accounts = data.filter_options(source)["sub_account_id"].drop_duplicates().tolist()
+    accounts = serving.filter_options(source)["sub_account_id"].drop_duplicates().tolist()
     # each change is a selection not seen before on that page: a cache miss
     filter_changes: list[Callable[[AppTest], Any]] = [
         lambda at: at.multiselect(key="filter_providers").set_value(["AWS"]),

@@ -7,7 +7,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
+from dashboard.data import operations
 from dashboard.filters import View
 
 FRESHNESS_MART = "fct_load_freshness"
@@ -57,7 +57,7 @@ def failed_load_messages(failed: pd.DataFrame) -> list[str]:
 def show(view: View) -> None:
     summary = view.summary
     if FRESHNESS_MART in summary.tables:
-        for message in failed_load_messages(data.failed_loads(view.source)):
+        for message in failed_load_messages(operations.failed_loads(view.source)):
             st.error(message, icon=":material/cloud_off:")
     if summary.mixed_currencies:
         st.warning(

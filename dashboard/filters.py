@@ -16,14 +16,8 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import (
-    CostBasis,
-    CostFilter,
-    Source,
-    Summary,
-    category_options,
-    filter_options,
-)
+from dashboard.data.serving import category_options, filter_options
+from dashboard.data.types import CostBasis, CostFilter, Source, Summary
 
 PERIOD_KEY = "filter_period"
 PROVIDERS_KEY = "filter_providers"

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import banners, data, filters
+from dashboard import banners, filters
+from dashboard.data import serving, types
 
 st.set_page_config(page_title="FinOps dashboard", page_icon=":material/savings:", layout="wide")
 
@@ -40,18 +41,18 @@ page = st.navigation(PAGES)
 
 st.title("FinOps dashboard")
 try:
-    source, summary = data.open_marts()
+    source, summary = serving.open_marts()
     view = filters.sidebar(source, summary)
     banners.show(view)
     st.header(page.title)
     page.run()
-except data.MartsUnavailable as missing:
+except types.MartsUnavailable as missing:
     st.info(
-        f"{data.RUN_PIPELINE_HINT} `{missing}`. Reload this page when the run has finished.",
+        f"{types.RUN_PIPELINE_HINT} `{missing}`. Reload this page when the run has finished.",
         icon=":material/info:",
     )
     st.stop()
-except data.WarehouseBusy:
+except types.WarehouseBusy:
     st.warning(
         "The cost data is being refreshed right now. Reload the page in a few seconds.",
         icon=":material/hourglass_top:",

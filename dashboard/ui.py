@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from dashboard.data import CostFilter
+from dashboard.data.types import CostFilter
 
 # Columns that compare with the previous period (left out when it is not in the data).
 COMPARISON_COLUMNS = ("previous_cost", "change", "change_pct")

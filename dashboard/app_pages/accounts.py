@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, data, filters, ui
+from dashboard import charts, filters, ui
+from dashboard.data import costs
 
 TOP = 10
 
@@ -14,7 +15,7 @@ st.caption(view.describe())
 previous = selection.previous()
 
 # One scan of fct_daily_costs: every account, this period and the previous one.
-accounts = data.level(data.account_costs(source, selection, basis), "account")
+accounts = costs.level(costs.account_costs(source, selection, basis), "account")
 in_period = accounts[accounts["has_current"]]
 
 st.plotly_chart(
@@ -62,7 +63,7 @@ if view.previous_covered:
         f"Accounts whose cost changed most against {previous.start:%Y-%m-%d} to "
         f"{previous.end:%Y-%m-%d} (the {selection.days} days before), same filters."
     )
-    moved = data.movers(accounts, "account", TOP)
+    moved = costs.movers(accounts, "account", TOP)
     st.plotly_chart(
         charts.movers(
             moved.assign(account=charts.account_label(moved)),
@@ -83,7 +84,7 @@ else:
 st.subheader("Export")
 ui.csv_button(
     "Accounts (CSV)",
-    data.to_csv(accounts[ACCOUNT_TABLE].assign(reporting_currency=currency)),
+    costs.to_csv(accounts[ACCOUNT_TABLE].assign(reporting_currency=currency)),
     f"accounts_{ui.period_tag(selection)}.csv",
     key="download_accounts",
 )

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, filters, ui
+from dashboard import charts, filters, ui
+from dashboard.data import anomalies, costs
 
 CONTEXT_BEFORE = timedelta(days=35)  # the series chart shows at least 5 weeks before the day
 CONTEXT_AFTER = timedelta(days=7)
@@ -26,10 +27,10 @@ if "fct_cost_anomalies" not in summary.tables:
     st.info("This serving copy has no anomaly marts yet: run the pipeline.", icon=":material/info:")
     st.stop()
 
-series_anomalies = data.anomalies(source, selection)
+series_anomalies = anomalies.anomalies(source, selection)
 has_totals = {"fct_cost_total_anomalies", "fct_anomaly_root_causes"} <= summary.tables
 totals = (
-    data.total_anomalies(source, selection, view.scopes)
+    anomalies.total_anomalies(source, selection, view.scopes)
     if has_totals
     else pd.DataFrame(columns=["cost_impact"])
 )
@@ -187,7 +188,7 @@ if choices and "fct_anomaly_series" in summary.tables:
     assert summary.first_date is not None and summary.last_date is not None
     start = max(summary.first_date, min(selection.start, day - CONTEXT_BEFORE))
     end = min(summary.last_date, max(selection.end, day + CONTEXT_AFTER))
-    series = data.anomaly_series(source, level, scope, account, service, start, end)
+    series = anomalies.anomaly_series(source, level, scope, account, service, start, end)
     st.plotly_chart(
         charts.anomaly_band(series, currency, title=title, highlight=day),
         key="chart_anomaly_series",
@@ -199,7 +200,7 @@ if choices and "fct_anomaly_series" in summary.tables:
         "The band is where a day would not have been flagged."
     )
     if level == "total":
-        causes = data.root_causes(source, anomaly_id)
+        causes = anomalies.root_causes(source, anomaly_id)
         names = causes["sub_account_name"].fillna(causes["item"])
         causes = causes.assign(label=causes["provider_name"] + " · " + names)
         st.markdown("**What drove it** (contribution = the item's actual - expected that day)")
@@ -219,14 +220,14 @@ tag = ui.period_tag(selection)
 with st.container(horizontal=True):
     ui.csv_button(
         "Account x service anomalies (CSV)",
-        data.to_csv(series_anomalies),
+        costs.to_csv(series_anomalies),
         f"anomalies_{tag}.csv",
         key="download_anomalies",
     )
     if has_totals:
         ui.csv_button(
             "Total anomalies with top contributors (CSV)",
-            data.to_csv(totals),
+            costs.to_csv(totals),
             f"total_anomalies_{tag}.csv",
             key="download_total_anomalies",
         )

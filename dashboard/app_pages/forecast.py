@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import streamlit as st
 
-from dashboard import charts, data, filters, ui
+from dashboard import charts, filters, ui
+from dashboard.data import forecast
 from finops.settings import load_settings
 
 BUDGET_KEY = "monthly_budget"
@@ -20,7 +21,7 @@ if "fct_cost_forecast" not in summary.tables:
     st.stop()
 
 scope = view.scope
-row = data.forecast(source, scope)
+row = forecast.forecast(source, scope)
 if row is None:
     st.info(
         f"No forecast for {SCOPE_LABELS.get(scope, scope)} in the marts.", icon=":material/info:"
@@ -37,7 +38,7 @@ if row["reporting_currency"] != currency:
 month_start, as_of = row["forecast_month"], row["as_of_date"]
 month_end = as_of + timedelta(days=row["days_remaining"])
 days_in_month = row["days_elapsed"] + row["days_remaining"]
-mtd, forecast = row["mtd_cost"], row["forecast_month_end_cost"]
+mtd, month_end_forecast = row["mtd_cost"], row["forecast_month_end_cost"]
 
 st.caption(
     f"**{month_start:%B %Y}**, {SCOPE_LABELS.get(scope, scope)}, as of **{as_of:%Y-%m-%d}** "
@@ -80,7 +81,7 @@ budget = st.number_input(
 )
 budget_amount = Decimal(str(budget)) if budget else None
 
-kpi = data.kpis(source, scope, "billed")
+kpi = forecast.kpis(source, scope, "billed")
 with st.container(horizontal=True):
     st.metric(
         "Month to date",
@@ -97,9 +98,9 @@ with st.container(horizontal=True):
     )
     st.metric(
         "Forecast month end",
-        charts.format_money(forecast, currency),
+        charts.format_money(month_end_forecast, currency),
         delta=(
-            charts.format_change(forecast, kpi["prev_month_cost"])
+            charts.format_change(month_end_forecast, kpi["prev_month_cost"])
             if kpi and kpi["prev_month_cost"]
             else None
         ),
@@ -122,10 +123,10 @@ with st.container(horizontal=True):
             delta_arrow="off",
             border=True,
         )
-        over = forecast - budget_amount
+        over = month_end_forecast - budget_amount
         st.metric(
             "Forecast vs budget",
-            f"{forecast / budget_amount * 100:.1f}%",
+            f"{month_end_forecast / budget_amount * 100:.1f}%",
             delta=f"{charts.format_money_change(over, currency)} {'over' if over > 0 else 'under'}",
             delta_color="inverse",
             border=True,
@@ -133,14 +134,14 @@ with st.container(horizontal=True):
             "exceed (or stay under) it.",
         )
 
-month = data.month_daily(source, scope, month_start, as_of, currency)
+month = forecast.month_daily(source, scope, month_start, as_of, currency)
 st.plotly_chart(
     charts.budget_burn(
         month,
         currency,
         month_start=month_start,
         month_end=month_end,
-        forecast=float(forecast),
+        forecast=float(month_end_forecast),
         budget=float(budget_amount) if budget_amount else None,
     ),
     key="chart_budget_burn",
@@ -148,7 +149,7 @@ st.plotly_chart(
 
 if "fct_cost_forecast_backtest" in summary.tables:
     st.subheader("How accurate is this forecast?")
-    accuracy = data.forecast_accuracy(source, scope)
+    accuracy = forecast.forecast_accuracy(source, scope)
     if accuracy.empty:
         st.caption("No complete month in the data yet to measure the method on.")
     else:

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import streamlit as st
 
-from dashboard import banners, charts, data, filters, ui
+from dashboard import banners, charts, filters, ui
+from dashboard.data import costs, operations
 
 view = filters.current()
 source, selection, currency, summary = view.source, view.selection, view.currency, view.summary
@@ -23,7 +24,7 @@ if "fct_load_freshness" not in summary.tables:
     )
     st.stop()
 
-fresh = data.freshness(source)
+fresh = operations.freshness(source)
 if selection.providers:
     fresh = fresh[fresh["provider_name"].isin(selection.providers)]
 if fresh.empty:
@@ -128,7 +129,7 @@ st.dataframe(
 
 if "fct_cost_restatements" in summary.tables:
     st.subheader("What the last loads restated")
-    changes = data.last_load_restatements(source)
+    changes = operations.last_load_restatements(source)
     if selection.providers:
         changes = changes[changes["provider_name"].isin(selection.providers)]
     if changes.empty:
@@ -153,7 +154,7 @@ if "fct_cost_restatements" in summary.tables:
 st.subheader("Export")
 ui.csv_button(
     "Load freshness (CSV)",
-    data.to_csv(fresh),
+    costs.to_csv(fresh),
     "load_freshness.csv",
     key="download_freshness",
 )

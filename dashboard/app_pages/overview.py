@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import streamlit as st
 
-from dashboard import charts, data, filters, ui
+from dashboard import charts, filters, ui
+from dashboard.data import anomalies, costs
 
 MOVERS_TOP = 10
 MOVER_PERIODS = {
@@ -20,11 +21,11 @@ source, selection, basis, currency = view.source, view.selection, view.basis, vi
 st.caption(view.describe())
 
 # ---------- KPIs (one scan: every provider, this period and the previous one)
-by_provider = data.provider_totals(source, selection, basis)
+by_provider = costs.provider_totals(source, selection, basis)
 total = sum((p.current for p in by_provider), start=Decimal(0))
 previous_total = sum((p.previous for p in by_provider), start=Decimal(0))
 previous = selection.previous()
-anomalies = data.anomalies(source, selection)
+flagged = anomalies.anomalies(source, selection)
 
 with st.container(horizontal=True):
     st.metric("Total cost", charts.format_money(total, currency), border=True)
@@ -51,7 +52,7 @@ with st.container(horizontal=True):
     )
     st.metric(
         "Anomalies",
-        f"{len(anomalies):,}",
+        f"{len(flagged):,}",
         border=True,
         help="Flagged days of a cloud x account x service usage series (billed cost); "
         "see the Anomalies page.",
@@ -72,7 +73,7 @@ with st.container(horizontal=True):
             help=f"{provider.provider_name} cost in the period, in {currency}.",
         )
 
-daily = data.daily_by_provider(source, selection, basis)
+daily = costs.daily_by_provider(source, selection, basis)
 st.plotly_chart(charts.daily_evolution(daily, currency), key="chart_daily")
 st.plotly_chart(charts.provider_comparison(daily, currency), key="chart_providers")
 
@@ -86,7 +87,7 @@ period = st.radio(
     horizontal=True,
     label_visibility="collapsed",
 )
-moved = data.cost_movers(source, period, selection.providers, MOVERS_TOP)
+moved = costs.cost_movers(source, period, selection.providers, MOVERS_TOP)
 if moved.empty:
     st.info("No cost changed between the two periods.", icon=":material/info:")
 else:
@@ -116,13 +117,13 @@ tag = ui.period_tag(selection)
 with st.container(horizontal=True):
     ui.csv_button(
         "Daily costs (CSV)",
-        lambda: data.daily_rows_csv(source, selection),
+        lambda: costs.daily_rows_csv(source, selection),
         f"daily_costs_{tag}.csv",
         key="download_daily_costs",
     )
     ui.csv_button(
         "Daily totals by cloud (CSV)",
-        data.to_csv(daily.assign(reporting_currency=currency)),
+        costs.to_csv(daily.assign(reporting_currency=currency)),
         f"daily_by_cloud_{tag}.csv",
         key="download_daily_by_cloud",
     )

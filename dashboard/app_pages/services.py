@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, data, filters, ui
+from dashboard import charts, filters, ui
+from dashboard.data import costs
 
 TOP = 10
 
@@ -15,11 +16,11 @@ previous = selection.previous()
 tag = ui.period_tag(selection)
 
 # One scan of fct_daily_costs: services, categories x cloud and categories, both periods.
-items = data.service_costs(source, selection, basis)
-top = data.top(items, "service", TOP).rename(columns={"current_cost": "cost"})
-services = data.level(items, "service")
-categories = data.level(items, "category")
-by_category = data.level(items, "category_provider").rename(columns={"current_cost": "cost"})
+items = costs.service_costs(source, selection, basis)
+top = costs.top(items, "service", TOP).rename(columns={"current_cost": "cost"})
+services = costs.level(items, "service")
+categories = costs.level(items, "category")
+by_category = costs.level(items, "category_provider").rename(columns={"current_cost": "cost"})
 
 left, right = st.columns(2)
 left.plotly_chart(charts.top_services(top, currency), key="chart_top_services")
@@ -35,7 +36,7 @@ if view.previous_covered:
         f"Services whose cost changed most against {previous.start:%Y-%m-%d} to "
         f"{previous.end:%Y-%m-%d} (the {selection.days} days before), same filters."
     )
-    moved = data.movers(items, "service", TOP)
+    moved = costs.movers(items, "service", TOP)
     st.plotly_chart(
         charts.movers(moved, "service_name", "Largest changes by service", currency),
         key="chart_service_movers",
@@ -94,7 +95,7 @@ st.subheader("Export")
 with st.container(horizontal=True):
     ui.csv_button(
         f"Top {TOP} services (CSV)",
-        data.to_csv(
+        costs.to_csv(
             top[["service_name", "provider_name", "service_category", "cost"]].assign(
                 reporting_currency=currency
             )
@@ -104,13 +105,13 @@ with st.container(horizontal=True):
     )
     ui.csv_button(
         "Services (CSV)",
-        data.to_csv(services[SERVICE_TABLE].assign(reporting_currency=currency)),
+        costs.to_csv(services[SERVICE_TABLE].assign(reporting_currency=currency)),
         f"services_{tag}.csv",
         key="download_services",
     )
     ui.csv_button(
         "Categories (CSV)",
-        data.to_csv(categories[CATEGORY_TABLE].assign(reporting_currency=currency)),
+        costs.to_csv(categories[CATEGORY_TABLE].assign(reporting_currency=currency)),
         f"categories_{tag}.csv",
         key="download_categories",
     )

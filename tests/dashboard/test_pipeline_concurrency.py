@@ -26,7 +26,8 @@ import streamlit as st
 from finops_testing import FIXED_RUN_DATE
 from streamlit.testing.v1 import AppTest
 
-from dashboard import data
+from dashboard.data import connection
+from dashboard.data.serving import summary
 
 REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "dashboard" / "streamlit_app.py")
@@ -74,9 +75,9 @@ def test_dashboard_keeps_answering_while_the_pipeline_republishes(second_home: P
     def read_forever() -> None:
         while not stop.is_set():
             try:
-                source = data.current_source()
+                source = connection.current_source()
                 reads.append(
-                    data._rows(
+                    connection.query_rows(
                         source, "select max(charge_date), count(*) from marts.fct_daily_costs", {}
                     )[0]
                 )
@@ -115,7 +116,7 @@ def test_dashboard_keeps_answering_while_the_pipeline_republishes(second_home: P
                 assert not at.warning, (page, [w.value for w in at.warning])
                 assert not at.error, (page, [e.value for e in at.error])
                 assert not [i for i in at.info if "No cost data" in i.value], page
-                seen_days.add(data.summary(data.current_source()).last_date)
+                seen_days.add(summary(connection.current_source()).last_date)
             time.sleep(PAUSE_S)  # leave the pipeline some of the machine's two cores
     finally:
         stop.set()
