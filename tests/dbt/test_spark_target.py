@@ -199,7 +199,15 @@ def test_spark_rebuild_is_incremental_by_daily_partition(spark_builds: dict):
     # THEN fct_daily_costs was not rebuilt from scratch: the restated days' partitions were
     # overwritten (the DuckDB build deletes and inserts the same days)
     executed = (
-        spark_dir / "dbt" / "target" / "run" / "finops" / "models" / "marts" / "fct_daily_costs.sql"
+        spark_dir
+        / "dbt"
+        / "target"
+        / "run"
+        / "finops"
+        / "models"
+        / "marts"
+        / "costs"
+        / "fct_daily_costs.sql"
     ).read_text()
     assert "insert overwrite table" in executed and "partition (charge_date)" in executed
     # ... and it holds one partition per day with costs, the same days as DuckDB's mart

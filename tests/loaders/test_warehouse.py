@@ -15,6 +15,7 @@ import pytest
 
 from loaders import warehouse
 from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
+from loaders.catalogue import AMOUNT, AMOUNT_SQL
 from loaders.warehouse import LoadValidationError
 
 START = date(2026, 3, 1)
@@ -332,7 +333,7 @@ def test_a_key_repeated_with_an_empty_key_field_is_still_refused():
         columns=(
             ("day", "date not null", pa.date32()),
             ("account", "varchar", pa.string()),
-            ("cost", warehouse.AMOUNT_SQL, warehouse.AMOUNT),
+            ("cost", AMOUNT_SQL, AMOUNT),
         ),
         date_column="day",
         charge_date_sql="day",
