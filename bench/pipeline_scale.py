@@ -55,6 +55,7 @@ from loaders import warehouse  # noqa: E402
 from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER  # noqa: E402
 from loaders.azure_cost_management.mapping import month_chunks  # noqa: E402
 from loaders.simulated import catalog  # noqa: E402
+from loaders.warehouse import validation  # noqa: E402
 
 AWS_SHARE = 0.6  # of the raw rows; the rest are Azure (both query types)
 ACCOUNTS_PER_PAYER = 40  # AWS linked accounts per payer (management) account = load scope
@@ -355,15 +356,15 @@ def stage_validate(settings: Settings, args: argparse.Namespace) -> dict[str, An
     # The checks replace_window runs before it opens the warehouse (private on purpose:
     # this measures validation alone, without the write). Warmed up first: pyarrow's first
     # compute and group_by calls of a process cost about a second on their own.
-    warehouse._check_rows(table, warehouse._from_arrow(table, batch.slice(0, 1000)), start, end)
+    validation.check_rows(table, validation.conform_arrow(table, batch.slice(0, 1000)), start, end)
     began = time.perf_counter()
-    checked = warehouse._from_arrow(table, batch)
-    warehouse._check_rows(table, checked, start, end)
+    checked = validation.conform_arrow(table, batch)
+    validation.check_rows(table, checked, start, end)
     seconds = time.perf_counter() - began
     sample = batch.slice(0, 100_000)
     dicts = sample.to_pylist()
     began = time.perf_counter()
-    warehouse._check_rows(table, warehouse._to_arrow(table, dicts), start, end)
+    validation.check_rows(table, validation.rows_to_arrow(table, dicts), start, end)
     dict_s = time.perf_counter() - began
     return {
         "seconds": seconds,

@@ -26,6 +26,7 @@ from loaders.catalogue import RawTable
 
 if TYPE_CHECKING:
     from finops.settings import Settings
+    from loaders.warehouse import LoadAttempt
 
 # How a source's daily run window is chosen (pipelines/sources.py `run_window`):
 # 'history'     - the whole history window [D - FINOPS_HISTORY_DAYS, D) (the simulation);
@@ -54,7 +55,7 @@ class SourceSpec:
     dbt_sources: tuple[str, ...]  # dbt sources its rows are read through (freshness)
     providers: tuple[str, ...]  # providers of its rows; () = each load names its own
     window: WindowPolicy
-    loader: str  # "module:function" (settings, RunWindow) -> LoadResults / an import record
+    loader: str  # "module:function" (config, RunWindow, LoadAttempt) -> LoadResults / a record
     rank: int  # order in listings and error messages
     summary: str  # one line for `--help` and error messages
     # A demo source: never mixed with real ones, and its rows are purged once real
@@ -68,23 +69,30 @@ class SourceSpec:
     # Named in FINOPS_SOURCES while `detect` says it is not configured: this error (None =
     # it may still run, e.g. on an instance role the detection cannot see).
     unconfigured_error: str | None = None
-    # "module:function" (settings) -> scopes of the `failed` ledger rows to write when the
-    # loader failed before it could write its own; None = the loader always writes them.
+    # The loader's configuration from the application's settings: a function of the source
+    # module (it reads Settings; the loader takes only what this returns). None: no settings.
+    configure: Callable[[Settings], Any] | None = None
+    # "module:function" (config) -> the scopes a failure covers: the `failed` ledger rows a
+    # load attempt writes when it fails before the loader names its scopes (none: nothing).
     failure_scopes: str | None = None
-    # "module:function" (settings) -> str | None: the signature of what a 'files' source
+    # "module:function" (config) -> str | None: the signature of what a 'files' source
     # reads (its file listing); a run of it is complete only while the signature is the one
     # it imported (None: unlistable, never complete).
     input_signature: str | None = None
 
-    def load(self, settings: Settings, window: RunWindow) -> Any:
-        """Land the source for a run (its loader, imported now)."""
-        return _resolve(self.loader)(settings, window)
+    def config(self, settings: Settings) -> Any:
+        """The loader's configuration for a run with `settings`."""
+        return self.configure(settings) if self.configure else None
 
-    def scopes_of_failure(self, settings: Settings) -> list[str]:
-        return list(_resolve(self.failure_scopes)(settings)) if self.failure_scopes else []
+    def load(self, config: Any, window: RunWindow, attempt: LoadAttempt) -> Any:
+        """Land the source for a run through `attempt` (its loader, imported now)."""
+        return _resolve(self.loader)(config, window, attempt)
 
-    def signature_of_input(self, settings: Settings) -> str | None:
-        return _resolve(self.input_signature)(settings) if self.input_signature else None
+    def scopes_of_failure(self, config: Any) -> list[str]:
+        return list(_resolve(self.failure_scopes)(config)) if self.failure_scopes else []
+
+    def signature_of_input(self, config: Any) -> str | None:
+        return _resolve(self.input_signature)(config) if self.input_signature else None
 
 
 def _resolve(target: str) -> Callable[..., Any]:
@@ -117,15 +125,11 @@ def _discover() -> tuple[SourceSpec, ...]:
 
     specs = []
     for info in pkgutil.iter_modules(loaders.__path__):
-        if not info.ispkg:
+        # A package without a `source` module is a helper package (the warehouse): it is
+        # not imported here (it may itself read the registry).
+        if not info.ispkg or not Path(info.module_finder.path, info.name, "source.py").is_file():
             continue
-        name = f"loaders.{info.name}.source"
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # a package without a source (a helper package)
-            raise
+        module = importlib.import_module(f"loaders.{info.name}.source")
         specs.append(module.SOURCE)
     return tuple(sorted(specs, key=lambda spec: spec.rank))
 

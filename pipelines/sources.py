@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import duckdb
+
 from finops.settings import Settings
 from loaders import registry, warehouse
 from loaders.registry import RunWindow
@@ -61,21 +63,62 @@ def load_source(
     """
     spec = registry.source(source)
     start, end = run_window(spec, settings, run_date, since) or (None, None)
-    if not spec.demo:
-        _purge_demo_sources(settings)
     if since is not None and spec.window == "files":
         log.info("%s: a backfill since %s imports the whole file set as usual", source, since)
-    landed = spec.load(settings, RunWindow(settings.duckdb_path, start, end, run_date, force))
+    config = spec.config(settings)
+    # The warehouse records the attempt whatever happens, even a loader that fails before
+    # it names its scopes (then the scopes its failure covers get the `failed` rows).
+    attempt = warehouse.LoadAttempt(
+        settings.duckdb_path,
+        source=spec.ledger_source,
+        raw_table=spec.raw_tables[0].name,
+        window_start=start,
+        window_end=end,
+        scopes=spec.scopes_of_failure(config),
+    )
+    with attempt:
+        landed = spec.load(
+            config, RunWindow(settings.duckdb_path, start, end, run_date, force), attempt
+        )
     if isinstance(landed, list):
         return SourceLoad(landed)
     return SourceLoad(landed.loads, landed.as_dict())
 
 
-def _purge_demo_sources(settings: Settings) -> None:
+def purge_demo_sources(settings: Settings) -> None:
     """Real sources took over: demo rows of an earlier run must not be added to real costs
-    in the marts."""
+    in the marts. Once per run, before its loads."""
+    if not any(name in registry.REAL for name in settings.sources):
+        return
     for spec in registry.SOURCES:
         if spec.demo and spec.name not in settings.sources:
             purged = warehouse.purge_source(settings.duckdb_path, spec.ledger_source)
             if purged:
                 log.warning("removed %d %s raw rows: real sources are enabled", purged, spec.name)
+
+
+def demo_rows_left(settings: Settings) -> bool:
+    """Whether real sources are enabled and a demo source's rows are still in the warehouse."""
+    if not any(name in registry.REAL for name in settings.sources):
+        return False
+    db_path = settings.duckdb_path
+    demo = [spec for spec in registry.SOURCES if spec.demo and spec.name not in settings.sources]
+    if not demo or not db_path.exists():
+        return False
+    with warehouse.writer_lock(db_path, timeout_s=120):
+        con = duckdb.connect(str(db_path), read_only=True)
+        try:
+            for spec in demo:
+                for table in spec.raw_tables:
+                    schema, name = table.qualified.split(".")
+                    if (
+                        warehouse.table_exists(con, schema, name)
+                        and con.execute(
+                            f"select exists (select 1 from {table.qualified} where _source = ?)",
+                            [spec.ledger_source],
+                        ).fetchone()[0]
+                    ):
+                        return True
+        finally:
+            con.close()
+    return False

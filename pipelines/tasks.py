@@ -1,4 +1,4 @@
-"""The daily pipeline: load -> dbt build -> export -> prune -> report.
+"""The daily pipeline: load -> dbt build -> raw extract -> export -> prune -> report.
 
     luigi --module pipelines DailyPipeline --date 2026-01-31 --local-scheduler
     luigi --module pipelines DailyPipeline --date 2026-02-01 --since 2025-08-01 --local-scheduler
@@ -22,8 +22,8 @@ build, export, prune and report follow) make it run. Tasks that write the wareho
 
 Failure isolation. With more than one source, a source whose load fails (API down, a
 persistent 5xx, an auth error) does not stop the others: its LoadSource records the failure
-(a `failed` row in raw.load_ledger, `data/markers/<date>/load_<source>.failed.json`, the
-error with credentials scrubbed) and returns without writing its record. That LoadSource instance
+(the load attempt's `failed` rows in raw.load_ledger, written by the warehouse;
+`data/markers/<date>/load_<source>.failed.json`; the error with credentials scrubbed) and returns without writing its record. That LoadSource instance
 counts as complete for the rest of this worker's run (it ran, and its failure is recorded),
 so DbtBuild, Export, Prune and Report go ahead on what is there and the run is `partial`.
 (No Luigi completion cache is needed for it: `cache_task_completion` would start a
@@ -53,7 +53,7 @@ from finops.settings import Settings, load_settings
 from loaders import redaction, registry, warehouse
 from pipelines import history, notify, reporting, state
 from pipelines.exports import export_store
-from pipelines.sources import load_source, run_window
+from pipelines.sources import demo_rows_left, load_source, purge_demo_sources, run_window
 from pipelines.state import RunState
 
 log = logging.getLogger("finops.pipeline")
@@ -239,6 +239,20 @@ class FinopsTask(RunParameters):
         return build.get("build_id") if build else None
 
 
+class RetireDemoSources(RunParameters):
+    """Remove a demo source's raw rows once real sources are enabled: demo costs are never
+    added to real ones. Once per run, before its loads of real sources; complete while no
+    demo row is left (a read of the raw tables)."""
+
+    resources = {"warehouse_writer": 1}  # noqa: RUF012 - Luigi's own class attribute
+
+    def complete(self) -> bool:
+        return not demo_rows_left(load_settings())
+
+    def run(self) -> None:
+        purge_demo_sources(load_settings())
+
+
 class LoadSource(FinopsTask):
     """Land one source's costs for the run date (replace-by-window, idempotent).
 
@@ -256,6 +270,9 @@ class LoadSource(FinopsTask):
     def marker_name(self) -> str:  # type: ignore[override]
         return f"load_{self.source}"
 
+    def requires(self) -> list[RetireDemoSources]:
+        return [] if self.spec.demo else [RetireDemoSources(**self.run_params())]
+
     def complete(self) -> bool:
         if self._ran:
             # ran in this worker: landed, or failed and recorded (failure isolation: the run
@@ -270,7 +287,7 @@ class LoadSource(FinopsTask):
         for a 'files' source, its input (the listing at FINOPS_FOCUS_PATH) is the one imported."""
         settings = self.settings
         if self.spec.input_signature:
-            listing = self.spec.signature_of_input(settings)
+            listing = self.spec.signature_of_input(self.spec.config(settings))
             if listing is None or payload.get("listing") != listing:
                 return False
         else:
@@ -324,7 +341,7 @@ class LoadSource(FinopsTask):
         return run_window(self.spec, settings, self.date, self.since) or (None, None)
 
     def work(self, settings: Settings) -> dict[str, Any]:
-        listing = self.spec.signature_of_input(settings)
+        listing = self.spec.signature_of_input(self.spec.config(settings))
         loaded = load_source(self.source, settings, self.date, since=self.since, force=self.force)
         start, end = self.window(settings)
         payload: dict[str, Any] = {
@@ -337,7 +354,7 @@ class LoadSource(FinopsTask):
         if loaded.focus_import is not None:
             imported = {k: v for k, v in loaded.focus_import.items() if k != "loads"}
             payload.update(
-                location=settings.focus_path,
+                location=imported.get("location"),
                 listing=listing,
                 focus_import=imported,
                 current_load_ids=imported["current_load_ids"],
@@ -360,7 +377,7 @@ class LoadSource(FinopsTask):
             payload = self.work(settings)
         except Exception as exc:
             error = history.failure_text(exc)
-            ledger = self.ensure_failed_ledger_rows(settings, attempt_at, error)
+            ledger = self.failed_ledger_rows(settings, attempt_at)
             if len(settings.sources) < 2:
                 raise  # nothing to isolate: the run fails (recorded by _record_failure)
             self.record_failure(settings, error, ledger, started)
@@ -368,38 +385,15 @@ class LoadSource(FinopsTask):
         self.finish(payload, started)
         discard_stale(self.failure_target())
 
-    def ensure_failed_ledger_rows(
-        self, settings: Settings, attempt_at: datetime, error: str
-    ) -> list[dict[str, Any]]:
-        """The `failed` ledger rows of this attempt; writes one if the loader could not.
-
-        The dashboard's freshness mart reads the ledger: every failed load must be there
-        before DbtBuild runs. Never raises (the load's own error matters more).
-        """
-        spec = self.spec
-        if spec.failure_scopes is None:
-            return []
-        ledger_source, raw_table = spec.ledger_source, spec.raw_tables[0].name
+    def failed_ledger_rows(self, settings: Settings, attempt_at: datetime) -> list[dict[str, Any]]:
+        """The `failed` ledger rows the warehouse wrote for this attempt (its load attempt
+        records every failure before the error reaches here). Never raises: the load's own
+        error matters more."""
         try:
-            rows = failed_ledger_rows(settings.duckdb_path, ledger_source, attempt_at)
-            if rows:
-                return rows
-            start, end = self.window(settings)
-            assert start is not None and end is not None
-            for scope in spec.scopes_of_failure(settings):
-                warehouse.record_failed_load(
-                    settings.duckdb_path,
-                    raw_table=raw_table,
-                    source=ledger_source,
-                    scope=scope,
-                    window_start=start,
-                    window_end=end,
-                    error=error,
-                )
-            return failed_ledger_rows(settings.duckdb_path, ledger_source, attempt_at)
+            return failed_ledger_rows(settings.duckdb_path, self.spec.ledger_source, attempt_at)
         except Exception as exc:
             log.error(
-                "%s %s: could not record the failed load in the ledger: %s",
+                "%s %s: could not read the failed load from the ledger: %s",
                 self.marker_name,
                 self.date,
                 redaction.scrub(f"{type(exc).__name__}: {exc}"),
@@ -503,16 +497,17 @@ def enabled_loads(task: RunParameters) -> list[LoadSource]:
 class ArchiveRawExtract(CompleteWithInputs, FinopsTask):
     """Keep the run's raw rows as data/raw/multicloud_costs_YYYYMMDD.csv for audit.
 
-    Only loads that landed are archived; after a partial run the rerun rewrites the file with
-    every source's rows. Complete while the file is there and archives the loads the inputs'
-    records name now.
+    The rows are the run's loads selected from the dbt model int_landed_cost_rows_unpivoted
+    (a view over the raw tables): after the build, which creates it. Only loads that landed
+    are archived; after a partial run the rerun rewrites the file with every source's rows.
+    Complete while the file is there and archives the loads the loads' records name now.
     """
 
     marker_name = "raw_extract"
     resources = {"warehouse_writer": 1}  # noqa: RUF012
 
-    def requires(self) -> list[LoadSource]:
-        return enabled_loads(self)
+    def requires(self) -> DbtBuild:
+        return DbtBuild(**self.run_params())
 
     def extract_path(self, settings: Settings) -> Path:
         return settings.raw_csv_dir / f"multicloud_costs_{self.date:%Y%m%d}{self.run_suffix}.csv"
@@ -542,7 +537,6 @@ class ArchiveRawExtract(CompleteWithInputs, FinopsTask):
         with warehouse.writer_lock(settings.duckdb_path):
             con = warehouse.connect_writer(settings.duckdb_path)
             try:
-                warehouse.ensure_raw_schema(con)
                 with target.temporary_path() as tmp:
                     reporting.copy_raw_extract(con, load_ids, Path(tmp))
             finally:
@@ -569,7 +563,7 @@ class DbtBuild(CompleteWithInputs, FinopsTask):
     resources = {"warehouse_writer": 1}  # noqa: RUF012
 
     def requires(self) -> list[luigi.Task]:
-        return [*enabled_loads(self), ArchiveRawExtract(**self.run_params())]
+        return enabled_loads(self)
 
     def holds(self, payload: dict[str, Any], run_state: RunState) -> bool:
         """The published marts were built from every load the inputs' records name now."""
@@ -634,8 +628,8 @@ class Export(CompleteWithInputs, FinopsTask):
 
     marker_name = "export"
 
-    def requires(self) -> DbtBuild:
-        return DbtBuild(**self.run_params())
+    def requires(self) -> list[FinopsTask]:
+        return [DbtBuild(**self.run_params()), ArchiveRawExtract(**self.run_params())]
 
     def holds(self, payload: dict[str, Any], run_state: RunState) -> bool:
         """The run's build is the one exported, and the manifest at the destination says so

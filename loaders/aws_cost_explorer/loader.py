@@ -7,7 +7,7 @@ print(a.load(Path('data/finops.duckdb'), date(2026, 1, 1), date(2026, 2, 1)))"
 `load(db_path, start, end)` reads `[start, end)` from the Cost Explorer of the account the
 credentials belong to (the payer/management account: its `sts:GetCallerIdentity` account is
 the load's scope) and replaces that window in `raw.aws_cost_explorer` in one transaction.
-`load_for_run(settings, run_date)` does the same for a daily run's restatement window.
+`load_for_run(config, window, attempt)` does the same for a daily run's window.
 
 The query scheme (see `mapping`): one discovery query (GroupBy LINKED_ACCOUNT, RECORD_TYPE,
 MONTHLY) finds the P (linked account, record type) pairs with cost in the window and the
@@ -28,8 +28,8 @@ side for typical estates, and check 3 catches what the estimate misses.
 
 All or nothing: every page is fetched and mapped first, then a single `replace_window`
 lands them, so a failure anywhere (throttling beyond the retries, a budget stop, a bad
-page, a crash) lands nothing and keeps the previous data; the failure gets a `failed` ledger
-row with the requests already spent. An empty answer (no cost in the window) is landed as
+page, a crash) lands nothing and keeps the previous data; the load attempt records the
+failure as a `failed` ledger row with the requests already spent. An empty answer (no cost in the window) is landed as
 zero rows: it removes what earlier loads had for that window, because Cost Explorer is the
 authority on it (it answers errors, not emptiness, when it cannot tell); a warning is logged
 when this deletes rows. Error texts are scrubbed of the session's credentials and the
@@ -61,14 +61,13 @@ from loaders.aws_cost_explorer.client import (
     request_cost,
     secret_values,
 )
-from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
+from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER, CostExplorerConfig
 from loaders.aws_cost_explorer.source import SOURCE as SPEC
 from loaders.redaction import scrub
 
 if TYPE_CHECKING:
     import boto3
 
-    from finops.settings import Settings
     from loaders.registry import RunWindow
 
 __all__ = [
@@ -210,6 +209,30 @@ def _fetch_rows(
     return rows
 
 
+def _load_error(
+    exc: Exception, scope: str, start: date, end: date, spent: int, secrets: list[str]
+) -> Exception:
+    """The load's error, scrubbed of the session's credentials and the external id; raised
+    `from None`: botocore's chained exception is not needed and is not scrubbed."""
+    if isinstance(exc, RequestBudgetExceeded):
+        message = scrub(str(exc), extra=secrets)
+        log.error("%s", message)
+        return RequestBudgetExceeded(message)
+    where = (
+        f"scope {scope}"
+        if scope != UNKNOWN_SCOPE
+        else "an unidentified payer account (the STS call failed)"
+    )
+    message = scrub(
+        f"AWS Cost Explorer load of {where} [{start}, {end}) failed after "
+        f"{spent} billed request(s) (USD {request_cost(spent):.2f}); nothing was "
+        f"landed: {type(exc).__name__}: {exc}",
+        extra=secrets,
+    )
+    log.error("%s", message)
+    return CostExplorerLoadError(message)
+
+
 def load(
     db_path: Path,
     start: date,
@@ -219,78 +242,48 @@ def load(
     max_requests: int = DEFAULT_MAX_REQUESTS,
     role_arn: str | None = None,
     external_id: str | None = None,
+    attempt: warehouse.LoadAttempt | None = None,
 ) -> list[warehouse.LoadResult]:
     """Replace `[start, end)` of the payer account's Cost Explorer data in the warehouse.
 
     `session` defaults to boto3's credential chain; `role_arn` (+ `external_id`) is assumed
     first. Returns one LoadResult (one scope). Raises `RequestBudgetExceeded` when the load
     would cost more than `max_requests` requests, `CostExplorerLoadError` on any other
-    failure; either way nothing is landed and a failed ledger row records the requests spent.
+    failure; either way nothing is landed and the load attempt (`attempt`, else one of its
+    own) records a failed ledger row with the requests spent.
     """
     if end <= start:
         raise ValueError(f"empty load window [{start}, {end})")
-    db_path = Path(db_path)
-    scope = UNKNOWN_SCOPE
-    base: boto3.Session | None = session
-    active: boto3.Session | None = session
-    client: CostExplorerClient | None = None
-    try:
-        base = session or boto3_session()
-        active = open_session(base, role_arn=role_arn, external_id=external_id)
-        scope = caller_account(active)
-        client = CostExplorerClient(active, max_requests=max_requests)
-        rows = _fetch_rows(client, db_path, scope, start, end, max_requests)
-        result = warehouse.replace_window(
-            db_path,
-            raw_table=AWS_COST_EXPLORER.name,
+    if attempt is None:
+        attempt = warehouse.LoadAttempt(
+            Path(db_path),
             source=SOURCE,
-            scope=scope,
+            raw_table=AWS_COST_EXPLORER.name,
             window_start=start,
             window_end=end,
-            rows=rows,
-            api_requests=client.requests,
-            api_cost_usd=client.cost_usd,
-            billing_account_id=scope,  # the payer account whose Cost Explorer was queried
+            scopes=[UNKNOWN_SCOPE],
         )
-    except Exception as exc:
-        secrets = secret_values(base, external_id)
-        if active is not base:
-            secrets += secret_values(active)
-        spent = client.requests if client else 0
-        if isinstance(exc, RequestBudgetExceeded):
-            message = scrub(str(exc), extra=secrets)
-        else:
-            where = (
-                f"scope {scope}"
-                if scope != UNKNOWN_SCOPE
-                else "an unidentified payer account (the STS call failed)"
-            )
-            message = scrub(
-                f"AWS Cost Explorer load of {where} [{start}, {end}) failed after "
-                f"{spent} billed request(s) (USD {request_cost(spent):.2f}); nothing was "
-                f"landed: {type(exc).__name__}: {exc}",
-                extra=secrets,
-            )
+    with attempt:
+        scope = UNKNOWN_SCOPE
+        base: boto3.Session | None = session
+        active: boto3.Session | None = session
+        client: CostExplorerClient | None = None
         try:
-            warehouse.record_failed_load(
-                db_path,
-                raw_table=AWS_COST_EXPLORER.name,
-                source=SOURCE,
-                scope=scope,
-                window_start=start,
-                window_end=end,
-                error=message,
-                api_requests=spent,
-                api_cost_usd=request_cost(spent),
-                billing_account_id=None if scope == UNKNOWN_SCOPE else scope,
-            )
-        except Exception as ledger_exc:  # the load's own error matters more
-            log.warning("could not record the failed load: %s", type(ledger_exc).__name__)
-        log.error("%s", message)
-        if isinstance(exc, RequestBudgetExceeded):
-            raise RequestBudgetExceeded(message) from None
-        # `from None`: botocore's chained exception is not needed and is not scrubbed.
-        raise CostExplorerLoadError(message) from None
+            base = session or boto3_session()
+            active = open_session(base, role_arn=role_arn, external_id=external_id)
+            scope = caller_account(active)
+            # the payer account whose Cost Explorer is queried
+            attempt.expect([scope], billing_account_id=scope)
+            client = CostExplorerClient(active, max_requests=max_requests)
+            attempt.meter(lambda: (client.requests, client.cost_usd))
+            rows = _fetch_rows(client, Path(db_path), scope, start, end, max_requests)
+            result = attempt.land(scope, rows)
+        except Exception as exc:
+            secrets = secret_values(base, external_id)
+            if active is not base:
+                secrets += secret_values(active)
+            attempt.redact(*secrets)
+            raise _load_error(exc, scope, start, end, attempt.api_requests, secrets) from None
 
     if result.row_count == 0 and result.replaced_row_count:
         log.warning(
@@ -316,7 +309,9 @@ def load(
     return [result]
 
 
-def load_for_run(settings: Settings, window: RunWindow) -> list[warehouse.LoadResult]:
+def load_for_run(
+    config: CostExplorerConfig, window: RunWindow, attempt: warehouse.LoadAttempt
+) -> list[warehouse.LoadResult]:
     """Load a run's window (the restatement window, or a backfill's `[since, run_date)` in
     one window, so the request budget judges the whole backfill before anything is spent)."""
     assert window.start is not None and window.end is not None
@@ -324,12 +319,13 @@ def load_for_run(settings: Settings, window: RunWindow) -> list[warehouse.LoadRe
         window.db_path,
         window.start,
         window.end,
-        max_requests=settings.aws_max_requests,
-        role_arn=settings.aws_role_arn,
-        external_id=settings.aws_external_id,
+        max_requests=config.max_requests,
+        role_arn=config.role_arn,
+        external_id=config.external_id,
+        attempt=attempt,
     )
 
 
-def failure_scopes(settings: Settings) -> list[str]:
-    """The scope of the `failed` ledger row of a load that failed before it knew its payer."""
+def failure_scopes(config: CostExplorerConfig) -> list[str]:
+    """The scope of the `failed` ledger row of a load that fails before it knows its payer."""
     return [UNKNOWN_SCOPE]

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from loaders.catalogue import AMOUNT, AMOUNT_SQL, CostMeasure, RawTable
 from loaders.registry import SourceSpec
+
+if TYPE_CHECKING:
+    from finops.settings import Settings
 
 # One row per Cost Explorer ResultsByTime[i].Groups[j], at the grain
 # day x linked account x service x region x record type (see loaders/aws_cost_explorer).
@@ -66,6 +71,24 @@ def credentials_configured() -> bool:
     )
 
 
+@dataclass(frozen=True)
+class CostExplorerConfig:
+    """What a load needs besides its window (credentials come from boto3's chain)."""
+
+    max_requests: int = 500  # FINOPS_AWS_MAX_REQUESTS: requests one load may spend
+    role_arn: str | None = None  # FINOPS_AWS_ROLE_ARN: assumed before querying
+    external_id: str | None = None  # FINOPS_AWS_EXTERNAL_ID: the role's external id
+
+
+def configure(settings: Settings) -> CostExplorerConfig:
+    """The loader's configuration from the application's settings."""
+    return CostExplorerConfig(
+        max_requests=settings.aws_max_requests,
+        role_arn=settings.aws_role_arn,
+        external_id=settings.aws_external_id,
+    )
+
+
 SOURCE = SourceSpec(
     name="aws",
     ledger_source="aws_cost_explorer",
@@ -78,4 +101,5 @@ SOURCE = SourceSpec(
     summary="AWS Cost Explorer (GetCostAndUsage) of the payer account",
     detect=credentials_configured,
     failure_scopes="loaders.aws_cost_explorer:failure_scopes",
+    configure=configure,
 )

@@ -10,14 +10,14 @@ each scope (default: every subscription the credential can list) with the query 
 documented in `mapping` - per scope, month and query type one discovery query (SubscriptionId
 x ChargeType) and one Daily detail query per discovered pair (ServiceName x ResourceLocation),
 every page followed - and replaces that window in `raw.azure_cost_management`, one
-`replace_window` per scope (`_scope` = the scope path). `load_for_run(settings, run_date)`
-does the same for a daily run: restatement window, FINOPS_AZURE_* settings, credential from
+`replace_window` per scope (`_scope` = the scope path). `load_for_run(config, window,
+attempt)` does the same for a daily run: its window, FINOPS_AZURE_* settings, credential from
 azure-identity.
 
 All or nothing per run: every scope is fetched, mapped and checked before the first
 `replace_window`, so throttling beyond the wait budget, a persistent 5xx, a bad page or a
-crash while fetching lands nothing of the run and keeps the previous data. Each scope of a
-failed run gets a `failed` ledger row (with the requests spent). Landing itself is one
+crash while fetching lands nothing of the run and keeps the previous data. The load attempt
+records a `failed` ledger row for each scope of a failed run (with the requests spent). Landing itself is one
 transaction per scope (the warehouse's only write path); should the warehouse refuse one,
 the scopes before it stay landed, complete. An empty scope lands zero rows, which removes
 what earlier loads had in its window: the Query API is the authority on it. With explicit
@@ -53,16 +53,16 @@ from loaders.azure_cost_management.client import (
     CostManagementQueryClient,
     RetryBudgetExceededError,
     ScopeFetch,
+    check_endpoint,
     is_loopback,
 )
-from loaders.azure_cost_management.source import AZURE_COST_MANAGEMENT
+from loaders.azure_cost_management.source import AZURE_COST_MANAGEMENT, CostManagementConfig
 from loaders.azure_cost_management.source import SOURCE as SPEC
 from loaders.redaction import scrub
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-    from finops.settings import Settings
     from loaders.registry import RunWindow
 
 __all__ = [
@@ -116,6 +116,7 @@ def load(
     client_type: str = "finops-dashboard",
     max_wait_s: float = 300,
     sleep: Callable[[float], None] | None = None,
+    attempt: warehouse.LoadAttempt | None = None,
 ) -> list[warehouse.LoadResult]:
     """Replace [start, end) of every scope in `raw.azure_cost_management`.
 
@@ -124,18 +125,56 @@ def load(
     `/providers/Microsoft.Management/managementGroups/{id}`, ...); None or empty means every
     subscription the credential can list. `max_wait_s` bounds the total time spent waiting
     on throttling and retries; `sleep` is how it waits (time.sleep unless given).
-    Raises AzureCostManagementError (nothing landed, failures in the ledger) when a scope
-    cannot be read.
+    Raises AzureCostManagementError when a scope cannot be read: nothing landed, and the
+    load attempt (`attempt`, else one of its own) records a failed ledger row per scope.
     """
     if end <= start:
         raise ValueError(f"empty load window [{start}, {end})")
+    check_endpoint(endpoint)  # a refused endpoint is a wrong argument, refused before anything
     wanted = _normalise_scopes(scopes)
+    if attempt is None:
+        attempt = warehouse.LoadAttempt(
+            Path(db_path), source=SOURCE, raw_table=RAW_TABLE, window_start=start, window_end=end
+        )
+    with attempt:
+        attempt.expect(wanted or [SUBSCRIPTIONS_SCOPE])
+        fetched, listing_requests = _fetch(
+            attempt, start, end, credential, endpoint, wanted, client_type, max_wait_s, sleep
+        )
+        # Landing is one transaction per scope: should one fail, the scopes before it are
+        # landed (complete and consistent each), it and the rest are not (the attempt
+        # records them as failed).
+        return [
+            attempt.land(
+                fetch.scope,
+                fetch.rows,
+                api_requests=fetch.requests + (listing_requests if index == 0 else 0),
+            )
+            for index, fetch in enumerate(fetched)
+        ]
+
+
+def _fetch(
+    attempt: warehouse.LoadAttempt,
+    start: date,
+    end: date,
+    credential: TokenCredential,
+    endpoint: str,
+    wanted: list[str],
+    client_type: str,
+    max_wait_s: float,
+    sleep: Callable[[float], None] | None,
+) -> tuple[list[ScopeFetch], int]:
+    """Every scope's rows, fetched and checked before anything lands; and the requests the
+    subscription listing took."""
     client_kwargs: dict[str, Any] = {"client_type": client_type, "max_wait_s": max_wait_s}
     if sleep is not None:
         client_kwargs["sleep"] = sleep
     fetched: list[ScopeFetch] = []
     current = wanted[0] if wanted else SUBSCRIPTIONS_SCOPE
+    attempt.working_on(current)
     with CostManagementQueryClient(credential, endpoint, **client_kwargs) as client:
+        attempt.meter(lambda: (client.requests, Decimal("0")))
         try:
             try:
                 subscriptions = client.list_subscriptions()
@@ -159,7 +198,9 @@ def load(
                     "the credential can list no subscription: give it Cost Management Reader on "
                     "each subscription or set FINOPS_AZURE_SCOPES to the scopes it may read"
                 )
+            attempt.expect(wanted)
             for current in wanted:
+                attempt.working_on(current)
                 fetch = client.fetch_scope(current, start, end, names)
                 _check_dates(fetch, start, end)
                 fetched.append(fetch)
@@ -173,22 +214,11 @@ def load(
                     fetch.pages,
                     fetch.requests,
                 )
-        except BaseException as exc:
-            error = scrub(
-                str(exc)
-                if isinstance(exc, AzureCostManagementError)
-                else f"{type(exc).__name__}: {exc}"
-            )
-            _record_failure(
-                db_path, start, end, wanted or [current], current, error, client.requests
-            )
-            if isinstance(exc, AzureCostManagementError):
-                raise AzureCostManagementError(
-                    f"Azure Cost Management load of [{start}, {end}) failed at {current}: {error}. "
-                    "Nothing of this run was landed; the previous data is unchanged."
-                ) from None
-            raise
-
+        except AzureCostManagementError as exc:
+            raise AzureCostManagementError(
+                f"Azure Cost Management load of [{start}, {end}) failed at {current}: "
+                f"{scrub(exc)}. Nothing of this run was landed; the previous data is unchanged."
+            ) from None
     if client.retry_policy.waits:
         log.info(
             "azure: waited %.1f s over %d retries (budget %g s)",
@@ -196,57 +226,7 @@ def load(
             len(client.retry_policy.waits),
             max_wait_s,
         )
-    results = []
-    for index, fetch in enumerate(fetched):
-        try:
-            result = warehouse.replace_window(
-                db_path,
-                raw_table=RAW_TABLE,
-                source=SOURCE,
-                scope=fetch.scope,
-                window_start=start,
-                window_end=end,
-                rows=fetch.rows,
-                api_requests=fetch.requests + (listing_requests if index == 0 else 0),
-                api_cost_usd=Decimal("0"),
-            )
-        except Exception as exc:
-            # Landing is one transaction per scope: the scopes before this one are landed
-            # (complete and consistent each), this one and the rest are not.
-            rest = [f.scope for f in fetched[index:]]
-            _record_failure(
-                db_path, start, end, rest, fetch.scope, scrub(f"landing failed: {exc}"), 0
-            )
-            raise
-        results.append(result)
-    return results
-
-
-def _record_failure(
-    db_path: Path,
-    start: date,
-    end: date,
-    scopes: Sequence[str],
-    failed_scope: str,
-    error: str,
-    requests: int,
-) -> None:
-    """One `failed` ledger row per scope of the run (none of them was landed)."""
-    for index, scope in enumerate(scopes):
-        message = error if scope == failed_scope else f"not landed: {failed_scope} failed: {error}"
-        try:
-            warehouse.record_failed_load(
-                db_path,
-                raw_table=RAW_TABLE,
-                source=SOURCE,
-                scope=scope,
-                window_start=start,
-                window_end=end,
-                error=message,
-                api_requests=requests if index == 0 else 0,
-            )
-        except Exception:  # the ledger is best effort; the load error is what matters
-            log.exception("azure: could not record the failed load of %s", scope)
+    return fetched, listing_requests
 
 
 def build_credential() -> TokenCredential:
@@ -269,31 +249,33 @@ def build_credential() -> TokenCredential:
     return DefaultAzureCredential(**kwargs)
 
 
-def load_for_run(settings: Settings, window: RunWindow) -> list[warehouse.LoadResult]:
+def load_for_run(
+    config: CostManagementConfig, window: RunWindow, attempt: warehouse.LoadAttempt
+) -> list[warehouse.LoadResult]:
     """Load a run's window from the configured scopes (the restatement window, or a
     backfill's `[since, run_date)` in one window, still queried month by month)."""
     assert window.start is not None and window.end is not None
-    start, end = window.start, window.end
-    endpoint = settings.azure_arm_endpoint
-    credential = build_credential()
-    try:
-        return load(
-            window.db_path,
-            start,
-            end,
-            credential=credential,
-            endpoint=endpoint,
-            scopes=settings.azure_scopes or None,
-            client_type=settings.azure_client_type,
-            max_wait_s=settings.azure_max_wait_s,
-        )
-    finally:
-        close = getattr(credential, "close", None)
-        if callable(close):
-            close()
+    with attempt:  # a failure to build the credential is the attempt's too
+        credential = build_credential()
+        try:
+            return load(
+                window.db_path,
+                window.start,
+                window.end,
+                credential=credential,
+                endpoint=config.arm_endpoint,
+                scopes=config.scopes or None,
+                client_type=config.client_type,
+                max_wait_s=config.max_wait_s,
+                attempt=attempt,
+            )
+        finally:
+            close = getattr(credential, "close", None)
+            if callable(close):
+                close()
 
 
-def failure_scopes(settings: Settings) -> list[str]:
-    """The scopes of the `failed` ledger rows of a load that failed before it could write
-    its own (before listing the subscriptions): the configured ones, else all of them."""
-    return list(settings.azure_scopes) or [SUBSCRIPTIONS_SCOPE]
+def failure_scopes(config: CostManagementConfig) -> list[str]:
+    """The scopes of the `failed` ledger rows of a load that fails before it lists the
+    subscriptions: the configured ones, else all of them."""
+    return list(config.scopes) or [SUBSCRIPTIONS_SCOPE]

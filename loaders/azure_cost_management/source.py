@@ -4,11 +4,16 @@ lands it."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from loaders.catalogue import AMOUNT, AMOUNT_SQL, CostMeasure, RawTable
 from loaders.registry import SourceSpec
+
+if TYPE_CHECKING:
+    from finops.settings import Settings
 
 # One row per Cost Management Query API result row. ActualCost (billed) and AmortizedCost
 # (effective) are separate queries; `query_type` says which one a row came from.
@@ -54,6 +59,26 @@ def credentials_configured() -> bool:
     )
 
 
+@dataclass(frozen=True)
+class CostManagementConfig:
+    """What a load needs besides its window (the credential comes from azure-identity)."""
+
+    scopes: tuple[str, ...] = ()  # FINOPS_AZURE_SCOPES; () = every listed subscription
+    arm_endpoint: str = "https://management.azure.com"  # FINOPS_AZURE_ARM_ENDPOINT
+    client_type: str = "finops-dashboard"  # FINOPS_AZURE_CLIENT_TYPE (ClientType header)
+    max_wait_s: int = 300  # FINOPS_AZURE_MAX_WAIT_SECONDS: waiting on throttling, in all
+
+
+def configure(settings: Settings) -> CostManagementConfig:
+    """The loader's configuration from the application's settings."""
+    return CostManagementConfig(
+        scopes=settings.azure_scopes,
+        arm_endpoint=settings.azure_arm_endpoint,
+        client_type=settings.azure_client_type,
+        max_wait_s=settings.azure_max_wait_s,
+    )
+
+
 SOURCE = SourceSpec(
     name="azure",
     ledger_source="azure_cost_management",
@@ -66,4 +91,5 @@ SOURCE = SourceSpec(
     summary="Azure Cost Management Query API of the configured scopes",
     detect=credentials_configured,
     failure_scopes="loaders.azure_cost_management:failure_scopes",
+    configure=configure,
 )

@@ -4,8 +4,8 @@ local folder (recursive) or `s3://bucket/prefix`, rolled up to days in `raw.focu
     python -c "from pathlib import Path; from loaders import focus_files as f; \\
 print(f.load(Path('data/finops.duckdb'), 's3://my-bucket/focus/'))"
 
-`load(db_path, location)` imports every file at `location`; `load_for_run(settings,
-run_date)` does the same with FINOPS_FOCUS_PATH (a run date does not change what a file set
+`load(db_path, location)` imports every file at `location`; `load_for_run(config,
+window, attempt)` does the same with FINOPS_FOCUS_PATH (a run date does not change what a file set
 holds). See docs/focus_files.md.
 
 What is replaced. A load's scope is one billing period of one billing account,
@@ -56,11 +56,10 @@ from loaders.focus_files import reader
 from loaders.focus_files.files import FileSet, FocusSourceError
 from loaders.focus_files.mapping import FocusFormatError
 from loaders.focus_files.reader import DEFAULT_MEMORY_LIMIT, ScopeRollup
-from loaders.focus_files.source import FOCUS_COSTS
+from loaders.focus_files.source import FOCUS_COSTS, FocusFilesConfig
 from loaders.focus_files.source import SOURCE as SPEC
 
 if TYPE_CHECKING:
-    from finops.settings import Settings
     from loaders.registry import RunWindow
 
 __all__ = [
@@ -276,13 +275,15 @@ def load(
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     s3_client: Any | None = None,
     force: bool = False,
+    attempt: warehouse.LoadAttempt | None = None,
 ) -> FocusImport:
     """Import the FOCUS files at `location` (a file, a folder, or s3://bucket/prefix).
 
     Raises FocusImportError (nothing landed) when the location cannot be read or a file is
     malformed. `memory_limit` bounds the scratch DuckDB that reads the files (it spills to
     a work folder beside the warehouse). `force` reads every file and re-lands every
-    billing period in them, as if none had been imported (`finops run --force`).
+    billing period in them, as if none had been imported (`finops run --force`). Each
+    billing period lands through the load attempt (`attempt`, else one of its own).
     """
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -290,6 +291,8 @@ def load(
     started = _utc_now()
     key = {"import_id": import_id, "imported_at": started, "location": location}
     landed: list[warehouse.LoadResult] = []
+    if attempt is None:
+        attempt = warehouse.LoadAttempt(db_path, source=SOURCE, raw_table=RAW_TABLE)
     with tempfile.TemporaryDirectory(prefix=".focus-import-", dir=db_path.parent) as tmp:
         work_dir = Path(tmp)
         try:
@@ -330,14 +333,11 @@ def load(
                         records.append(_import_row(key, rollup, "unchanged", current["load_id"]))
                         continue
                     start, end = _window(rollup, previous)
-                    result = warehouse.replace_window(
-                        db_path,
-                        raw_table=RAW_TABLE,
-                        source=SOURCE,
-                        scope=rollup.scope,
+                    result = attempt.land(
+                        rollup.scope,
+                        stage.arrow_rows(rollup),
                         window_start=start,
                         window_end=end,
-                        rows=stage.arrow_rows(rollup),
                         provider_name=rollup.provider_name,
                         billing_account_id=rollup.billing_account_id,
                         billing_period_start=rollup.billing_period_start,
@@ -428,20 +428,22 @@ def _kept(key: dict[str, Any], record: dict[str, Any] | None) -> dict[str, Any]:
     return {**record, **key, "action": "unchanged", "source_rows": 0, "row_count": 0}
 
 
-def load_for_run(settings: Settings, window: RunWindow) -> FocusImport:
+def load_for_run(
+    config: FocusFilesConfig, window: RunWindow, attempt: warehouse.LoadAttempt
+) -> FocusImport:
     """Import FINOPS_FOCUS_PATH for a run (no window: the run date does not change a file
     set, and a backfill imports every billing period in the files as usual); `force`
     re-lands every period (see `load`)."""
-    if not settings.focus_path:
+    if not config.path:
         raise FocusImportError("FINOPS_SOURCES includes focus but FINOPS_FOCUS_PATH is not set")
-    result = load(window.db_path, settings.focus_path, force=window.force)
+    result = load(window.db_path, config.path, force=window.force, attempt=attempt)
     log.info("focus_files run %s: %s", window.run_date, json.dumps(result.as_dict(), default=str))
     return result
 
 
-def input_signature(settings: Settings) -> str | None:
+def input_signature(config: FocusFilesConfig) -> str | None:
     """The listing signature of FINOPS_FOCUS_PATH (None when unset or unlistable): a run's
     import holds while the listing is the one it imported."""
-    if not settings.focus_path:
+    if not config.path:
         return None
-    return focus_file_sources.listing_signature(settings.focus_path)
+    return focus_file_sources.listing_signature(config.path)

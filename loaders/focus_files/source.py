@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from loaders.catalogue import AMOUNT, AMOUNT_SQL, CostMeasure, RawTable
 from loaders.registry import SourceSpec
+
+if TYPE_CHECKING:
+    from finops.settings import Settings
 
 # FOCUS export files (loaders/focus_files) rolled up to days: one row per billing period x
 # charge day x every kept FOCUS dimension, FOCUS values as the files wrote them. A load's
@@ -64,6 +69,18 @@ def path_configured() -> bool:
     return bool(os.environ.get("FINOPS_FOCUS_PATH", "").strip())
 
 
+@dataclass(frozen=True)
+class FocusFilesConfig:
+    """What an import needs: where the files are (FINOPS_FOCUS_PATH)."""
+
+    path: str | None = None  # a file, a folder or s3://bucket/prefix
+
+
+def configure(settings: Settings) -> FocusFilesConfig:
+    """The loader's configuration from the application's settings."""
+    return FocusFilesConfig(path=settings.focus_path)
+
+
 SOURCE = SourceSpec(
     name="focus",
     ledger_source="focus_files",
@@ -77,6 +94,7 @@ SOURCE = SourceSpec(
     detect=path_configured,
     auto_alone=True,
     input_signature="loaders.focus_files.loader:input_signature",
+    configure=configure,
     unconfigured_error=(
         "FINOPS_SOURCES includes focus but FINOPS_FOCUS_PATH is not set: give a FOCUS "
         "file, a folder or s3://bucket/prefix"

@@ -2,7 +2,7 @@
 
 `generate()` produces the answers Cost Explorer and the Cost Management Query API would give
 (see `generator`), `load()` maps them with the real mappings and replaces the window through
-`warehouse.replace_window` - once for AWS (scope = the payer account) and once per Azure
+the warehouse's load attempt - once for AWS (scope = the payer account) and once per Azure
 subscription scope, all with `_source = 'simulated'` - so dbt, restatement and the dashboard
 run on exactly the shapes real data has. `injected_anomalies()` is the ground truth for the
 anomaly detector.
@@ -32,9 +32,9 @@ from loaders.simulated.azure_answers import AZURE_PAGE_ROWS
 from loaders.simulated.cost_model import InjectedAnomaly, injected_anomalies
 from loaders.simulated.generator import SimulatedBatch, generate
 from loaders.simulated.source import SOURCE as SPEC
+from loaders.simulated.source import SimulatedConfig
 
 if TYPE_CHECKING:
-    from finops.settings import Settings
     from loaders.registry import RunWindow
 
 __all__ = [
@@ -99,11 +99,13 @@ def load(
     seed: int = 42,
     aws_page_days: int = AWS_PAGE_DAYS,
     azure_page_rows: int = AZURE_PAGE_ROWS,
+    attempt: warehouse.LoadAttempt | None = None,
 ) -> list[warehouse.LoadResult]:
     """Replace [start, end) of the simulated source in the warehouse as seen on `as_of`.
 
-    One `replace_window` for AWS (scope = payer account), then one per Azure subscription;
-    each is its own transaction, so a rerun replaces rather than appends.
+    One landing for AWS (scope = payer account), then one per Azure subscription, through
+    the load attempt (`attempt`, else one of its own); each is its own transaction, so a
+    rerun replaces rather than appends.
     """
     batch = generate(
         start,
@@ -113,41 +115,48 @@ def load(
         aws_page_days=aws_page_days,
         azure_page_rows=azure_page_rows,
     )
-    results = [
-        warehouse.replace_window(
-            db_path,
-            raw_table=AWS_COST_EXPLORER.name,
+    if attempt is None:
+        attempt = warehouse.LoadAttempt(
+            Path(db_path),
             source=SOURCE,
-            scope=batch.aws_scope,
+            raw_table=AWS_COST_EXPLORER.name,
             window_start=start,
             window_end=end,
-            rows=aws_rows(batch),
-            api_requests=batch.aws_requests,
-            api_cost_usd=Decimal("0"),
-            billing_account_id=batch.aws_scope,
         )
-    ]
-    for scope in batch.azure_scopes:
-        results.append(
-            warehouse.replace_window(
-                db_path,
-                raw_table=AZURE_COST_MANAGEMENT.name,
-                source=SOURCE,
-                scope=scope,
+    with attempt:
+        results = [
+            attempt.land(
+                batch.aws_scope,
+                aws_rows(batch),
+                raw_table=AWS_COST_EXPLORER.name,
                 window_start=start,
                 window_end=end,
-                rows=azure_rows(batch, scope),
-                api_requests=batch.azure_requests(scope),
-                api_cost_usd=Decimal("0"),
+                api_requests=batch.aws_requests,
+                billing_account_id=batch.aws_scope,
             )
-        )
+        ]
+        for scope in batch.azure_scopes:
+            results.append(
+                attempt.land(
+                    scope,
+                    azure_rows(batch, scope),
+                    raw_table=AZURE_COST_MANAGEMENT.name,
+                    window_start=start,
+                    window_end=end,
+                    api_requests=batch.azure_requests(scope),
+                )
+            )
     return results
 
 
-def load_for_run(settings: Settings, window: RunWindow) -> list[warehouse.LoadResult]:
+def load_for_run(
+    config: SimulatedConfig, window: RunWindow, attempt: warehouse.LoadAttempt
+) -> list[warehouse.LoadResult]:
     """Land a run's window (the history window, or a backfill's). Like a real cost API, the
     simulation answers with what is known *now*: a backfill of an old date must not bring
     back estimates that a later run already replaced."""
     assert window.start is not None and window.end is not None
     as_of = max(window.run_date, datetime.now(UTC).date())
-    return load(window.db_path, window.start, window.end, as_of=as_of, seed=settings.simulated_seed)
+    return load(
+        window.db_path, window.start, window.end, as_of=as_of, seed=config.seed, attempt=attempt
+    )

@@ -3,9 +3,28 @@ API loaders' own raw tables, so it runs end to end without credentials."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
 from loaders.azure_cost_management.source import AZURE_COST_MANAGEMENT
 from loaders.registry import SourceSpec
+
+if TYPE_CHECKING:
+    from finops.settings import Settings
+
+
+@dataclass(frozen=True)
+class SimulatedConfig:
+    """What a simulated load needs besides its window."""
+
+    seed: int = 42  # FINOPS_SIMULATED_SEED: the estate and its amounts
+
+
+def configure(settings: Settings) -> SimulatedConfig:
+    """The loader's configuration from the application's settings."""
+    return SimulatedConfig(seed=settings.simulated_seed)
+
 
 SOURCE = SourceSpec(
     name="simulated",
@@ -18,4 +37,5 @@ SOURCE = SourceSpec(
     rank=0,
     summary="simulated AWS and Azure costs (no credentials needed)",
     demo=True,
+    configure=configure,
 )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from loaders import registry, warehouse
+from loaders import registry
 
 REPO = Path(__file__).resolve().parents[2]
 STAGING = REPO / "dbt_project" / "models" / "staging"
@@ -34,14 +34,14 @@ def test_every_source_is_declared_by_its_package_with_its_tables_and_staging():
         # AND its raw tables are the warehouse's catalogue, its dbt sources staged in a
         # folder of their own name
         for table in spec.raw_tables:
-            assert warehouse.RAW_TABLES[table.name] is table
+            assert registry.raw_tables()[table.name] is table
         for name in spec.dbt_sources:
             assert name in dbt_sources and (STAGING / name).is_dir(), (spec.name, name)
     # AND the simulated source is registered like any other, only marked as the demo
     assert [spec.name for spec in registry.SOURCES if spec.demo] == ["simulated"]
     # AND every raw table belongs to some source
     declared = {t.name for spec in registry.SOURCES for t in spec.raw_tables}
-    assert set(warehouse.RAW_TABLES) == declared
+    assert set(registry.raw_tables()) == declared
 
 
 def test_no_module_of_the_pipeline_cli_or_dashboard_names_a_source():
@@ -96,20 +96,15 @@ TOY_LOADER = """
 from datetime import timedelta
 from decimal import Decimal
 
-from loaders import warehouse
 
-
-def load_for_run(settings, window):
+def load_for_run(config, window, attempt):
     days = (window.end - window.start).days
     rows = [
         {"usage_day": window.start + timedelta(days=i), "account": "a1",
          "cost": Decimal("1.25"), "currency": "USD"}
         for i in range(days)
     ]
-    return [warehouse.replace_window(
-        window.db_path, raw_table="toy_costs", source="toy_billing", scope="a1",
-        window_start=window.start, window_end=window.end, rows=rows,
-    )]
+    return [attempt.land("a1", rows)]
 """
 
 TOY_RUN = """

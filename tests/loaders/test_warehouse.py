@@ -15,8 +15,8 @@ import pytest
 
 from loaders import warehouse
 from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
-from loaders.catalogue import AMOUNT, AMOUNT_SQL
-from loaders.warehouse import LoadValidationError
+from loaders.catalogue import AMOUNT, AMOUNT_SQL, RawTable
+from loaders.warehouse import LoadValidationError, schema, validation
 
 START = date(2026, 3, 1)
 END = date(2026, 3, 4)
@@ -146,6 +146,72 @@ def test_a_failed_load_is_recorded_without_touching_the_data(tmp_path: Path):
         ).fetchall()
     assert ledger[-1] == ("failed", 0, 3, Decimal("0.03"), "LimitExceededException: rate exceeded")
     assert totals(db) == [("123456789012", START, Decimal("5"))]
+
+
+class Meter:
+    """A source's request counter, as a client keeps one."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    def read(self) -> tuple[int, Decimal]:
+        return self.requests, Decimal("0.01") * self.requests
+
+
+def test_a_load_attempt_records_what_it_could_not_land_once(tmp_path: Path):
+    # GIVEN an attempt over two scopes that spends requests, lands the first scope, then
+    # fails on the second inside a nested attempt (a loader's own `load` joining it),
+    # its error carrying a secret the loader named
+    db = tmp_path / "w.duckdb"
+    land(db, [aws_row(START, "5")], scope="222222222222")
+    meter = Meter()
+    attempt = warehouse.LoadAttempt(
+        db,
+        source="aws_cost_explorer",
+        raw_table="aws_cost_explorer",
+        window_start=START,
+        window_end=END,
+        scopes=["unknown"],
+    )
+    with pytest.raises(RuntimeError, match="throttled"), attempt:
+        attempt.expect(["111111111111", "222222222222", "333333333333"])
+        attempt.meter(meter.read)
+        attempt.redact("sekret-session-token")
+        meter.requests = 2
+        attempt.land("111111111111", [aws_row(START, "7")], billing_account_id="111111111111")
+        with attempt:
+            attempt.working_on("222222222222")
+            meter.requests = 5
+            raise RuntimeError("throttled; token sekret-session-token")
+
+    # THEN the landed scope has its succeeded row with the requests spent before it; the
+    # failing scope a failed row with its error (secret masked) and the requests after it;
+    # the other scope a failed row that names the failing one; nothing is recorded twice
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "select scope, status, api_requests, api_cost_usd, error, billing_account_id, "
+            "started_at = ? from raw.load_ledger where load_id != ? order by scope",
+            [attempt.started_at, ledger_rows(db)[0][0]],
+        ).fetchall()
+    error = "RuntimeError: throttled; token ***"
+    assert rows == [
+        ("111111111111", "succeeded", 2, Decimal("0.02"), None, "111111111111", True),
+        ("222222222222", "failed", 3, Decimal("0.03"), error, None, True),
+        (
+            "333333333333",
+            "failed",
+            0,
+            Decimal("0"),
+            f"not landed: 222222222222 failed: {error}",
+            None,
+            True,
+        ),
+    ]
+    # AND the earlier data of the failed scope is untouched, the landed one replaced
+    assert totals(db) == [
+        ("111111111111", START, Decimal("7")),
+        ("222222222222", START, Decimal("5")),
+    ]
 
 
 def test_the_writer_waits_for_a_short_lived_reader(tmp_path: Path):
@@ -328,7 +394,7 @@ def test_a_key_twice_in_one_batch_is_refused_and_writes_nothing(tmp_path: Path, 
 def test_a_key_repeated_with_an_empty_key_field_is_still_refused():
     # GIVEN a raw table whose natural key has an optional field (FOCUS dimensions do),
     # and a batch where two rows share the key with that field empty
-    table = warehouse.RawTable(
+    table = RawTable(
         name="optional_keys",
         columns=(
             ("day", "date not null", pa.date32()),
@@ -352,7 +418,7 @@ def test_a_key_repeated_with_an_empty_key_field_is_still_refused():
 
     # WHEN the batch is checked THEN both rows and the key are named
     with pytest.raises(LoadValidationError) as raised:
-        warehouse._check_unique_keys(table, batch)
+        validation.check_unique_keys(table, batch)
     assert "raw.optional_keys rows 0 and 2: the same key (day=2026-03-01, account=None)" in str(
         raised.value
     )
@@ -406,7 +472,7 @@ def test_a_ledger_written_before_its_scope_columns_is_upgraded_once(tmp_path: Pa
             "('p1', 'simulated', 'raw.focus_costs', '*', '2026-02-01', '2026-03-01', "
             "'2026-03-01 00:00:00', 'succeeded')"
         )
-        for name, _ in warehouse.LEDGER_SCOPE_COLUMNS:
+        for name, _ in schema.LEDGER_SCOPE_COLUMNS:
             con.execute(f"alter table raw.load_ledger drop column {name}")
         con.execute("alter table raw.load_restatements drop column provider_name")
 

@@ -1,0 +1,197 @@
+"""A load attempt: the warehouse's record of one load of a source, whatever happens.
+
+Whoever starts a load (the pipeline for a run, a loader's own `load` when called directly)
+opens a `LoadAttempt`; the loader tells it the scopes it is about to land (`expect`), how to
+read what its API has spent so far (`meter`), the scope it is working on (`working_on`), and
+lands each scope through it (`land`, the writer's `replace_window`). Otherwise a loader just
+raises. When the attempt ends with an exception, every expected scope not landed gets one
+`failed` ledger row - the error, scrubbed of secrets; the requests spent and not yet on a
+landed row; when the attempt started - and the exception goes on unchanged.
+
+Attempts nest: a loader's `load` entered inside the pipeline's attempt joins it, and only the
+outermost exit writes the failure, once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pyarrow as pa
+
+from loaders.redaction import scrub
+from loaders.warehouse.writes import LoadResult, record_failed_load, replace_window, utc_now
+
+log = logging.getLogger("finops.warehouse")
+
+Meter = Callable[[], tuple[int, Decimal]]  # (requests, USD) spent by the attempt so far
+
+
+class LoadAttempt:
+    """One load of `source` into `raw_table` over `[window_start, window_end)` (None for a
+    source whose scopes each have their own window)."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        source: str,
+        raw_table: str,
+        window_start: date | None = None,
+        window_end: date | None = None,
+        scopes: Iterable[str] = (),
+    ) -> None:
+        self.db_path = Path(db_path)
+        self.source = source
+        self.raw_table = raw_table
+        self.window_start = window_start
+        self.window_end = window_end
+        self.started_at: datetime = utc_now()
+        self.results: list[LoadResult] = []
+        self._expected: dict[str, dict[str, Any]] = {scope: {} for scope in scopes}
+        self._current: str | None = None
+        self._meter: Meter | None = None
+        self._recorded = (0, Decimal("0"))
+        self._secrets: list[str] = []
+        self._depth = 0
+
+    # -- what the loader tells the attempt -------------------------------------------------
+
+    def expect(self, scopes: Iterable[str], **ledger: Any) -> None:
+        """The scopes this attempt is to land, replacing the earlier guess (e.g. the payer
+        account once STS named it); `ledger` columns (billing_account_id, ...) go to each."""
+        self._expected = {scope: dict(ledger) for scope in scopes}
+
+    def working_on(self, scope: str | None) -> None:
+        """The scope being fetched or landed: a failure is its own, the others' rows say so."""
+        self._current = scope
+
+    def meter(self, spent: Meter) -> None:
+        """How to read the requests and USD the source's API has cost this attempt so far."""
+        self._meter = spent
+
+    def redact(self, *secrets: str) -> None:
+        """Values to mask in the recorded error besides the process's known secrets."""
+        self._secrets.extend(s for s in secrets if s)
+
+    @property
+    def api_requests(self) -> int:
+        return self._meter()[0] if self._meter else 0
+
+    # -- landing ---------------------------------------------------------------------------
+
+    def land(
+        self,
+        scope: str,
+        rows: Sequence[dict[str, Any]] | pa.Table,
+        *,
+        raw_table: str | None = None,
+        window_start: date | None = None,
+        window_end: date | None = None,
+        api_requests: int | None = None,
+        api_cost_usd: Decimal | None = None,
+        **ledger: Any,
+    ) -> LoadResult:
+        """Replace `scope`'s window with `rows` (one transaction, the writer's checks); the
+        ledger row carries the requests spent since the previous landing, or the scope's own
+        when the loader counts them per scope (`api_requests`, `api_cost_usd`)."""
+        start = window_start or self.window_start
+        end = window_end or self.window_end
+        if start is None or end is None:
+            raise ValueError(f"a load of {scope} needs a window")
+        self._current = scope
+        requests, cost = self._unrecorded_spend()
+        if api_requests is not None:
+            requests = api_requests
+        if api_cost_usd is not None:
+            cost = api_cost_usd
+        result = replace_window(
+            self.db_path,
+            raw_table=raw_table or self.raw_table,
+            source=self.source,
+            scope=scope,
+            window_start=start,
+            window_end=end,
+            rows=rows,
+            api_requests=requests,
+            api_cost_usd=cost,
+            started_at=self.started_at,
+            **{**self._expected.get(scope, {}), **ledger},
+        )
+        self._recorded = (self._recorded[0] + requests, self._recorded[1] + cost)
+        self._expected.pop(scope, None)
+        self._current = None
+        self.results.append(result)
+        return result
+
+    def _unrecorded_spend(self) -> tuple[int, Decimal]:
+        requests, cost = self._meter() if self._meter else (0, Decimal("0"))
+        return requests - self._recorded[0], cost - self._recorded[1]
+
+    # -- the record of a failure -----------------------------------------------------------
+
+    def __enter__(self) -> LoadAttempt:
+        self._depth += 1
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._depth -= 1
+        if exc is not None and self._depth == 0:
+            self._record_failure(exc)
+
+    def _record_failure(self, exc: BaseException) -> None:
+        """One `failed` row per expected scope not landed. Never raises: the load's own
+        error matters more."""
+        pending = list(self._expected)
+        if not pending or self.window_start is None or self.window_end is None:
+            return
+        error = scrub(_error_text(exc), extra=self._secrets)
+        failed = self._current if self._current in pending else None
+        if failed is not None:  # its row first: it carries the error and the spend
+            pending.remove(failed)
+            pending.insert(0, failed)
+        try:
+            requests, cost = self._unrecorded_spend()
+        except Exception:  # a meter that cannot be read: the error still goes on record
+            requests, cost = 0, Decimal("0")
+        for index, scope in enumerate(pending):
+            message = error if failed in (None, scope) else f"not landed: {failed} failed: {error}"
+            try:
+                record_failed_load(
+                    self.db_path,
+                    raw_table=self.raw_table,
+                    source=self.source,
+                    scope=scope,
+                    window_start=self.window_start,
+                    window_end=self.window_end,
+                    error=message,
+                    api_requests=requests if index == 0 else 0,
+                    api_cost_usd=cost if index == 0 else Decimal("0"),
+                    started_at=self.started_at,
+                    **self._expected[scope],
+                )
+            except Exception as ledger_exc:
+                log.warning(
+                    "%s: could not record the failed load of %s: %s",
+                    self.source,
+                    scope,
+                    scrub(f"{type(ledger_exc).__name__}: {ledger_exc}"),
+                )
+
+
+def _error_text(exc: BaseException) -> str:
+    """A loader's own errors say what failed; anything else is named by its type."""
+    text = str(exc)
+    if type(exc).__module__.startswith("loaders.") and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

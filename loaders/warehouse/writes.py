@@ -1,0 +1,281 @@
+"""The one write path of the raw layer: replace a (source, scope, window) in one
+transaction with its ledger row and the restatements it makes; or record a failed load."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from loaders import registry
+from loaders.catalogue import RawTable
+from loaders.warehouse.locking import connect_writer, writer_lock
+from loaders.warehouse.schema import ensure_raw_schema
+from loaders.warehouse.validation import check_rows, conform_arrow, provider_of, rows_to_arrow
+
+ERROR_LENGTH = 2000  # characters of an error kept in the ledger
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    load_id: str
+    source: str
+    raw_table: str
+    scope: str
+    window_start: date
+    window_end: date
+    row_count: int
+    replaced_row_count: int
+    api_requests: int
+    api_cost_usd: Decimal
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["window_start"] = self.window_start.isoformat()
+        out["window_end"] = self.window_end.isoformat()
+        out["api_cost_usd"] = str(self.api_cost_usd)
+        return out
+
+
+def new_load_id(source: str) -> str:
+    """A load's id: its source, the UTC time and a random suffix."""
+    return f"{source}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def utc_now() -> datetime:
+    """Now in UTC, naive (the ledger's timestamps)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def insert_ledger(con: duckdb.DuckDBPyConnection, **row: Any) -> None:
+    """One row of raw.load_ledger; `row` names its columns."""
+    columns = ", ".join(row)
+    marks = ", ".join("?" * len(row))
+    con.execute(f"insert into raw.load_ledger ({columns}) values ({marks})", list(row.values()))
+
+
+def _record_restatements(
+    con: duckdb.DuckDBPyConnection,
+    table: RawTable,
+    *,
+    load_id: str,
+    source: str,
+    scope: str,
+    window_start: date,
+    window_end: date,
+    recorded_at: datetime,
+    provider_name: str,
+) -> None:
+    """Compare the window's per-day totals in the table with those of `incoming_rows`.
+
+    Runs inside replace_window's transaction, before its delete. Days not covered by an
+    earlier succeeded load of the same source, table and scope are skipped (first loads).
+    """
+    window = (
+        f"_source = $source and _scope = $scope "
+        f"and {table.date_column} >= $lo and {table.date_column} < $hi"
+    )
+    con.execute(
+        f"""
+        insert into raw.load_restatements
+        with
+        previous as ({table.daily_totals_sql(table.qualified, window)}),
+        incoming as ({table.daily_totals_sql("incoming_rows")}),
+        compared as (
+            select
+                charge_date, sub_account_id, billing_currency, cost_type,
+                coalesce(previous.cost, 0) as previous_cost,
+                coalesce(incoming.cost, 0) as new_cost
+            from previous
+            full outer join incoming
+                using (charge_date, sub_account_id, billing_currency, cost_type)
+        )
+        select $load_id, $source, $raw_table, $scope, charge_date, sub_account_id,
+            billing_currency, cost_type, previous_cost, new_cost, $recorded_at, $provider_name
+        from compared
+        where previous_cost <> new_cost
+            and exists (
+                select 1 from raw.load_ledger
+                where load_ledger.source = $source and load_ledger.raw_table = $raw_table
+                    and load_ledger.scope = $scope and load_ledger.status = 'succeeded'
+                    and compared.charge_date >= load_ledger.window_start
+                    and compared.charge_date < load_ledger.window_end
+            )
+        """,
+        {
+            "load_id": load_id,
+            "source": source,
+            "raw_table": table.qualified,
+            "scope": scope,
+            "lo": table.window_bound(window_start),
+            "hi": table.window_bound(window_end),
+            "recorded_at": recorded_at,
+            "provider_name": provider_name,
+        },
+    )
+
+
+def replace_window(
+    db_path: Path,
+    *,
+    raw_table: str,
+    source: str,
+    scope: str,
+    window_start: date,
+    window_end: date,
+    rows: Sequence[dict[str, Any]] | pa.Table,
+    api_requests: int = 0,
+    api_cost_usd: Decimal = Decimal("0"),
+    provider_name: str | None = None,
+    billing_account_id: str | None = None,
+    billing_period_start: date | None = None,
+    started_at: datetime | None = None,
+) -> LoadResult:
+    """Replace everything `source` landed for `scope` in `[window_start, window_end)`.
+
+    `rows` are dicts keyed by the raw table's column names (a mapping's output) or a
+    `pyarrow.Table` with exactly those columns (cast to the raw types; amounts may be
+    decimal, integer or decimal text, never float). Delete and insert happen in one
+    transaction together with the ledger row; the rows are validated before anything is
+    written. `provider_name` (default: the table's own provider), `billing_account_id`
+    and `billing_period_start` go to the ledger row as what the load stands for;
+    `started_at` is when the load began (default: now, when it writes). Returns what was
+    loaded and what it replaced.
+    """
+    if window_end <= window_start:
+        raise ValueError(f"empty load window [{window_start}, {window_end})")
+    table = registry.raw_tables()[raw_table]
+    provider = provider_of(table, provider_name)
+    data = conform_arrow(table, rows) if isinstance(rows, pa.Table) else rows_to_arrow(table, rows)
+    check_rows(table, data, window_start, window_end)
+
+    load_id = new_load_id(source)
+    written = utc_now()
+    lo, hi = table.window_bound(window_start), table.window_bound(window_end)
+    cols = ", ".join(name for name, _, _ in table.columns)
+
+    with writer_lock(db_path):
+        con = connect_writer(db_path)
+        try:
+            ensure_raw_schema(con)
+            con.execute("begin transaction")
+            try:
+                con.register("incoming_rows", data)
+                _record_restatements(
+                    con,
+                    table,
+                    load_id=load_id,
+                    source=source,
+                    scope=scope,
+                    window_start=window_start,
+                    window_end=window_end,
+                    recorded_at=written,
+                    provider_name=provider,
+                )
+                replaced = con.execute(
+                    f"delete from {table.qualified} where _source = ? and _scope = ? "
+                    f"and {table.date_column} >= ? and {table.date_column} < ?",
+                    [source, scope, lo, hi],
+                ).fetchone()[0]
+                con.execute(
+                    f"insert into {table.qualified} ({cols}, _source, _scope, _window_start, "
+                    f"_window_end, _load_id, _loaded_at) "
+                    f"select {cols}, ?, ?, ?, ?, ?, ? from incoming_rows",
+                    [source, scope, window_start, window_end, load_id, written],
+                )
+                con.unregister("incoming_rows")
+                insert_ledger(
+                    con,
+                    load_id=load_id,
+                    source=source,
+                    raw_table=table.qualified,
+                    scope=scope,
+                    window_start=window_start,
+                    window_end=window_end,
+                    started_at=started_at or written,
+                    finished_at=utc_now(),
+                    status="succeeded",
+                    row_count=data.num_rows,
+                    replaced_row_count=replaced,
+                    api_requests=api_requests,
+                    api_cost_usd=api_cost_usd,
+                    provider_name=provider,
+                    billing_account_id=billing_account_id,
+                    billing_period_start=billing_period_start,
+                )
+                con.execute("commit")
+            except BaseException:
+                con.execute("rollback")
+                raise
+        finally:
+            con.close()
+
+    return LoadResult(
+        load_id=load_id,
+        source=source,
+        raw_table=table.qualified,
+        scope=scope,
+        window_start=window_start,
+        window_end=window_end,
+        row_count=data.num_rows,
+        replaced_row_count=int(replaced),
+        api_requests=api_requests,
+        api_cost_usd=api_cost_usd,
+    )
+
+
+def record_failed_load(
+    db_path: Path,
+    *,
+    raw_table: str,
+    source: str,
+    scope: str,
+    window_start: date,
+    window_end: date,
+    error: str,
+    api_requests: int = 0,
+    api_cost_usd: Decimal = Decimal("0"),
+    provider_name: str | None = None,
+    billing_account_id: str | None = None,
+    billing_period_start: date | None = None,
+    started_at: datetime | None = None,
+) -> str:
+    """Write a `failed` ledger row (and nothing else) so the failure is on the record."""
+    table = registry.raw_tables()[raw_table]
+    provider = provider_of(table, provider_name)
+    load_id = new_load_id(source)
+    now = utc_now()
+    with writer_lock(db_path):
+        con = connect_writer(db_path)
+        try:
+            ensure_raw_schema(con)
+            insert_ledger(
+                con,
+                load_id=load_id,
+                source=source,
+                raw_table=table.qualified,
+                scope=scope,
+                window_start=window_start,
+                window_end=window_end,
+                started_at=started_at or now,
+                finished_at=now,
+                status="failed",
+                row_count=0,
+                replaced_row_count=0,
+                api_requests=api_requests,
+                api_cost_usd=api_cost_usd,
+                error=error[:ERROR_LENGTH],
+                provider_name=provider,
+                billing_account_id=billing_account_id,
+                billing_period_start=billing_period_start,
+            )
+        finally:
+            con.close()
+    return load_id
