@@ -13,46 +13,24 @@ import duckdb
 from finops.settings import Settings
 from loaders import registry, warehouse
 
+# The run's loads from the dbt model of every landed row (one row per cost measure), in
+# the extract's own column names.
 RAW_EXTRACT_SQL = """
-select * from (
-    select
-        time_period_start as date, 'AWS' as provider, _source as source, _scope as scope,
-        linked_account_id as account_id, linked_account_name as account_name, service, region,
-        record_type as charge_type, 'UnblendedCost' as cost_type, unblended_cost as cost,
-        unblended_cost_unit as currency, estimated, _load_id as load_id
-    from raw.aws_cost_explorer where _load_id in (select load_id from wanted)
-    union all
-    select
-        time_period_start, 'AWS', _source, _scope, linked_account_id, linked_account_name,
-        service, region, record_type, 'AmortizedCost', amortized_cost, amortized_cost_unit,
-        estimated, _load_id
-    from raw.aws_cost_explorer where _load_id in (select load_id from wanted)
-    union all
-    select
-        strptime(cast(usage_date as varchar), '%Y%m%d')::date, 'Azure', _source, _scope,
-        subscription_id, subscription_name, service_name, resource_location, charge_type,
-        query_type, cost, currency, null, _load_id
-    from raw.azure_cost_management where _load_id in (select load_id from wanted)
-    union all
-    select
-        charge_date, provider_name, _source, _scope, sub_account_id, sub_account_name,
-        service_name, region_id, charge_category, 'BilledCost', billed_cost, billing_currency,
-        null, _load_id
-    from raw.focus_costs where _load_id in (select load_id from wanted)
-    union all
-    select
-        charge_date, provider_name, _source, _scope, sub_account_id, sub_account_name,
-        service_name, region_id, charge_category, 'EffectiveCost', effective_cost,
-        billing_currency, null, _load_id
-    from raw.focus_costs where _load_id in (select load_id from wanted)
-)
-order by date, provider, account_id, service, region, charge_type, cost_type
+select
+    charge_date as date, provider_name as provider, x_source as source, scope,
+    sub_account_id as account_id, sub_account_name as account_name, service_name as service,
+    x_region_name as region, x_charge_type as charge_type, x_cost_type as cost_type, cost,
+    billing_currency as currency, is_estimated as estimated, load_id
+from intermediate.int_landed_cost_rows_unpivoted
+where load_id in (select load_id from wanted)
+order by date, provider, account_id, service, region, charge_type, cost_type, scope, source
 """
 
 
 def copy_raw_extract(con: duckdb.DuckDBPyConnection, load_ids: list[str], target: Path) -> None:
-    """Write the raw rows of the given loads as one CSV (both cost types for AWS and FOCUS
-    rows; FOCUS rows carry the provider as the file named it)."""
+    """Write the landed rows of the given loads as one CSV (each cost measure a row; FOCUS
+    rows carry the provider as the file named it), read from the dbt model
+    int_landed_cost_rows_unpivoted."""
     con.execute("create or replace temp table wanted (load_id varchar)")
     if load_ids:
         con.executemany("insert into wanted values (?)", [[i] for i in load_ids])
