@@ -1,0 +1,152 @@
+"""Building: `dbt build` and the published marts, then the run's raw audit extract."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import luigi
+
+from finops.dbt_runner import run_dbt
+from finops.settings import Settings
+from loaders import registry, warehouse
+from pipelines import reporting
+from pipelines.base import BUILD_MARKER, CompleteWithInputs, FinopsTask
+from pipelines.load_tasks import NoSourceLoadedError, current_load_ids, enabled_loads, load_outcomes
+from pipelines.records import discard_stale, file_stamp
+from pipelines.state import RunState
+
+log = logging.getLogger("finops.pipeline")
+
+
+class ArchiveRawExtract(CompleteWithInputs, FinopsTask):
+    """Keep the run's raw rows as data/raw/multicloud_costs_YYYYMMDD.csv for audit.
+
+    The rows are the run's loads selected from the dbt model int_landed_cost_rows_unpivoted
+    (a view over the raw tables): after the build, which creates it. Only loads that landed
+    are archived; after a partial run the rerun rewrites the file with every source's rows.
+    Complete while the file is there and archives the loads the loads' records name now.
+    """
+
+    marker_name = "raw_extract"
+    resources = {"warehouse_writer": 1}  # noqa: RUF012
+
+    def requires(self) -> DbtBuild:
+        return DbtBuild(**self.run_params())
+
+    def extract_path(self, settings: Settings) -> Path:
+        return settings.raw_csv_dir / f"multicloud_costs_{self.date:%Y%m%d}{self.run_suffix}.csv"
+
+    def landed_load_ids(self, run_state: RunState | None) -> list[str]:
+        if run_state is None:
+            return []
+        return sorted(
+            load["load_id"]
+            for task in enabled_loads(self)
+            if (record := run_state.marker(task.marker_name))
+            for load in record.get("loads", [])
+        )
+
+    def holds(self, payload: dict[str, Any], run_state: RunState) -> bool:
+        stamp = file_stamp(Path(payload.get("path", "")))
+        return (
+            stamp is not None
+            and payload.get("stamp") == stamp
+            and payload.get("archived_load_ids") == self.landed_load_ids(run_state)
+        )
+
+    def work(self, settings: Settings) -> dict[str, Any]:
+        load_ids = self.landed_load_ids(self.run_state())
+        target = luigi.LocalTarget(str(self.extract_path(settings)))
+        discard_stale(target)
+        with warehouse.writer_lock(settings.duckdb_path):
+            con = warehouse.connect_writer(settings.duckdb_path)
+            try:
+                with target.temporary_path() as tmp:
+                    reporting.copy_raw_extract(con, load_ids, Path(tmp))
+            finally:
+                con.close()
+        log.info("raw extract %s: %d loads archived", target.path, len(load_ids))
+        return {
+            "path": target.path,
+            "stamp": file_stamp(Path(target.path)),
+            "archived_load_ids": load_ids,
+        }
+
+    def outcome(self, payload: dict[str, Any]) -> str:
+        return f"{len(payload['archived_load_ids'])} load(s) in {payload['path']}"
+
+
+class DbtBuild(CompleteWithInputs, FinopsTask):
+    """`dbt build` (seeds, models, tests, unit tests), then publish the marts for readers.
+
+    Runs on whatever landed: a source whose load failed keeps its last good data in raw, so
+    the marts keep it too. Refuses only when no source landed at all.
+    """
+
+    marker_name = BUILD_MARKER
+    resources = {"warehouse_writer": 1}  # noqa: RUF012
+
+    def requires(self) -> list[luigi.Task]:
+        return enabled_loads(self)
+
+    def holds(self, payload: dict[str, Any], run_state: RunState) -> bool:
+        """The published marts were built from every load the inputs' records name now."""
+        built_on = set(payload.get("built_on_load_ids", []))
+        return self.settings.serving_path.exists() and all(
+            current_load_ids(record) <= built_on
+            for task in enabled_loads(self)
+            if (record := run_state.marker(task.marker_name))
+        )
+
+    def work(self, settings: Settings) -> dict[str, Any]:
+        landed, failed = load_outcomes(self)
+        if failed and not landed:
+            raise NoSourceLoadedError(
+                "every source failed, nothing new to build (the marts keep their data): "
+                + "; ".join(f"{f['source']}: {f['error']}" for f in failed)
+            )
+        build_id = f"build-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        built_on = sorted(set().union(*(current_load_ids(record) for record in landed)))
+        summary = run_dbt(settings, ["build"])
+        summary["build_id"] = build_id
+        summary["built_on_load_ids"] = built_on
+        summary["failed_sources"] = [f["source"] for f in failed]
+        summary["source_freshness"] = source_freshness(settings)
+        tables = warehouse.publish_serving_copy(settings.duckdb_path, settings.serving_path)
+        summary["published_tables"] = tables
+        summary["serving_path"] = str(settings.serving_path)
+        return summary
+
+    def outcome(self, payload: dict[str, Any]) -> str:
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(payload.get("counts", {}).items()))
+        return (
+            f"{payload.get('build_id')} from {len(payload.get('built_on_load_ids', []))} "
+            f"load(s) ({counts}); {payload.get('published_tables')} marts published"
+        )
+
+
+def source_freshness(settings: Settings) -> dict[str, str]:
+    """`dbt source freshness` of the enabled sources only: source name -> pass / warn /
+    error. Reported, never fatal: stale raw data is worth a line in the report, not a reason
+    to withhold today's marts."""
+    target_path = settings.data_dir / "dbt" / "target"
+    # the dbt sources the enabled sources land in, and the warehouse's own ledger (`finops`)
+    dbt_sources = (n for s in settings.sources for n in registry.source(s).dbt_sources)
+    selected = sorted({"finops", *dbt_sources})
+    try:
+        run_dbt(
+            settings,
+            ["source", "freshness", "--select", *(f"source:{name}" for name in selected)],
+        )
+    except RuntimeError as exc:
+        log.warning("source freshness: %s", exc)
+    path = target_path / "sources.json"
+    if not path.exists():
+        return {}
+    results = json.loads(path.read_text()).get("results", [])
+    return {r["unique_id"].removeprefix("source.finops."): r["status"] for r in results}
