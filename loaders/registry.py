@@ -103,7 +103,8 @@ def _resolve(target: str) -> Callable[..., Any]:
 def lazy_attributes(module: str) -> Callable[[str], Any]:
     """A package's module `__getattr__` (PEP 562) that reads its names from `module`, imported
     on first use: a loader package's `__init__` stays light, so reading the registry (every
-    `source` module) never imports an SDK, DuckDB or pyarrow."""
+    `source` module) never imports an SDK or DuckDB (pyarrow only for the
+    raw tables' column types)."""
 
     def __getattr__(name: str) -> Any:
         if name.startswith("__"):
