@@ -38,48 +38,34 @@ import argparse
 import contextlib
 import logging
 import os
-import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
+from finops.commands.signals import RunInterrupted, signals_unwind
+from finops.exit_codes import (
+    EXIT_BUSY,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_SIGNAL_BASE,
+    EXIT_USAGE,
+)
 from finops.settings import REPO_ROOT, load_settings, utc_today
 from loaders import registry
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_PARTIAL = 3
-EXIT_BUSY = 4
-EXIT_SIGNAL_BASE = 128  # + the signal number: 143 for SIGTERM, 130 for SIGINT (as shells do)
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """SIGTERM or SIGINT arrived: unwind (subprocess.run kills the dbt child, locks are
-    released, Luigi's worker and its manager process shut down) and exit 128 + signal."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def _signals_unwind() -> Iterator[None]:
-    """SIGTERM/SIGINT raise RunInterrupted in the main thread while the block runs (the
-    default SIGTERM action would end the process at once, leaving children and Luigi's
-    manager process behind)."""
-
-    def handler(signum: int, _frame: object) -> None:
-        raise RunInterrupted(signum)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+__all__ = [
+    "EXIT_BUSY",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_PARTIAL",
+    "EXIT_SIGNAL_BASE",
+    "EXIT_USAGE",
+    "build_parser",
+    "known_failure",
+    "main",
+]
 
 
 def _date(value: str) -> date:
@@ -175,7 +161,7 @@ def _build(tasks: list, args: argparse.Namespace) -> int:
     progress = _Progress()
     try:
         with (
-            _signals_unwind(),
+            signals_unwind(),
             state.run_lock(settings.duckdb_path, holder, settings.run_wait_s, waiting),
         ):
             return _build_locked(tasks, args, progress)
@@ -359,7 +345,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     print(f"Dashboard on http://{shown['address']}:{shown['port']} (Ctrl-C to stop)", flush=True)
     server = subprocess.Popen(cmd, env=os.environ.copy())
     try:
-        with _signals_unwind():  # SIGTERM to finops stops the server too, never orphans it
+        with signals_unwind():  # SIGTERM to finops stops the server too, never orphans it
             return server.wait()
     except KeyboardInterrupt:
         server.terminate()

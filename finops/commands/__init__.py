@@ -1,0 +1,6 @@
+"""The `finops` subcommands; finops/cli.py parses the arguments and calls them.
+
+One module per command or group, each importing its heavy libraries (Luigi, DuckDB,
+pandas, the pipelines) only when it runs, so `finops --help` stays fast:
+    signals.py      SIGTERM/SIGINT as RunInterrupted, so a stopped command unwinds
+"""
