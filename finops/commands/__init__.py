@@ -4,4 +4,5 @@ One module per command or group, each importing its heavy libraries (Luigi, Duck
 pandas, the pipelines) only when it runs, so `finops --help` stays fast:
     run.py          run and backfill: DailyPipeline built by Luigi, progress and step lines
     signals.py      SIGTERM/SIGINT as RunInterrupted, so a stopped command unwinds
+    dashboard.py    the Streamlit server and where it listens
 """
