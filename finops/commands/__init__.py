@@ -5,4 +5,5 @@ pandas, the pipelines) only when it runs, so `finops --help` stays fast:
     run.py          run and backfill: DailyPipeline built by Luigi, progress and step lines
     signals.py      SIGTERM/SIGINT as RunInterrupted, so a stopped command unwinds
     dashboard.py    the Streamlit server and where it listens
+    sql.py          read-only queries of the marts, as a table or CSV
 """
