@@ -42,6 +42,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from finops.commands.dashboard import DASHBOARD_ADDRESS, DASHBOARD_PORT, cmd_dashboard
+from finops.commands.docs import cmd_docs
 from finops.commands.run import cmd_backfill, cmd_run
 from finops.commands.sql import cmd_sql
 from finops.exit_codes import (
@@ -73,30 +74,6 @@ def _date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
-
-
-def cmd_docs(args: argparse.Namespace) -> int:
-    """Build dbt's static docs site (one self-contained HTML file) and optionally serve it."""
-    import functools
-    import http.server
-    import shutil
-
-    from finops.dbt_runner import run_dbt
-
-    settings = load_settings()
-    run_dbt(settings, ["docs", "generate", "--static"])
-    site = settings.data_dir / "dbt" / "docs"
-    site.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(settings.data_dir / "dbt" / "target" / "static_index.html", site / "index.html")
-    print(f"dbt docs: {site / 'index.html'}")
-    if not args.serve:
-        return 0
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    with http.server.ThreadingHTTPServer((args.address, args.port), handler) as server:
-        print(f"Serving dbt docs on http://{args.address}:{args.port} (Ctrl-C to stop)", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            server.serve_forever()
-    return 0
 
 
 def cmd_prune(args: argparse.Namespace) -> int:

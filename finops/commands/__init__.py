@@ -6,4 +6,5 @@ pandas, the pipelines) only when it runs, so `finops --help` stays fast:
     signals.py      SIGTERM/SIGINT as RunInterrupted, so a stopped command unwinds
     dashboard.py    the Streamlit server and where it listens
     sql.py          read-only queries of the marts, as a table or CSV
+    docs.py         dbt's docs site
 """
