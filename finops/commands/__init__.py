@@ -7,4 +7,5 @@ pandas, the pipelines) only when it runs, so `finops --help` stays fast:
     dashboard.py    the Streamlit server and where it listens
     sql.py          read-only queries of the marts, as a table or CSV
     docs.py         dbt's docs site
+    maintenance.py  prune (exports past the retention) and purge (a source's raw rows)
 """
