@@ -30,6 +30,10 @@ Exit codes of `run` and `backfill` (for cron and systemd):
        execution history; rerun the date
 `prune`: 0 done, 1 the export location can't be used or some keys were not deleted, 2 bad
 settings.
+
+The commands themselves are in finops/commands/, one module per command or group; this
+module parses the arguments, calls the command, and turns what it raises into one line and
+an exit code (finops/exit_codes.py).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from finops.commands.dashboard import DASHBOARD_ADDRESS, DASHBOARD_PORT, cmd_das
 from finops.commands.docs import cmd_docs
 from finops.commands.maintenance import cmd_prune, cmd_purge
 from finops.commands.run import cmd_backfill, cmd_run
+from finops.commands.spark import cmd_spark
 from finops.commands.sql import cmd_sql
 from finops.exit_codes import (
     EXIT_BUSY,
@@ -75,34 +80,6 @@ def _date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
-
-
-def cmd_spark(args: argparse.Namespace) -> int:
-    """Export the raw tables to Parquet and build the dbt project on Spark (finops/spark.py)."""
-    from finops import spark
-
-    settings = load_settings()
-    base = spark.spark_dir(settings)
-    if args.raw_only:
-        try:
-            counts = spark.export_raw_parquet(settings, base / "raw")
-        except FileNotFoundError as exc:
-            print(f"finops spark: {exc}", file=sys.stderr)
-            return EXIT_FAILED
-        for table, rows in counts.items():
-            print(f"  raw.{table}: {rows} rows")
-        print(f"raw Parquet: {base / 'raw'} (one folder per table; see README, Spark)")
-        return 0
-    print(f"finops spark: dbt build --target spark in {base} (starts a local Spark)", flush=True)
-    try:
-        result = spark.build(settings, ["build", "--full-refresh"] if args.full_refresh else None)
-    except (RuntimeError, FileNotFoundError) as exc:
-        print(f"finops spark: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(result["counts"].items()))
-    print(f"built on Spark in {result['elapsed_s']} s: {counts}")
-    print(f"tables: {base / 'warehouse'} (schemas staging, intermediate, marts, seeds)")
-    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:

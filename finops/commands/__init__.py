@@ -8,4 +8,5 @@ pandas, the pipelines) only when it runs, so `finops --help` stays fast:
     sql.py          read-only queries of the marts, as a table or CSV
     docs.py         dbt's docs site
     maintenance.py  prune (exports past the retention) and purge (a source's raw rows)
+    spark.py        the dbt project on Spark
 """
