@@ -17,6 +17,7 @@ import pytest
 from test_dbt_build import EC2, LINKED, PAYER, SUBSCRIPTION, dbt_build, fetch, seed_rate
 
 from loaders import warehouse
+from loaders.warehouse import writes
 
 WINDOW = (date(2026, 3, 29), date(2026, 4, 1))  # [March 29, April 1)
 MAR29, MAR30, MAR31 = (WINDOW[0] + timedelta(days=n) for n in range(3))
@@ -64,7 +65,7 @@ def load_at(
     rows: list[dict],
 ) -> str:  # fmt: skip
     """Replace the window with the loader's clock reading `when`; return the load id."""
-    monkeypatch.setattr(warehouse, "_utc_now", lambda: when)
+    monkeypatch.setattr(writes, "utc_now", lambda: when)
     return warehouse.replace_window(
         db_path, raw_table=table, source="simulated", scope=scope,
         window_start=WINDOW[0], window_end=WINDOW[1], rows=rows,
