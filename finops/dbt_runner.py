@@ -145,16 +145,21 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def run_dbt(settings: Settings, args: list[str]) -> dict[str, Any]:
+def run_dbt(settings: Settings, args: list[str], window_start: str | None = None) -> dict[str, Any]:
     """Run dbt against this FINOPS_HOME's warehouse (holding its writer lock); raise on
-    failure with the failed nodes and where the full output is (logs/dbt_output.log)."""
+    failure with the failed nodes and where the full output is (logs/dbt_output.log).
+
+    `window_start` (YYYY-MM-DD) scopes the data tests to the days a daily build rebuilt
+    (dbt_project/macros/rebuilt_window.sql); without it every test reads all history. It goes
+    through the environment (FINOPS_DBT_WINDOW_START, always set, so a value left in the
+    caller's environment never leaks in): a changed --vars makes dbt parse the project again."""
     output_log = settings.log_dir / "dbt_output.log"
     with warehouse.writer_lock(settings.duckdb_path):
         run = invoke(
             args,
             target_path=settings.data_dir / "dbt" / "target",
             log_path=settings.log_dir / "dbt",
-            env=dbt_env(settings),
+            env=dbt_env(settings, FINOPS_DBT_WINDOW_START=window_start or ""),
             output_log=output_log,
             header=f"{now_iso()} dbt {' '.join(args)}",
         )

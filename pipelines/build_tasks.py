@@ -16,6 +16,7 @@ from finops.settings import Settings
 from loaders import registry, warehouse
 from pipelines import reporting
 from pipelines.base import BUILD_MARKER, CompleteWithInputs, FinopsTask
+from pipelines.build_window import rebuilt_window_start
 from pipelines.load_tasks import NoSourceLoadedError, current_load_ids, enabled_loads, load_outcomes
 from pipelines.records import discard_stale, file_stamp
 from pipelines.state import RunState
@@ -84,6 +85,10 @@ class ArchiveRawExtract(CompleteWithInputs, FinopsTask):
 class DbtBuild(CompleteWithInputs, FinopsTask):
     """`dbt build` (seeds, models, tests, unit tests), then publish the marts for readers.
 
+    A daily build (incremental tables exist) rebuilds the days from the first one a load
+    changed and tests those days only (pipelines/build_window.py), without the unit tests;
+    the first build tests everything. `finops verify` tests all history.
+
     Runs on whatever landed: a source whose load failed keeps its last good data in raw, so
     the marts keep it too. Refuses only when no source landed at all.
     """
@@ -112,7 +117,13 @@ class DbtBuild(CompleteWithInputs, FinopsTask):
             )
         build_id = f"build-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         built_on = sorted(set().union(*(current_load_ids(record) for record in landed)))
-        summary = run_dbt(settings, ["build"])
+        window_start = build_window_start(settings)
+        # A daily build: tests over the rebuilt days; unit tests (code, not data) are left to
+        # `finops verify`, a full build and the test suite.
+        daily = window_start is not None
+        args = ["build", "--exclude-resource-type", "unit_test"] if daily else ["build"]
+        summary = run_dbt(settings, args, window_start=window_start)
+        summary["window_start"] = window_start
         summary["build_id"] = build_id
         summary["built_on_load_ids"] = built_on
         summary["failed_sources"] = [f["source"] for f in failed]
@@ -124,10 +135,24 @@ class DbtBuild(CompleteWithInputs, FinopsTask):
 
     def outcome(self, payload: dict[str, Any]) -> str:
         counts = ", ".join(f"{n} {k}" for k, n in sorted(payload.get("counts", {}).items()))
+        window = payload.get("window_start")
+        tested = f"days from {window} rebuilt and tested" if window else "all days tested"
         return (
             f"{payload.get('build_id')} from {len(payload.get('built_on_load_ids', []))} "
-            f"load(s) ({counts}); {payload.get('published_tables')} marts published"
+            f"load(s) ({counts}; {tested}); {payload.get('published_tables')} marts published"
         )
+
+
+def build_window_start(settings: Settings) -> str | None:
+    """The first charge date this build rebuilds (pipelines/build_window.py); None: all."""
+    if not settings.duckdb_path.exists():
+        return None
+    with warehouse.writer_lock(settings.duckdb_path):
+        con = warehouse.connect_writer(settings.duckdb_path)
+        try:
+            return rebuilt_window_start(con)
+        finally:
+            con.close()
 
 
 def source_freshness(settings: Settings) -> dict[str, str]:

@@ -1,35 +1,82 @@
 {#
-    Incremental facts on charge_date (fct_daily_costs) rebuild every day from the first one a
-    load changed since the last build: "since the last build" = loads of the ledger that
-    succeeded and finished after the table's max(watermark_column).
+    Incremental models on charge_date (int_daily_costs_converted, int_daily_costs_by_scope,
+    int_daily_cost_series_scored, fct_daily_costs) rebuild every day from the first one a
+    load changed since their last build: "since the last build" = loads of the ledger that
+    succeeded and finished after the model's max(watermark_column) (`_loaded_through`, the
+    latest succeeded load when it was built). Each model keeps its own watermark, so a model
+    whose build failed catches up on the next one.
 
-    first_day_to_rebuild: that first day as a scalar subquery (null when no load finished
-    since). On Spark the model selects the days from it on and overwrites their charge_date
-    partitions (insert_overwrite).
+    first_day_to_rebuild(ledger): that first day as a 'YYYY-MM-DD' string, read from the
+    warehouse when the model is compiled (so the filter is a constant DuckDB pushes down to
+    the raw scans), '9999-12-31' when no load finished since (nothing to rebuild), none when
+    the whole model is rebuilt: a full build, or a table without the watermark column (built
+    before it existed).
 
-    delete_days_to_rebuild: the DuckDB pre-hook (delete+insert): delete those days, so a day a
-    reload emptied disappears too. A table without the watermark column (built before it
-    existed) is emptied: the run then rebuilds it in full.
+    delete_days_to_rebuild(ledger): the DuckDB pre-hook (delete+insert): delete those days, so
+    a day a reload emptied disappears too.
+
+    rebuilt_days_filter(ledger): the `where` of the model's select over its daily input. On
+    Spark (Parquet, no delete) the same days are selected and their charge_date partitions
+    overwritten (insert_overwrite).
 #}
 {% macro first_day_to_rebuild(ledger, watermark_column='_loaded_through') -%}
-    (
-        select min(window_start)
+    {%- if not execute or not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- if watermark_column not in columns -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        select cast(coalesce(min(window_start), cast('9999-12-31' as date)) as string) as first_day
         from {{ ledger }}
         where
             is_succeeded
             and finished_at > (
-                select coalesce(max({{ watermark_column }}), timestamp '0001-01-01')
+                select coalesce(max({{ watermark_column }}), cast('0001-01-01' as timestamp))
                 from {{ this }}
             )
-    )
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values()[0] | string) }}
 {%- endmacro %}
 
 {% macro delete_days_to_rebuild(ledger, watermark_column='_loaded_through') -%}
     {%- if is_incremental() -%}
-        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+        {%- set first_day = first_day_to_rebuild(ledger, watermark_column) -%}
         delete from {{ this }}
-        {%- if watermark_column in columns %}
-        where charge_date >= {{ first_day_to_rebuild(ledger, watermark_column) }}
+        {%- if first_day is not none %}
+        where charge_date >= cast('{{ first_day }}' as date)
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro rebuilt_days_filter(ledger, column='charge_date', watermark_column='_loaded_through') -%}
+    {%- set first_day = first_day_to_rebuild(ledger, watermark_column) -%}
+    {%- if first_day is not none -%}
+        where {{ column }} >= cast('{{ first_day }}' as date)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The watermark column of an incremental model over the ledger: the latest succeeded load. -#}
+{% macro loaded_through(ledger) -%}
+    cast((
+        select max(loads.finished_at) as loaded_through
+        from {{ ledger }} as loads
+        where loads.is_succeeded
+    ) as timestamp)
+{%- endmacro %}
+
+
+{#- The config of every incremental model on charge_date: {{ config(**incremental_by_day()) }}.
+    DuckDB: the pre-hook deletes the days to rebuild, then they are appended again. Spark
+    (Parquet, no delete): the rebuilt days' charge_date partitions are overwritten. -#}
+{% macro incremental_by_day() -%}
+    {%- set on_spark = target_is_spark() -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'insert_overwrite' if on_spark else 'append',
+        'partition_by': ['charge_date'] if on_spark else none,
+        'on_schema_change': 'append_new_columns',
+        'pre_hook': [] if on_spark else ["{{ delete_days_to_rebuild(ref('stg_finops__load_ledger')) }}"],
+    }) }}
 {%- endmacro %}

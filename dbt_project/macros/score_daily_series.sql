@@ -3,8 +3,11 @@
     the CTEs first_pass, first_pass_flagged, trained, scored, measured and flagged over a
     gap-filled daily series CTE (one row per series and charge_date with actual_cost). Call it
     in a `with` list after that CTE, followed by a comma and the model's final CTE.
+    `stored_first_pass_column`: a column of the series CTE holding the first-pass flag of
+    days scored by an earlier build (an incremental model's stored history; null on the days
+    to score), used instead of recomputing it from a history cut short.
 #}
-{% macro score_daily_series(series_cte, partition_columns) -%}
+{% macro score_daily_series(series_cte, partition_columns, stored_first_pass_column=none) -%}
     {%- set seasonality = var('anomaly_seasonality') | string | trim | lower %}
     {%- if seasonality == 'day_of_week' %}
         {%- set window_rows = var('anomaly_seasonal_weeks') | int %}
@@ -43,6 +46,9 @@ first_pass_flagged as (
     select
         *,
         coalesce(
+            {%- if stored_first_pass_column %}
+            {{ stored_first_pass_column }},
+            {%- endif %}
             first_pass_days >= {{ min_history_days }}
             and (
                 (
@@ -126,6 +132,20 @@ flagged as (
         '{{ seasonality }}' as seasonality
     from measured
 )
+{%- endmacro %}
+
+{#
+    How many days before the first day it scores a series needs, as stored: the training
+    window of the scoring (anomaly_seasonal_weeks weeks of the same weekday with
+    day_of_week seasonality, anomaly_window_days days without).
+#}
+{% macro anomaly_lookback_days() -%}
+    {%- set seasonality = var('anomaly_seasonality') | string | trim | lower %}
+    {%- if seasonality == 'day_of_week' -%}
+        {{ return((var('anomaly_seasonal_weeks') | int) * 7) }}
+    {%- else -%}
+        {{ return(var('anomaly_window_days') | int) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#

@@ -330,10 +330,11 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
     tampered.write_bytes(db_path.read_bytes())
     con = duckdb.connect(str(tampered))
     try:
+        # the Tax lines landed twice, as if a second source brought them too
         con.execute(
-            "insert into raw.aws_cost_explorer "
-            "select * replace ('aws_cost_explorer' as _source) from raw.aws_cost_explorer "
-            "where record_type = 'Tax'"
+            "insert into intermediate.int_cloud_costs_unioned "
+            "select * replace ('aws_cost_explorer' as x_source) "
+            "from intermediate.int_cloud_costs_unioned where x_charge_type = 'Tax'"
         )
         con.execute(
             "update marts.fct_daily_costs set service_category = 'Compute and Stuff' "

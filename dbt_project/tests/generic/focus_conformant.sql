@@ -16,10 +16,14 @@
 #}
 {% test focus_conformant(model) %}
 
+{#- `model` may be a filtered subquery (the `where` config), not a relation: its columns are
+    those of an empty select from it. -#}
 {%- set present = [] -%}
-{%- for column in adapter.get_columns_in_relation(model) -%}
-    {%- do present.append(column.name | lower) -%}
-{%- endfor -%}
+{%- if execute -%}
+    {%- for column in run_query('select * from ' ~ model ~ ' where 1 = 0').column_names -%}
+        {%- do present.append(column | lower) -%}
+    {%- endfor -%}
+{%- endif -%}
 
 {%- set mandatory = [
     'charge_date', 'provider_name', 'billing_account_id', 'sub_account_id', 'service_name',

@@ -2,7 +2,12 @@
 -- of fct_daily_costs equal the raw tables' totals to the cent (AWS: UnblendedCost and
 -- AmortizedCost by their units; Azure: ActualCost and AmortizedCost cost by currency; FOCUS
 -- files: BilledCost and EffectiveCost by BillingCurrency, per normalised ProviderName).
--- Returns one row per provider x currency that does not reconcile.
+-- Two comparisons, both cheap (sums of two columns, no join of rows):
+--   - per day of the days the build rebuilt (all days without a window: `finops verify`, a
+--     full build): a day's money must land on that day;
+--   - the running total over all history (day 'all'): nothing lost or doubled anywhere.
+-- Returns one row per provider x currency x day (or 'all') that does not reconcile.
+{%- set window = rebuilt_window_predicate('charge_date') %}
 with
 
 raw_aws as (
@@ -25,6 +30,7 @@ raw_amounts as (
     select
         'AWS' as provider_name,
         upper(trim(unblended_cost_unit)) as billing_currency,
+        cast(time_period_start as date) as charge_date,
         unblended_cost as billed_cost,
         0 as effective_cost
     from raw_aws
@@ -34,6 +40,7 @@ raw_amounts as (
     select
         'AWS' as provider_name,
         upper(trim(amortized_cost_unit)) as billing_currency,
+        cast(time_period_start as date) as charge_date,
         0 as billed_cost,
         amortized_cost as effective_cost
     from raw_aws
@@ -43,6 +50,7 @@ raw_amounts as (
     select
         'Azure' as provider_name,
         upper(trim(currency)) as billing_currency,
+        {{ date_from_yyyymmdd('cast(usage_date as string)') }} as charge_date,
         case when query_type = 'ActualCost' then cost else 0 end as billed_cost,
         case when query_type = 'AmortizedCost' then cost else 0 end as effective_cost
     from raw_azure
@@ -52,15 +60,30 @@ raw_amounts as (
     select
         {{ normalized_provider_name('provider_name') }} as provider_name,
         upper(trim(billing_currency)) as billing_currency,
+        charge_date,
         billed_cost,
         effective_cost
     from raw_focus
 ),
 
+-- per day within the window, and 'all' over every day
 raw_totals as (
     select
         provider_name,
         billing_currency,
+        cast(charge_date as string) as charge_day,
+        sum(billed_cost) as billed_cost,
+        sum(effective_cost) as effective_cost
+    from raw_amounts
+    where {{ window }}
+    group by provider_name, billing_currency, charge_date
+
+    union all
+
+    select
+        provider_name,
+        billing_currency,
+        'all' as charge_day,
         sum(billed_cost) as billed_cost,
         sum(effective_cost) as effective_cost
     from raw_amounts
@@ -71,6 +94,19 @@ mart_totals as (
     select
         provider_name,
         billing_currency,
+        cast(charge_date as string) as charge_day,
+        sum(billed_cost) as billed_cost,
+        sum(effective_cost) as effective_cost
+    from daily_costs
+    where {{ window }}
+    group by provider_name, billing_currency, charge_date
+
+    union all
+
+    select
+        provider_name,
+        billing_currency,
+        'all' as charge_day,
         sum(billed_cost) as billed_cost,
         sum(effective_cost) as effective_cost
     from daily_costs
@@ -81,6 +117,7 @@ compared as (
     select
         coalesce(raw_totals.provider_name, mart_totals.provider_name) as provider_name,
         coalesce(raw_totals.billing_currency, mart_totals.billing_currency) as billing_currency,
+        coalesce(raw_totals.charge_day, mart_totals.charge_day) as charge_day,
         coalesce(raw_totals.billed_cost, 0) as raw_billed_cost,
         coalesce(mart_totals.billed_cost, 0) as mart_billed_cost,
         coalesce(raw_totals.effective_cost, 0) as raw_effective_cost,
@@ -90,6 +127,7 @@ compared as (
         on
             raw_totals.provider_name = mart_totals.provider_name
             and raw_totals.billing_currency = mart_totals.billing_currency
+            and raw_totals.charge_day = mart_totals.charge_day
 ),
 
 final as (

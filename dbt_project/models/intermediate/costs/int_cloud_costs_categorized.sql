@@ -7,6 +7,8 @@
 -- 'Other (<category>)'.
 with
 
+-- A view over the int_cloud_costs_unioned table: two joins on small seeds, so its tests and
+-- int_daily_costs_converted read the table with their day filter pushed down.
 costs as (
     select * from {{ ref('int_cloud_costs_unioned') }}
 ),

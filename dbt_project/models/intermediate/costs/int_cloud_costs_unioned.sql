@@ -7,18 +7,27 @@
 -- as named by the provider, charge type, currency), not by the load scope or source that
 -- brought it: two scopes or sources landing the same line would double count it, and the
 -- unique test on cost_line_id stops the build instead.
+--
+-- The one table of cost rows (staging and the Azure pivot are views over raw): incremental
+-- on charge_date (macros/delete_days_to_rebuild.sql), so a daily build reads the raw rows of
+-- the restatement window only (the filter is a constant, pushed down to the raw scans) and
+-- every test and model downstream reads a table, not a chain of views.
+{{ config(**incremental_by_day()) }}
 with
 
 aws_costs as (
     select * from {{ ref('stg_aws_cost_explorer__costs') }}
+    {{ rebuilt_days_filter(ref('stg_finops__load_ledger')) }}
 ),
 
 azure_costs as (
     select * from {{ ref('int_azure_costs_pivoted') }}
+    {{ rebuilt_days_filter(ref('stg_finops__load_ledger')) }}
 ),
 
 focus_costs as (
     select * from {{ ref('int_focus_costs_aggregated') }}
+    {{ rebuilt_days_filter(ref('stg_finops__load_ledger')) }}
 ),
 
 unioned as (
@@ -102,7 +111,8 @@ final as (
             'provider_name', 'sub_account_id', 'charge_date', 'service_name', 'x_region_name',
             'x_charge_type', 'billing_currency',
         ]) }} as cost_line_id,
-        *
+        *,
+        {{ loaded_through(ref('stg_finops__load_ledger')) }} as _loaded_through
     from unioned
 )
 

@@ -4,13 +4,17 @@
 -- fx_rates row on or before the charge date; same currency -> rate 1. A missing rate leaves
 -- fx_rate null, which fails the not_null test instead of dropping the cost.
 --
--- A view over the whole history: fct_daily_costs materializes it incrementally (its filter
--- on charge_date is pushed down to the raw scans); the per-scope totals and the anomaly
--- series read it too, so no intermediate model depends on a mart.
+-- Incremental on charge_date like fct_daily_costs (macros/delete_days_to_rebuild.sql): a
+-- daily build computes the restatement window only; its filter is a constant, pushed down
+-- through the views to the raw scans. The daily grain is computed once per build:
+-- fct_daily_costs, the per-scope totals and the anomaly series read this table, so no
+-- intermediate model depends on a mart.
+{{ config(**incremental_by_day()) }}
 with
 
 costs as (
     select * from {{ ref('int_cloud_costs_categorized') }}
+    {{ rebuilt_days_filter(ref('stg_finops__load_ledger')) }}
 ),
 
 fx_rates as (
@@ -88,7 +92,8 @@ final as (
             as billed_cost_reporting,
         cast(round(cast(effective_cost as decimal(28, 10)) * cast(fx_rate as decimal(18, 10)), 10) as decimal(38, 10))
             as effective_cost_reporting,
-        cast(is_estimated as boolean) as is_estimated
+        cast(is_estimated as boolean) as is_estimated,
+        {{ loaded_through(ref('stg_finops__load_ledger')) }} as _loaded_through
     from converted
 )
 

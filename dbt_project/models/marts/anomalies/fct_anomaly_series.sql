@@ -1,9 +1,9 @@
 -- The daily series the anomalies are judged on, with the expected band, for charts: every
 -- day of the three total series (AWS, Azure, All) and every day of each service series
 -- that has at least one flagged day (a series without anomalies has nothing to explain and
--- would only make the table large). The band is expected_cost +/- the distance at which
--- the scoring flags a day (anomaly_band_half_width), so exactly the flagged days lie on or
--- outside it (tested).
+-- would only make the table large), the account named as in dim_sub_accounts. The band is
+-- expected_cost +/- the distance at which the scoring flags a day (anomaly_band_half_width),
+-- so exactly the flagged days lie on or outside it (tested).
 with
 
 total_days as (
@@ -12,6 +12,10 @@ total_days as (
 
 service_days as (
     select * from {{ ref('int_daily_cost_series_scored') }}
+),
+
+sub_accounts as (
+    select * from {{ ref('dim_sub_accounts') }}
 ),
 
 flagged_series as (
@@ -50,7 +54,7 @@ series_days as (
         'service' as series_level,
         service_days.provider_name as provider_scope,
         service_days.sub_account_id,
-        service_days.sub_account_name,
+        sub_accounts.sub_account_name,
         service_days.service_name,
         service_days.charge_date,
         service_days.reporting_currency,
@@ -68,6 +72,10 @@ series_days as (
             service_days.provider_name = flagged_series.provider_name
             and service_days.sub_account_id = flagged_series.sub_account_id
             and service_days.service_name = flagged_series.service_name
+    left join sub_accounts
+        on
+            service_days.provider_name = sub_accounts.provider_name
+            and service_days.sub_account_id = sub_accounts.sub_account_id
 ),
 
 banded as (
