@@ -8,6 +8,7 @@
     finops prune [--date D] [--dry-run]      (only the export retention prune, for its own timer)
     finops purge --source S --start D --end D   (remove a source's raw rows, ledgered)
     finops spark [--raw-only] [--full-refresh]   (the dbt project on Apache Spark, target `spark`)
+    finops verify                            (every dbt test over all history; weekly)
 
 `run --force` (and `backfill --force`) reruns a date that is complete: every load of its
 window runs again (FOCUS: every file re-imported), then build, export, prune and report.
@@ -28,6 +29,7 @@ Exit codes of `run` and `backfill` (for cron and systemd):
        turns, one per warehouse); nothing was loaded
   143  stopped by SIGTERM (130: SIGINT): children stopped, locks released, `killed` in the
        execution history; rerun the date
+`verify`: 0 every test passed, 1 a test failed (named, with logs/dbt_output.log), 4 busy.
 `prune`: 0 done, 1 the export location can't be used or some keys were not deleted, 2 bad
 settings.
 
@@ -51,6 +53,7 @@ from finops.commands.maintenance import cmd_prune, cmd_purge
 from finops.commands.run import cmd_backfill, cmd_run
 from finops.commands.spark import cmd_spark
 from finops.commands.sql import cmd_sql
+from finops.commands.verify import cmd_verify
 from finops.exit_codes import (
     EXIT_BUSY,
     EXIT_FAILED,
@@ -185,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-refresh", action="store_true", help="rebuild the incremental fct_daily_costs"
     )
     spark_cmd.set_defaults(func=cmd_spark)
+    verify = sub.add_parser(
+        "verify",
+        help="run every dbt data and unit test over all history (a daily run tests only the "
+        "days it rebuilt); schedule weekly. Exit 0 passed, 1 a test failed, 4 busy",
+    )
+    verify.set_defaults(func=cmd_verify)
 
     return parser
 
