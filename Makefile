@@ -9,7 +9,7 @@ JAVA := $(shell command -v java)
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 export DO_NOT_TRACK := 1
 
-.PHONY: run test setup pipeline dashboard docs docs-serve lint format browser java spark clean evaluate
+.PHONY: run test test-fast setup pipeline dashboard docs docs-serve lint format browser java spark clean evaluate
 
 ## run: set up from nothing, run the daily pipeline on the default sources, serve the dashboard
 run: setup pipeline dashboard
@@ -17,6 +17,11 @@ run: setup pipeline dashboard
 ## test: set up (venv, packages, Debian chromium, Java for Spark) and run the whole test suite
 test: setup browser java
 	$(PY) -m pytest -n auto --dist loadgroup --no-loadscope-reorder
+
+## test-fast: the tests marked `fast` (mappings, clients, warehouse writer, dbt unit tests; under
+## 2 minutes): while editing a loader or a model's SQL. `make test` before a commit (CI runs it).
+test-fast: setup
+	$(PY) -m pytest -n auto --dist loadgroup --no-loadscope-reorder -m fast
 
 setup: $(STAMP)
 

@@ -17,6 +17,10 @@ SHARED_BUILDS = ("two_clouds", "built_home")
 # xdist hands out groups in collection order): a long group started last would end the run
 # on one worker while the other idles. The rest follow, largest group first.
 SLOW_GROUPS = ("tests/dbt/test_spark_target.py", "two_clouds", "built_home")
+# `make test-fast` (pytest -m fast): tests that run no pipeline and no full dbt build -
+# mappings, clients against the emulators, the warehouse writer, the registry, chart
+# builders and every dbt unit test on an empty warehouse. Under 2 minutes on 2 cores.
+FAST_PATHS = ("tests/loaders/", "tests/dbt/test_unit_tests.py", "tests/dashboard/test_charts.py")
 
 
 # tryfirst: the marks must be set before xdist's own hook reads them to suffix the node ids
@@ -28,6 +32,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     Without xdist the mark does nothing and the order only changes which test runs when."""
     groups: dict[int, str] = {}
     for item in items:
+        if item.nodeid.startswith(FAST_PATHS):
+            item.add_marker(pytest.mark.fast)
         fixtures = getattr(item, "fixturenames", ())
         group = next((name for name in SHARED_BUILDS if name in fixtures), None)
         group = group or item.nodeid.split("::")[0]

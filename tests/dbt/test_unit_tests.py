@@ -1,0 +1,53 @@
+"""Every dbt unit test (the SQL rules on fixed rows: pivot, categories, FX, scoring,
+forecast, root causes ...) on an empty warehouse: the raw tables created, every model built
+with `--empty` (zero rows, right types), then the unit tests. Part of `make test-fast`
+(tests/conftest.py FAST_PATHS).
+
+    .venv/bin/pytest tests/dbt/test_unit_tests.py -q
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import duckdb
+from test_dbt_build import DBT, DBT_PROJECT_DIR, REPO_ROOT
+
+from loaders.warehouse import schema
+
+
+def test_every_dbt_unit_test_passes_on_an_empty_warehouse(tmp_path: Path) -> None:
+    db_path = tmp_path / "finops.duckdb"
+    con = duckdb.connect(str(db_path))
+    try:
+        schema.ensure_raw_schema(con)
+    finally:
+        con.close()
+    env = {
+        **os.environ,
+        "FINOPS_DUCKDB_PATH": str(db_path),
+        "FINOPS_REPORTING_CURRENCY": "USD",
+        "FINOPS_DBT_WINDOW_START": "",
+        "DO_NOT_TRACK": "1",
+    }
+    command = [
+        str(DBT), "build", "--empty", "--exclude-resource-type", "test",
+        "--project-dir", str(DBT_PROJECT_DIR),
+        "--profiles-dir", str(REPO_ROOT),
+        "--target-path", str(tmp_path / "target"),
+        "--log-path", str(tmp_path / "logs"),
+    ]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    unit_tests = {
+        r["unique_id"]: r["status"] for r in results if r["unique_id"].startswith("unit_test.")
+    }
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    assert set(unit_tests) == set(manifest["unit_tests"])
+    assert len(unit_tests) >= 18
+    assert set(unit_tests.values()) == {"pass"}
