@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from finops_testing import FIXED_RUN_DATE, finops_env
 
 FINOPS = str(Path(sys.executable).with_name("finops"))
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -234,3 +236,70 @@ def test_a_warehouse_held_by_another_process_fails_in_one_line(tmp_path: Path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert f"is open for writing in another process (pid {os.getpid()})" in proc.stderr
+
+
+def test_verify_tests_all_history_where_a_daily_build_tests_only_its_window(
+    built_home: Path, tmp_path: Path
+):
+    # GIVEN a copy of a built warehouse
+    home = tmp_path / "home"
+    (home / "data").mkdir(parents=True)
+    for suffix in ("", ".wal"):
+        source = built_home / "data" / f"finops.duckdb{suffix}"
+        if source.exists():
+            (home / "data" / source.name).write_bytes(source.read_bytes())
+
+    # WHEN `finops verify` runs on it THEN every test passes
+    clean = run_cli(home, "verify")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "every test over all history" in clean.stdout and " pass" in clean.stdout
+
+    # GIVEN a doubled row on the oldest day, which no daily build revisits
+    warehouse = home / "data" / "finops.duckdb"
+    con = duckdb.connect(str(warehouse))
+    try:
+        [(oldest,)] = con.execute("select min(charge_date) from marts.fct_daily_costs").fetchall()
+        con.execute(
+            "insert into marts.fct_daily_costs select * from marts.fct_daily_costs "
+            "where charge_date = ? limit 1",
+            [oldest],
+        )
+    finally:
+        con.close()
+
+    # WHEN the primary-key test runs scoped to a later window, as in a daily build
+    window = (oldest + timedelta(days=1)).isoformat()
+    scoped = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("dbt")), "test",
+            "--select", "unique_fct_daily_costs_daily_cost_id",
+            "--project-dir", str(REPO_ROOT / "dbt_project"),
+            "--profiles-dir", str(REPO_ROOT),
+            "--target-path", str(tmp_path / "target"),
+            "--log-path", str(tmp_path / "logs"),
+        ],
+        env={
+            **os.environ,
+            "FINOPS_DUCKDB_PATH": str(warehouse),
+            "FINOPS_DBT_WINDOW_START": window,
+            "DO_NOT_TRACK": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    # THEN it does not see the old day ...
+    assert scoped.returncode == 0, scoped.stdout[-3000:]
+    assert (
+        f">= cast('{window}' as date)"
+        in (
+            next(
+                (tmp_path / "target" / "compiled").rglob("unique_fct_daily_costs_daily_cost_id.sql")
+            )
+        ).read_text()
+    )
+    # ... and `finops verify` does, names the test and exits 1
+    broken = run_cli(home, "verify")
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "unique_fct_daily_costs_daily_cost_id" in broken.stderr
