@@ -348,6 +348,18 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
             "update marts.fct_daily_costs set billing_currency = 'eur' "
             "where provider_name = 'Azure'"
         )
+        # ... two columns lost values on a few rows (a mapping bug upstream would do that)
+        con.execute(
+            "update intermediate.int_cloud_costs_unioned set sub_account_id = null "
+            "where x_charge_type = 'Credit'"
+        )
+        con.execute(
+            "update intermediate.int_cloud_costs_unioned set billed_cost = null "
+            "where x_charge_type = 'Tax' and x_source = 'aws_cost_explorer'"
+        )
+        # (a mart's contract makes DuckDB itself refuse a null in a not_null column)
+        with pytest.raises(duckdb.ConstraintException, match="fx_rate"):
+            con.execute("update marts.fct_daily_costs set fx_rate = null")
         # ... and the anomaly chart's band says a normal day of the total series is flagged
         con.execute(
             "update marts.fct_anomaly_series set is_anomaly = true "
@@ -369,6 +381,7 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
         "--store-failures",
         "--select",
         "test_name:unique,int_cloud_costs_unioned",
+        "test_name:not_null_columns,int_cloud_costs_unioned",
         "test_name:focus_conformant,fct_daily_costs",
         "assert_fct_anomaly_series_band_matches_flags",
     ]  # fmt: skip
@@ -381,6 +394,21 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
     assert "Failure in test unique_int_cloud_costs_unioned_cost_line_id" in done.stdout
     assert "Failure in test focus_conformant_fct_daily_costs_" in done.stdout
     assert "Failure in test assert_fct_anomaly_series_band_matches_flags" in done.stdout
+    # ... and the one not-null test of the model names each column with its null rows
+    assert "Failure in test not_null_columns_int_cloud_costs_unioned_" in done.stdout
+    nulls = fetch(
+        tampered,
+        "select column_name, null_rows from dbt_test__audit.not_null_columns_int_cloud_costs_unioned_ "
+        "order by all",
+    )
+    expected = fetch(
+        tampered,
+        "select 'billed_cost', count(*) filter (where billed_cost is null) "
+        "from intermediate.int_cloud_costs_unioned union all "
+        "select 'sub_account_id', count(*) filter (where sub_account_id is null) "
+        "from intermediate.int_cloud_costs_unioned order by all",
+    )
+    assert nulls == expected and all(n > 0 for _, n in nulls)
     violations = fetch(
         tampered,
         "select rule, offending_value from dbt_test__audit.focus_conformant_fct_daily_costs_ "

@@ -153,3 +153,24 @@ def test_every_mart_the_dashboard_reads_is_in_its_exposure(manifest: dict[str, A
     declared = {uid.split(".")[-1] for uid in exposure["depends_on"]["nodes"]}
     assert read - declared == set()
     assert declared - read == set(), "the exposure names marts the dashboard does not read"
+
+
+def test_every_declared_not_null_constraint_is_tested(manifest: dict[str, Any]):
+    # A column's `constraints: - type: not_null` is checked by its model's (seed's, source's)
+    # one not_null_columns test; DuckDB also enforces it on contracted marts, Spark does not.
+    tested = set()
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "test" and "test_metadata" in node:
+            if node["test_metadata"]["name"] == "not_null_columns":
+                tested.add(node.get("attached_node") or node["depends_on"]["nodes"][0])
+    declared = {
+        uid
+        for uid, node in [*manifest["nodes"].items(), *manifest["sources"].items()]
+        if any(
+            c["type"] == "not_null"
+            for column in node.get("columns", {}).values()
+            for c in column.get("constraints", [])
+        )
+    }
+    assert declared, "no column declares a not_null constraint"
+    assert declared - tested == set()

@@ -152,14 +152,16 @@ def test_finops_spark_builds_every_node_of_the_project(spark_builds: dict):
         "load_ledger",
         "load_restatements",
     ]
-    # ... the data and unit tests included: "built on Spark in 250.1 s: 379 pass, 30 success"
+    # ... the data and unit tests included: "built on Spark in 250.1 s: 194 pass, 30 success"
+    # (176 data tests - one not_null_columns test per model, not one node per column - and
+    # 18 unit tests)
     counts = {
         status: int(n)
         for n, status in (
             part.split() for part in summary.splitlines()[0].split(":", 1)[1].split(",")
         )
     }
-    assert counts["pass"] > 300 and counts["success"] >= 30, counts
+    assert counts["pass"] > 150 and counts["success"] >= 30, counts
 
 
 @pytest.mark.parametrize("state", ["state_1", "state_2"])

@@ -2,7 +2,7 @@
 -- billing currency, with both amounts also in the reporting currency: the one place of the
 -- daily grain and of the conversion. FX is an as-of join on int_fx_rates_ranged: the latest
 -- fx_rates row on or before the charge date; same currency -> rate 1. A missing rate leaves
--- fx_rate null, which fails the not_null test instead of dropping the cost.
+-- fx_rate null, which fails the not_null constraint instead of dropping the cost.
 --
 -- Incremental on charge_date like fct_daily_costs (macros/delete_days_to_rebuild.sql): a
 -- daily build computes the restatement window only; its filter is a constant, pushed down
