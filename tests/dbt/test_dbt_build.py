@@ -357,6 +357,13 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
             "update intermediate.int_cloud_costs_unioned set billed_cost = null "
             "where x_charge_type = 'Tax' and x_source = 'aws_cost_explorer'"
         )
+        # ... one cent appeared on one AWS line of the first day
+        con.execute(
+            "update marts.fct_daily_costs set billed_cost = billed_cost + 0.01 "
+            "where daily_cost_id = (select min(daily_cost_id) from marts.fct_daily_costs "
+            "where provider_name = 'AWS' and charge_date = "
+            "(select min(charge_date) from marts.fct_daily_costs))"
+        )
         # (a mart's contract makes DuckDB itself refuse a null in a not_null column)
         with pytest.raises(duckdb.ConstraintException, match="fx_rate"):
             con.execute("update marts.fct_daily_costs set fx_rate = null")
@@ -384,6 +391,7 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
         "test_name:not_null_columns,int_cloud_costs_unioned",
         "test_name:focus_conformant,fct_daily_costs",
         "assert_fct_anomaly_series_band_matches_flags",
+        "assert_fct_daily_costs_reconcile_to_raw",
     ]  # fmt: skip
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
@@ -394,6 +402,21 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
     assert "Failure in test unique_int_cloud_costs_unioned_cost_line_id" in done.stdout
     assert "Failure in test focus_conformant_fct_daily_costs_" in done.stdout
     assert "Failure in test assert_fct_anomaly_series_band_matches_flags" in done.stdout
+    # ... and the reconciliation names the cent on its day and in the running total
+    assert "Failure in test assert_fct_daily_costs_reconcile_to_raw" in done.stdout
+    first_day = fetch(
+        tampered, "select cast(min(charge_date) as varchar) from marts.fct_daily_costs"
+    )
+    off = fetch(
+        tampered,
+        "select charge_day, billing_currency, billed_difference, effective_difference "
+        "from dbt_test__audit.assert_fct_daily_costs_reconcile_to_raw "
+        "where provider_name = 'AWS' order by charge_day",
+    )
+    assert off == [
+        (first_day[0][0], "USD", Decimal("0.01"), Decimal("0")),
+        ("all", "USD", Decimal("0.01"), Decimal("0")),
+    ]
     # ... and the one not-null test of the model names each column with its null rows
     assert "Failure in test not_null_columns_int_cloud_costs_unioned_" in done.stdout
     nulls = fetch(

@@ -160,9 +160,9 @@ def test_every_declared_not_null_constraint_is_tested(manifest: dict[str, Any]):
     # one not_null_columns test; DuckDB also enforces it on contracted marts, Spark does not.
     tested = set()
     for node in manifest["nodes"].values():
-        if node["resource_type"] == "test" and "test_metadata" in node:
-            if node["test_metadata"]["name"] == "not_null_columns":
-                tested.add(node.get("attached_node") or node["depends_on"]["nodes"][0])
+        metadata = node.get("test_metadata") or {}
+        if node["resource_type"] == "test" and metadata.get("name") == "not_null_columns":
+            tested.add(node.get("attached_node") or node["depends_on"]["nodes"][0])
     declared = {
         uid
         for uid, node in [*manifest["nodes"].items(), *manifest["sources"].items()]

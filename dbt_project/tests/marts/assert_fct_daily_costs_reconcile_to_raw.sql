@@ -66,68 +66,65 @@ raw_amounts as (
     from raw_focus
 ),
 
--- per day within the window, and 'all' over every day
-raw_totals as (
+-- both sides, summed per day within the window and as 'all' over every day
+amounts as (
     select
+        'raw' as side,
         provider_name,
         billing_currency,
-        cast(charge_date as string) as charge_day,
-        sum(billed_cost) as billed_cost,
-        sum(effective_cost) as effective_cost
+        charge_date,
+        billed_cost,
+        effective_cost
     from raw_amounts
-    where {{ window }}
-    group by provider_name, billing_currency, charge_date
 
     union all
 
     select
+        'mart' as side,
         provider_name,
         billing_currency,
-        'all' as charge_day,
-        sum(billed_cost) as billed_cost,
-        sum(effective_cost) as effective_cost
-    from raw_amounts
-    group by provider_name, billing_currency
+        charge_date,
+        billed_cost,
+        effective_cost
+    from daily_costs
 ),
 
-mart_totals as (
+totals as (
     select
+        side,
         provider_name,
         billing_currency,
         cast(charge_date as string) as charge_day,
         sum(billed_cost) as billed_cost,
         sum(effective_cost) as effective_cost
-    from daily_costs
+    from amounts
     where {{ window }}
-    group by provider_name, billing_currency, charge_date
+    group by side, provider_name, billing_currency, charge_date
 
     union all
 
     select
+        side,
         provider_name,
         billing_currency,
         'all' as charge_day,
         sum(billed_cost) as billed_cost,
         sum(effective_cost) as effective_cost
-    from daily_costs
-    group by provider_name, billing_currency
+    from amounts
+    group by side, provider_name, billing_currency
 ),
 
 compared as (
     select
-        coalesce(raw_totals.provider_name, mart_totals.provider_name) as provider_name,
-        coalesce(raw_totals.billing_currency, mart_totals.billing_currency) as billing_currency,
-        coalesce(raw_totals.charge_day, mart_totals.charge_day) as charge_day,
-        coalesce(raw_totals.billed_cost, 0) as raw_billed_cost,
-        coalesce(mart_totals.billed_cost, 0) as mart_billed_cost,
-        coalesce(raw_totals.effective_cost, 0) as raw_effective_cost,
-        coalesce(mart_totals.effective_cost, 0) as mart_effective_cost
-    from raw_totals
-    full outer join mart_totals
-        on
-            raw_totals.provider_name = mart_totals.provider_name
-            and raw_totals.billing_currency = mart_totals.billing_currency
-            and raw_totals.charge_day = mart_totals.charge_day
+        provider_name,
+        billing_currency,
+        charge_day,
+        coalesce(sum(case when side = 'raw' then billed_cost end), 0) as raw_billed_cost,
+        coalesce(sum(case when side = 'mart' then billed_cost end), 0) as mart_billed_cost,
+        coalesce(sum(case when side = 'raw' then effective_cost end), 0) as raw_effective_cost,
+        coalesce(sum(case when side = 'mart' then effective_cost end), 0) as mart_effective_cost
+    from totals
+    group by provider_name, billing_currency, charge_day
 ),
 
 final as (
