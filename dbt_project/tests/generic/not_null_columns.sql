@@ -9,15 +9,14 @@
     before the query, and the project declares over 200 such columns. A primary key keeps
     its column-level unique + not_null pair (what dbt and dbt-project-evaluator read as the
     key). Sources and seeds declare the same constraints (documentation there: dbt enforces
-    nothing on them). Pass `columns` to check other columns than the declared ones.
+    nothing on them).
 #}
-{% test not_null_columns(model, columns=none) %}
+{% test not_null_columns(model) %}
 
-{%- set columns = columns if columns is not none else not_null_constrained_columns() -%}
+{%- set columns = not_null_constrained_columns() -%}
 {%- if columns | length == 0 and execute -%}
     {{ exceptions.raise_compiler_error(
-        "not_null_columns: the model under test declares no not_null constraint and no "
-        ~ "columns were given") }}
+        "not_null_columns: the model under test declares no not_null constraint") }}
 {%- endif %}
 
 with
