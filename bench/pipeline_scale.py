@@ -15,8 +15,9 @@ each stage in a fresh child process so its peak memory is its own:
                   seeds, models, every data and unit test (as DbtBuild runs it)
     publish       warehouse.publish_serving_copy (marts -> <name>_serving.duckdb)
     daily load    one more day + the last `--restated-days` days restated, per scope
-    dbt daily     run_dbt(["build"]): fct_daily_costs incremental over the restated days
-    freshness     dbt source freshness, as DbtBuild runs it after the build
+    dbt daily     pipelines.build_tasks.build, as DbtBuild runs it: `dbt build` incremental
+                  over the restated days, tests of those days, then `dbt source freshness`
+                  in the same dbt process
     publish       again, for the daily build
     export        pipelines.exports local store: every mart as Parquet + CSV, KPIs, manifest
     prune         `--export-folders` dated export folders (hard links to the real export
@@ -88,7 +89,6 @@ STAGES = (
     "publish_full",
     "daily_load",
     "dbt_daily",
-    "freshness",
     "publish_daily",
     "export",
     "prune",
@@ -100,9 +100,8 @@ LABELS = {
     "dbt_full": "dbt build --full-refresh",
     "publish_full": "publish serving copy",
     "daily_load": "daily load (1 day + restated)",
-    "dbt_daily": "dbt build (daily, as DbtBuild)",
+    "dbt_daily": "dbt build + freshness (daily, as DbtBuild)",
     "verify": "finops verify (dbt test, all)",
-    "freshness": "dbt source freshness",
     "publish_daily": "publish serving copy",
     "export": "export (Parquet + CSV)",
     "prune": "prune (clock moved)",
@@ -413,13 +412,15 @@ def stage_dbt(settings: Settings, dbt_args: list[str], daily: bool = False) -> d
     """`dbt` as the pipeline runs it; `daily`: as DbtBuild runs a daily build (its tests
     scoped to the rebuilt days, pipelines/build_window.py; no unit tests)."""
     from finops.dbt_runner import run_dbt
-    from pipelines.build_tasks import build_window_start
+    from pipelines.build_tasks import build
 
     began = time.perf_counter()
-    window_start = build_window_start(settings) if daily else None
-    if window_start:
-        dbt_args = [*dbt_args, "--exclude-resource-type", "unit_test"]
-    summary = run_dbt(settings, dbt_args, window_start=window_start)
+    window_start = None
+    if daily:
+        summary = build(settings)
+        window_start = summary["window_start"]
+    else:
+        summary = run_dbt(settings, dbt_args)
     seconds = time.perf_counter() - began
     counts = ", ".join(f"{n} {s}" for s, n in sorted(summary["counts"].items()))
     nodes = _node_times(settings)
@@ -429,6 +430,12 @@ def stage_dbt(settings: Settings, dbt_args: list[str], daily: bool = False) -> d
         by_kind[kind] = by_kind.get(kind, 0.0) + node_s
     kinds = ", ".join(f"{kind}s {node_s:.0f} s" for kind, node_s in sorted(by_kind.items()))
     window = f"tests from {window_start}; " if window_start else ""
+    if daily:
+        window += (
+            "freshness "
+            + ", ".join(f"{v}" for _, v in sorted(summary["source_freshness"].items()))
+            + "; "
+        )
     return {
         "seconds": seconds,
         "note": f"{window}{counts}; node time (2 threads): {kinds}; slowest: {_dbt_nodes(settings)}",
@@ -441,17 +448,6 @@ def _node_times(settings: Settings) -> dict[str, float]:
     return {
         r["unique_id"]: round(r["execution_time"], 2)
         for r in json.loads(path.read_text())["results"]
-    }
-
-
-def stage_freshness(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    from pipelines.tasks import source_freshness
-
-    began = time.perf_counter()
-    statuses = source_freshness(settings)
-    return {
-        "seconds": time.perf_counter() - began,
-        "note": ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
     }
 
 
@@ -523,7 +519,6 @@ def run_stage(name: str, args: argparse.Namespace) -> None:
         "publish_full": stage_publish,
         "daily_load": stage_daily_load,
         "dbt_daily": lambda s, a: stage_dbt(s, ["build"], daily=True),
-        "freshness": stage_freshness,
         "publish_daily": stage_publish,
         "export": stage_export,
         "prune": stage_prune,

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from finops.dbt_child import parse_exit_codes
 from finops.settings import DBT_PROFILES_DIR, DBT_PROJECT_DIR, Settings
 from loaders import redaction, warehouse
 
@@ -65,6 +66,7 @@ class DbtRun:
     nodes: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     elapsed_s: float | None = None
+    then_returncodes: list[int] = field(default_factory=list)
 
     @property
     def failed_nodes(self) -> list[dict[str, Any]]:
@@ -97,13 +99,16 @@ def invoke(
     header: str,
     options: Sequence[str] = (),
     cwd: Path | None = None,
+    then: Sequence[Sequence[str]] = (),
 ) -> DbtRun:
     """Run `dbt ARGS OPTIONS` on our project and profiles, with its artifacts in
     `target_path` and its log in `log_path`; append `header` and its output to `output_log`.
-    Returns whatever dbt did (the caller decides what a failure means)."""
-    cmd = [
-        dbt_executable(),
-        *args,
+    Returns whatever dbt did (the caller decides what a failure means).
+
+    `then`: more dbt commands (same options) run after ARGS in the same process, on the
+    project parsed once (finops/dbt_child.py), when ARGS succeeded; their exit codes are in
+    `then_returncodes` and the returned nodes are those of ARGS."""
+    options = [
         *options,
         "--project-dir",
         str(DBT_PROJECT_DIR),
@@ -114,7 +119,13 @@ def invoke(
         "--log-path",
         str(log_path),
     ]
-    log.info("running %s", " ".join(cmd[:2]))
+    if then:
+        spec = {"options": options, "commands": [list(args), *(list(c) for c in then)]}
+        cmd = [sys.executable, "-m", "finops.dbt_child", json.dumps(spec)]
+        log.info("running dbt %s, then %s", args[0], "; ".join(" ".join(c) for c in then))
+    else:
+        cmd = [dbt_executable(), *args, *options]
+        log.info("running %s", " ".join(cmd[:2]))
     # An exception here (SIGTERM/SIGINT unwinding the run) makes subprocess.run kill dbt;
     # die_with_parent covers a SIGKILLed finops, which unwinds nothing.
     proc = subprocess.run(
@@ -130,6 +141,7 @@ def invoke(
     with open(output_log, "a") as out:
         out.write(f"\n===== {header}\n{proc.stdout}{proc.stderr}")
     results = read_run_results(target_path / "run_results.json")
+    codes = parse_exit_codes(proc.stdout) if then else []
     return DbtRun(
         args=list(args),
         returncode=proc.returncode,
@@ -138,6 +150,7 @@ def invoke(
         nodes=results.get("nodes", []),
         counts=results.get("counts", {}),
         elapsed_s=results.get("elapsed_s"),
+        then_returncodes=codes[1:],
     )
 
 
@@ -145,9 +158,18 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def run_dbt(settings: Settings, args: list[str], window_start: str | None = None) -> dict[str, Any]:
+def run_dbt(
+    settings: Settings,
+    args: list[str],
+    window_start: str | None = None,
+    then: Sequence[Sequence[str]] = (),
+) -> dict[str, Any]:
     """Run dbt against this FINOPS_HOME's warehouse (holding its writer lock); raise on
     failure with the failed nodes and where the full output is (logs/dbt_output.log).
+
+    `then`: dbt commands run after a successful ARGS in the same dbt process (no second
+    start-up and parse, see finops/dbt_child.py); their failure is not raised: the summary's
+    `then_returncodes` has their exit codes (missing: did not run).
 
     `window_start` (YYYY-MM-DD) scopes the data tests to the days a daily build rebuilt
     (dbt_project/macros/rebuilt_window.sql); without it every test reads all history. It goes
@@ -161,7 +183,9 @@ def run_dbt(settings: Settings, args: list[str], window_start: str | None = None
             log_path=settings.log_dir / "dbt",
             env=dbt_env(settings, FINOPS_DBT_WINDOW_START=window_start or ""),
             output_log=output_log,
-            header=f"{now_iso()} dbt {' '.join(args)}",
+            header=f"{now_iso()} dbt {' '.join(args)}"
+            + "".join(f"; then dbt {' '.join(c)}" for c in then),
+            then=then,
         )
     if run.returncode != 0:
         detail = "; ".join(
@@ -171,4 +195,7 @@ def run_dbt(settings: Settings, args: list[str], window_start: str | None = None
             f"dbt {' '.join(args)} failed (exit {run.returncode}). "
             f"{detail or run.stdout[-2000:]} Full output: {output_log}"
         )
-    return {"dbt_args": args, "counts": run.counts, "elapsed_s": run.elapsed_s}
+    summary: dict[str, Any] = {"dbt_args": args, "counts": run.counts, "elapsed_s": run.elapsed_s}
+    if then:
+        summary["then_returncodes"] = run.then_returncodes
+    return summary

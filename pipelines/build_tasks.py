@@ -83,7 +83,8 @@ class ArchiveRawExtract(CompleteWithInputs, FinopsTask):
 
 
 class DbtBuild(CompleteWithInputs, FinopsTask):
-    """`dbt build` (seeds, models, tests, unit tests), then publish the marts for readers.
+    """`dbt build` (seeds, models, tests, unit tests) and the source-freshness check in one
+    dbt process (`build`), then publish the marts for readers.
 
     A daily build (incremental tables exist) rebuilds the days from the first one a load
     changed and tests those days only (pipelines/build_window.py), without the unit tests;
@@ -117,17 +118,10 @@ class DbtBuild(CompleteWithInputs, FinopsTask):
             )
         build_id = f"build-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         built_on = sorted(set().union(*(current_load_ids(record) for record in landed)))
-        window_start = build_window_start(settings)
-        # A daily build: tests over the rebuilt days; unit tests (code, not data) are left to
-        # `finops verify`, a full build and the test suite.
-        daily = window_start is not None
-        args = ["build", "--exclude-resource-type", "unit_test"] if daily else ["build"]
-        summary = run_dbt(settings, args, window_start=window_start)
-        summary["window_start"] = window_start
+        summary = build(settings)
         summary["build_id"] = build_id
         summary["built_on_load_ids"] = built_on
         summary["failed_sources"] = [f["source"] for f in failed]
-        summary["source_freshness"] = source_freshness(settings)
         tables = warehouse.publish_serving_copy(settings.duckdb_path, settings.serving_path)
         summary["published_tables"] = tables
         summary["serving_path"] = str(settings.serving_path)
@@ -143,6 +137,28 @@ class DbtBuild(CompleteWithInputs, FinopsTask):
         )
 
 
+def build(settings: Settings) -> dict[str, Any]:
+    """`dbt build`, then `dbt source freshness` in the same dbt process (one start-up).
+
+    A daily build (incremental tables exist) rebuilds the days from the first one a load
+    changed and tests those days only, without the unit tests (code, not data: left to
+    `finops verify`, a full build and the test suite); the first build tests everything.
+    Freshness is reported, never fatal: stale raw data is worth a line in the report, not a
+    reason to withhold today's marts."""
+    window_start = build_window_start(settings)
+    daily = window_start is not None
+    args = ["build", "--exclude-resource-type", "unit_test"] if daily else ["build"]
+    freshness_results_path(settings).unlink(missing_ok=True)
+    summary = run_dbt(settings, args, window_start=window_start, then=[freshness_args(settings)])
+    if summary.pop("then_returncodes", None) != [0]:
+        log.warning(
+            "source freshness: dbt did not pass, see %s", settings.log_dir / "dbt_output.log"
+        )
+    summary["window_start"] = window_start
+    summary["source_freshness"] = freshness_statuses(settings)
+    return summary
+
+
 def build_window_start(settings: Settings) -> str | None:
     """The first charge date this build rebuilds (pipelines/build_window.py); None: all."""
     if not settings.duckdb_path.exists():
@@ -155,22 +171,21 @@ def build_window_start(settings: Settings) -> str | None:
             con.close()
 
 
-def source_freshness(settings: Settings) -> dict[str, str]:
-    """`dbt source freshness` of the enabled sources only: source name -> pass / warn /
-    error. Reported, never fatal: stale raw data is worth a line in the report, not a reason
-    to withhold today's marts."""
-    target_path = settings.data_dir / "dbt" / "target"
-    # the dbt sources the enabled sources land in, and the warehouse's own ledger (`finops`)
+def freshness_args(settings: Settings) -> list[str]:
+    """`dbt source freshness` of the enabled sources only, and of the warehouse's own
+    ledger (`finops`)."""
     dbt_sources = (n for s in settings.sources for n in registry.source(s).dbt_sources)
     selected = sorted({"finops", *dbt_sources})
-    try:
-        run_dbt(
-            settings,
-            ["source", "freshness", "--select", *(f"source:{name}" for name in selected)],
-        )
-    except RuntimeError as exc:
-        log.warning("source freshness: %s", exc)
-    path = target_path / "sources.json"
+    return ["source", "freshness", "--select", *(f"source:{name}" for name in selected)]
+
+
+def freshness_results_path(settings: Settings) -> Path:
+    return settings.data_dir / "dbt" / "target" / "sources.json"
+
+
+def freshness_statuses(settings: Settings) -> dict[str, str]:
+    """Source name -> pass / warn / error from dbt's sources.json; {} when dbt wrote none."""
+    path = freshness_results_path(settings)
     if not path.exists():
         return {}
     results = json.loads(path.read_text()).get("results", [])

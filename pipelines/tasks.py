@@ -49,7 +49,7 @@ import luigi
 from finops.settings import load_settings
 from pipelines import history, notify
 from pipelines.base import FinopsTask, RunParameters
-from pipelines.build_tasks import ArchiveRawExtract, DbtBuild, source_freshness
+from pipelines.build_tasks import ArchiveRawExtract, DbtBuild
 from pipelines.delivery_tasks import Export, Prune, PruneExports, Report
 from pipelines.load_tasks import LoadSource, RetireDemoSources, load_outcomes
 from pipelines.records import WarehouseRecord, configure_logging
@@ -70,7 +70,6 @@ __all__ = [
     "configure_logging",
     "run_status",
     "run_steps",
-    "source_freshness",
     "step_lines",
 ]
 
