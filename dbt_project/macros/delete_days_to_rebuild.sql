@@ -1,6 +1,7 @@
 {#
-    Incremental models on charge_date (int_daily_costs_converted, int_daily_costs_by_scope,
-    int_daily_cost_series_scored, fct_daily_costs) rebuild every day from the first one a
+    Incremental models on charge_date (the cost staging models, int_cloud_costs_unioned,
+    int_daily_costs_converted, int_daily_costs_by_scope, int_daily_cost_series_scored,
+    fct_daily_costs) rebuild every day from the first one a
     load changed since their last build: "since the last build" = loads of the ledger that
     succeeded and finished after the model's max(watermark_column) (`_loaded_through`, the
     latest succeeded load when it was built). Each model keeps its own watermark, so a model
@@ -15,7 +16,9 @@
     delete_days_to_rebuild(ledger): the DuckDB pre-hook (delete+insert): delete those days, so
     a day a reload emptied disappears too.
 
-    rebuilt_days_filter(ledger): the `where` of the model's select over its daily input. On
+    rebuilt_days_filter(ledger, column): the `where` of the model's select over its daily
+    input: `column` >= that day (a raw day column such as the AWS table's time_period_start,
+    so the filter reaches the scan; `usage_date`, Azure's yyyymmdd integer, as an integer). On
     Spark (Parquet, no delete) the same days are selected and their charge_date partitions
     overwritten (insert_overwrite).
 #}
@@ -52,7 +55,10 @@
 
 {% macro rebuilt_days_filter(ledger, column='charge_date', watermark_column='_loaded_through') -%}
     {%- set first_day = first_day_to_rebuild(ledger, watermark_column) -%}
-    {%- if first_day is not none -%}
+    {%- if first_day is none -%}
+    {%- elif column.split('.')[-1] == 'usage_date' -%}
+        where {{ column }} >= {{ first_day | replace('-', '') }}
+    {%- else -%}
         where {{ column }} >= cast('{{ first_day }}' as date)
     {%- endif -%}
 {%- endmacro %}

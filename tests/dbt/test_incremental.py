@@ -90,7 +90,7 @@ def tables_of(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> lis
     return con.execute(
         "select table_schema, table_name from information_schema.tables "
         "where table_catalog = coalesce(?, current_database()) "
-        "and table_schema in ('intermediate', 'marts') and table_type = 'BASE TABLE' "
+        "and table_schema in ('staging', 'intermediate', 'marts') and table_type = 'BASE TABLE' "
         "order by all",
         [catalog],
     ).fetchall()
@@ -161,6 +161,8 @@ def test_daily_runs_equal_a_full_refresh_in_every_table(incremental_and_full: di
 
     assert differences == {}
     incremental = [
+        "staging.stg_aws_cost_explorer__costs",
+        "staging.stg_azure_cost_management__costs",
         "intermediate.int_cloud_costs_unioned",
         "intermediate.int_daily_costs_converted",
         "intermediate.int_daily_costs_by_scope",
@@ -197,6 +199,8 @@ def test_only_the_last_window_was_rebuilt(incremental_and_full: dict) -> None:
         "select max(finished_at) from raw.load_ledger where status = 'succeeded'",
     )
     for table in (
+        "staging.stg_aws_cost_explorer__costs",
+        "staging.stg_azure_cost_management__costs",
         "intermediate.int_cloud_costs_unioned",
         "intermediate.int_daily_costs_converted",
         "intermediate.int_daily_cost_series_scored",

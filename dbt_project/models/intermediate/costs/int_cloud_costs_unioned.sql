@@ -8,10 +8,11 @@
 -- brought it: two scopes or sources landing the same line would double count it, and the
 -- unique test on cost_line_id stops the build instead.
 --
--- The one table of cost rows (staging and the Azure pivot are views over raw): incremental
--- on charge_date (macros/delete_days_to_rebuild.sql), so a daily build reads the raw rows of
--- the restatement window only (the filter is a constant, pushed down to the raw scans) and
--- every test and model downstream reads a table, not a chain of views.
+-- The one table of cost rows at the sources' grain: incremental on charge_date
+-- (macros/delete_days_to_rebuild.sql) like the staging tables it reads, so a daily build
+-- reads the staged rows of the restatement window only (the filter is a constant, pushed
+-- down to the scans) and every test and model downstream reads a table, not a chain of
+-- views.
 {{ config(**incremental_by_day()) }}
 with
 

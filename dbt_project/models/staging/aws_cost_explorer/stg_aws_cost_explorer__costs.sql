@@ -1,7 +1,13 @@
+-- An incremental table, not a view (macros/delete_days_to_rebuild.sql): a daily build restages
+-- only the days a load changed, and the tests of this model and of the views over it
+-- (int_landed_cost_rows_unpivoted) read stored keys and a stored charge_date instead of hashing
+-- and re-deriving the whole raw table on every test.
+{{ config(**incremental_by_day()) }}
 with
 
 source as (
     select * from {{ source('aws_cost_explorer', 'aws_cost_explorer') }}
+    {{ rebuilt_days_filter(ref('stg_finops__load_ledger'), column='time_period_start') }}
 ),
 
 renamed as (
@@ -45,7 +51,8 @@ renamed as (
 
         ---------- dates
         cast(time_period_start as date) as charge_date,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        {{ loaded_through(ref('stg_finops__load_ledger')) }} as _loaded_through
 
     from source
 )

@@ -1,3 +1,8 @@
+-- An incremental table, not a view (macros/delete_days_to_rebuild.sql): a daily build restages
+-- only the days a load changed, and the tests of this model and of the views over it
+-- (int_landed_cost_rows_unpivoted, int_focus_costs_aggregated) read stored keys and a stored
+-- charge_date instead of hashing and re-deriving the whole raw table on every test.
+{{ config(**incremental_by_day()) }}
 -- FOCUS file rows (already daily) in the vocabulary of the API staging models, one row per
 -- raw row. The rules that make FOCUS files from different producers agree live here:
 -- ProviderName normalised ('AWS' / 'Amazon Web Services' -> 'AWS', 'Microsoft' / 'Azure' ->
@@ -38,6 +43,7 @@ with
 
 source as (
     select * from {{ source('focus_files', 'focus_costs') }}
+    {{ rebuilt_days_filter(ref('stg_finops__load_ledger'), column='charge_date') }}
 ),
 
 renamed as (
@@ -139,7 +145,8 @@ renamed as (
         charge_date,
         billing_period_start,
         billing_period_end,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        {{ loaded_through(ref('stg_finops__load_ledger')) }} as _loaded_through
 
     from source
 )
