@@ -536,9 +536,11 @@ def run_stage(name: str, args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------- the driver
 
 
-def bench_env(home: Path) -> dict[str, str]:
+def bench_env(home: Path, memory_limit: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FINOPS_")}
     env.update(FINOPS_HOME=str(home), FINOPS_SOURCES="simulated", DO_NOT_TRACK="1")
+    if memory_limit:
+        env["FINOPS_DUCKDB_MEMORY_LIMIT"] = memory_limit
     return env
 
 
@@ -571,6 +573,10 @@ def main() -> None:
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--home", type=Path, help="FINOPS_HOME to use (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the FINOPS_HOME afterwards")
+    parser.add_argument(
+        "--memory-limit",
+        help="FINOPS_DUCKDB_MEMORY_LIMIT of every stage, e.g. 6GB (default: DuckDB's 80%% of RAM)",
+    )
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -582,8 +588,9 @@ def main() -> None:
 
     home = args.home or Path(tempfile.mkdtemp(prefix="finops_bench_"))
     home.mkdir(parents=True, exist_ok=True)
-    env = bench_env(home)
-    print(f"pipeline_scale: --rows {args.rows:,} --days {args.days}, FINOPS_HOME={home}")
+    env = bench_env(home, args.memory_limit)
+    limit = f", FINOPS_DUCKDB_MEMORY_LIMIT={args.memory_limit}" if args.memory_limit else ""
+    print(f"pipeline_scale: --rows {args.rows:,} --days {args.days}, FINOPS_HOME={home}{limit}")
     print(f"machine: {machine()}")
     print("figures are wall time and peak RSS per stage; other processes on the machine add noise")
     header = f"{'stage':<31} {'wall s':>8} {'python MB':>9} {'child MB':>9} {'load avg':>8}  notes"

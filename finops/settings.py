@@ -8,6 +8,7 @@ The README lists every variable below with its default.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -63,6 +64,23 @@ def _env_amount(name: str, default: Decimal) -> Decimal:
         raise ValueError(f"{name} must be an amount like 100 or 250.50, got {raw!r}") from None
     if not value.is_finite() or value < 0:
         raise ValueError(f"{name} must be a non-negative amount, got {raw!r}")
+    return value
+
+
+_MEMORY_LIMIT = re.compile(
+    r"^(\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)|\d{1,2}(\.\d+)?%|100%)$"
+)
+
+
+def _memory_limit(name: str) -> str:
+    """DuckDB's memory_limit: an amount with its unit (`6GB`, `6GiB`, `800MB`) or a share of
+    the machine's RAM (`50%`); default `80%`, DuckDB's own default."""
+    value = (_env(name, "") or "").strip() or "80%"
+    if not _MEMORY_LIMIT.match(value):
+        raise ValueError(
+            f"{name} must be an amount with its unit (e.g. 6GB, 800MB) or a share of RAM "
+            f"(e.g. 50%), got {value!r}"
+        )
     return value
 
 
@@ -143,6 +161,8 @@ class Settings:
     home: Path
     duckdb_path: Path
     sources: tuple[str, ...]
+    duckdb_memory_limit: str = "80%"
+    duckdb_temp_dir: Path | None = None
     reporting_currency: str = "USD"
     history_days: int = 180
     retention_days: int = 30
@@ -217,9 +237,12 @@ class Settings:
         return previous_month, run_date
 
     def dbt_env(self) -> dict[str, str]:
-        """Environment for dbt: where the warehouse is and which currency to report in."""
+        """Environment for dbt: where the warehouse is, how much memory DuckDB may use and
+        where it spills, and which currency to report in."""
         return {
             "FINOPS_DUCKDB_PATH": str(self.duckdb_path),
+            "FINOPS_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "FINOPS_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir or f"{self.duckdb_path}.tmp"),
             "FINOPS_REPORTING_CURRENCY": self.reporting_currency,
             "DBT_PROFILES_DIR": str(DBT_PROFILES_DIR),
             "DO_NOT_TRACK": "1",
@@ -241,9 +264,14 @@ def load_settings(env_file: Path | None = None) -> Settings:
     currency = (_env("FINOPS_REPORTING_CURRENCY", "USD") or "USD").upper()
     if len(currency) != 3 or not currency.isalpha():
         raise ValueError(f"FINOPS_REPORTING_CURRENCY must be an ISO 4217 code, got {currency!r}")
+    temp_dir = Path(_env("FINOPS_DUCKDB_TEMP_DIR") or f"{duckdb_path}.tmp")
+    if not temp_dir.is_absolute():
+        temp_dir = (home / temp_dir).resolve()
     return Settings(
         home=home,
         duckdb_path=duckdb_path,
+        duckdb_memory_limit=_memory_limit("FINOPS_DUCKDB_MEMORY_LIMIT"),
+        duckdb_temp_dir=temp_dir,
         sources=sources,
         focus_path=_env("FINOPS_FOCUS_PATH"),
         reporting_currency=currency,

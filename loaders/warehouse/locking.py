@@ -4,6 +4,7 @@ that waits out short-lived readers."""
 from __future__ import annotations
 
 import fcntl
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,13 +40,23 @@ def writer_lock(db_path: Path, timeout_s: float = 600.0) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def duckdb_config(db_path: Path) -> dict[str, str]:
+    """DuckDB's memory limit and spill folder for the warehouse, as dbt's profile sets them:
+    FINOPS_DUCKDB_MEMORY_LIMIT (default `80%` of RAM, DuckDB's own default) and
+    FINOPS_DUCKDB_TEMP_DIR (default `<warehouse>.tmp`, DuckDB's own). finops.settings
+    validates both and passes them to dbt (`Settings.dbt_env`)."""
+    memory_limit = os.environ.get("FINOPS_DUCKDB_MEMORY_LIMIT", "").strip() or "80%"
+    temp_dir = os.environ.get("FINOPS_DUCKDB_TEMP_DIR", "").strip() or f"{db_path}.tmp"
+    return {"memory_limit": memory_limit, "temp_directory": temp_dir}
+
+
 def connect_writer(db_path: Path, retry_s: float = 30.0) -> duckdb.DuckDBPyConnection:
     """Open the warehouse read-write, waiting out short-lived readers' locks."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + retry_s
     while True:
         try:
-            return duckdb.connect(str(db_path))
+            return duckdb.connect(str(db_path), config=duckdb_config(db_path))
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 raise

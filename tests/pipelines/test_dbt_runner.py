@@ -9,6 +9,7 @@ import pytest
 
 from finops.dbt_runner import run_dbt
 from finops.settings import load_settings
+from loaders import warehouse
 
 
 def test_commands_after_the_first_run_in_its_process_and_report_their_failure(
@@ -38,3 +39,36 @@ def test_a_failing_first_command_raises_and_nothing_runs_after_it(finops_home: P
     output = (settings.log_dir / "dbt_output.log").read_text()
     assert "finops-dbt-exit 0 ls" not in output
     assert output.count("finops-dbt-exit ") == 1
+
+
+def test_duckdb_memory_limit_and_spill_folder_reach_dbt_and_the_writer(
+    finops_home: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # GIVEN a memory limit and a spill folder for DuckDB
+    spill = finops_home / "spill"
+    monkeypatch.setenv("FINOPS_DUCKDB_MEMORY_LIMIT", "1GB")
+    monkeypatch.setenv("FINOPS_DUCKDB_TEMP_DIR", str(spill))
+    settings = load_settings()
+    query = (
+        "select current_setting('memory_limit') as memory_limit, "
+        "current_setting('temp_directory') as temp_directory"
+    )
+    # THEN dbt's DuckDB connection has them
+    run_dbt(settings, ["show", "--inline", query, "--output", "json"])
+    output = (settings.log_dir / "dbt_output.log").read_text()
+    assert '"memory_limit": "953.6 MiB"' in output  # 1 GB
+    assert f'"temp_directory": "{spill}"' in output
+    # AND so has the loaders' writer connection
+    con = warehouse.connect_writer(settings.duckdb_path)
+    try:
+        assert con.execute(query).fetchone() == ("953.6 MiB", str(spill))
+    finally:
+        con.close()
+
+
+def test_a_memory_limit_without_a_unit_is_refused(
+    finops_home: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("FINOPS_DUCKDB_MEMORY_LIMIT", "6")
+    with pytest.raises(ValueError, match=r"FINOPS_DUCKDB_MEMORY_LIMIT .* got '6'"):
+        load_settings()
