@@ -9,8 +9,9 @@ each stage in a fresh child process so its peak memory is its own:
 
     validate      warehouse checks (types, window, not null, duplicate keys) of one Arrow
                   table holding every AWS row at once, and the list-of-dicts path on a slice
-    load          warehouse.replace_window with Arrow tables, one call per scope and calendar
-                  month (month-by-month backfill), amounts decimal(38, 10)
+    load          warehouse.replace_window with Arrow tables, one call per scope for the
+                  whole history as the API loaders land a window (`--load-by-month`: one
+                  call per scope and calendar month), amounts decimal(38, 10)
     dbt full      finops.dbt_runner.run_dbt(["build", "--full-refresh"]): the real project,
                   seeds, models, every data and unit test (as DbtBuild runs it)
     publish       warehouse.publish_serving_copy (marts -> <name>_serving.duckdb)
@@ -375,12 +376,14 @@ def stage_validate(settings: Settings, args: argparse.Namespace) -> dict[str, An
 
 
 def stage_load(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    """The first run's backfill as the API loaders land it: the whole window in one call
+    per scope (`--load-by-month`: one call per scope and calendar month)."""
     con = estate(args.rows, args.days)
     start, end = args.end - timedelta(days=args.days), args.end
     return land_windows(
         settings,
         con,
-        month_chunks(start, end),
+        month_chunks(start, end) if args.load_by_month else [(start, end)],
         end - timedelta(days=ESTIMATED_DAYS),
         end + timedelta(days=1),  # nothing restated yet
     )
@@ -573,6 +576,12 @@ def main() -> None:
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--home", type=Path, help="FINOPS_HOME to use (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the FINOPS_HOME afterwards")
+    parser.add_argument(
+        "--load-by-month",
+        action="store_true",
+        help="land the history in one call per scope and month (default: per scope, as the "
+        "loaders land a window)",
+    )
     parser.add_argument(
         "--memory-limit",
         help="FINOPS_DUCKDB_MEMORY_LIMIT of every stage, e.g. 6GB (default: DuckDB's 80%% of RAM)",
