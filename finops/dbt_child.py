@@ -1,6 +1,10 @@
-"""Several dbt commands in one process: `python -m finops.dbt_child SPEC`, where SPEC is
-JSON `{"options": [...], "commands": [[...], ...]}` (each command runs as `dbt COMMAND
-OPTIONS`).
+"""Several dbt commands in one process:
+
+    python -m finops.dbt_child OPTIONS_JSON dbt COMMAND... [--then dbt COMMAND...]...
+
+Each command runs as `dbt COMMAND OPTIONS` (OPTIONS_JSON: a JSON list of the options every
+command gets, such as --project-dir). The command line reads like the dbt commands it runs
+(`ps` shows `... dbt build ... --then dbt source freshness ...`).
 
 Why: a dbt command started on its own pays Python's start-up, dbt's imports and the
 project's (partial) parse before its first query - about 2.5 s on 2 cores, as much as the
@@ -59,9 +63,36 @@ def parse_exit_codes(stdout: str) -> list[int]:
     ]
 
 
+THEN = "--then"
+
+
+def command_line(options: list[str], commands: list[list[str]]) -> list[str]:
+    """The arguments of this module for `commands`, each run with `options`."""
+    argv = [json.dumps(options)]
+    for index, command in enumerate(commands):
+        argv += ([THEN] if index else []) + ["dbt", *command]
+    return argv
+
+
+def parse_command_line(argv: list[str]) -> tuple[list[str], list[list[str]]]:
+    """(options, commands) from this module's arguments (`command_line`'s inverse)."""
+    options = json.loads(argv[0])
+    commands: list[list[str]] = [[]]
+    for arg in argv[1:]:
+        if arg == THEN:
+            commands.append([])
+        else:
+            commands[-1].append(arg)
+    if any(not c or c[0] != "dbt" or len(c) < 2 for c in commands):
+        raise SystemExit(
+            f"usage: python -m finops.dbt_child OPTIONS_JSON dbt COMMAND... "
+            f"[{THEN} dbt COMMAND...]...; got {argv[1:]}"
+        )
+    return list(options), [c[1:] for c in commands]
+
+
 def main(argv: list[str]) -> int:
-    spec = json.loads(argv[1])
-    return run(list(spec["options"]), [list(c) for c in spec["commands"]])
+    return run(*parse_command_line(argv[1:]))
 
 
 if __name__ == "__main__":

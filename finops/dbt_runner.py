@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from finops.dbt_child import parse_exit_codes
+from finops.dbt_child import command_line, parse_exit_codes
 from finops.settings import DBT_PROFILES_DIR, DBT_PROJECT_DIR, Settings
 from loaders import redaction, warehouse
 
@@ -120,8 +120,8 @@ def invoke(
         str(log_path),
     ]
     if then:
-        spec = {"options": options, "commands": [list(args), *(list(c) for c in then)]}
-        cmd = [sys.executable, "-m", "finops.dbt_child", json.dumps(spec)]
+        commands = [list(args), *(list(c) for c in then)]
+        cmd = [sys.executable, "-m", "finops.dbt_child", *command_line(options, commands)]
         log.info("running dbt %s, then %s", args[0], "; ".join(" ".join(c) for c in then))
     else:
         cmd = [dbt_executable(), *args, *options]
