@@ -143,15 +143,16 @@ def load(
         )
         # Landing is one transaction per scope: should one fail, the scopes before it are
         # landed (complete and consistent each), it and the rest are not (the attempt
-        # records them as failed).
-        return [
-            attempt.land(
-                fetch.scope,
-                fetch.rows,
-                api_requests=fetch.requests + (listing_requests if index == 0 else 0),
-            )
-            for index, fetch in enumerate(fetched)
-        ]
+        # records them as failed). Everything is fetched by now: one writer connection.
+        with attempt.writing():
+            return [
+                attempt.land(
+                    fetch.scope,
+                    fetch.rows,
+                    api_requests=fetch.requests + (listing_requests if index == 0 else 0),
+                )
+                for index, fetch in enumerate(fetched)
+            ]
 
 
 def _fetch(

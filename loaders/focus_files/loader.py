@@ -325,35 +325,39 @@ def load(
                     )
                 records = [_kept(key, state[scope].record) for scope in kept]
                 unchanged = list(kept)
-                for rollup in stage.rollups(declared, only=need) if read else []:
-                    previous = state.get(rollup.scope)
-                    current = previous.record if previous is not None else None
-                    if current is not None and current["rows_sha256"] == rollup.rows_sha256:
-                        unchanged.append(rollup.scope)
-                        records.append(_import_row(key, rollup, "unchanged", current["load_id"]))
-                        continue
-                    start, end = _window(rollup, previous)
-                    result = attempt.land(
-                        rollup.scope,
-                        stage.arrow_rows(rollup),
-                        window_start=start,
-                        window_end=end,
-                        provider_name=rollup.provider_name,
-                        billing_account_id=rollup.billing_account_id,
-                        billing_period_start=rollup.billing_period_start,
-                    )
-                    landed.append(result)
-                    records.append(_import_row(key, rollup, "loaded", result.load_id))
-                    log.info(
-                        "focus_files %s: %d file row(s) -> %d daily row(s), replaced %d, "
-                        "window [%s, %s)",
-                        rollup.scope,
-                        rollup.source_rows,
-                        result.row_count,
-                        result.replaced_row_count,
-                        start,
-                        end,
-                    )
+                # one writer connection for every billing period, each its own transaction
+                with attempt.writing():
+                    for rollup in stage.rollups(declared, only=need) if read else []:
+                        previous = state.get(rollup.scope)
+                        current = previous.record if previous is not None else None
+                        if current is not None and current["rows_sha256"] == rollup.rows_sha256:
+                            unchanged.append(rollup.scope)
+                            records.append(
+                                _import_row(key, rollup, "unchanged", current["load_id"])
+                            )
+                            continue
+                        start, end = _window(rollup, previous)
+                        result = attempt.land(
+                            rollup.scope,
+                            stage.arrow_rows(rollup),
+                            window_start=start,
+                            window_end=end,
+                            provider_name=rollup.provider_name,
+                            billing_account_id=rollup.billing_account_id,
+                            billing_period_start=rollup.billing_period_start,
+                        )
+                        landed.append(result)
+                        records.append(_import_row(key, rollup, "loaded", result.load_id))
+                        log.info(
+                            "focus_files %s: %d file row(s) -> %d daily row(s), replaced %d, "
+                            "window [%s, %s)",
+                            rollup.scope,
+                            rollup.source_rows,
+                            result.row_count,
+                            result.replaced_row_count,
+                            start,
+                            end,
+                        )
             finally:
                 stage.close()
             _record(db_path, records)

@@ -15,16 +15,19 @@ outermost exit writes the failure, once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from loaders.redaction import scrub
+from loaders.warehouse.locking import connect_writer, writer_lock
 from loaders.warehouse.writes import LoadResult, record_failed_load, replace_window, utc_now
 
 log = logging.getLogger("finops.warehouse")
@@ -59,6 +62,7 @@ class LoadAttempt:
         self._recorded = (0, Decimal("0"))
         self._secrets: list[str] = []
         self._depth = 0
+        self._con: duckdb.DuckDBPyConnection | None = None
 
     # -- what the loader tells the attempt -------------------------------------------------
 
@@ -84,6 +88,23 @@ class LoadAttempt:
         return self._meter()[0] if self._meter else 0
 
     # -- landing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the writer's lock and one connection while landing several scopes in a row
+        (each still its own transaction, all or nothing per scope): one connection and one
+        checkpoint instead of one per scope. Only around work that waits on nothing else
+        (not on an API): other writers wait meanwhile."""
+        if self._con is not None:  # already writing: nested use joins it
+            yield
+            return
+        with writer_lock(self.db_path):
+            self._con = connect_writer(self.db_path)
+            try:
+                yield
+            finally:
+                con, self._con = self._con, None
+                con.close()
 
     def land(
         self,
@@ -121,6 +142,7 @@ class LoadAttempt:
             api_requests=requests,
             api_cost_usd=cost,
             started_at=self.started_at,
+            con=self._con,
             **{**self._expected.get(scope, {}), **ledger},
         )
         self._recorded = (self._recorded[0] + requests, self._recorded[1] + cost)

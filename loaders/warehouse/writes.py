@@ -137,6 +137,7 @@ def replace_window(
     billing_account_id: str | None = None,
     billing_period_start: date | None = None,
     started_at: datetime | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> LoadResult:
     """Replace everything `source` landed for `scope` in `[window_start, window_end)`.
 
@@ -146,8 +147,10 @@ def replace_window(
     transaction together with the ledger row; the rows are validated before anything is
     written. `provider_name` (default: the table's own provider), `billing_account_id`
     and `billing_period_start` go to the ledger row as what the load stands for;
-    `started_at` is when the load began (default: now, when it writes). Returns what was
-    loaded and what it replaced.
+    `started_at` is when the load began (default: now, when it writes). `con`: a writer
+    connection the caller opened under the writer's lock (`LoadAttempt.writing`), used and
+    left open, so landing many windows in a row pays for one connection and one checkpoint.
+    Returns what was loaded and what it replaced.
     """
     if window_end <= window_start:
         raise ValueError(f"empty load window [{window_start}, {window_end})")
@@ -161,61 +164,68 @@ def replace_window(
     lo, hi = table.window_bound(window_start), table.window_bound(window_end)
     cols = ", ".join(name for name, _, _ in table.columns)
 
-    with writer_lock(db_path):
-        con = connect_writer(db_path)
+    def write(con: duckdb.DuckDBPyConnection) -> int:
+        ensure_raw_schema(con)
+        con.execute("begin transaction")
         try:
-            ensure_raw_schema(con)
-            con.execute("begin transaction")
+            con.register("incoming_rows", data)
+            _record_restatements(
+                con,
+                table,
+                load_id=load_id,
+                source=source,
+                scope=scope,
+                window_start=window_start,
+                window_end=window_end,
+                recorded_at=written,
+                provider_name=provider,
+            )
+            replaced = con.execute(
+                f"delete from {table.qualified} where _source = ? and _scope = ? "
+                f"and {table.date_column} >= ? and {table.date_column} < ?",
+                [source, scope, lo, hi],
+            ).fetchone()[0]
+            con.execute(
+                f"insert into {table.qualified} ({cols}, _source, _scope, _window_start, "
+                f"_window_end, _load_id, _loaded_at) "
+                f"select {cols}, ?, ?, ?, ?, ?, ? from incoming_rows",
+                [source, scope, window_start, window_end, load_id, written],
+            )
+            con.unregister("incoming_rows")
+            insert_ledger(
+                con,
+                load_id=load_id,
+                source=source,
+                raw_table=table.qualified,
+                scope=scope,
+                window_start=window_start,
+                window_end=window_end,
+                started_at=started_at or written,
+                finished_at=utc_now(),
+                status="succeeded",
+                row_count=data.num_rows,
+                replaced_row_count=replaced,
+                api_requests=api_requests,
+                api_cost_usd=api_cost_usd,
+                provider_name=provider,
+                billing_account_id=billing_account_id,
+                billing_period_start=billing_period_start,
+            )
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        return int(replaced)
+
+    if con is not None:
+        replaced = write(con)
+    else:
+        with writer_lock(db_path):
+            con = connect_writer(db_path)
             try:
-                con.register("incoming_rows", data)
-                _record_restatements(
-                    con,
-                    table,
-                    load_id=load_id,
-                    source=source,
-                    scope=scope,
-                    window_start=window_start,
-                    window_end=window_end,
-                    recorded_at=written,
-                    provider_name=provider,
-                )
-                replaced = con.execute(
-                    f"delete from {table.qualified} where _source = ? and _scope = ? "
-                    f"and {table.date_column} >= ? and {table.date_column} < ?",
-                    [source, scope, lo, hi],
-                ).fetchone()[0]
-                con.execute(
-                    f"insert into {table.qualified} ({cols}, _source, _scope, _window_start, "
-                    f"_window_end, _load_id, _loaded_at) "
-                    f"select {cols}, ?, ?, ?, ?, ?, ? from incoming_rows",
-                    [source, scope, window_start, window_end, load_id, written],
-                )
-                con.unregister("incoming_rows")
-                insert_ledger(
-                    con,
-                    load_id=load_id,
-                    source=source,
-                    raw_table=table.qualified,
-                    scope=scope,
-                    window_start=window_start,
-                    window_end=window_end,
-                    started_at=started_at or written,
-                    finished_at=utc_now(),
-                    status="succeeded",
-                    row_count=data.num_rows,
-                    replaced_row_count=replaced,
-                    api_requests=api_requests,
-                    api_cost_usd=api_cost_usd,
-                    provider_name=provider,
-                    billing_account_id=billing_account_id,
-                    billing_period_start=billing_period_start,
-                )
-                con.execute("commit")
-            except BaseException:
-                con.execute("rollback")
-                raise
-        finally:
-            con.close()
+                replaced = write(con)
+            finally:
+                con.close()
 
     return LoadResult(
         load_id=load_id,

@@ -214,6 +214,45 @@ def test_a_load_attempt_records_what_it_could_not_land_once(tmp_path: Path):
     ]
 
 
+def test_landing_in_one_writer_session_keeps_each_scope_all_or_nothing(tmp_path: Path):
+    # GIVEN an attempt that lands three scopes in one writer session (one connection), the
+    # third with a row outside the window
+    db = tmp_path / "w.duckdb"
+    land(db, [aws_row(START, "5")], scope="333333333333")
+    attempt = warehouse.LoadAttempt(
+        db,
+        source="aws_cost_explorer",
+        raw_table="aws_cost_explorer",
+        window_start=START,
+        window_end=END,
+    )
+    with pytest.raises(LoadValidationError, match="outside the load window"), attempt:
+        attempt.expect(["111111111111", "222222222222", "333333333333"])
+        with attempt.writing():
+            attempt.land("111111111111", [aws_row(START, "7")])
+            attempt.land("222222222222", [aws_row(START, "8")])
+            attempt.land("333333333333", [aws_row(START, "9"), aws_row(END, "1")])
+    # THEN the first two landed, the third kept its data and got a failed ledger row (written
+    # after the session let the writer's lock go)
+    assert totals(db) == [
+        ("111111111111", START, Decimal("7")),
+        ("222222222222", START, Decimal("8")),
+        ("333333333333", START, Decimal("5")),
+    ]
+    with duckdb.connect(str(db), read_only=True) as con:
+        statuses = con.execute(
+            "select scope, status from raw.load_ledger where started_at = ? order by scope",
+            [attempt.started_at],
+        ).fetchall()
+    assert statuses == [
+        ("111111111111", "succeeded"),
+        ("222222222222", "succeeded"),
+        ("333333333333", "failed"),
+    ]
+    # AND the warehouse is free for the next writer
+    land(db, [aws_row(START, "10")], scope="444444444444")
+
+
 def test_the_writer_waits_for_a_short_lived_reader(tmp_path: Path):
     # GIVEN another process (a dashboard query) holding the file open read-only for ~1.5 s
     db = tmp_path / "w.duckdb"
