@@ -27,7 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from loaders.redaction import scrub
-from loaders.warehouse.locking import connect_writer, writer_lock
+from loaders.warehouse.locking import writer_connection
 from loaders.warehouse.writes import LoadResult, record_failed_load, replace_window, utc_now
 
 log = logging.getLogger("finops.warehouse")
@@ -98,13 +98,12 @@ class LoadAttempt:
         if self._con is not None:  # already writing: nested use joins it
             yield
             return
-        with writer_lock(self.db_path):
-            self._con = connect_writer(self.db_path)
+        with writer_connection(self.db_path) as con:
+            self._con = con
             try:
                 yield
             finally:
-                con, self._con = self._con, None
-                con.close()
+                self._con = None
 
     def land(
         self,

@@ -61,3 +61,14 @@ def connect_writer(db_path: Path, retry_s: float = 30.0) -> duckdb.DuckDBPyConne
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 raise
             time.sleep(0.25)
+
+
+@contextmanager
+def writer_connection(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The writer's lock and a read-write connection, both let go on exit."""
+    with writer_lock(db_path):
+        con = connect_writer(db_path)
+        try:
+            yield con
+        finally:
+            con.close()

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from loaders import registry
 from loaders.catalogue import RawTable
-from loaders.warehouse.locking import connect_writer, writer_lock
+from loaders.warehouse.locking import writer_connection
 from loaders.warehouse.schema import ensure_raw_schema
 from loaders.warehouse.validation import check_rows, conform_arrow, provider_of, rows_to_arrow
 
@@ -220,12 +220,8 @@ def replace_window(
     if con is not None:
         replaced = write(con)
     else:
-        with writer_lock(db_path):
-            con = connect_writer(db_path)
-            try:
-                replaced = write(con)
-            finally:
-                con.close()
+        with writer_connection(db_path) as own:
+            replaced = write(own)
 
     return LoadResult(
         load_id=load_id,
@@ -262,30 +258,26 @@ def record_failed_load(
     provider = provider_of(table, provider_name)
     load_id = new_load_id(source)
     now = utc_now()
-    with writer_lock(db_path):
-        con = connect_writer(db_path)
-        try:
-            ensure_raw_schema(con)
-            insert_ledger(
-                con,
-                load_id=load_id,
-                source=source,
-                raw_table=table.qualified,
-                scope=scope,
-                window_start=window_start,
-                window_end=window_end,
-                started_at=started_at or now,
-                finished_at=now,
-                status="failed",
-                row_count=0,
-                replaced_row_count=0,
-                api_requests=api_requests,
-                api_cost_usd=api_cost_usd,
-                error=error[:ERROR_LENGTH],
-                provider_name=provider,
-                billing_account_id=billing_account_id,
-                billing_period_start=billing_period_start,
-            )
-        finally:
-            con.close()
+    with writer_connection(db_path) as con:
+        ensure_raw_schema(con)
+        insert_ledger(
+            con,
+            load_id=load_id,
+            source=source,
+            raw_table=table.qualified,
+            scope=scope,
+            window_start=window_start,
+            window_end=window_end,
+            started_at=started_at or now,
+            finished_at=now,
+            status="failed",
+            row_count=0,
+            replaced_row_count=0,
+            api_requests=api_requests,
+            api_cost_usd=api_cost_usd,
+            error=error[:ERROR_LENGTH],
+            provider_name=provider,
+            billing_account_id=billing_account_id,
+            billing_period_start=billing_period_start,
+        )
     return load_id
