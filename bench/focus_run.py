@@ -55,10 +55,10 @@ def _list(values: list[str] | tuple[str, ...]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
-def generator_sql(rows: int, days: int, end: date, restated_from: date | None) -> str:
-    """About `rows` daily FOCUS rows for the `days` days before `end`; amounts of the days
-    from `restated_from` on are 2 % higher (a restated month)."""
-    series = max(1, rows // days)
+def generator_sql(series: int, days: int, end: date, restated_from: date | None) -> str:
+    """`series` daily FOCUS cost series for the `days` days before `end`; amounts of the
+    days from `restated_from` on are 2 % higher (a restated month). The same series give the
+    same amounts whatever `days` is, so a rewrite changes only the restated days."""
     start = end - timedelta(days=days)
     restated = f"date '{restated_from}'" if restated_from else "date '9999-12-31'"
     names = _list([s[0] for s in SERVICES])
@@ -135,14 +135,14 @@ from rows
 """
 
 
-def generate(folder: Path, rows: int, days: int, end: date, month: str | None) -> int:
-    """Write the export files (every month, or only `month` 'YYYY-MM', restated) and return
-    the rows written."""
+def generate(folder: Path, series: int, days: int, end: date, month: str | None) -> int:
+    """Write the export files of `series` cost series (every month, or only `month`
+    'YYYY-MM', restated) and return the rows written."""
     con = duckdb.connect()
     try:
         con.execute("set preserve_insertion_order = false")
         restated_from = date.fromisoformat(month + "-01") if month else None
-        sql = generator_sql(rows, days, end, restated_from)
+        sql = generator_sql(series, days, end, restated_from)
         if month:
             sql = f"select * from ({sql}) where billing_month = '{month}'"
             for old in folder.glob(f"provider_folder=*/billing_month={month}"):
@@ -157,11 +157,11 @@ def generate(folder: Path, rows: int, days: int, end: date, month: str | None) -
     return count
 
 
-def generate_in_child(folder: Path, rows: int, days: int, end: date, month: str | None) -> int:
+def generate_in_child(folder: Path, series: int, days: int, end: date, month: str | None) -> int:
     code = (
         "import sys; sys.path.insert(0, 'bench'); from datetime import date; "
         "from pathlib import Path; from focus_run import generate; "
-        f"print(generate(Path('{folder}'), {rows}, {days}, date.fromisoformat('{end}'), "
+        f"print(generate(Path('{folder}'), {series}, {days}, date.fromisoformat('{end}'), "
         f"{month!r}))"
     )
     _, _, out = run_child([sys.executable, "-c", code])
@@ -252,7 +252,8 @@ def main() -> None:
     # Generating (and everything else) runs in child processes: a child's ru_maxrss counts
     # the memory of the process it was forked from, so this one stays small.
     began = time.perf_counter()
-    count = generate_in_child(files, args.rows, args.days, args.end, None)
+    series = max(1, args.rows // args.days)  # the same series in the first and daily files
+    count = generate_in_child(files, series, args.days, args.end, None)
     size = sum(p.stat().st_size for p in files.rglob("*.parquet")) / 2**20
     n_files = len(list(files.rglob("*.parquet")))
     print(
@@ -289,7 +290,7 @@ def main() -> None:
     import_first = steps.get("load_focus", 0.0)
 
     month = (args.end).strftime("%Y-%m")
-    count = generate_in_child(files, args.rows, args.days + 1, args.end + timedelta(days=1), month)
+    count = generate_in_child(files, series, args.days + 1, args.end + timedelta(days=1), month)
     seconds, peak, _ = finops(
         home, files, "run", "--date", (first_date + timedelta(days=1)).isoformat()
     )
