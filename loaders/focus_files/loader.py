@@ -34,7 +34,10 @@ the import with the file, line (or Parquet row) and column, and nothing of it is
 not even a ledger row: the raw tables and the ledger are unchanged (the run's failure record
 and log carry the error). Landing is then one transaction per (billing account, period);
 should the warehouse refuse one mid-way, the periods before it stay landed, complete, and
-a rerun lands the rest (the landed ones are unchanged).
+a rerun lands the rest (the landed ones are unchanged). The warehouse is attached to the
+scratch database for the landing (`LoadAttempt.writing(via=...)`): each period's daily
+rows go to the raw table with `insert ... select` (`StagedRows`, checked by the writer in
+SQL), never through Python.
 """
 
 from __future__ import annotations
@@ -248,24 +251,24 @@ def _window(rollup: ScopeRollup, landed: _Landed | None) -> tuple[date, date]:
     return start, end
 
 
-def _record(db_path: Path, rows: list[dict[str, Any]]) -> None:
+def _record(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
+    """The import's records, in one transaction on the writer's connection."""
     if not rows:
         return
-    with warehouse.writer_lock(db_path):
-        con = warehouse.connect_writer(db_path)
-        try:
-            con.execute("create schema if not exists raw")
-            con.execute(IMPORTS_DDL)
-            con.execute("begin transaction")
-            columns = list(rows[0])
-            con.executemany(
-                f"insert into {IMPORTS_TABLE} ({', '.join(columns)}) "
-                f"values ({', '.join('?' * len(columns))})",
-                [[row[c] for c in columns] for row in rows],
-            )
-            con.execute("commit")
-        finally:
-            con.close()
+    con.execute("create schema if not exists raw")
+    con.execute(IMPORTS_DDL)
+    con.execute("begin transaction")
+    try:
+        columns = list(rows[0])
+        con.executemany(
+            f"insert into {IMPORTS_TABLE} ({', '.join(columns)}) "
+            f"values ({', '.join('?' * len(columns))})",
+            [[row[c] for c in columns] for row in rows],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
 
 
 def load(
@@ -325,9 +328,12 @@ def load(
                     )
                 records = [_kept(key, state[scope].record) for scope in kept]
                 unchanged = list(kept)
-                # one writer connection for every billing period, each its own transaction
-                with attempt.writing():
-                    for rollup in stage.rollups(declared, only=need) if read else []:
+                rollups = stage.rollups(declared, only=need) if read else []
+                # The warehouse attached to the stage for every billing period (each its
+                # own transaction): the rows go from the stage's tables to the raw table in
+                # SQL, and the import records in the same session.
+                with attempt.writing(via=stage.con):
+                    for rollup in rollups:
                         previous = state.get(rollup.scope)
                         current = previous.record if previous is not None else None
                         if current is not None and current["rows_sha256"] == rollup.rows_sha256:
@@ -339,7 +345,7 @@ def load(
                         start, end = _window(rollup, previous)
                         result = attempt.land(
                             rollup.scope,
-                            stage.arrow_rows(rollup),
+                            stage.staged_rows(rollup),
                             window_start=start,
                             window_end=end,
                             provider_name=rollup.provider_name,
@@ -358,9 +364,9 @@ def load(
                             start,
                             end,
                         )
+                    _record(attempt.connection, records)
             finally:
                 stage.close()
-            _record(db_path, records)
         except (FocusFormatError, FocusSourceError, warehouse.LoadValidationError) as exc:
             raise FocusImportError(_failure(location, exc, landed)) from None
         except (duckdb.Error, OSError) as exc:

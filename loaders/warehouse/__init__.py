@@ -13,26 +13,36 @@ earlier load had already covered.
 Raw tables keep the API's grain and values; amounts are exact decimals. Windows are
 half-open, `[window_start, window_end)`, like Cost Explorer's TimePeriod.
 
-Rows arrive as a list of dicts (an API page's mapped rows) or as a `pyarrow.Table` with the
-raw table's columns (bulk loads, the scale bench); validation.py checks them before
-anything is written. The package's parts: schema.py (the raw tables and ledgers),
-locking.py (one writer at a time), validation.py, writes.py, attempts.py, purge.py
-(`finops purge`, demo rows) and publish.py (the serving copy).
+Rows arrive as a list of dicts (an API page's mapped rows), as a `pyarrow.Table` with the
+raw table's columns (bulk loads, the scale bench), or as `StagedRows`, a query over the
+loader's own DuckDB connection to which the warehouse is attached (the FOCUS import: its
+rolled-up rows never leave DuckDB); validation.py checks them before anything is written.
+The package's parts: schema.py (the raw tables and ledgers), locking.py (one writer at a
+time), validation.py, writes.py, attempts.py, purge.py (`finops purge`, demo rows) and
+publish.py (the serving copy).
 """
 
 from loaders.warehouse.attempts import LoadAttempt
-from loaders.warehouse.locking import WarehouseBusyError, connect_writer, writer_lock
+from loaders.warehouse.locking import (
+    WarehouseBusyError,
+    attached_writer,
+    connect_writer,
+    writer_connection,
+    writer_lock,
+)
 from loaders.warehouse.publish import publish_serving_copy
 from loaders.warehouse.purge import purge_source, purge_window
 from loaders.warehouse.schema import ensure_raw_schema, table_exists
-from loaders.warehouse.validation import LoadValidationError
+from loaders.warehouse.validation import LoadValidationError, StagedRows
 from loaders.warehouse.writes import LoadResult, record_failed_load, replace_window
 
 __all__ = [
     "LoadAttempt",
     "LoadResult",
     "LoadValidationError",
+    "StagedRows",
     "WarehouseBusyError",
+    "attached_writer",
     "connect_writer",
     "ensure_raw_schema",
     "publish_serving_copy",
@@ -41,5 +51,6 @@ __all__ = [
     "record_failed_load",
     "replace_window",
     "table_exists",
+    "writer_connection",
     "writer_lock",
 ]

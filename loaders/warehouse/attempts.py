@@ -27,7 +27,8 @@ import duckdb
 import pyarrow as pa
 
 from loaders.redaction import scrub
-from loaders.warehouse.locking import writer_connection
+from loaders.warehouse.locking import attached_writer, writer_connection
+from loaders.warehouse.validation import StagedRows
 from loaders.warehouse.writes import LoadResult, record_failed_load, replace_window, utc_now
 
 log = logging.getLogger("finops.warehouse")
@@ -90,13 +91,27 @@ class LoadAttempt:
     # -- landing ---------------------------------------------------------------------------
 
     @contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self, via: duckdb.DuckDBPyConnection | None = None) -> Iterator[None]:
         """Hold the writer's lock and one connection while landing several scopes in a row
         (each still its own transaction, all or nothing per scope): one connection and one
         checkpoint instead of one per scope. Only around work that waits on nothing else
-        (not on an API): other writers wait meanwhile."""
+        (not on an API): other writers wait meanwhile.
+
+        `via`: the loader's own DuckDB connection, to which the warehouse is attached
+        instead (`attached_writer`): rows staged in it land as `StagedRows`, without leaving
+        DuckDB. `connection` is the writer's connection meanwhile."""
         if self._con is not None:  # already writing: nested use joins it
+            if via is not None and via is not self._con:
+                raise RuntimeError("already writing through another connection")
             yield
+            return
+        if via is not None:
+            with attached_writer(via, self.db_path):
+                self._con = via
+                try:
+                    yield
+                finally:
+                    self._con = None
             return
         with writer_connection(self.db_path) as con:
             self._con = con
@@ -105,10 +120,17 @@ class LoadAttempt:
             finally:
                 self._con = None
 
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The writer's connection inside `writing()`."""
+        if self._con is None:
+            raise RuntimeError("LoadAttempt.connection is only there inside writing()")
+        return self._con
+
     def land(
         self,
         scope: str,
-        rows: Sequence[dict[str, Any]] | pa.Table,
+        rows: Sequence[dict[str, Any]] | pa.Table | StagedRows,
         *,
         raw_table: str | None = None,
         window_start: date | None = None,

@@ -1,14 +1,20 @@
 """What the writer accepts: rows checked column-wise with pyarrow.compute before anything
 is written - types (amounts exact, never float), the load window, mandatory fields, and no
 natural key twice in one batch (`RawTable.key_columns`: a paging bug that returns the same
-page twice must fail the load, never double count). Errors name the table, row and field."""
+page twice must fail the load, never double count). Errors name the table, row and field.
+
+Rows already in DuckDB (`StagedRows`: a query over the writer's connection, e.g. the FOCUS
+import's scratch database attached to it) get the same checks in SQL (`check_staged`), so a
+bulk load never leaves DuckDB; their errors name the row by its key instead of an index."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -195,3 +201,92 @@ def check_rows(table: RawTable, data: pa.Table, window_start: date, window_end: 
     _check_window(table, data, window_start, window_end)
     _check_not_null(table, data)
     check_unique_keys(table, data)
+
+
+@dataclass(frozen=True)
+class StagedRows:
+    """The rows of a load as a query over the writer's connection (`sql`, a `select` with
+    exactly the raw table's columns), landed with `insert ... select` without leaving DuckDB.
+    Only for a connection the loader lent the writer (`LoadAttempt.writing(via=...)`)."""
+
+    sql: str
+
+
+_FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL")
+
+
+def _named_row(table: RawTable, values: dict[str, Any]) -> str:
+    shown = ", ".join(f"{name}={values[name]}" for name in table.key_columns if name in values)
+    return f"{table.qualified} row ({shown})"
+
+
+def check_staged(
+    table: RawTable,
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    window_start: date,
+    window_end: date,
+) -> int:
+    """`check_rows` for the rows of a DuckDB relation (a view's name), in one scan: the
+    columns and amount types, every row inside the window, no mandatory field empty, no
+    natural key twice. Errors name the row by its key. Returns the row count."""
+    described = con.execute(f"describe select * from {relation}").fetchall()
+    given = [row[0] for row in described]
+    types = {row[0]: str(row[1]).upper() for row in described}
+    names = [name for name, _, _ in table.columns]
+    missing = [n for n in names if n not in given]
+    unexpected = [n for n in given if n not in names]
+    if missing or unexpected:
+        problems = [
+            f"{label} {', '.join(cols)}"
+            for label, cols in (
+                ("missing column(s)", missing),
+                ("unexpected column(s)", unexpected),
+            )
+            if cols
+        ]
+        raise LoadValidationError(f"{table.qualified}: {'; '.join(problems)}")
+    for name, _, arrow_type in table.columns:
+        if pa.types.is_decimal(arrow_type) and types[name] in _FLOAT_TYPES:
+            raise LoadValidationError(
+                f"{table.qualified}: field {name!r} is {types[name]}; amounts must be exact "
+                f"({arrow_type}), never binary floating point"
+            )
+    day = table.date_column
+    outside = f"{day} is null or {day} < $lo or {day} >= $hi"
+    mandatory = [name for name, sql, _ in table.columns if "not null" in sql and name != day]
+    bounds = {"lo": table.window_bound(window_start), "hi": table.window_bound(window_end)}
+    keys = ", ".join(table.key_columns)
+    # one scan: the rows, those outside the window, the empty mandatory values, and the
+    # distinct hashes of the keys (as many as rows: no key repeats; fewer - a repeat or a
+    # hash collision - and the keys themselves decide, below)
+    counts = con.execute(
+        f"select count(*), count(distinct hash({keys})), count(*) filter (where {outside})"
+        + "".join(f", count(*) filter (where {name} is null)" for name in mandatory)
+        + f" from {relation}",
+        bounds,
+    ).fetchone()
+    rows, hashes, outside_count, nulls = counts[0], counts[1], counts[2], counts[3:]
+    if outside_count:
+        cursor = con.execute(f"select * from {relation} where {outside} limit 1", bounds)
+        values = dict(zip(given, cursor.fetchone(), strict=True))
+        raise LoadValidationError(
+            f"{_named_row(table, values)}: {day}={values[day]} is outside the load window "
+            f"[{window_start}, {window_end})"
+        )
+    for name, count in zip(mandatory, nulls, strict=True):
+        if count:
+            cursor = con.execute(f"select * from {relation} where {name} is null limit 1")
+            values = dict(zip(given, cursor.fetchone(), strict=True))
+            raise LoadValidationError(f"{_named_row(table, values)}: field {name!r} is empty")
+    if hashes != rows:  # a key repeats, or two keys share a hash: the keys decide
+        repeat = con.execute(
+            f"select {keys} from {relation} group by {keys} having count(*) > 1 limit 1"
+        ).fetchone()
+        if repeat is not None:
+            values = dict(zip(table.key_columns, repeat, strict=True))
+            raise LoadValidationError(
+                f"{_named_row(table, values)}: the same key twice in one load; the source "
+                "answered a row twice and it would be counted twice"
+            )
+    return int(rows)

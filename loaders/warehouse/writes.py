@@ -18,7 +18,14 @@ from loaders import registry
 from loaders.catalogue import RawTable
 from loaders.warehouse.locking import writer_connection
 from loaders.warehouse.schema import ensure_raw_schema
-from loaders.warehouse.validation import check_rows, conform_arrow, provider_of, rows_to_arrow
+from loaders.warehouse.validation import (
+    StagedRows,
+    check_rows,
+    check_staged,
+    conform_arrow,
+    provider_of,
+    rows_to_arrow,
+)
 
 ERROR_LENGTH = 2000  # characters of an error kept in the ledger
 
@@ -130,7 +137,7 @@ def replace_window(
     scope: str,
     window_start: date,
     window_end: date,
-    rows: Sequence[dict[str, Any]] | pa.Table,
+    rows: Sequence[dict[str, Any]] | pa.Table | StagedRows,
     api_requests: int = 0,
     api_cost_usd: Decimal = Decimal("0"),
     provider_name: str | None = None,
@@ -143,7 +150,8 @@ def replace_window(
 
     `rows` are dicts keyed by the raw table's column names (a mapping's output) or a
     `pyarrow.Table` with exactly those columns (cast to the raw types; amounts may be
-    decimal, integer or decimal text, never float). Delete and insert happen in one
+    decimal, integer or decimal text, never float), or `StagedRows`, a query over `con`
+    (checked in SQL, inserted with `insert ... select`). Delete and insert happen in one
     transaction together with the ledger row; the rows are validated before anything is
     written. `provider_name` (default: the table's own provider), `billing_account_id`
     and `billing_period_start` go to the ledger row as what the load stands for;
@@ -156,19 +164,30 @@ def replace_window(
         raise ValueError(f"empty load window [{window_start}, {window_end})")
     table = registry.raw_tables()[raw_table]
     provider = provider_of(table, provider_name)
-    data = conform_arrow(table, rows) if isinstance(rows, pa.Table) else rows_to_arrow(table, rows)
-    check_rows(table, data, window_start, window_end)
+    staged = isinstance(rows, StagedRows)
+    if staged and con is None:
+        raise ValueError("StagedRows are a query over the writer's connection: pass `con`")
+    if not staged:
+        data = (
+            conform_arrow(table, rows) if isinstance(rows, pa.Table) else rows_to_arrow(table, rows)
+        )
+        check_rows(table, data, window_start, window_end)
 
     load_id = new_load_id(source)
     written = utc_now()
     lo, hi = table.window_bound(window_start), table.window_bound(window_end)
     cols = ", ".join(name for name, _, _ in table.columns)
 
-    def write(con: duckdb.DuckDBPyConnection) -> int:
+    def write(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
         ensure_raw_schema(con)
         con.execute("begin transaction")
         try:
-            con.register("incoming_rows", data)
+            if staged:  # checked in the transaction: a refusal rolls the view back too
+                con.execute(f"create temp view incoming_rows as {rows.sql}")
+                row_count = check_staged(table, con, "incoming_rows", window_start, window_end)
+            else:
+                con.register("incoming_rows", data)
+                row_count = data.num_rows
             _record_restatements(
                 con,
                 table,
@@ -191,7 +210,10 @@ def replace_window(
                 f"select {cols}, ?, ?, ?, ?, ?, ? from incoming_rows",
                 [source, scope, window_start, window_end, load_id, written],
             )
-            con.unregister("incoming_rows")
+            if staged:
+                con.execute("drop view incoming_rows")
+            else:
+                con.unregister("incoming_rows")
             insert_ledger(
                 con,
                 load_id=load_id,
@@ -203,7 +225,7 @@ def replace_window(
                 started_at=started_at or written,
                 finished_at=utc_now(),
                 status="succeeded",
-                row_count=data.num_rows,
+                row_count=row_count,
                 replaced_row_count=replaced,
                 api_requests=api_requests,
                 api_cost_usd=api_cost_usd,
@@ -215,13 +237,13 @@ def replace_window(
         except BaseException:
             con.execute("rollback")
             raise
-        return int(replaced)
+        return int(replaced), row_count
 
     if con is not None:
-        replaced = write(con)
+        replaced, row_count = write(con)
     else:
         with writer_connection(db_path) as own:
-            replaced = write(own)
+            replaced, row_count = write(own)
 
     return LoadResult(
         load_id=load_id,
@@ -230,7 +252,7 @@ def replace_window(
         scope=scope,
         window_start=window_start,
         window_end=window_end,
-        row_count=data.num_rows,
+        row_count=row_count,
         replaced_row_count=int(replaced),
         api_requests=api_requests,
         api_cost_usd=api_cost_usd,

@@ -181,6 +181,31 @@ def test_parquet_and_gzip_copies_land_the_same_rows(
     assert data_rows(fresh) == data_rows(db_path)
 
 
+def test_a_billing_period_split_over_files_lands_as_one_and_keeps_its_fingerprint(
+    sample_import: tuple[Path, Path], tmp_path: Path
+):
+    # GIVEN the sample's rows split over two files (every other row: the hours of one day
+    # and one key end up in both), as large exports are delivered in parts
+    db_path, csv_path = sample_import
+    header, rows = read_rows(csv_path)
+    write_rows(tmp_path / "parts" / "part-0.csv", header, rows[0::2])
+    write_rows(tmp_path / "parts" / "part-1.csv", header, rows[1::2])
+
+    # WHEN the parts are imported into a fresh warehouse
+    fresh = tmp_path / "fresh.duckdb"
+    result = focus_files.load(fresh, str(tmp_path / "parts"))
+
+    # THEN each period's rows are summed across the files: the same daily rows as the
+    # single file gave, value for value
+    assert sorted(load.scope for load in result.loads) == SCOPES
+    assert data_rows(fresh) == data_rows(db_path)
+
+    # AND the same rows delivered as the one file are recognised as unchanged (the
+    # period's fingerprint does not depend on how many files held it)
+    again = focus_files.load(fresh, str(csv_path))
+    assert again.loads == [] and again.unchanged == SCOPES
+
+
 # ------------------------------------------------------------------ idempotency
 
 

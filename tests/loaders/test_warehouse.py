@@ -396,6 +396,142 @@ def test_a_bad_arrow_batch_names_row_and_field_and_writes_nothing(tmp_path: Path
 PAGE = [aws_row(START, "5"), aws_row(START, "7", "Amazon S3"), aws_row(START, "1", "AWS KMS")]
 
 
+def land_staged(db: Path, stage: Path, select: str, rows: list[dict]) -> warehouse.LoadResult:
+    """Land `rows`, staged as table `batch` in a scratch DuckDB file, through an attempt
+    that attaches the warehouse to the scratch connection (as the FOCUS import does)."""
+    con = duckdb.connect(str(stage))
+    try:
+        con.register("incoming", as_arrow(rows))
+        con.execute("create or replace table batch as select * from incoming")
+        con.unregister("incoming")
+        attempt = warehouse.LoadAttempt(
+            db, source="aws_cost_explorer", raw_table="aws_cost_explorer"
+        )
+        with attempt.writing(via=con):
+            result = attempt.land(
+                "123456789012",
+                warehouse.StagedRows(select.format(batch="stage.main.batch")),
+                window_start=START,
+                window_end=END,
+            )
+        # the connection is back on its own database, the warehouse detached
+        assert con.execute("select current_database()").fetchone() == ("stage",)
+        assert [r[0] for r in con.execute("show databases").fetchall()] == ["stage"]
+        return result
+    finally:
+        con.close()
+
+
+def test_staged_rows_replace_a_window_inside_duckdb(tmp_path: Path):
+    # GIVEN a window landed from rows, and restated rows staged in another DuckDB database
+    db = tmp_path / "w.duckdb"
+    days = [START + timedelta(days=n) for n in range(3)]
+    land(db, [aws_row(d, "10.0000000001") for d in days])
+
+    # WHEN the window is replaced by the staged rows (insert ... select, no Arrow)
+    result = land_staged(
+        db,
+        tmp_path / "stage.duckdb",
+        "select * from {batch}",
+        [aws_row(days[0], "10"), aws_row(days[1], "12.5")],
+    )
+
+    # THEN it replaced the window as rows do, with its ledger row and restatements
+    assert (result.row_count, result.replaced_row_count) == (2, 3)
+    assert totals(db) == [
+        ("123456789012", days[0], Decimal("10")),
+        ("123456789012", days[1], Decimal("12.5")),
+    ]
+    assert [row[1:] for row in ledger_rows(db)] == [("succeeded", 3), ("succeeded", 2)]
+    with duckdb.connect(str(db), read_only=True) as con:
+        restated = con.execute(
+            "select charge_date, cost_type, previous_cost, new_cost from raw.load_restatements "
+            "where load_id = ? order by all",
+            [result.load_id],
+        ).fetchall()
+    assert [r[:2] for r in restated] == [
+        (days[0], "billed"), (days[0], "effective"),
+        (days[1], "billed"), (days[1], "effective"),
+        (days[2], "billed"), (days[2], "effective"),
+    ]  # fmt: skip
+    # AND the writer's lock is free for the next writer
+    land(db, [aws_row(START, "3")], scope="444444444444")
+
+
+@pytest.mark.parametrize(
+    ("select", "rows", "message"),
+    [
+        pytest.param(
+            "select * from {batch}",
+            [aws_row(START, "6"), aws_row(END, "1", "Amazon S3")],
+            "row (time_period_start=2026-03-04, linked_account_id=123456789012, "
+            "service=Amazon S3, region=us-east-1, record_type=Usage, unblended_cost_unit=USD): "
+            "time_period_start=2026-03-04 is outside the load window [2026-03-01, 2026-03-04)",
+            id="day outside the window",
+        ),
+        pytest.param(
+            "select * from {batch}",
+            [aws_row(START, "6"), aws_row(START, "1") | {"service": None}],
+            "field 'service' is empty",
+            id="mandatory field empty",
+        ),
+        pytest.param(
+            "select * from {batch}",
+            [*PAGE, aws_row(START, "9", "Amazon S3")],
+            "row (time_period_start=2026-03-01, linked_account_id=123456789012, "
+            "service=Amazon S3, region=us-east-1, record_type=Usage, unblended_cost_unit=USD): "
+            "the same key twice in one load",
+            id="one key twice",
+        ),
+        pytest.param(
+            "select * exclude (region) from {batch}",
+            [aws_row(START, "6")],
+            "missing column(s) region",
+            id="missing column",
+        ),
+        pytest.param(
+            "select * replace (cast(unblended_cost as double) as unblended_cost) from {batch}",
+            [aws_row(START, "6")],
+            "field 'unblended_cost' is DOUBLE; amounts must be exact",
+            id="float amounts",
+        ),
+    ],
+)
+def test_bad_staged_rows_are_refused_naming_the_row_and_write_nothing(
+    tmp_path: Path, select: str, rows: list[dict], message: str
+):
+    # GIVEN a window already loaded
+    db = tmp_path / "w.duckdb"
+    land(db, [aws_row(START, "5")])
+    before = totals(db), ledger_rows(db)
+
+    # WHEN staged rows with one unusable row or column are landed
+    with pytest.raises(LoadValidationError) as raised:
+        land_staged(db, tmp_path / "stage.duckdb", select, rows)
+
+    # THEN the error names the table, the row by its key, and the field; nothing changed
+    assert message in str(raised.value)
+    assert "raw.aws_cost_explorer" in str(raised.value)
+    assert (totals(db), ledger_rows(db)) == before
+    # AND the warehouse is free for the next writer
+    land(db, [aws_row(START, "3")], scope="444444444444")
+
+
+def test_the_writer_bounds_the_checkpoint_vacuum(tmp_path: Path):
+    # GIVEN the writer's own connection and a loader's connection with the warehouse attached
+    db = tmp_path / "w.duckdb"
+    with warehouse.writer_connection(db) as con:
+        own = con.execute("select current_setting('max_vacuum_tasks')").fetchone()[0]
+    with (
+        duckdb.connect(str(tmp_path / "stage.duckdb")) as stage,
+        warehouse.attached_writer(stage, db),
+    ):
+        attached = stage.execute("select current_setting('max_vacuum_tasks')").fetchone()[0]
+    # THEN both merge at most WRITER_VACUUM_TASKS row groups per checkpoint (DuckDB's
+    # default of 100 rewrote the whole raw table after a few window replacements)
+    assert own == attached == int(warehouse.locking.WRITER_VACUUM_TASKS)
+
+
 @pytest.mark.parametrize(
     ("batch", "message"),
     [
