@@ -134,8 +134,9 @@ def warehouse_state(db_path: Path) -> dict[str, list[tuple]]:
         con.close()
 
 
-def dbt_build(db_path: Path, work_dir: Path) -> str:
-    """`dbt build` of the project against `db_path` in a subprocess; fails on any error."""
+def dbt_build(db_path: Path, work_dir: Path, *args: str) -> str:
+    """`dbt build [args]` of the project against `db_path` in a subprocess; fails on any
+    error."""
     env = {
         **os.environ,
         "FINOPS_DUCKDB_PATH": str(db_path),
@@ -145,7 +146,7 @@ def dbt_build(db_path: Path, work_dir: Path) -> str:
     }
     command = [
         str(Path(sys.executable).parent / "dbt"),
-        "build",
+        "build", *args,
         "--project-dir", str(REPO_ROOT / "dbt_project"),
         "--profiles-dir", str(REPO_ROOT),
         "--target-path", str(work_dir / "target"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -298,8 +299,46 @@ def step_line(output: str, step: str) -> str:
     return next(line for line in output.splitlines() if line.strip().startswith(step + " "))
 
 
+def differences_from_a_full_refresh(db_path: Path, work_dir: Path, tables: list[str]) -> dict:
+    """Rows of `tables` (every column but the build watermark) that a copy of the warehouse
+    rebuilt with `dbt build --full-refresh` does not have, and the other way round."""
+    full = work_dir / "full_refresh.duckdb"
+    shutil.copyfile(db_path, full)
+    dbt_build(full, work_dir, "--full-refresh")
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        con.execute(f"attach '{full}' as full_refresh (read_only)")
+        out = {}
+        for table in tables:
+            schema, name = table.split(".")
+            columns = ", ".join(
+                f'"{column}"'
+                for (column,) in con.execute(
+                    "select column_name from information_schema.columns where table_schema = ? "
+                    "and table_name = ? and table_catalog = current_database() "
+                    "and column_name != '_loaded_through' order by ordinal_position",
+                    [schema, name],
+                ).fetchall()
+            )
+            mine, theirs = (
+                f"select {columns} from {table}",
+                f"select {columns} from full_refresh.{table}",
+            )
+            [(only_daily,)] = con.execute(
+                f"select count(*) from ({mine} except all {theirs})"
+            ).fetchall()
+            [(only_full,)] = con.execute(
+                f"select count(*) from ({theirs} except all {mine})"
+            ).fetchall()
+            [(rows,)] = con.execute(f"select count(*) from {table}").fetchall()
+            out[table] = (rows > 0, only_daily, only_full)
+        return out
+    finally:
+        con.close()
+
+
 def test_a_rerun_imports_new_and_changed_files_and_force_reimports_every_file(
-    parquet_run: tuple[Path, subprocess.CompletedProcess],
+    parquet_run: tuple[Path, subprocess.CompletedProcess], tmp_path: Path
 ):
     # GIVEN the date run on the sample (Parquet), in the folder FINOPS_FOCUS_PATH names
     home, first = parquet_run
@@ -357,6 +396,17 @@ def test_a_rerun_imports_new_and_changed_files_and_force_reimports_every_file(
     assert json.loads(manifest.read_text())["build_id"] != build_2
     warehouse = home / "data" / "finops.duckdb"
     raw_rows = fetch(warehouse, "select count(*) from raw.focus_costs")[0][0]
+    # AND the incremental daily builds (a new period, then a restated one) left the FOCUS
+    # tables and the marts equal to a full refresh of the same warehouse, row for row
+    tables = [
+        "staging.stg_focus_files__costs",
+        "intermediate.int_focus_costs_aggregated",
+        "intermediate.int_cloud_costs_unioned",
+        "marts.fct_daily_costs",
+    ]
+    assert differences_from_a_full_refresh(warehouse, tmp_path, tables) == {
+        table: (True, 0, 0) for table in tables
+    }
 
     # WHEN the date is forced
     fourth = run("--force")

@@ -117,9 +117,11 @@ unioned as (
     from focus_costs
 ),
 
+-- cost_row_id is already an md5 (unique per staging model, tested there): the key is it and
+-- the measure, joined; a second md5 over every landed measure cost seconds per test at 10M.
 final as (
     select
-        {{ surrogate_key(['cost_row_id', 'x_cost_type']) }} as landed_cost_row_id,
+        cost_row_id || '|' || x_cost_type as landed_cost_row_id,
         *
     from unioned
 )

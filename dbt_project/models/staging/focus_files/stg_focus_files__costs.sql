@@ -1,6 +1,6 @@
 -- An incremental table, not a view (macros/delete_days_to_rebuild.sql): a daily build restages
 -- only the days a load changed, and the tests of this model and of the views over it
--- (int_landed_cost_rows_unpivoted, int_focus_costs_aggregated) read stored keys and a stored
+-- (int_landed_cost_rows_unpivoted; int_focus_costs_aggregated is incremental too) read stored keys and a stored
 -- charge_date instead of hashing and re-deriving the whole raw table on every test.
 {{ config(**incremental_by_day()) }}
 -- FOCUS file rows (already daily) in the vocabulary of the API staging models, one row per
