@@ -40,27 +40,25 @@ def writer_lock(db_path: Path, timeout_s: float = 600.0) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-# Row groups a checkpoint may merge ("vacuum") per writer session. DuckDB's default (100)
-# made a loader's checkpoint rewrite the whole raw table after a few window replacements
-# (10M FOCUS rows: 7-12 s per checkpoint, the file written twice over); the blocks of
-# replaced windows are freed without it, as whole row groups (a window's rows are landed
-# together), so one task per checkpoint keeps the file compact at a bounded cost.
-WRITER_VACUUM_TASKS = "1"
+# Row groups the checkpoint may merge ("vacuum") in a bulk landing session
+# (`attached_writer`: the FOCUS import lands every billing period, each its own insert).
+# With DuckDB's default (100) the session's checkpoint rewrote the whole raw table (10M
+# FOCUS rows: 7-12 s, the file written twice over); with 1 it does not, and the file stays
+# the same size under repeated re-imports (4 forced re-imports of 10M rows: 991-995 blocks
+# used). Not 0: without any vacuum the space of partly deleted row groups is never reused
+# (the API daily load grew the file 1.6 % a day). The writer's own connection keeps the
+# default: its loads are smaller, and there 1 made the daily load slower (7.6 s, 4.7 s).
+BULK_VACUUM_TASKS = "1"
 
 
 def duckdb_config(db_path: Path) -> dict[str, str]:
     """DuckDB's memory limit and spill folder for the warehouse, as dbt's profile sets them:
     FINOPS_DUCKDB_MEMORY_LIMIT (default `80%` of RAM, DuckDB's own default) and
     FINOPS_DUCKDB_TEMP_DIR (default `<warehouse>.tmp`, DuckDB's own). finops.settings
-    validates both and passes them to dbt (`Settings.dbt_env`). The writer's connection
-    also bounds the checkpoint's vacuum (WRITER_VACUUM_TASKS)."""
+    validates both and passes them to dbt (`Settings.dbt_env`)."""
     memory_limit = os.environ.get("FINOPS_DUCKDB_MEMORY_LIMIT", "").strip() or "80%"
     temp_dir = os.environ.get("FINOPS_DUCKDB_TEMP_DIR", "").strip() or f"{db_path}.tmp"
-    return {
-        "memory_limit": memory_limit,
-        "temp_directory": temp_dir,
-        "max_vacuum_tasks": WRITER_VACUUM_TASKS,
-    }
+    return {"memory_limit": memory_limit, "temp_directory": temp_dir}
 
 
 def connect_writer(db_path: Path, retry_s: float = 30.0) -> duckdb.DuckDBPyConnection:
@@ -94,12 +92,13 @@ WAREHOUSE_ALIAS = "warehouse"
 def attached_writer(con: duckdb.DuckDBPyConnection, db_path: Path) -> Iterator[None]:
     """The writer's lock, and the warehouse attached read-write to `con` (a loader's own
     DuckDB, e.g. the FOCUS import's scratch database) as its default catalog, so rows staged
-    there land with `insert ... select` without leaving DuckDB. Detached (and checkpointed)
-    and the lock let go on exit; `con` is back on its own catalog."""
+    there land with `insert ... select` without leaving DuckDB. Detached (and checkpointed,
+    with a bounded vacuum: BULK_VACUUM_TASKS) and the lock let go on exit; `con` is back on
+    its own catalog."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
     with writer_lock(db_path):
         [(own,)] = con.execute("select current_database()").fetchall()
-        con.execute(f"set max_vacuum_tasks = {WRITER_VACUUM_TASKS}")
+        con.execute(f"set max_vacuum_tasks = {BULK_VACUUM_TASKS}")
         path = str(db_path).replace("'", "''")
         deadline = time.monotonic() + 30.0
         while True:
