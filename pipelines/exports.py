@@ -62,6 +62,8 @@ def export_connection(serving_path: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(serving_path), read_only=True)
     con.execute("set preserve_insertion_order = false")
     return con
+
+
 MANIFEST_NAME = "_manifest.json"
 
 
