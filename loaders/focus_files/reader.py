@@ -105,7 +105,6 @@ class Stage:
         [(self.catalog,)] = self.con.execute("select current_database()").fetchall()
         self.versions: dict[int, str] = {}
         self.files: list[FocusFile] = []
-        self.single: dict[str, int] = {}  # scope -> the one file index holding its rows
 
     def close(self) -> None:
         # a throwaway database: no checkpoint on the way out (seconds at 10M rows)
@@ -325,7 +324,6 @@ class Stage:
         # Each file's rows are already unique per day and dimensions (`add` rolled them up):
         # a period held by one file lands straight from `parts` (nothing copied); only the
         # periods spread over several files are summed again across them, into `spread`.
-        self.single = {row[0]: row[8][0] for row in rows if len(row[8]) == 1}
         self.con.execute("create or replace table spread_scopes (scope varchar)")
         spread = [[row[0]] for row in rows if len(row[8]) > 1]
         if spread:
@@ -421,8 +419,9 @@ class Stage:
         ]
         scope = sql_literal(rollup.scope)
         catalog = quote(self.catalog)
-        if rollup.scope in self.single:
-            where = f"file_index = {self.single[rollup.scope]} and {mapping.SCOPE_SQL} = {scope}"
+        if len(rollup.files) == 1:
+            index = self.files.index(rollup.files[0])
+            where = f"file_index = {index} and {mapping.SCOPE_SQL} = {scope}"
             relation = f"{catalog}.main.parts"
         else:
             where = f"scope = {scope}"

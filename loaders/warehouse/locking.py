@@ -6,11 +6,14 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
+
+T = TypeVar("T")
 
 
 class WarehouseBusyError(RuntimeError):
@@ -61,17 +64,25 @@ def duckdb_config(db_path: Path) -> dict[str, str]:
     return {"memory_limit": memory_limit, "temp_directory": temp_dir}
 
 
-def connect_writer(db_path: Path, retry_s: float = 30.0) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse read-write, waiting out short-lived readers' locks."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+def _waiting_out_readers(open_once: Callable[[], T], retry_s: float = 30.0) -> T:
+    """`open_once()` (opening the warehouse read-write), again every 0.25 s while a
+    short-lived reader's lock refuses it, for up to `retry_s`."""
     deadline = time.monotonic() + retry_s
     while True:
         try:
-            return duckdb.connect(str(db_path), config=duckdb_config(db_path))
+            return open_once()
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 raise
             time.sleep(0.25)
+
+
+def connect_writer(db_path: Path, retry_s: float = 30.0) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse read-write, waiting out short-lived readers' locks."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    return _waiting_out_readers(
+        lambda: duckdb.connect(str(db_path), config=duckdb_config(db_path)), retry_s
+    )
 
 
 @contextmanager
@@ -100,15 +111,7 @@ def attached_writer(con: duckdb.DuckDBPyConnection, db_path: Path) -> Iterator[N
         [(own,)] = con.execute("select current_database()").fetchall()
         con.execute(f"set max_vacuum_tasks = {BULK_VACUUM_TASKS}")
         path = str(db_path).replace("'", "''")
-        deadline = time.monotonic() + 30.0
-        while True:
-            try:
-                con.execute(f"attach '{path}' as {WAREHOUSE_ALIAS}")
-                break
-            except duckdb.IOException as exc:  # a short-lived reader holds the file
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.25)
+        _waiting_out_readers(lambda: con.execute(f"attach '{path}' as {WAREHOUSE_ALIAS}"))
         try:
             con.execute(f"use {WAREHOUSE_ALIAS}")
             yield
