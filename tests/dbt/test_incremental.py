@@ -163,6 +163,7 @@ def test_daily_runs_equal_a_full_refresh_in_every_table(incremental_and_full: di
     incremental = [
         "staging.stg_aws_cost_explorer__costs",
         "staging.stg_azure_cost_management__costs",
+        "intermediate.int_azure_costs_pivoted",
         "intermediate.int_cloud_costs_unioned",
         "intermediate.int_daily_costs_converted",
         "intermediate.int_daily_costs_by_scope",
@@ -201,6 +202,7 @@ def test_only_the_last_window_was_rebuilt(incremental_and_full: dict) -> None:
     for table in (
         "staging.stg_aws_cost_explorer__costs",
         "staging.stg_azure_cost_management__costs",
+        "intermediate.int_azure_costs_pivoted",
         "intermediate.int_cloud_costs_unioned",
         "intermediate.int_daily_costs_converted",
         "intermediate.int_daily_cost_series_scored",

@@ -4,10 +4,16 @@
 -- keeps its cost and gets 0 on the other side. The scope stays in the key: two configured
 -- scopes that cover the same subscription stay two rows, so the unique cost_line_id test of
 -- int_cloud_costs_unioned catches the overlap instead of a silent double count.
+--
+-- A table, incremental on charge_date (macros/delete_days_to_rebuild.sql) like the staging
+-- table it reads: its key tests and int_cloud_costs_unioned read stored rows instead of
+-- pivoting every Azure row of the history again for each of them.
+{{ config(**incremental_by_day()) }}
 with
 
 costs as (
     select * from {{ ref('stg_azure_cost_management__costs') }}
+    {{ rebuilt_days_filter(ref('stg_finops__load_ledger')) }}
 ),
 
 pivoted as (
@@ -66,7 +72,8 @@ final as (
         has_actual_cost,
         has_amortized_cost,
         is_estimated,
-        x_source
+        x_source,
+        {{ loaded_through(ref('stg_finops__load_ledger')) }} as _loaded_through
     from pivoted
 )
 

@@ -1,5 +1,5 @@
 -- An incremental table, not a view (macros/delete_days_to_rebuild.sql): a daily build restages
--- only the days a load changed, and the tests of this model and of the views over it
+-- only the days a load changed, and the tests of this model and of the models over it
 -- (int_landed_cost_rows_unpivoted, int_azure_costs_pivoted) read stored keys and a stored
 -- charge_date instead of hashing and re-deriving the whole raw table on every test.
 {{ config(**incremental_by_day()) }}
