@@ -85,13 +85,8 @@ final as (
         cast(effective_cost as decimal(38, 10)) as effective_cost,
         cast(reporting_currency as string) as reporting_currency,
         cast(fx_rate as decimal(18, 10)) as fx_rate,
-        -- decimal(28, 10) x decimal(18, 10): 20 decimals on DuckDB and on Spark with the
-        -- profile's allowPrecisionLoss=false, still 11 on a Spark without it (from
-        -- decimal(38, 10) it would keep only 6). Both then round to 10.
-        cast(round(cast(billed_cost as decimal(28, 10)) * cast(fx_rate as decimal(18, 10)), 10) as decimal(38, 10))
-            as billed_cost_reporting,
-        cast(round(cast(effective_cost as decimal(28, 10)) * cast(fx_rate as decimal(18, 10)), 10) as decimal(38, 10))
-            as effective_cost_reporting,
+        {{ in_reporting_currency('billed_cost') }} as billed_cost_reporting,
+        {{ in_reporting_currency('effective_cost') }} as effective_cost_reporting,
         cast(is_estimated as boolean) as is_estimated,
         {{ loaded_through(ref('stg_finops__load_ledger')) }} as _loaded_through
     from converted

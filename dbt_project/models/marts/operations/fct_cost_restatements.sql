@@ -59,10 +59,7 @@ final as (
         cast(new_cost - previous_cost as decimal(38, 10)) as cost_change,
         cast(reporting_currency as string) as reporting_currency,
         cast(fx_rate as decimal(18, 10)) as fx_rate,
-        cast(
-            round(cast(new_cost - previous_cost as decimal(28, 10)) * cast(fx_rate as decimal(18, 10)), 10)
-            as decimal(38, 10)
-        ) as cost_change_reporting,
+        {{ in_reporting_currency('new_cost - previous_cost') }} as cost_change_reporting,
         cast(month_closed_on as date) as month_closed_on,
         cast({{ days_between('month_closed_on', 'cast(loaded_at as date)') }} as integer) as days_after_month_close
     from converted
