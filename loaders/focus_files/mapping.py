@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
-ROLLUP_VERSION = "1"  # part of every fingerprint: a change of the rollup re-lands old files
+ROLLUP_VERSION = "2"  # part of every fingerprint: a change of the rollup re-lands old files
+# 2: the commitment discount columns are kept (every period re-lands once to fill them)
 AMOUNT_SQL = "decimal(38, 10)"
 NULL_STRINGS = ("NULL", "")
 
@@ -67,11 +68,21 @@ COLUMNS: tuple[FocusColumn, ...] = (
     _col("ConsumedUnit", "consumed_unit", required=False),
     # AWS's own service code (AmazonEC2, ...): stable where ServiceName wording changes.
     _col("x_ServiceCode", "x_service_code", required=False),
+    # Commitment discounts (savings plans, reservations): which commitment a row used or left
+    # unused (issue #17's rate-optimization marts). Conditional in FOCUS; Status, Quantity
+    # and Unit since 1.1.
+    _col("CommitmentDiscountId", "commitment_discount_id", required=False),
+    _col("CommitmentDiscountName", "commitment_discount_name", required=False),
+    _col("CommitmentDiscountType", "commitment_discount_type", required=False),
+    _col("CommitmentDiscountCategory", "commitment_discount_category", required=False),
+    _col("CommitmentDiscountStatus", "commitment_discount_status", required=False),
+    _col("CommitmentDiscountUnit", "commitment_discount_unit", required=False),
     _col("BilledCost", "billed_cost", "amount", not_null=True),
     _col("EffectiveCost", "effective_cost", "amount", not_null=True),
     _col("ListCost", "list_cost", "amount"),
     _col("ContractedCost", "contracted_cost", "amount"),
     _col("ConsumedQuantity", "consumed_quantity", "amount", required=False),
+    _col("CommitmentDiscountQuantity", "commitment_discount_quantity", "amount", required=False),
 )
 # Mandatory in FOCUS 1.0-1.2 and checked for presence, although we do not store them.
 PRESENCE_ONLY = ("ChargePeriodEnd",)

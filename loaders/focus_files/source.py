@@ -25,7 +25,9 @@ _FOCUS_DIMENSIONS = (
     "provider_name", "publisher_name", "invoice_issuer_name", "service_name",
     "service_category", "service_subcategory", "region_id", "region_name", "charge_category",
     "charge_class", "charge_frequency", "pricing_category", "billing_currency",
-    "consumed_unit", "x_service_code",
+    "consumed_unit", "x_service_code", "commitment_discount_id", "commitment_discount_name",
+    "commitment_discount_type", "commitment_discount_category", "commitment_discount_status",
+    "commitment_discount_unit",
 )  # fmt: skip
 _FOCUS_NOT_NULL = (
     "billing_account_id",
@@ -49,6 +51,7 @@ FOCUS_COSTS = RawTable(
         ("list_cost", AMOUNT_SQL, AMOUNT),
         ("contracted_cost", AMOUNT_SQL, AMOUNT),
         ("consumed_quantity", AMOUNT_SQL, AMOUNT),
+        ("commitment_discount_quantity", AMOUNT_SQL, AMOUNT),
         ("x_source_rows", "bigint not null", pa.int64()),
         ("x_focus_version", "varchar not null", pa.string()),
         ("x_file_set_sha256", "varchar not null", pa.string()),

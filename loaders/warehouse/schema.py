@@ -81,9 +81,38 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists raw")
     for table in registry.raw_tables().values():
         con.execute(table.ddl())
+    _add_new_raw_columns(con)
     con.execute(LOAD_LEDGER_DDL)
     con.execute(LOAD_RESTATEMENTS_DDL)
     _add_ledger_scope_columns(con)
+
+
+def _add_new_raw_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Upgrade raw tables created before a source kept more columns: add the missing ones
+    (null in the rows already landed; the source's next load fills them - a FOCUS import
+    re-lands every period once, its rollup version being part of each fingerprint). Only
+    nullable columns are ever added to a source; a missing `not null` one is refused, naming
+    it, instead of failing on the next insert."""
+    present: dict[str, set[str]] = {}
+    for table_name, column_name in con.execute(
+        "select table_name, column_name from information_schema.columns "
+        "where table_catalog = current_database() and table_schema = 'raw'"
+    ).fetchall():
+        present.setdefault(table_name, set()).add(column_name)
+    missing = [
+        (table, name, sql_type)
+        for table in registry.raw_tables().values()
+        for name, sql_type, _ in table.columns
+        if name not in present.get(table.name, set())
+    ]
+    for table, name, sql_type in missing:
+        if "not null" in sql_type.lower():
+            raise RuntimeError(
+                f"{table.qualified} has no column {name} ({sql_type}): a warehouse written "
+                "by an older version cannot get a mandatory column added to the rows it holds"
+            )
+    for table, name, sql_type in missing:
+        con.execute(f"alter table {table.qualified} add column {name} {sql_type}")
 
 
 def _add_ledger_scope_columns(con: duckdb.DuckDBPyConnection) -> None:

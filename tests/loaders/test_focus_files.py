@@ -33,6 +33,8 @@ from focus_testing import (
 )
 
 from loaders import focus_files
+from loaders.catalogue import LOAD_META_SQL
+from loaders.focus_files.source import FOCUS_COSTS
 
 SCOPES = [
     "AWS/1234567890123@2024-09-01",
@@ -46,8 +48,11 @@ DATA_COLUMNS = (
     "billing_account_name, sub_account_id, sub_account_name, provider_name, publisher_name, "
     "invoice_issuer_name, service_name, service_category, service_subcategory, region_id, "
     "region_name, charge_category, charge_class, charge_frequency, pricing_category, "
-    "billing_currency, consumed_unit, x_service_code, billed_cost, effective_cost, list_cost, "
-    "contracted_cost, consumed_quantity, x_source_rows, x_focus_version"
+    "billing_currency, consumed_unit, x_service_code, commitment_discount_id, "
+    "commitment_discount_name, commitment_discount_type, commitment_discount_category, "
+    "commitment_discount_status, commitment_discount_unit, billed_cost, effective_cost, "
+    "list_cost, contracted_cost, consumed_quantity, commitment_discount_quantity, "
+    "x_source_rows, x_focus_version"
 )
 
 
@@ -204,6 +209,82 @@ def test_a_billing_period_split_over_files_lands_as_one_and_keeps_its_fingerprin
     # period's fingerprint does not depend on how many files held it)
     again = focus_files.load(fresh, str(csv_path))
     assert again.loads == [] and again.unchanged == SCOPES
+
+
+def test_commitment_discount_columns_are_kept(sample_import: tuple[Path, Path]):
+    # GIVEN the sample's four hours of AWS usage covered by a savings plan (PricingCategory
+    # Committed, CommitmentDiscountName the string NULL), on four different days
+    db_path, _ = sample_import
+
+    # THEN they land as their own daily rows with the commitment they used, apart from the
+    # on-demand rows of the same days
+    rows = fetch(
+        db_path,
+        "select charge_date, commitment_discount_id, commitment_discount_name, "
+        "commitment_discount_type, commitment_discount_category, commitment_discount_status, "
+        "pricing_category, x_source_rows from raw.focus_costs "
+        "where commitment_discount_id is not null order by charge_date",
+    )
+    plan = "arn:aws:savingsplans::{}:savingsplan/{}"
+    first = plan.format("961082193871", "493f5705-db1c-4867-8e5c-ee9a66fa6d3f")
+    second = plan.format("365499461711", "37985e61-4fcb-4023-9dd7-e524c80342a2")
+    used = ("Savings Plan", "Spend", "Used", "Committed", 1)
+    assert rows == [
+        (date(2024, 9, 4), first, None, *used),
+        (date(2024, 9, 20), second, None, *used),
+        (date(2024, 9, 22), second, None, *used),
+        (date(2024, 9, 26), second, None, *used),
+    ]
+    # ... and no other row has a commitment status; the file has no commitment quantity or
+    # unit columns: null, not invented
+    assert fetch(
+        db_path,
+        "select count(commitment_discount_status), count(commitment_discount_unit), "
+        "count(commitment_discount_quantity) from raw.focus_costs",
+    ) == [(4, 0, 0)]
+
+
+def test_a_change_of_the_rollup_lands_every_period_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # GIVEN the sample imported by a version whose rollup kept other columns
+    db_path = tmp_path / "finops.duckdb"
+    csv_path = copy_sample(tmp_path / "export")
+    monkeypatch.setattr(focus_files.mapping, "ROLLUP_VERSION", "0")
+    focus_files.load(db_path, str(csv_path))
+    monkeypatch.undo()
+
+    # WHEN this version imports the same, unchanged files
+    again = focus_files.load(db_path, str(csv_path))
+
+    # THEN every billing period is landed again (its fingerprint names the rollup), so
+    # columns the old rollup did not keep are filled; the same money, nothing doubled
+    assert sorted(load.scope for load in again.loads) == SCOPES and again.unchanged == []
+    assert cents(raw_totals(db_path)) == cents(file_totals(csv_path))
+
+
+def test_a_warehouse_from_before_the_commitment_columns_gets_them_on_import(tmp_path: Path):
+    # GIVEN a warehouse whose raw.focus_costs was created without the commitment columns
+    db_path = tmp_path / "finops.duckdb"
+    kept = ", ".join(
+        f"{name} {sql}"
+        for name, sql, _ in FOCUS_COSTS.columns
+        if not name.startswith("commitment_discount_")
+    )
+    con = duckdb.connect(str(db_path))
+    con.execute("create schema raw")
+    con.execute(f"create table raw.focus_costs ({kept}, {LOAD_META_SQL})")
+    con.close()
+
+    # WHEN the sample is imported into it
+    focus_files.load(db_path, str(copy_sample(tmp_path / "export")))
+
+    # THEN the import added the columns and filled them
+    assert fetch(
+        db_path,
+        "select count(distinct commitment_discount_id), count(commitment_discount_status) "
+        "from raw.focus_costs",
+    ) == [(2, 4)]
 
 
 # ------------------------------------------------------------------ idempotency

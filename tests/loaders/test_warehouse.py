@@ -15,7 +15,8 @@ import pytest
 
 from loaders import warehouse
 from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
-from loaders.catalogue import AMOUNT, AMOUNT_SQL, RawTable
+from loaders.catalogue import AMOUNT, AMOUNT_SQL, LOAD_META_SQL, RawTable
+from loaders.focus_files.source import FOCUS_COSTS
 from loaders.warehouse import LoadValidationError, schema, validation
 
 START = date(2026, 3, 1)
@@ -673,3 +674,65 @@ def test_a_ledger_written_before_its_scope_columns_is_upgraded_once(tmp_path: Pa
     ] * 2
     assert ("999999999999", "AWS", None, None) in ledger  # a new load: no account given
     assert restated == [("AWS",)]
+
+
+# ------------------------------------------------------------------ schema upgrades
+
+
+def old_focus_table(con: duckdb.DuckDBPyConnection, leave_out: tuple[str, ...]) -> None:
+    """raw.focus_costs as an older version created it: without the columns `leave_out`."""
+    columns = ",\n".join(
+        f"{name} {sql}" for name, sql, _ in FOCUS_COSTS.columns if name not in leave_out
+    )
+    con.execute("create schema raw")
+    con.execute(f"create table raw.focus_costs ({columns},\n{LOAD_META_SQL})")
+
+
+def test_an_older_raw_table_gets_the_columns_its_source_added(tmp_path: Path):
+    # GIVEN a warehouse whose raw.focus_costs predates the commitment discount columns,
+    # holding a landed row
+    commitment = tuple(
+        name for name, _, _ in FOCUS_COSTS.columns if name.startswith("commitment_discount_")
+    )
+    assert len(commitment) == 7
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    old_focus_table(con, commitment)
+    con.execute(
+        "insert into raw.focus_costs (billing_period_start, billing_period_end, charge_date, "
+        "billing_account_id, provider_name, service_name, charge_category, billing_currency, "
+        "billed_cost, effective_cost, x_source_rows, x_focus_version, x_file_set_sha256, "
+        "_source, _scope, _window_start, _window_end, _load_id, _loaded_at) values "
+        "('2024-09-01', '2024-10-01', '2024-09-02', '1', 'AWS', 'EC2', 'Usage', 'USD', 1.5, "
+        "1.5, 1, '1.0', 'x', 'focus_files', 'AWS/1@2024-09-01', '2024-09-01', '2024-10-01', "
+        "'l1', '2024-09-03 00:00:00')"
+    )
+
+    # WHEN the writer opens it (every write checks the raw layer first), twice
+    schema.ensure_raw_schema(con)
+    schema.ensure_raw_schema(con)
+
+    # THEN the new columns are there, null on the row landed before them; nothing else moved
+    values = con.execute(
+        f"select billed_cost, {', '.join(commitment)} from raw.focus_costs"
+    ).fetchall()
+    assert values == [(Decimal("1.5"), *([None] * 7))]
+    con.close()
+
+
+def test_a_missing_mandatory_raw_column_is_refused_by_name(tmp_path: Path):
+    # GIVEN a raw.focus_costs without a column the source declares not null, nor the
+    # nullable commitment id
+    con = duckdb.connect(str(tmp_path / "odd.duckdb"))
+    old_focus_table(con, ("commitment_discount_id", "billed_cost"))
+
+    # THEN the writer refuses it naming the table and the column, and adds nothing
+    with pytest.raises(RuntimeError, match=r"raw\.focus_costs has no column billed_cost"):
+        schema.ensure_raw_schema(con)
+    columns = {
+        name
+        for (name,) in con.execute(
+            "select column_name from information_schema.columns where table_name = 'focus_costs'"
+        ).fetchall()
+    }
+    assert "commitment_discount_id" not in columns
+    con.close()

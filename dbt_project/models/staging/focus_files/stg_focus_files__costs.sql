@@ -56,7 +56,9 @@ renamed as (
             'publisher_name', 'invoice_issuer_name', 'service_name', 'service_category',
             'service_subcategory', 'region_id', 'region_name', 'charge_category', 'charge_class',
             'charge_frequency', 'pricing_category', 'billing_currency', 'consumed_unit',
-            'x_service_code',
+            'x_service_code', 'commitment_discount_id', 'commitment_discount_name',
+            'commitment_discount_type', 'commitment_discount_category',
+            'commitment_discount_status', 'commitment_discount_unit',
         ]) }} as cost_row_id,
         -- Azure writes /providers/Microsoft.Billing/billingAccounts/{id}: keep the id.
         {{ billing_account }} as billing_account_id,
@@ -124,6 +126,20 @@ renamed as (
         upper(trim(billing_currency)) as billing_currency,
         {{ null_if_placeholder('consumed_unit') }} as consumed_unit,
         {{ null_if_placeholder('x_service_code') }} as x_service_code,
+        {{ null_if_placeholder('commitment_discount_id') }} as commitment_discount_id,
+        {{ null_if_placeholder('commitment_discount_name') }} as commitment_discount_name,
+        {{ null_if_placeholder('commitment_discount_type') }} as commitment_discount_type,
+        case lower(trim(commitment_discount_category))
+            when 'spend' then 'Spend'
+            when 'usage' then 'Usage'
+            else {{ null_if_placeholder('commitment_discount_category') }}
+        end as commitment_discount_category,
+        case lower(trim(commitment_discount_status))
+            when 'used' then 'Used'
+            when 'unused' then 'Unused'
+            else {{ null_if_placeholder('commitment_discount_status') }}
+        end as commitment_discount_status,
+        {{ null_if_placeholder('commitment_discount_unit') }} as commitment_discount_unit,
         x_focus_version,
         x_file_set_sha256,
         _source as x_source,
@@ -134,6 +150,7 @@ renamed as (
         cast(list_cost as decimal(38, 10)) as list_cost,
         cast(contracted_cost as decimal(38, 10)) as contracted_cost,
         cast(consumed_quantity as decimal(38, 10)) as consumed_quantity,
+        cast(commitment_discount_quantity as decimal(38, 10)) as commitment_discount_quantity,
         x_source_rows,
 
         ---------- booleans
