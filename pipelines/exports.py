@@ -47,6 +47,7 @@ MART_TABLES = (
     "fct_anomaly_series",
     "fct_cost_restatements",
     "fct_load_freshness",
+    "fct_commitment_utilization",
     "dim_sub_accounts",
     "dim_services",
     "dim_provider_scopes",
