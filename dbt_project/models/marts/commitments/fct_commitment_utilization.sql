@@ -43,16 +43,7 @@ daily as (
 ),
 
 converted as (
-    select
-        daily.*,
-        {{ reporting_currency() }} as reporting_currency,
-        fx_rates.fx_rate
-    from daily
-    left join fx_rates
-        on
-            daily.billing_currency = fx_rates.from_currency
-            and daily.charge_date >= fx_rates.valid_from
-            and daily.charge_date < fx_rates.valid_to
+    {{ with_reporting_fx_rate('daily') }}
 ),
 
 final as (

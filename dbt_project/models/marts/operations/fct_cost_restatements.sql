@@ -27,16 +27,7 @@ timed as (
 ),
 
 converted as (
-    select
-        timed.*,
-        {{ reporting_currency() }} as reporting_currency,
-        fx_rates.fx_rate
-    from timed
-    left join fx_rates
-        on
-            timed.billing_currency = fx_rates.from_currency
-            and timed.charge_date >= fx_rates.valid_from
-            and timed.charge_date < fx_rates.valid_to
+    {{ with_reporting_fx_rate('timed') }}
 ),
 
 final as (
