@@ -1,4 +1,5 @@
--- The usage and purchase rows of FOCUS files at the grain rate optimization reads: day x
+-- The usage and purchase rows of FOCUS files, and every other row of a commitment (a
+-- credit or correction on it), at the grain rate optimization reads: day x
 -- provider x billing account x sub account x service x charge category x pricing category
 -- x commitment discount (id, status) x billing currency, with the commitment's attributes
 -- and the per-row savings of the FinOps Foundation's definitions summed (a row = a daily
@@ -28,7 +29,9 @@ priced as (
             else coalesce(contracted_cost, 0)
         end as contracted_price_cost
     from costs
-    where charge_category in ('Usage', 'Purchase')
+    where
+        charge_category in ('Usage', 'Purchase')
+        or commitment_discount_id is not null
 ),
 
 grouped as (

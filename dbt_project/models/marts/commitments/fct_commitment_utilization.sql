@@ -12,7 +12,7 @@ commitment_costs as (
     select * from {{ ref('int_commitment_costs') }}
     where
         commitment_discount_id is not null
-        and charge_category != 'Purchase'
+        and coalesce(charge_category, '') != 'Purchase'
 ),
 
 fx_rates as (
