@@ -134,6 +134,15 @@ def warehouse_state(db_path: Path) -> dict[str, list[tuple]]:
         con.close()
 
 
+def fetch(db_path: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """The rows of `sql` on the warehouse at `db_path`, opened read-only."""
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
 def dbt_build(db_path: Path, work_dir: Path, *args: str) -> str:
     """`dbt build [args]` of the project against `db_path` in a subprocess; fails on any
     error."""

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from focus_testing import fetch
 
 from loaders import warehouse
 
@@ -57,14 +58,6 @@ def dbt_build(db_path: Path, work_dir: Path, currency: str = "USD") -> str:
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     return done.stdout
-
-
-def fetch(db_path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def seed_rate(rate_date: date, from_currency: str, to_currency: str) -> Decimal:

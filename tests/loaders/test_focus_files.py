@@ -24,6 +24,7 @@ from focus_testing import (
     altered_copy,
     cents,
     copy_sample,
+    fetch,
     file_totals,
     gzip_copy,
     parquet_copy,
@@ -54,14 +55,6 @@ DATA_COLUMNS = (
     "list_cost, contracted_cost, consumed_quantity, commitment_discount_quantity, "
     "x_source_rows, x_focus_version"
 )
-
-
-def fetch(db_path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def raw_totals(db_path: Path) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
