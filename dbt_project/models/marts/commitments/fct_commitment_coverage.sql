@@ -78,12 +78,7 @@ final as (
         cast(billing_currency as string) as billing_currency,
         cast(committed_cost as decimal(38, 10)) as committed_cost,
         cast(on_demand_cost as decimal(38, 10)) as on_demand_cost,
-        cast(
-            case
-                when committed_cost + on_demand_cost != 0
-                    then round(cast(committed_cost as double) / cast(committed_cost + on_demand_cost as double), 6)
-            end as double
-        ) as coverage
+        {{ ratio('committed_cost', 'committed_cost + on_demand_cost') }} as coverage
     from daily
 )
 

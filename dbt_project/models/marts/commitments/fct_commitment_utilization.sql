@@ -62,12 +62,7 @@ final as (
         cast(billing_currency as string) as billing_currency,
         cast(used_cost as decimal(38, 10)) as used_cost,
         cast(unused_cost as decimal(38, 10)) as unused_cost,
-        cast(
-            case
-                when used_cost + unused_cost != 0
-                    then round(cast(used_cost as double) / cast(used_cost + unused_cost as double), 6)
-            end as double
-        ) as utilization,
+        {{ ratio('used_cost', 'used_cost + unused_cost') }} as utilization,
         cast(reporting_currency as string) as reporting_currency,
         cast(fx_rate as decimal(18, 10)) as fx_rate,
         {{ in_reporting_currency('used_cost') }} as used_cost_reporting,

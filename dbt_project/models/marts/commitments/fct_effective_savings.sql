@@ -42,16 +42,8 @@ final as (
         cast(negotiated_savings as decimal(38, 10)) as negotiated_savings,
         cast(commitment_savings as decimal(38, 10)) as commitment_savings,
         cast(total_savings as decimal(38, 10)) as total_savings,
-        cast(
-            case when list_cost != 0 then round(cast(total_savings as double) / cast(list_cost as double), 6) end
-            as double
-        ) as effective_savings_rate,
-        cast(
-            case
-                when effective_cost != 0
-                    then round(cast(list_cost_missing_effective_cost as double) / cast(effective_cost as double), 6)
-            end as double
-        ) as list_cost_missing_share
+        {{ ratio('total_savings', 'list_cost') }} as effective_savings_rate,
+        {{ ratio('list_cost_missing_effective_cost', 'effective_cost') }} as list_cost_missing_share
     from monthly
 )
 
