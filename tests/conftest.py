@@ -8,11 +8,12 @@ from pathlib import Path
 
 import luigi
 import pytest
+from commitments_testing import COMMITMENTS_RUN_DATE, write_export
 from finops_testing import FIXED_RUN_DATE, finops_env, run_pipeline
 
 # Fixtures that run the pipeline once and are shared: every test using one goes to the same
 # pytest-xdist worker (`make test` runs `-n auto --dist loadgroup`), so each is built once.
-SHARED_BUILDS = ("two_clouds", "built_home")
+SHARED_BUILDS = ("two_clouds", "built_home", "commitments_home")
 # Groups that take minutes, started first (`make test` passes --no-loadscope-reorder, so
 # xdist hands out groups in collection order): a long group started last would end the run
 # on one worker while the other idles. The rest follow, largest group first.
@@ -100,3 +101,21 @@ def built_warehouse(built_home: Path) -> Path:
     path = built_home / "data" / "finops_serving.duckdb"
     assert path.exists()
     return path
+
+
+@pytest.fixture(scope="session")
+def commitments_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """FINOPS_HOME after one full DailyPipeline run on the commitments FOCUS export of
+    tests/commitments_testing.py (built once, shared by the rate-optimization tests)."""
+    home = tmp_path_factory.mktemp("commitments_home")
+    export = write_export(home / "focus-export")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith("FINOPS_"):
+                mp.delenv(name)
+        env = finops_env(home, FINOPS_SOURCES="focus", FINOPS_FOCUS_PATH=str(export.parent))
+        for name, value in env.items():
+            mp.setenv(name, value)
+        result = run_pipeline(COMMITMENTS_RUN_DATE)
+        assert result.status == luigi.execution_summary.LuigiStatusCode.SUCCESS, result.summary_text
+    yield home

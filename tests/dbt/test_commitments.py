@@ -1,9 +1,11 @@
 """The rate-optimization marts (issue #17) on a FOCUS export of our own, both clouds, with
 every figure computed by hand below: a spend-based AWS savings plan partly unused, an Azure
 reservation fully used in EUR with a negotiated discount, on-demand usage of a service a
-commitment could cover and of one it could not, and both purchases. The file is imported by
-the real loader and the whole project is built (`dbt build`: every model, data test - the
-utilization reconciliation among them - and unit test).
+commitment could cover and of one it could not, and both purchases. The export
+(tests/commitments_testing.py) goes through one real `finops run` shared with the other
+rate-optimization tests (conftest `commitments_home`): imported by the real loader, the whole
+project built (`dbt build`: every model, data test - the utilization reconciliation among
+them - and unit test), published and exported.
 """
 
 from __future__ import annotations
@@ -13,84 +15,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from focus_testing import dbt_build, fetch, write_rows
-
-from loaders import focus_files
-
-HEADER = [
-    "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodStart",
-    "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory",
-    "ChargeClass", "ChargeFrequency", "ProviderName", "PublisherName", "InvoiceIssuerName",
-    "SubAccountId", "SubAccountName", "ServiceName", "ServiceCategory", "ServiceSubcategory",
-    "RegionId", "PricingCategory", "CommitmentDiscountId", "CommitmentDiscountName",
-    "CommitmentDiscountType", "CommitmentDiscountCategory", "CommitmentDiscountStatus",
-    "BilledCost", "EffectiveCost", "ListCost", "ContractedCost",
-]  # fmt: skip
-DAY = "2026-01-10T00:00:00Z"
-NEXT_DAY = "2026-01-11T00:00:00Z"
-PERIOD = ("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")
-PLAN = "arn:aws:savingsplans::111111111111:savingsplan/sp-1"
-RESERVATION = "/providers/Microsoft.Capacity/reservationOrders/ro-1/reservations/ri-1"
+from commitments_testing import PLAN, RESERVATION
+from focus_testing import fetch
 
 
-def aws(service, category, subcategory, charge, frequency, pricing, commitment, status,
-        billed, effective, list_cost, contracted):  # fmt: skip
-    plan = [PLAN, "", "Compute Savings Plan", "Spend", status] if commitment else [""] * 5
-    return [
-        "111111111111", "Payer", "USD", *PERIOD, DAY, NEXT_DAY, charge, "", frequency, "AWS",
-        "AWS", "AWS", "222222222222", "Workloads", service, category, subcategory,
-        "us-east-1", pricing, *plan, billed, effective, list_cost, contracted,
-    ]  # fmt: skip
-
-
-def azure(charge, frequency, pricing, commitment, status, billed, effective, list_cost,
-          contracted):  # fmt: skip
-    reservation = (
-        [RESERVATION, "VM reservation", "Reservation", "Usage", status] if commitment else [""] * 5
-    )
-    return [
-        "ba-1", "Contoso", "EUR", *PERIOD, DAY, NEXT_DAY, charge, "", frequency, "Microsoft",
-        "Microsoft", "Microsoft", "/subscriptions/SUB-1", "Production", "Virtual Machines",
-        "Compute", "Virtual Machines", "westeurope", pricing, *reservation, billed, effective,
-        list_cost, contracted,
-    ]  # fmt: skip
-
-
-# fmt: off
-ROWS = [
-    # AWS: the savings plan's monthly fee (cash side, left out of utilization and savings)
-    aws("Savings Plans for AWS Compute usage", "Compute", "Virtual Machines", "Purchase",
-        "Recurring", "Committed", True, "", "100", "0", "0", "0"),
-    # ... EC2 and Lambda usage it covered (amortized: effective cost, no billed cost)
-    aws("Amazon Elastic Compute Cloud", "Compute", "Virtual Machines", "Usage",
-        "Usage-Based", "Committed", True, "Used", "0", "60", "100", "100"),
-    aws("AWS Lambda", "Compute", "Serverless Compute", "Usage", "Usage-Based", "Committed",
-        True, "Used", "0", "10", "15", "15"),
-    # ... and what it left unused that day (no list price: nothing was consumed)
-    aws("Savings Plans for AWS Compute usage", "Compute", "Virtual Machines", "Usage",
-        "Usage-Based", "Committed", True, "Unused", "0", "30", "0", "0"),
-    # AWS on demand: EC2 (a commitment could cover it), S3 (none can)
-    aws("Amazon Elastic Compute Cloud", "Compute", "Virtual Machines", "Usage",
-        "Usage-Based", "Standard", False, "", "40", "40", "40", "40"),
-    aws("Amazon Simple Storage Service", "Storage", "Object Storage", "Usage", "Usage-Based",
-        "Standard", False, "", "20", "20", "20", "20"),
-    # Azure, in EUR: the reservation's purchase, the VM usage it covered (negotiated price
-    # 72 against a list price of 80) and VM usage on demand (negotiated 45 against 50)
-    azure("Purchase", "One-Time", "Committed", True, "", "300", "0", "0", "0"),
-    azure("Usage", "Usage-Based", "Committed", True, "Used", "0", "50", "80", "72"),
-    azure("Usage", "Usage-Based", "Standard", False, "", "50", "50", "50", "45"),
-]
-# fmt: on
-
-
-@pytest.fixture(scope="module")
-def commitments_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("commitments")
-    export = write_rows(work / "export" / "focus-2026-01.csv", HEADER, ROWS)
-    db_path = work / "finops.duckdb"
-    focus_files.load(db_path, str(export))
-    dbt_build(db_path, work)
-    return db_path
+@pytest.fixture(scope="session")
+def commitments_built(commitments_home: Path) -> Path:
+    """The warehouse of the shared run: the export imported by the real loader, the whole
+    project built (`dbt build`) by `finops run`."""
+    return commitments_home / "data" / "finops.duckdb"
 
 
 def test_utilization_per_commitment_by_hand(commitments_built: Path):

@@ -1,0 +1,86 @@
+"""A FOCUS export of our own with commitments on both clouds (issue #17), shared by the
+rate-optimization tests (marts, KPIs, report, webhook, dashboard): a spend-based AWS savings
+plan partly unused, an Azure reservation fully used in EUR with a negotiated discount,
+on-demand usage of a service a commitment could cover and of one it could not, and both
+purchases. Every figure the tests expect is worked out by hand from these rows
+(tests/dbt/test_commitments.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from focus_testing import write_rows
+
+HEADER = [
+    "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodStart",
+    "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory",
+    "ChargeClass", "ChargeFrequency", "ProviderName", "PublisherName", "InvoiceIssuerName",
+    "SubAccountId", "SubAccountName", "ServiceName", "ServiceCategory", "ServiceSubcategory",
+    "RegionId", "PricingCategory", "CommitmentDiscountId", "CommitmentDiscountName",
+    "CommitmentDiscountType", "CommitmentDiscountCategory", "CommitmentDiscountStatus",
+    "BilledCost", "EffectiveCost", "ListCost", "ContractedCost",
+]  # fmt: skip
+DAY = "2026-01-10T00:00:00Z"
+NEXT_DAY = "2026-01-11T00:00:00Z"
+PERIOD = ("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")
+# The day the shared pipeline run (conftest `commitments_home`) runs for.
+COMMITMENTS_RUN_DATE = date(2026, 1, 12)
+PLAN = "arn:aws:savingsplans::111111111111:savingsplan/sp-1"
+RESERVATION = "/providers/Microsoft.Capacity/reservationOrders/ro-1/reservations/ri-1"
+
+
+def aws(service, category, subcategory, charge, frequency, pricing, commitment, status,
+        billed, effective, list_cost, contracted):  # fmt: skip
+    plan = [PLAN, "", "Compute Savings Plan", "Spend", status] if commitment else [""] * 5
+    return [
+        "111111111111", "Payer", "USD", *PERIOD, DAY, NEXT_DAY, charge, "", frequency, "AWS",
+        "AWS", "AWS", "222222222222", "Workloads", service, category, subcategory,
+        "us-east-1", pricing, *plan, billed, effective, list_cost, contracted,
+    ]  # fmt: skip
+
+
+def azure(charge, frequency, pricing, commitment, status, billed, effective, list_cost,
+          contracted):  # fmt: skip
+    reservation = (
+        [RESERVATION, "VM reservation", "Reservation", "Usage", status] if commitment else [""] * 5
+    )
+    return [
+        "ba-1", "Contoso", "EUR", *PERIOD, DAY, NEXT_DAY, charge, "", frequency, "Microsoft",
+        "Microsoft", "Microsoft", "/subscriptions/SUB-1", "Production", "Virtual Machines",
+        "Compute", "Virtual Machines", "westeurope", pricing, *reservation, billed, effective,
+        list_cost, contracted,
+    ]  # fmt: skip
+
+
+# fmt: off
+ROWS = [
+    # AWS: the savings plan's monthly fee (cash side, left out of utilization and savings)
+    aws("Savings Plans for AWS Compute usage", "Compute", "Virtual Machines", "Purchase",
+        "Recurring", "Committed", True, "", "100", "0", "0", "0"),
+    # ... EC2 and Lambda usage it covered (amortized: effective cost, no billed cost)
+    aws("Amazon Elastic Compute Cloud", "Compute", "Virtual Machines", "Usage",
+        "Usage-Based", "Committed", True, "Used", "0", "60", "100", "100"),
+    aws("AWS Lambda", "Compute", "Serverless Compute", "Usage", "Usage-Based", "Committed",
+        True, "Used", "0", "10", "15", "15"),
+    # ... and what it left unused that day (no list price: nothing was consumed)
+    aws("Savings Plans for AWS Compute usage", "Compute", "Virtual Machines", "Usage",
+        "Usage-Based", "Committed", True, "Unused", "0", "30", "0", "0"),
+    # AWS on demand: EC2 (a commitment could cover it), S3 (none can)
+    aws("Amazon Elastic Compute Cloud", "Compute", "Virtual Machines", "Usage",
+        "Usage-Based", "Standard", False, "", "40", "40", "40", "40"),
+    aws("Amazon Simple Storage Service", "Storage", "Object Storage", "Usage", "Usage-Based",
+        "Standard", False, "", "20", "20", "20", "20"),
+    # Azure, in EUR: the reservation's purchase, the VM usage it covered (negotiated price
+    # 72 against a list price of 80) and VM usage on demand (negotiated 45 against 50)
+    azure("Purchase", "One-Time", "Committed", True, "", "300", "0", "0", "0"),
+    azure("Usage", "Usage-Based", "Committed", True, "Used", "0", "50", "80", "72"),
+    azure("Usage", "Usage-Based", "Standard", False, "", "50", "50", "50", "45"),
+]
+# fmt: on
+
+
+def write_export(folder: Path) -> Path:
+    """The export as one monthly FOCUS CSV file in `folder` (what FINOPS_FOCUS_PATH names)."""
+    return write_rows(folder / "focus-2026-01.csv", HEADER, ROWS)
