@@ -7,6 +7,7 @@ The README lists every variable below with its default.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -64,6 +65,20 @@ def _env_amount(name: str, default: Decimal) -> Decimal:
         raise ValueError(f"{name} must be an amount like 100 or 250.50, got {raw!r}") from None
     if not value.is_finite() or value < 0:
         raise ValueError(f"{name} must be a non-negative amount, got {raw!r}")
+    return value
+
+
+def _env_ratio(name: str, default: float) -> float:
+    """A ratio from 0 to 1 such as `0.9` (90 %)."""
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a ratio from 0 to 1 such as 0.9 (for 90 %), got {raw!r}")
     return value
 
 
@@ -184,6 +199,9 @@ class Settings:
     webhook_url: str | None = field(default=None, repr=False)
     webhook_min_impact: Decimal = Decimal("100")
     webhook_timeout_s: int = 10
+    # Run report and webhook: a commitment day whose utilization is below this ratio is an
+    # alert (pipelines/reporting.py)
+    utilization_alert: float = 0.9
     # One run at a time per warehouse: how long a second run waits for the first
     run_wait_s: int = 3600
     s3_bucket: str | None = None
@@ -299,6 +317,7 @@ def load_settings(env_file: Path | None = None) -> Settings:
         webhook_url=_webhook_url("FINOPS_WEBHOOK_URL"),
         webhook_min_impact=_env_amount("FINOPS_WEBHOOK_MIN_IMPACT", Decimal("100")),
         webhook_timeout_s=_env_int("FINOPS_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1),
+        utilization_alert=_env_ratio("FINOPS_UTILIZATION_ALERT", 0.9),
         run_wait_s=_env_int("FINOPS_RUN_WAIT_SECONDS", 3600, minimum=0),
         s3_bucket=_env("FINOPS_S3_BUCKET"),
         s3_prefix=(_env("FINOPS_S3_PREFIX", "") or "").strip("/"),

@@ -78,7 +78,15 @@ class RawTable:
         return value
 
     def daily_totals_sql(self, relation: str, where: str = "true") -> str:
-        """Per (charge_date, sub_account_id, billing_currency, cost_type) totals of `relation`."""
+        """Per (charge_date, sub_account_id, billing_currency, cost_type) totals of `relation`
+        (no rows for a table without cost measures)."""
+        if not self.measures:
+            return (
+                "select cast(null as date) as charge_date, cast(null as varchar) as "
+                "sub_account_id, cast(null as varchar) as billing_currency, cast(null as "
+                f"varchar) as cost_type, cast(null as {AMOUNT_SQL}) as cost from {relation} "
+                f"where ({where}) and false"
+            )
         parts = [
             f"select {self.charge_date_sql} as charge_date, {self.account_sql} as sub_account_id, "
             f"{m.currency_sql} as billing_currency, '{m.cost_type}' as cost_type, "

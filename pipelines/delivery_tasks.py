@@ -160,7 +160,9 @@ class Report(CompleteWithInputs, FinopsTask):
         markers["loads"], failed = load_outcomes(self)
         con = duckdb.connect(str(settings.serving_path), read_only=True)
         try:
-            facts = reporting.gather_facts(con, settings.reporting_currency)
+            facts = reporting.gather_facts(
+                con, settings.reporting_currency, settings.utilization_alert
+            )
         finally:
             con.close()
         summary = reporting.run_summary(self.date, settings, markers, facts, failed)

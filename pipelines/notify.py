@@ -5,8 +5,9 @@ Mattermost, Rocket.Chat, a Teams/Google Chat relay, ...) and every run posts its
 it is reported (status succeeded / partial), or once a task failed it (status failed):
 per-provider rows, API requests and their cost, totals per provider and billing currency
 (never added across currencies), the anomalies of the last 7 days whose |cost impact| is at
-least `FINOPS_WEBHOOK_MIN_IMPACT` (reporting currency), and for a partial or failed run the
-error.
+least `FINOPS_WEBHOOK_MIN_IMPACT` (reporting currency), the commitment alerts when there are
+any (days of the last 7 whose utilization fell below `FINOPS_UTILIZATION_ALERT`,
+commitments ending within 30 / 60 / 90 days), and for a partial or failed run the error.
 
 A webhook is a courtesy, never a reason to fail the run: `send` never raises. It retries a
 429 (honouring Retry-After up to 10 s) or a 5xx/connection error twice, then gives up and
@@ -26,7 +27,13 @@ from decimal import Decimal
 from typing import Any
 
 from loaders.redaction import safe_url, scrub
-from pipelines.reporting import anomalies_above
+from pipelines.reporting import (
+    anomalies_above,
+    commitment_label,
+    expiry_heading,
+    percent,
+    unused_text,
+)
 
 log = logging.getLogger("finops.notify")
 
@@ -34,6 +41,7 @@ ATTEMPTS = 3
 BACKOFF_S = (1.0, 2.0)
 MAX_RETRY_AFTER_S = 10.0
 MAX_ANOMALY_LINES = 15
+MAX_COMMITMENT_LINES = 10  # per commitment list (low utilization; each expiry horizon)
 SECTION_LIMIT = 2900  # Slack: a section's text is at most 3,000 characters
 HEADER_LIMIT = 150  # Slack: a header's plain text is at most 150 characters
 STATUS_ICONS = {"succeeded": ":white_check_mark:", "partial": ":warning:", "failed": ":x:"}
@@ -81,6 +89,53 @@ def total_line(t: dict[str, Any]) -> str:
         f"• {t['provider']} {t['currency']}: billed {Decimal(t['billed_cost']):,.2f}, "
         f"effective {Decimal(t['effective_cost']):,.2f} ({t['first_date']} … {t['last_date']})"
     )
+
+
+def low_utilization_line(d: dict[str, Any]) -> str:
+    """One commitment day below the utilization threshold as a Slack list line."""
+    return (
+        f"• {_escape(d['provider'])} · {_escape(commitment_label(d))}: {d['charge_date']} "
+        f"utilization {percent(d['utilization'])}, unused {unused_text(d)}"
+    )
+
+
+def expiry_line(c: dict[str, Any]) -> str:
+    """One commitment about to end as a Slack list line."""
+    return (
+        f"• {_escape(c['provider'])} · {_escape(commitment_label(c))}: ends {c['end_date']} "
+        f"(in {c['days_to_expiry']} days)"
+    )
+
+
+def commitment_blocks(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The commitment alerts, each list cut at MAX_COMMITMENT_LINES: a section only when
+    there is something to act on, so an estate without commitments gets no empty ones."""
+    alerts = summary["commitment_alerts"]
+    blocks = []
+    low = alerts["low_utilization_days"]
+    if low:
+        lines = [
+            f"*Commitment days below {percent(alerts['utilization_threshold'])} utilization, "
+            f"last 7 days*: {len(low)}",
+            *(low_utilization_line(d) for d in low[:MAX_COMMITMENT_LINES]),
+        ]
+        if len(low) > MAX_COMMITMENT_LINES:
+            lines.append(f"… and {len(low) - MAX_COMMITMENT_LINES} more (see the report)")
+        blocks.append(_section("\n".join(lines)))
+    groups = alerts["expiring"]
+    total = sum(len(g["commitments"]) for g in groups)
+    if total:
+        lines = [f"*Commitments ending within {groups[-1]['within_days']} days*: {total}"]
+        for group in groups:
+            ending = group["commitments"]
+            if not ending:
+                continue
+            lines.append(f"_{expiry_heading(group)}_: {len(ending)}")
+            lines += [expiry_line(c) for c in ending[:MAX_COMMITMENT_LINES]]
+            if len(ending) > MAX_COMMITMENT_LINES:
+                lines.append(f"… and {len(ending) - MAX_COMMITMENT_LINES} more (see the report)")
+        blocks.append(_section("\n".join(lines)))
+    return blocks
 
 
 def provider_field(p: dict[str, Any]) -> str:
@@ -132,6 +187,7 @@ def run_message(summary: dict[str, Any], min_impact: Decimal) -> dict[str, Any]:
     if len(flagged) > MAX_ANOMALY_LINES:
         lines.append(f"… and {len(flagged) - MAX_ANOMALY_LINES} more (see the report)")
     blocks.append(_section("\n".join([heading, *lines])))
+    blocks += commitment_blocks(summary)
     blocks.append(
         {
             "type": "context",
@@ -157,6 +213,15 @@ def run_message(summary: dict[str, Any], min_impact: Decimal) -> dict[str, Any]:
         for t in summary["totals_by_provider_currency"]
     )
     text += f" - {len(flagged)} anomalies ≥ {_money(min_impact, cur)}"
+    alerts = summary["commitment_alerts"]
+    if low := len(alerts["low_utilization_days"]):
+        text += (
+            f" - {low} commitment day(s) below "
+            f"{percent(alerts['utilization_threshold'])} utilization"
+        )
+    if ending := sum(len(g["commitments"]) for g in alerts["expiring"]):
+        horizon = alerts["expiring"][-1]["within_days"]
+        text += f" - {ending} commitment(s) ending within {horizon} days"
     return {"text": _clip(text, 2900), "blocks": blocks}
 
 

@@ -48,6 +48,54 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
 
 CENT = Decimal("0.01")
 RECENT_DAYS = 7  # anomalies "of the last 7 days" = charge dates after max(charge_date) - 7
+# Commitments ending within 30, 60 or 90 days of the warehouse's last charge date: the
+# report and the webhook group them by the first horizon they fall in.
+EXPIRY_HORIZONS = (30, 60, 90)
+MAX_REPORT_LINES = 10  # per anomaly or commitment list of the text report
+# fct_cost_kpis' rate-optimization KPIs (month to date, amortized: the same on both bases)
+RATE_KPIS = (
+    "mtd_commitment_utilization",
+    "mtd_commitment_coverage",
+    "mtd_effective_savings_rate",
+    "mtd_unused_commitment_cost",
+)
+
+
+def low_utilization_days(con: duckdb.DuckDBPyConnection, threshold: float) -> list[dict]:
+    """The commitment days of the last RECENT_DAYS (the anomalies' period: charge dates after
+    max(charge_date) of fct_daily_costs - 7) whose utilization is below `threshold`, one per
+    row of marts.fct_commitment_utilization, the largest unused cost (reporting currency)
+    first. A day with nothing to judge (utilization null) is no alert."""
+    return _rows(
+        con,
+        f"""
+        select charge_date, provider_name, commitment_discount_id, commitment_discount_name,
+               commitment_discount_type, utilization, billing_currency, used_cost,
+               unused_cost, reporting_currency, unused_cost_reporting
+        from marts.fct_commitment_utilization
+        where charge_date > (select max(charge_date) from marts.fct_daily_costs) - {RECENT_DAYS}
+          and utilization < ?
+        order by unused_cost_reporting desc, charge_date, provider_name, commitment_discount_id
+        """,
+        [threshold],
+    )
+
+
+def expiring_commitments(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The commitments of marts.dim_commitment_discounts ending within the last horizon
+    (days_to_expiry 0 .. 90: days from the warehouse's last charge date to end_date), soonest
+    first. Unknown end dates (null) and commitments already ended (negative) are left out."""
+    return _rows(
+        con,
+        """
+        select provider_name, commitment_discount_id, commitment_discount_name,
+               commitment_discount_type, end_date, days_to_expiry
+        from marts.dim_commitment_discounts
+        where days_to_expiry between 0 and ?
+        order by days_to_expiry, provider_name, commitment_discount_id
+        """,
+        [EXPIRY_HORIZONS[-1]],
+    )
 
 
 def providers_of_source(source: str) -> tuple[str, ...]:
@@ -63,8 +111,14 @@ def provider_of_load(load: dict[str, Any], facts: dict[str, Any]) -> str:
     return facts.get("scope_providers", {}).get(f"{load['source']} {load['scope']}", "?")
 
 
-def gather_facts(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> dict[str, Any]:
-    """Totals, KPIs, recent anomalies and load freshness from the published marts."""
+def gather_facts(
+    con: duckdb.DuckDBPyConnection,
+    reporting_currency: str,
+    utilization_alert: float = Settings.utilization_alert,
+) -> dict[str, Any]:
+    """Totals, KPIs, recent anomalies, commitment alerts (utilization below
+    `utilization_alert`, FINOPS_UTILIZATION_ALERT; commitments about to end) and load
+    freshness from the published marts."""
     totals = _rows(
         con,
         """
@@ -136,6 +190,9 @@ def gather_facts(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> dic
         "kpis": kpis,
         "recent_anomalies": recent,
         "recent_total_anomalies": recent_totals,
+        "utilization_alert": utilization_alert,
+        "low_utilization_days": low_utilization_days(con, utilization_alert),
+        "expiring_commitments": expiring_commitments(con),
         "freshness": freshness,
         "scope_providers": scope_providers,
     }
@@ -149,6 +206,10 @@ def _money(value: Any, currency: str) -> str:
 
 def _z(value: Any) -> str:
     return "n/a (flat)" if value is None else f"{float(value):.1f}"
+
+
+def _percent(ratio: Any) -> str:
+    return "n/a" if ratio is None else percent(float(ratio))
 
 
 def _amount(value: Any) -> str | None:
@@ -190,6 +251,75 @@ def anomaly_items(facts: dict[str, Any]) -> list[dict[str, Any]]:
         items,
         key=lambda i: (-abs(Decimal(i["cost_impact"] or 0)), i["charge_date"], i["kind"]),
     )
+
+
+def commitment_alerts(facts: dict[str, Any]) -> dict[str, Any]:
+    """The commitment alerts as plain records: the threshold, the low-utilization days
+    (utilization as a ratio, amounts as exact decimal strings in the billing currency and the
+    reporting currency) and the commitments about to end grouped by horizon (30, 60, 90
+    days; each commitment in the first horizon it falls in, every horizon listed)."""
+    low = [
+        {
+            "charge_date": str(d["charge_date"]),
+            "provider": d["provider_name"],
+            "commitment_id": d["commitment_discount_id"],
+            "commitment_name": d["commitment_discount_name"],
+            "commitment_type": d["commitment_discount_type"],
+            "utilization": float(d["utilization"]),
+            "currency": d["billing_currency"],
+            "used_cost": _amount(d["used_cost"]),
+            "unused_cost": _amount(d["unused_cost"]),
+            "reporting_currency": d["reporting_currency"],
+            "unused_cost_reporting": _amount(d["unused_cost_reporting"]),
+        }
+        for d in facts["low_utilization_days"]
+    ]
+    groups: dict[int, list[dict[str, Any]]] = {horizon: [] for horizon in EXPIRY_HORIZONS}
+    for c in facts["expiring_commitments"]:
+        horizon = next(h for h in EXPIRY_HORIZONS if c["days_to_expiry"] <= h)
+        groups[horizon].append(
+            {
+                "provider": c["provider_name"],
+                "commitment_id": c["commitment_discount_id"],
+                "commitment_name": c["commitment_discount_name"],
+                "commitment_type": c["commitment_discount_type"],
+                "end_date": str(c["end_date"]),
+                "days_to_expiry": c["days_to_expiry"],
+            }
+        )
+    return {
+        "utilization_threshold": facts["utilization_alert"],
+        "low_utilization_days": low,
+        "expiring": [
+            {"from_days": previous + 1, "within_days": horizon, "commitments": groups[horizon]}
+            for previous, horizon in zip((-1, *EXPIRY_HORIZONS), EXPIRY_HORIZONS, strict=False)
+        ],
+    }
+
+
+def commitment_label(c: dict[str, Any]) -> str:
+    """A commitment as people know it: its type, its name and its id (what the provider's
+    console shows), whichever are known."""
+    name, cid, kind = c["commitment_name"], c["commitment_id"], c["commitment_type"]
+    label = f"{name} ({cid})" if name and name != cid else cid
+    return f"{kind} {label}" if kind else label
+
+
+def percent(ratio: float) -> str:
+    return f"{ratio * 100:.1f}%"
+
+
+def unused_text(d: dict[str, Any]) -> str:
+    """The unused amount of a low-utilization day in its billing currency, and in the
+    reporting currency when that is another."""
+    text = f"{d['currency']} {Decimal(d['unused_cost']):,.2f}"
+    if d["reporting_currency"] != d["currency"]:
+        text += f" ({d['reporting_currency']} {Decimal(d['unused_cost_reporting']):,.2f})"
+    return text
+
+
+def expiry_heading(group: dict[str, Any]) -> str:
+    return f"in {group['from_days']}-{group['within_days']} days"
 
 
 def anomalies_above(summary: dict[str, Any], min_impact: Decimal) -> list[dict[str, Any]]:
@@ -310,9 +440,53 @@ def run_summary(
         "anomalies_last_7_days": len(facts["recent_anomalies"]),
         "total_anomalies_last_7_days": len(facts["recent_total_anomalies"]),
         "anomalies": anomalies,
+        "commitment_alerts": commitment_alerts(facts),
         "durations_s": durations,
         "duration_s": round(sum(durations.values()), 2),
     }
+
+
+def commitment_report_lines(summary: dict[str, Any]) -> list[str]:
+    """The report's commitment alerts: the low-utilization days of the last 7 days, and the
+    commitments ending within 30 / 60 / 90 days, each list cut at MAX_REPORT_LINES."""
+    alerts = summary["commitment_alerts"]
+    low = alerts["low_utilization_days"]
+    lines = [
+        "",
+        f"Commitment days below {percent(alerts['utilization_threshold'])} utilization in the "
+        f"last 7 days: {len(low)}",
+    ]
+    for d in low[:MAX_REPORT_LINES]:
+        lines.append(
+            f"  {d['charge_date']} {d['provider']:<6} {commitment_label(d)}: utilization "
+            f"{percent(d['utilization'])}, unused {unused_text(d)}"
+        )
+    if len(low) > MAX_REPORT_LINES:
+        lines.append(
+            f"  ... and {len(low) - MAX_REPORT_LINES} more (marts.fct_commitment_utilization)"
+        )
+    groups = alerts["expiring"]
+    counts = ", ".join(f"{expiry_heading(g)}: {len(g['commitments'])}" for g in groups)
+    total = sum(len(g["commitments"]) for g in groups)
+    lines.append(
+        f"Commitments ending within {groups[-1]['within_days']} days of the last charge date "
+        f"({summary['as_of_date'] or 'n/a'}): {total} ({counts})"
+    )
+    for group in groups:
+        if not group["commitments"]:
+            continue
+        lines.append(f"  {expiry_heading(group)}:")
+        for c in group["commitments"][:MAX_REPORT_LINES]:
+            lines.append(
+                f"    {c['provider']:<6} {commitment_label(c)}: ends {c['end_date']} "
+                f"(in {c['days_to_expiry']} days)"
+            )
+        if len(group["commitments"]) > MAX_REPORT_LINES:
+            lines.append(
+                f"    ... and {len(group['commitments']) - MAX_REPORT_LINES} more "
+                "(marts.dim_commitment_discounts)"
+            )
+    return lines
 
 
 def render_report(summary: dict[str, Any], facts: dict[str, Any]) -> str:
@@ -378,8 +552,18 @@ def render_report(summary: dict[str, Any], facts: dict[str, Any]) -> str:
             f"avg/day {_money(k['avg_daily_cost'], cur)}, last 7d {_money(k['last_7d_cost'], cur)} "
             f"({change_txt} vs previous 7d), MTD {_money(k['mtd_cost'], cur)}, as of {k['as_of_date']}"
         )
+    measured = [k for k in facts["kpis"] if any(k[c] is not None for c in RATE_KPIS)]
+    if measured:
+        lines += ["", f"Rate optimization, month to date (amortized, {cur}):"]
+    for k in measured:
+        lines.append(
+            f"  {k['provider_scope']:<6} utilization {_percent(k['mtd_commitment_utilization'])}, "
+            f"coverage {_percent(k['mtd_commitment_coverage'])}, "
+            f"ESR {_percent(k['mtd_effective_savings_rate'])}, "
+            f"unused commitment {_money(k['mtd_unused_commitment_cost'], cur)}"
+        )
     lines += ["", f"Anomalies in the last 7 days: {len(facts['recent_anomalies'])}"]
-    for a in facts["recent_anomalies"][:10]:
+    for a in facts["recent_anomalies"][:MAX_REPORT_LINES]:
         lines.append(
             f"  {a['charge_date']} {a['provider_name']:<6} {a['sub_account_name'] or '':<20} "
             f"{a['service_name']:<40} {a['direction']:<5} actual {_money(a['actual_cost'], cur)} "
@@ -390,12 +574,13 @@ def render_report(summary: dict[str, Any], facts: dict[str, Any]) -> str:
         f"Total anomalies in the last 7 days (AWS, Azure, All): "
         f"{len(facts['recent_total_anomalies'])}"
     )
-    for a in facts["recent_total_anomalies"][:10]:
+    for a in facts["recent_total_anomalies"][:MAX_REPORT_LINES]:
         lines.append(
             f"  {a['charge_date']} {a['provider_scope']:<6} {a['direction']:<5} "
             f"actual {_money(a['actual_cost'], cur)} expected {_money(a['expected_cost'], cur)} "
             f"z={_z(a['z_score'])} impact {_money(a['cost_impact'], cur)}"
         )
+    lines += commitment_report_lines(summary)
     stale = [f for f in facts.get("freshness", []) if f["last_attempt_status"] == "failed"]
     if stale:
         lines += ["", "Stale data (last load attempt failed; marts hold the last good load):"]

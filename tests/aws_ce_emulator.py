@@ -9,6 +9,10 @@
 * `CostExplorerProxy` sits between boto3 and moto (`AWS_ENDPOINT_URL_COST_EXPLORER`): it logs
   every request that reaches it and can answer chosen ones with a real Cost Explorer error
   (`LimitExceededException` throttling, `InvalidNextTokenException`, ...), forwarding the rest.
+  Moto implements none of the commitment operations: the proxy answers
+  GetSavingsPlansUtilizationDetails and GetReservationUtilization itself from its `estate`
+  (`Estate.answer_commitments`, in the shapes of the public API reference; the fields used
+  are listed in loaders/aws_cost_explorer/commitments.py).
 """
 
 from __future__ import annotations
@@ -89,6 +93,41 @@ class Charge:
         return self.amortized if self.amortized is not None else self.unblended
 
 
+@dataclass(frozen=True)
+class Commitment:
+    """A savings plan or reservation, with the attributes Cost Explorer reports for it."""
+
+    kind: str  # "SavingsPlan" | "Reservation"
+    commitment_id: str  # the savings plan ARN / the reservation's lease id
+    owner_account: str
+    start: date
+    end: date
+    term: str = "1yr"  # PurchaseTerm of a savings plan
+    payment_option: str = "No Upfront"
+    plan_type: str = "ComputeSavingsPlans"  # SavingsPlansType of a savings plan
+    region: str = ""
+    instance: str = ""  # InstanceFamily / instanceType
+
+
+@dataclass(frozen=True)
+class CommitmentUse:
+    """One commitment's day: its used and unused amortized commitment, and what the usage it
+    covered would have cost on demand."""
+
+    commitment: Commitment
+    day: date
+    used: str
+    unused: str
+    on_demand: str
+
+
+COMMITMENT_OPERATIONS = ("GetSavingsPlansUtilizationDetails", "GetReservationUtilization")
+# The record types that hold each commitment kind's used and unused cost (and make the
+# loader ask for it).
+USED_RECORD_TYPE = {"SavingsPlan": "SavingsPlanCoveredUsage", "Reservation": "DiscountedUsage"}
+UNUSED_RECORD_TYPE = {"SavingsPlan": "SavingsPlanRecurringFee", "Reservation": "RIFee"}
+
+
 def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=n) for n in range((end - start).days)]
 
@@ -114,6 +153,10 @@ class Estate:
     estimated_from: date | None = None  # days on/after it carry Estimated: true
     days_per_page: int = 400  # daily ResultsByTime entries per page of a pair's query
     discovery_pages: int = 1
+    # The commitments behind the SavingsPlan* / DiscountedUsage / RIFee charges; None: one
+    # savings plan and one reservation of the payer, derived from those charges.
+    commitment_uses: list[CommitmentUse] | None = None
+    commitments_per_page: int = 100  # details per GetSavingsPlansUtilizationDetails page
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
@@ -234,7 +277,157 @@ class Estate:
 
     def requests(self) -> int:
         """Cost Explorer requests (= pages) a complete load of this estate takes."""
-        return len(self.answers())
+        return len(self.answers()) + self.commitment_requests()
+
+    # -- the commitment operations (moto has none: the proxy answers them from here) ------
+
+    def kinds(self) -> list[str]:
+        """The commitment kinds whose record types have charges: what the loader asks for."""
+        types = {c.record_type for c in self.charges}
+        return [
+            kind
+            for kind in ("SavingsPlan", "Reservation")
+            if {USED_RECORD_TYPE[kind], UNUSED_RECORD_TYPE[kind]} & types
+        ]
+
+    def uses(self) -> list[CommitmentUse]:
+        if self.commitment_uses is not None:
+            return self.commitment_uses
+        uses = []
+        for kind in self.kinds():
+            related = [
+                c
+                for c in self.charges
+                if c.record_type in (USED_RECORD_TYPE[kind], UNUSED_RECORD_TYPE[kind])
+            ]
+            owner = min(c.account for c in related)
+            label = "savingsplan/emulated-sp" if kind == "SavingsPlan" else "emulated-ri"
+            commitment = Commitment(
+                kind,
+                f"arn:aws:savingsplans::{owner}:{label}" if kind == "SavingsPlan" else label,
+                owner,
+                start=self.start - timedelta(days=200),
+                end=self.start + timedelta(days=165),
+            )
+            for day in sorted({c.day for c in related}):
+                of_day = [c for c in related if c.day == day]
+                used = [c for c in of_day if c.record_type == USED_RECORD_TYPE[kind]]
+                unused = [c for c in of_day if c.record_type == UNUSED_RECORD_TYPE[kind]]
+                uses.append(
+                    CommitmentUse(
+                        commitment,
+                        day,
+                        used=str(sum((Decimal(c.effective) for c in used), Decimal(0))),
+                        unused=str(sum((Decimal(c.effective) for c in unused), Decimal(0))),
+                        on_demand=str(sum((Decimal(c.unblended) for c in used), Decimal(0))),
+                    )
+                )
+        return uses
+
+    def savings_plans_pages(self, day: date) -> list[dict[str, Any]]:
+        """GetSavingsPlansUtilizationDetails of one day: a detail per plan, ARNs sorted."""
+        uses = sorted(
+            (u for u in self.uses() if u.commitment.kind == "SavingsPlan" and u.day == day),
+            key=lambda u: u.commitment.commitment_id,
+        )
+        period = {"Start": day.isoformat(), "End": (day + timedelta(days=1)).isoformat()}
+        pages = []
+        for chunk in _chunks(uses, self.commitments_per_page):
+            details = []
+            for u in chunk:
+                c, used, unused = u.commitment, Decimal(u.used), Decimal(u.unused)
+                total = used + unused
+                details.append(
+                    {
+                        "SavingsPlanArn": c.commitment_id,
+                        "Attributes": {
+                            "AccountId": c.owner_account,
+                            "SavingsPlansType": c.plan_type,
+                            "Region": c.region,
+                            "InstanceFamily": c.instance,
+                            "StartDateTime": f"{c.start.isoformat()}T00:00:00.000Z",
+                            "EndDateTime": f"{c.end.isoformat()}T00:00:00.000Z",
+                            "PurchaseTerm": c.term,
+                            "PaymentOption": c.payment_option,
+                        },
+                        "Utilization": {
+                            "TotalCommitment": str(total),
+                            "UsedCommitment": str(used),
+                            "UnusedCommitment": str(unused),
+                            "UtilizationPercentage": str(
+                                (100 * used / total).quantize(Decimal("0.01")) if total else 0
+                            ),
+                        },
+                        "Savings": {
+                            "NetSavings": str(Decimal(u.on_demand) - total),
+                            "OnDemandCostEquivalent": u.on_demand,
+                        },
+                        "AmortizedCommitment": {
+                            "AmortizedRecurringCommitment": str(total),
+                            "AmortizedUpfrontCommitment": "0",
+                            "TotalAmortizedCommitment": str(total),
+                        },
+                    }
+                )
+            pages.append({"SavingsPlansUtilizationDetails": details, "TimePeriod": period})
+        for number, page in enumerate(pages[:-1]):
+            page["NextToken"] = f"sp-{day}-page-{number + 2}"
+        return pages
+
+    def reservation_pages(self) -> list[dict[str, Any]]:
+        """GetReservationUtilization DAILY grouped by SUBSCRIPTION_ID over the window."""
+        results = []
+        for day in _days(self.start, self.end):
+            groups = []
+            for u in self.uses():
+                c = u.commitment
+                if c.kind != "Reservation" or u.day != day:
+                    continue
+                used, unused = Decimal(u.used), Decimal(u.unused)
+                groups.append(
+                    {
+                        "Key": "SUBSCRIPTION_ID",
+                        "Value": f"sub-{c.commitment_id}",
+                        "Attributes": {
+                            "accountId": c.owner_account,
+                            "leaseId": c.commitment_id,
+                            "region": c.region,
+                            "instanceType": c.instance,
+                            "startDateTime": f"{c.start.isoformat()}T00:00:00.000Z",
+                            "endDateTime": f"{c.end.isoformat()}T00:00:00.000Z",
+                            "subscriptionType": c.payment_option,
+                        },
+                        "Utilization": {
+                            "TotalAmortizedFee": str(used + unused),
+                            "RICostForUnusedHours": str(unused),
+                            "OnDemandCostOfRIHoursUsed": u.on_demand,
+                            "NetRISavings": str(Decimal(u.on_demand) - used - unused),
+                        },
+                    }
+                )
+            period = {"Start": day.isoformat(), "End": (day + timedelta(days=1)).isoformat()}
+            results.append({"TimePeriod": period, "Groups": groups, "Total": {}})
+        pages = [{"UtilizationsByTime": chunk} for chunk in _chunks(results, self.days_per_page)]
+        return _link(pages, "reservations")
+
+    def commitment_requests(self) -> int:
+        kinds = self.kinds()
+        sp = sum(len(self.savings_plans_pages(d)) for d in _days(self.start, self.end))
+        return (sp if "SavingsPlan" in kinds else 0) + (
+            len(self.reservation_pages()) if "Reservation" in kinds else 0
+        )
+
+    def answer_commitments(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The page a commitment operation's request asks for (its token names the page)."""
+        if operation == "GetSavingsPlansUtilizationDetails":
+            day = date.fromisoformat(body["TimePeriod"]["Start"])
+            pages, token = self.savings_plans_pages(day), body.get("NextToken")
+        else:
+            assert body.get("Granularity") == "DAILY", body
+            assert body.get("GroupBy") == [{"Type": "DIMENSION", "Key": "SUBSCRIPTION_ID"}], body
+            pages, token = self.reservation_pages(), body.get("NextPageToken")
+        number = int(token.rsplit("-", 1)[1]) if token else 1
+        return pages[number - 1]
 
     def totals(self) -> tuple[Decimal, Decimal]:
         """(billed, effective) of the whole window, exact."""
@@ -289,6 +482,8 @@ class CostExplorerProxy:
         self.upstream = urlsplit(upstream)
         self.seen: list[SeenRequest] = []
         self.faults: list[Fault] = []
+        # The estate whose commitment operations the proxy answers itself (moto has none).
+        self.estate: Estate | None = None
         self._lock = threading.Lock()
         proxy = self
 
@@ -316,6 +511,15 @@ class CostExplorerProxy:
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
+                    return
+                if operation in COMMITMENT_OPERATIONS and proxy.estate is not None:
+                    proxy._record(SeenRequest(operation, body, "emulator"))
+                    payload = json.dumps(proxy.estate.answer_commitments(operation, body))
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/x-amz-json-1.1")
+                    self.send_header("Content-Length", str(len(payload.encode())))
+                    self.end_headers()
+                    self.wfile.write(payload.encode())
                     return
                 proxy._record(SeenRequest(operation, body, "moto"))
                 conn = http.client.HTTPConnection(
@@ -352,6 +556,7 @@ class CostExplorerProxy:
         with self._lock:
             self.seen.clear()
             self.faults.clear()
+            self.estate = None
 
     def fail(self, fault: Fault) -> None:
         with self._lock:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from aws_ce_emulator import Charge, Commitment, CommitmentUse, Estate
 from focus_testing import write_rows
 
 HEADER = [
@@ -84,3 +85,30 @@ ROWS = [
 def write_export(folder: Path) -> Path:
     """The export as one monthly FOCUS CSV file in `folder` (what FINOPS_FOCUS_PATH names)."""
     return write_rows(folder / "focus-2026-01.csv", HEADER, ROWS)
+
+
+# ------------------------------------------------------------------ the same through Cost Explorer
+
+PAYER = "111111111111"
+LINKED = "222222222222"
+
+
+def cost_explorer_estate(start: date, end: date) -> Estate:
+    """The export's AWS half as Cost Explorer answers it for `[start, end)`: record types
+    instead of FOCUS columns (covered usage at its on-demand price with the plan's amortized
+    cost, the negation of that on-demand price, the plan's fee with its unused part as
+    amortized cost, on-demand usage), and the plan's day from the commitment operations."""
+    day = date(2026, 1, 10)
+    ec2, fee = "Amazon Elastic Compute Cloud - Compute", "Savings Plans for AWS Compute usage"
+    charges = [
+        Charge(day, LINKED, ec2, "us-east-1", "SavingsPlanCoveredUsage", "100", "60"),
+        Charge(day, LINKED, "AWS Lambda", "us-east-1", "SavingsPlanCoveredUsage", "15", "10"),
+        Charge(day, LINKED, ec2, "us-east-1", "SavingsPlanNegation", "-100", "0"),
+        Charge(day, LINKED, "AWS Lambda", "us-east-1", "SavingsPlanNegation", "-15", "0"),
+        Charge(day, LINKED, fee, "global", "SavingsPlanRecurringFee", "100", "30"),
+        Charge(day, LINKED, ec2, "us-east-1", "Usage", "40", "40"),
+        Charge(day, LINKED, "Amazon Simple Storage Service", "us-east-1", "Usage", "20", "20"),
+    ]
+    plan = Commitment("SavingsPlan", PLAN, LINKED, start=date(2025, 2, 10), end=date(2026, 2, 10))
+    uses = [CommitmentUse(plan, day, used="70", unused="30", on_demand="115")]
+    return Estate(start, end, charges, {LINKED: "Workloads"}, commitment_uses=uses)

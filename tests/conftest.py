@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import luigi
 import pytest
-from commitments_testing import COMMITMENTS_RUN_DATE, write_export
+from aws_ce_emulator import CostExplorerProxy, MotoServer
+from commitments_testing import COMMITMENTS_RUN_DATE, PAYER, cost_explorer_estate, write_export
 from finops_testing import FIXED_RUN_DATE, finops_env, run_pipeline
 
 # Fixtures that run the pipeline once and are shared: every test using one goes to the same
 # pytest-xdist worker (`make test` runs `-n auto --dist loadgroup`), so each is built once.
-SHARED_BUILDS = ("two_clouds", "built_home", "commitments_home")
+SHARED_BUILDS = ("two_clouds", "built_home", "commitments_home", "commitments_api_home")
 # Groups that take minutes, started first (`make test` passes --no-loadscope-reorder, so
 # xdist hands out groups in collection order): a long group started last would end the run
 # on one worker while the other idles. The rest follow, largest group first.
@@ -119,3 +121,41 @@ def commitments_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
         result = run_pipeline(COMMITMENTS_RUN_DATE)
         assert result.status == luigi.execution_summary.LuigiStatusCode.SUCCESS, result.summary_text
     yield home
+
+
+@pytest.fixture(scope="session")
+def commitments_api_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """FINOPS_HOME after one full DailyPipeline run of the same commitments through the cost
+    APIs: Cost Explorer (moto's server for GetCostAndUsage and STS, our proxy for the
+    commitment operations) answering the export's AWS half."""
+    home = tmp_path_factory.mktemp("commitments_api_home")
+    moto = MotoServer().start()
+    proxy = CostExplorerProxy(moto.url).start()
+    try:
+        estate = cost_explorer_estate(date(2025, 12, 1), COMMITMENTS_RUN_DATE)
+        moto.queue(estate.answers(), account_id=PAYER)
+        proxy.estate = estate
+        with pytest.MonkeyPatch.context() as mp:
+            for name in list(os.environ):
+                if name.startswith(("FINOPS_", "AWS_")):
+                    mp.delenv(name)
+            env = finops_env(
+                home,
+                FINOPS_SOURCES="aws",
+                FINOPS_AWS_ROLE_ARN=f"arn:aws:iam::{PAYER}:role/finops",
+                AWS_ACCESS_KEY_ID="AKIAFINOPSCOMMITMENTS",
+                AWS_SECRET_ACCESS_KEY="commitments-test-secret",
+                AWS_DEFAULT_REGION="us-east-1",
+                AWS_CONFIG_FILE=str(home / "no-aws-config"),
+                AWS_SHARED_CREDENTIALS_FILE=str(home / "no-aws-credentials"),
+                AWS_ENDPOINT_URL=moto.url,
+                AWS_ENDPOINT_URL_COST_EXPLORER=proxy.url,
+            )
+            for name, value in env.items():
+                mp.setenv(name, value)
+            result = run_pipeline(COMMITMENTS_RUN_DATE)
+        assert result.status == luigi.execution_summary.LuigiStatusCode.SUCCESS, result.summary_text
+        yield home
+    finally:
+        proxy.stop()
+        moto.stop()

@@ -13,3 +13,13 @@
         end as double
     )
 {%- endmacro %}
+
+
+{#- An AWS cost row's part of a commitment (int_commitment_costs): the amount as it is when
+    the row's commitment holds all of it (share 1), else amount x share at decimal(38, 10). -#}
+{% macro commitment_share(amount, share='commitment_share') -%}
+    case
+        when {{ share }} = 1 then {{ amount }}
+        else cast({{ amount }} * {{ share }} as decimal(38, 10))
+    end
+{%- endmacro %}

@@ -144,8 +144,9 @@ class CostExplorerClient:
     def cost_usd(self) -> Decimal:
         return request_cost(self.requests)
 
-    def get_cost_and_usage(self, request: dict[str, Any]) -> dict[str, Any]:
-        """One GetCostAndUsage request; refuses to send it if the budget is spent."""
+    def call(self, method: str, request: dict[str, Any]) -> dict[str, Any]:
+        """One request of a Cost Explorer operation (boto3 method name), counted and budgeted
+        like every other: each answered request, page or not, costs USD 0.01."""
         if self.requests >= self.max_requests:
             raise RequestBudgetExceeded(
                 f"stopped after {self.requests} Cost Explorer requests (USD {self.cost_usd:.2f}): "
@@ -153,7 +154,7 @@ class CostExplorerClient:
                 f"so nothing was landed. Raise {BUDGET_SETTING} or load a shorter window."
             )
         try:
-            page = self._ce.get_cost_and_usage(**request)
+            page = getattr(self._ce, method)(**request)
         except ClientError as exc:
             self.attempts += 1 + int(
                 exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
@@ -163,12 +164,18 @@ class CostExplorerClient:
         self.attempts += 1 + int(page.get("ResponseMetadata", {}).get("RetryAttempts", 0))
         return page
 
-    def iter_pages(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Every page of one query, following NextPageToken to the end."""
+    def iter_pages(
+        self,
+        request: dict[str, Any],
+        method: str = "get_cost_and_usage",
+        token: str = "NextPageToken",
+    ) -> Iterator[dict[str, Any]]:
+        """Every page of one query, following its page token (NextPageToken; the savings
+        plans operations call it NextToken) to the end."""
         kwargs = dict(request)
         while True:
-            page = self.get_cost_and_usage(kwargs)
+            page = self.call(method, kwargs)
             yield page
-            if not (token := page.get("NextPageToken")):
+            if not (next_token := page.get(token)):
                 return
-            kwargs["NextPageToken"] = token
+            kwargs[token] = next_token

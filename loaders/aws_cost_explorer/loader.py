@@ -41,7 +41,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from loaders import warehouse
-from loaders.aws_cost_explorer import mapping
+from loaders.aws_cost_explorer import commitments, mapping
 from loaders.aws_cost_explorer.client import (
     BUDGET_SETTING,
     CE_REQUEST_COST_USD,
@@ -61,7 +61,11 @@ from loaders.aws_cost_explorer.client import (
     request_cost,
     secret_values,
 )
-from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER, CostExplorerConfig
+from loaders.aws_cost_explorer.source import (
+    AWS_COMMITMENT_UTILIZATION,
+    AWS_COST_EXPLORER,
+    CostExplorerConfig,
+)
 from loaders.aws_cost_explorer.source import SOURCE as SPEC
 from loaders.redaction import scrub
 
@@ -97,19 +101,29 @@ class CostExplorerLoadError(RuntimeError):
 
 @dataclass(frozen=True)
 class RequestEstimate:
-    """How many requests a load of `days` days over `pairs` pairs is expected to need."""
+    """How many requests a load of `days` days over `pairs` pairs is expected to need
+    (with the commitment operations the discovered record types call for, if any)."""
 
     days: int
     pairs: int
     discovery_requests: int
+    commitment_operations: tuple[str, ...] = ()
 
     @property
     def pages_per_query(self) -> int:
         return max(1, math.ceil(self.days / DAYS_PER_PAGE_ESTIMATE))
 
     @property
+    def commitment_requests(self) -> int:
+        """Savings plans: one request per day; reservations: one daily query."""
+        per_operation = {commitments.SAVINGS_PLANS: self.days}
+        return sum(per_operation.get(op, self.pages_per_query) for op in self.commitment_operations)
+
+    @property
     def requests(self) -> int:
-        return self.discovery_requests + self.pairs * self.pages_per_query
+        return (
+            self.discovery_requests + self.pairs * self.pages_per_query + self.commitment_requests
+        )
 
     @property
     def cost_usd(self) -> Decimal:
@@ -117,11 +131,19 @@ class RequestEstimate:
 
 
 def estimate_requests(
-    start: date, end: date, pairs: int, discovery_requests: int = 1
+    start: date,
+    end: date,
+    pairs: int,
+    discovery_requests: int = 1,
+    commitment_operations: tuple[str, ...] = (),
 ) -> RequestEstimate:
-    """The documented estimate: discovery + pairs x ceil(days / DAYS_PER_PAGE_ESTIMATE)."""
+    """The documented estimate: discovery + pairs x ceil(days / DAYS_PER_PAGE_ESTIMATE)
+    (+ one request per day for savings plans, one query for reservations)."""
     return RequestEstimate(
-        days=(end - start).days, pairs=pairs, discovery_requests=discovery_requests
+        days=(end - start).days,
+        pairs=pairs,
+        discovery_requests=discovery_requests,
+        commitment_operations=commitment_operations,
     )
 
 
@@ -172,7 +194,7 @@ def _fetch_rows(
     start: date,
     end: date,
     max_requests: int,
-) -> list[dict[str, Any]]:
+) -> FetchedRows:
     _check_budget(
         estimate_requests(start, end, known_pairs(db_path, scope)),
         max_requests,
@@ -185,7 +207,11 @@ def _fetch_rows(
     names: dict[str, str] = {}
     for page in discovery:
         names.update(mapping.page_account_names(page))
-    estimate = estimate_requests(start, end, len(pairs), discovery_requests=client.requests)
+    operations = tuple(commitments.needed_operations(record_type for _, record_type in pairs))
+    estimate = estimate_requests(
+        start, end, len(pairs), discovery_requests=client.requests,
+        commitment_operations=operations,
+    )  # fmt: skip
     log.info(
         "aws_cost_explorer %s [%s, %s): %d (account, record type) pairs in %d accounts; "
         "about %d requests (USD %.2f)",
@@ -206,7 +232,49 @@ def _fetch_rows(
         fixed = mapping.fixed_dimensions(request["Filter"])
         for page in client.iter_pages(request):
             rows.extend(mapping.to_rows(page, group_by=group_by, fixed=fixed, account_names=names))
+    return FetchedRows(rows, _fetch_commitments(client, operations, start, end))
+
+
+@dataclass(frozen=True)
+class FetchedRows:
+    """What a load lands: the cost rows and the commitment rows of the same window."""
+
+    costs: list[dict[str, Any]]
+    commitments: list[dict[str, Any]]
+
+
+def _fetch_commitments(
+    client: CostExplorerClient, operations: tuple[str, ...], start: date, end: date
+) -> list[dict[str, Any]]:
+    """The rows of `raw.aws_commitment_utilization` for the operations discovery called for."""
+    rows: list[dict[str, Any]] = []
+    if commitments.SAVINGS_PLANS in operations:
+        day = start
+        while day < end:
+            request = commitments.savings_plans_request(day)
+            for page in client.iter_pages(
+                request, "get_savings_plans_utilization_details", token="NextToken"
+            ):
+                rows.extend(commitments.savings_plans_rows(page, day))
+            day += timedelta(days=1)
+    if commitments.RESERVATIONS in operations:
+        request = commitments.reservations_request(start, end)
+        for page in client.iter_pages(request, "get_reservation_utilization"):
+            rows.extend(commitments.reservations_rows(page))
     return rows
+
+
+def _has_commitments(attempt: warehouse.LoadAttempt, scope: str, start: date, end: date) -> bool:
+    """Whether earlier loads landed commitment rows of `scope` in the window (to remove)."""
+    con = attempt.connection
+    if not warehouse.table_exists(con, "raw", AWS_COMMITMENT_UTILIZATION.name):
+        return False
+    row = con.execute(
+        f"select exists (select 1 from {AWS_COMMITMENT_UTILIZATION.qualified} where _source = ? "
+        "and _scope = ? and time_period_start >= ? and time_period_start < ?)",
+        [SOURCE, scope, start, end],
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _load_error(
@@ -276,8 +344,19 @@ def load(
             attempt.expect([scope], billing_account_id=scope)
             client = CostExplorerClient(active, max_requests=max_requests)
             attempt.meter(lambda: (client.requests, client.cost_usd))
-            rows = _fetch_rows(client, Path(db_path), scope, start, end, max_requests)
-            result = attempt.land(scope, rows)
+            fetched = _fetch_rows(client, Path(db_path), scope, start, end, max_requests)
+            with attempt.writing():
+                # the commitments first: the costs' ledger row, the scope's last, carries
+                # the load's requests (LoadAttempt.land `partial`); a window without
+                # commitments then or now gets no commitment ledger row
+                if fetched.commitments or _has_commitments(attempt, scope, start, end):
+                    attempt.land(
+                        scope,
+                        fetched.commitments,
+                        raw_table=AWS_COMMITMENT_UTILIZATION.name,
+                        partial=True,
+                    )
+                result = attempt.land(scope, fetched.costs, raw_table=AWS_COST_EXPLORER.name)
         except Exception as exc:
             secrets = secret_values(base, external_id)
             if active is not base:

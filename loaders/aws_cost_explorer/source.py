@@ -52,6 +52,39 @@ AWS_COST_EXPLORER = RawTable(
     provider_name="AWS",
 )
 
+# One row per commitment (savings plan ARN or reservation) and day, from Cost Explorer's
+# commitment operations (loaders/aws_cost_explorer/commitments.py): which commitment the
+# SavingsPlan* / DiscountedUsage / RIFee cost rows belong to, its terms and its used and unused
+# amortized commitment. No cost measures: the money is already in raw.aws_cost_explorer, so
+# the restatement ledger must not count it twice.
+AWS_COMMITMENT_UTILIZATION = RawTable(
+    name="aws_commitment_utilization",
+    columns=(
+        ("time_period_start", "date not null", pa.date32()),
+        ("commitment_kind", "varchar not null", pa.string()),
+        ("commitment_id", "varchar not null", pa.string()),
+        ("owner_account_id", "varchar", pa.string()),
+        ("commitment_type", "varchar", pa.string()),
+        ("region", "varchar", pa.string()),
+        ("instance_family", "varchar", pa.string()),
+        ("start_date", "date", pa.date32()),
+        ("end_date", "date", pa.date32()),
+        ("term", "varchar", pa.string()),
+        ("payment_option", "varchar", pa.string()),
+        ("used_amount", AMOUNT_SQL + " not null", AMOUNT),
+        ("unused_amount", AMOUNT_SQL + " not null", AMOUNT),
+        ("on_demand_cost_equivalent", AMOUNT_SQL, AMOUNT),
+        ("net_savings", AMOUNT_SQL, AMOUNT),
+        ("currency", "varchar not null", pa.string()),
+    ),
+    date_column="time_period_start",
+    charge_date_sql="time_period_start",
+    account_sql="owner_account_id",
+    measures=(),
+    key_columns=("time_period_start", "commitment_kind", "commitment_id"),
+    provider_name="AWS",
+)
+
 
 def credentials_configured() -> bool:
     """True when boto3's standard chain has something explicit to go on.
@@ -92,7 +125,7 @@ def configure(settings: Settings) -> CostExplorerConfig:
 SOURCE = SourceSpec(
     name="aws",
     ledger_source="aws_cost_explorer",
-    raw_tables=(AWS_COST_EXPLORER,),
+    raw_tables=(AWS_COST_EXPLORER, AWS_COMMITMENT_UTILIZATION),
     dbt_sources=("aws_cost_explorer",),
     providers=("AWS",),
     window="restatement",

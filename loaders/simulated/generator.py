@@ -65,8 +65,17 @@ class SimulatedBatch:
 
     @property
     def aws_requests(self) -> int:
-        """Billed Cost Explorer requests (USD 0.01 each) the real loader would have made."""
-        return len(self.aws_dimension_queries) + sum(len(p) for _, p in self.aws_queries)
+        """Billed Cost Explorer requests (USD 0.01 each) the real loader would have made:
+        its cost queries, and one GetSavingsPlansUtilizationDetails request per day of the
+        window when the estate has savings plan record types."""
+        savings_plans = any(
+            "SavingsPlan" in str(request.get("Filter")) for request, _ in self.aws_queries
+        )
+        return (
+            len(self.aws_dimension_queries)
+            + sum(len(p) for _, p in self.aws_queries)
+            + (self.end - self.start).days * savings_plans
+        )
 
     @property
     def azure_scopes(self) -> list[str]:

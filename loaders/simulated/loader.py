@@ -17,14 +17,15 @@ The ledger records the requests the real APIs would have needed (`api_requests`)
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loaders import warehouse
+from loaders.aws_cost_explorer import commitments as aws_commitments
 from loaders.aws_cost_explorer import mapping as aws_mapping
-from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
+from loaders.aws_cost_explorer.source import AWS_COMMITMENT_UTILIZATION, AWS_COST_EXPLORER
 from loaders.azure_cost_management import mapping as azure_mapping
 from loaders.azure_cost_management.source import AZURE_COST_MANAGEMENT
 from loaders.simulated.aws_answers import AWS_PAGE_DAYS
@@ -80,6 +81,79 @@ def aws_rows(batch: SimulatedBatch) -> list[dict[str, Any]]:
     return rows
 
 
+# The simulated savings plan (the estate's only commitment): its answer to
+# GetSavingsPlansUtilizationDetails is derived from the batch's own SavingsPlanCoveredUsage and
+# SavingsPlanRecurringFee pages, so the commitment's used and unused amounts are the bill's
+# to the last decimal. It ends SAVINGS_PLAN_ENDS_AFTER days after `as_of`, so the demo always
+# has a commitment to renew in its expiry alerts.
+SAVINGS_PLAN_ENDS_AFTER = timedelta(days=45)
+SAVINGS_PLAN_TERM = timedelta(days=365)
+
+
+def savings_plan_answers(batch: SimulatedBatch) -> list[tuple[date, dict[str, Any]]]:
+    """(day, GetSavingsPlansUtilizationDetails page) of every day the batch's savings plan
+    record types have cost: what the real loader would have asked for and been answered."""
+    used: dict[date, Decimal] = {}
+    unused: dict[date, Decimal] = {}
+    on_demand: dict[date, Decimal] = {}
+    owner = None
+    for request, pages in batch.aws_queries:
+        fixed = aws_mapping.fixed_dimensions(request.get("Filter"))
+        record_type = fixed.get("RECORD_TYPE")
+        if record_type not in ("SavingsPlanCoveredUsage", "SavingsPlanRecurringFee"):
+            continue
+        owner = owner or fixed.get("LINKED_ACCOUNT")
+        for page in pages:
+            for result in page["ResultsByTime"]:
+                day = date.fromisoformat(result["TimePeriod"]["Start"])
+                for group in result["Groups"]:
+                    amortized = Decimal(group["Metrics"]["AmortizedCost"]["Amount"])
+                    unblended = Decimal(group["Metrics"]["UnblendedCost"]["Amount"])
+                    if record_type == "SavingsPlanCoveredUsage":
+                        used[day] = used.get(day, Decimal(0)) + amortized
+                        on_demand[day] = on_demand.get(day, Decimal(0)) + unblended
+                    else:
+                        unused[day] = unused.get(day, Decimal(0)) + amortized
+    end = batch.as_of + SAVINGS_PLAN_ENDS_AFTER
+    answers = []
+    for day in sorted(set(used) | set(unused)):
+        day_used, day_unused = used.get(day, Decimal(0)), unused.get(day, Decimal(0))
+        total = day_used + day_unused
+        detail = {
+            "SavingsPlanArn": f"arn:aws:savingsplans::{owner}:savingsplan/simulated-compute",
+            "Attributes": {
+                "AccountId": owner,
+                "SavingsPlansType": "ComputeSavingsPlans",
+                "Region": "",
+                "InstanceFamily": "",
+                "StartDateTime": f"{(end - SAVINGS_PLAN_TERM).isoformat()}T00:00:00.000Z",
+                "EndDateTime": f"{end.isoformat()}T00:00:00.000Z",
+                "PurchaseTerm": "1yr",
+                "PaymentOption": "No Upfront",
+            },
+            "Utilization": {
+                "TotalCommitment": str(total),
+                "UsedCommitment": str(day_used),
+                "UnusedCommitment": str(day_unused),
+            },
+            "Savings": {
+                "OnDemandCostEquivalent": str(on_demand.get(day, Decimal(0))),
+                "NetSavings": str(on_demand.get(day, Decimal(0)) - total),
+            },
+        }
+        answers.append((day, {"SavingsPlansUtilizationDetails": [detail]}))
+    return answers
+
+
+def aws_commitment_rows(batch: SimulatedBatch) -> list[dict[str, Any]]:
+    """`raw.aws_commitment_utilization` rows of a batch, mapped by the real mapping."""
+    return [
+        row
+        for day, page in savings_plan_answers(batch)
+        for row in aws_commitments.savings_plans_rows(page, day)
+    ]
+
+
 def azure_rows(batch: SimulatedBatch, scope: str) -> list[dict[str, Any]]:
     """`raw.azure_cost_management` rows of one subscription scope of a batch."""
     rows: list[dict[str, Any]] = []
@@ -123,7 +197,18 @@ def load(
             window_start=start,
             window_end=end,
         )
+    commitment_rows = aws_commitment_rows(batch)
     with attempt:
+        if commitment_rows:
+            attempt.land(
+                batch.aws_scope,
+                commitment_rows,
+                raw_table=AWS_COMMITMENT_UTILIZATION.name,
+                window_start=start,
+                window_end=end,
+                partial=True,
+                billing_account_id=batch.aws_scope,
+            )
         results = [
             attempt.land(
                 batch.aws_scope,

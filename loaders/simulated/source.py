@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
+from loaders.aws_cost_explorer.source import AWS_COMMITMENT_UTILIZATION, AWS_COST_EXPLORER
 from loaders.azure_cost_management.source import AZURE_COST_MANAGEMENT
 from loaders.registry import SourceSpec
 
@@ -29,7 +29,7 @@ def configure(settings: Settings) -> SimulatedConfig:
 SOURCE = SourceSpec(
     name="simulated",
     ledger_source="simulated",
-    raw_tables=(AWS_COST_EXPLORER, AZURE_COST_MANAGEMENT),
+    raw_tables=(AWS_COST_EXPLORER, AWS_COMMITMENT_UTILIZATION, AZURE_COST_MANAGEMENT),
     dbt_sources=("aws_cost_explorer", "azure_cost_management"),
     providers=("AWS", "Azure"),
     window="history",

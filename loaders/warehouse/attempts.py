@@ -57,6 +57,9 @@ class LoadAttempt:
         self.window_end = window_end
         self.started_at: datetime = utc_now()
         self.results: list[LoadResult] = []
+        # `partial` landings (e.g. a cost API's commitment table): a run's record names them
+        # with the loader's results, so a later attempt on the window is seen as newer.
+        self.partials: list[LoadResult] = []
         self._expected: dict[str, dict[str, Any]] = {scope: {} for scope in scopes}
         self._current: str | None = None
         self._meter: Meter | None = None
@@ -137,17 +140,23 @@ class LoadAttempt:
         window_end: date | None = None,
         api_requests: int | None = None,
         api_cost_usd: Decimal | None = None,
+        partial: bool = False,
         **ledger: Any,
     ) -> LoadResult:
         """Replace `scope`'s window with `rows` (one transaction, the writer's checks); the
         ledger row carries the requests spent since the previous landing, or the scope's own
-        when the loader counts them per scope (`api_requests`, `api_cost_usd`)."""
+        when the loader counts them per scope (`api_requests`, `api_cost_usd`).
+
+        `partial`: one of several tables of the scope, landed before its last one (e.g. a
+        cost API's commitment details before its costs): its ledger row carries no spend
+        (the last landing carries it all) and the scope stays expected, so a failure of the
+        rest is still recorded as the scope's."""
         start = window_start or self.window_start
         end = window_end or self.window_end
         if start is None or end is None:
             raise ValueError(f"a load of {scope} needs a window")
         self._current = scope
-        requests, cost = self._unrecorded_spend()
+        requests, cost = (0, Decimal("0")) if partial else self._unrecorded_spend()
         if api_requests is not None:
             requests = api_requests
         if api_cost_usd is not None:
@@ -167,6 +176,10 @@ class LoadAttempt:
             **{**self._expected.get(scope, {}), **ledger},
         )
         self._recorded = (self._recorded[0] + requests, self._recorded[1] + cost)
+        if partial:
+            self.partials.append(result)
+            self._current = None
+            return result
         self._expected.pop(scope, None)
         self._current = None
         self.results.append(result)

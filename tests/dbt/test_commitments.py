@@ -100,3 +100,79 @@ def test_one_row_per_commitment(commitments_built: Path):
         ("AWS", PLAN, None, "111111111111", day, day, None, None),
         ("Azure", RESERVATION, "VM reservation", "ba-1", day, day, None, None),
     ]
+
+
+def test_rate_optimization_kpis_per_scope_by_hand(commitments_built: Path):
+    # GIVEN the shared run's marts: every commitment day (2026-01-10) in the month to date of
+    # as_of_date 2026-01-10, and the EUR rate in force that day
+    [(rate,)] = fetch(
+        commitments_built,
+        "select rate from seeds.fx_rates where from_currency = 'EUR' and to_currency = 'USD' "
+        "and rate_date <= date '2026-01-10' order by rate_date desc limit 1",
+    )
+
+    # WHEN the KPI rows are read, both cost bases
+    rows = fetch(
+        commitments_built,
+        "select kpi_id, as_of_date, mtd_commitment_utilization, mtd_commitment_coverage, "
+        "mtd_effective_savings_rate, mtd_unused_commitment_cost from marts.fct_cost_kpis "
+        "order by kpi_id",
+    )
+
+    # THEN each ratio is recomputed from the scope's sums in USD (the All scope converts
+    # Azure's EUR, never averages the two providers' ratios), 6 places, and the unused cost
+    # is the AWS plan's 30 USD; billed and effective rows carry the same amortized figures
+    def ratio(numerator: Decimal, denominator: Decimal) -> float:
+        return round(float(numerator) / float(denominator), 6)
+
+    d, as_of = Decimal, date(2026, 1, 10)
+    eur = d(50) * rate  # the reservation's used cost, as its on-demand neighbour's, in USD
+    # at the seed's 1.172: 128.6 / 158.6, 128.6 / 227.2, 80.16 / 327.36
+    all_scope = (
+        as_of,
+        ratio(d(70) + eur, d(70) + eur + d(30)),  # used / (used + unused)
+        ratio(d(70) + eur, d(70) + eur + d(40) + eur),  # committed / (committed + on demand)
+        ratio(d(45) + d(30) * rate, d(175) + d(130) * rate),  # total savings / list cost
+        d(30),
+    )
+    aws = (as_of, 0.7, 0.636364, 0.257143, d(30))
+    azure = (as_of, 1.0, 0.5, 0.230769, d(0))  # fully used: 0 unused, not null
+    assert rows == [
+        ("all_billed", *all_scope),
+        ("all_effective", *all_scope),
+        ("aws_billed", *aws),
+        ("aws_effective", *aws),
+        ("azure_billed", *azure),
+        ("azure_effective", *azure),
+    ]
+
+
+# The four marts' AWS rows, without the columns that name the build rather than the money.
+AWS_MARTS = {
+    "fct_commitment_utilization": "* exclude (fx_rate, used_cost_reporting, unused_cost_reporting)",
+    "fct_commitment_coverage": "*",
+    "fct_effective_savings": "*",
+    "dim_commitment_discounts": "* exclude (start_date, end_date, term, payment_option, "
+    "days_to_expiry)",
+}
+
+
+def test_the_same_commitments_through_cost_explorer_give_the_same_marts(
+    commitments_built: Path, commitments_api_home: Path
+):
+    # GIVEN the export's AWS half answered by Cost Explorer (record types and the
+    # commitment operations, tests/commitments_testing.py) and landed by a real `finops run`
+    through_api = commitments_api_home / "data" / "finops.duckdb"
+    # THEN every commitment mart holds the same AWS rows as from the FOCUS file
+    for mart, columns in AWS_MARTS.items():
+        sql = f"select {columns} from marts.{mart} where provider_name = 'AWS' order by all"
+        from_api, from_file = fetch(through_api, sql), fetch(commitments_built, sql)
+        assert from_api == from_file, mart
+        assert from_api, mart
+    # AND Cost Explorer adds what a FOCUS file does not say: the plan's terms and its expiry,
+    # counted from the warehouse's last charge date (2026-01-10) to its end (2026-02-10)
+    assert fetch(
+        through_api,
+        "select commitment_discount_id, start_date, end_date, term, payment_option, "
+        "days_to_expiry from marts.dim_commitment_discounts",
+    ) == [(PLAN, date(2025, 2, 10), date(2026, 2, 10), "1 Year", "No Upfront", 31)]

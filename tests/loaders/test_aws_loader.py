@@ -21,6 +21,8 @@ import pytest
 from aws_ce_emulator import (
     MOTO_ACCOUNT,
     Charge,
+    Commitment,
+    CommitmentUse,
     CostExplorerProxy,
     Estate,
     Fault,
@@ -71,6 +73,7 @@ class Aws:
 
     def answer(self, estate: Estate, account_id: str = MOTO_ACCOUNT) -> None:
         self.moto.queue(estate.answers(), account_id=account_id)
+        self.proxy.estate = estate  # the commitment operations, which moto lacks
 
     def next_run(self) -> None:
         """Forget moto's answers (it caches them per request body) and the proxy's log."""
@@ -137,10 +140,12 @@ def expected_totals(charges: list[Charge]) -> dict[str, tuple[Decimal, Decimal, 
 
 
 def ledger(db: Path) -> list[tuple]:
+    """The cost loads' ledger rows (a load with commitments has one more, of
+    raw.aws_commitment_utilization, checked by the commitment tests)."""
     return query(
         db,
         "select status, scope, row_count, replaced_row_count, api_requests, api_cost_usd, error "
-        "from raw.load_ledger order by started_at",
+        "from raw.load_ledger where raw_table = 'raw.aws_cost_explorer' order by started_at",
     )
 
 
@@ -294,9 +299,14 @@ def test_load_lands_exactly_what_cost_explorer_answered(aws: Aws, make_estate) -
     assert {d for (d,) in flagged} == {c.day for c in estate.charges if estate.is_estimated(c.day)}
 
     # THEN the requests it counted are the ones that went over the wire, USD 0.01 each
-    sent = aws.proxy.calls()
+    sent = aws.proxy.seen  # every operation: the commitment ones cost USD 0.01 too
     assert result.api_requests == len(sent) == estate.requests()
     assert result.api_cost_usd == Decimal("0.01") * len(sent)
+    # the commitment operations only where the window has commitment record types
+    asked = {s.operation for s in sent} - {"GetCostAndUsage"}
+    assert asked == (
+        {"GetSavingsPlansUtilizationDetails"} if make_estate is credits_and_tax else set()
+    )
     assert ledger(aws.db) == [
         ("succeeded", MOTO_ACCOUNT, len(estate.charges), 0, len(sent), result.api_cost_usd, None)
     ]
@@ -630,3 +640,124 @@ def test_an_error_that_echoes_credentials_is_scrubbed_everywhere(
     for text in (str(raised.value), error, caplog.text):
         assert "InvalidSignatureException" in text and "Credential=***/" in text
         assert token not in text and ACCESS_KEY not in text
+
+
+# ------------------------------------------------------------------ commitments
+
+
+def test_commitment_operations_land_each_commitment_and_day_with_its_terms(aws: Aws) -> None:
+    # GIVEN a payer with two savings plans (one partly unused) and a reservation over 4 days,
+    # the savings plans' details paged one plan per page
+    start, end = FEB, FEB + timedelta(days=4)
+    window = days(start, end)
+    compute = Commitment(
+        "SavingsPlan", f"arn:aws:savingsplans::{PROD}:savingsplan/sp-compute", PROD,
+        start=date(2025, 3, 1), end=date(2026, 3, 1), term="1yr", payment_option="No Upfront",
+    )  # fmt: skip
+    ec2 = Commitment(
+        "SavingsPlan", f"arn:aws:savingsplans::{DATA}:savingsplan/sp-ec2", DATA,
+        start=date(2024, 1, 15), end=date(2027, 1, 15), term="3yr",
+        payment_option="All Upfront", plan_type="EC2InstanceSavingsPlans", region="us-east-1",
+        instance="m5",
+    )  # fmt: skip
+    ri = Commitment(
+        "Reservation", "ri-0123456789abcdef", PROD, start=date(2025, 6, 1), end=date(2026, 6, 1),
+        payment_option="Partial Upfront", region="eu-west-1", instance="db.r6g.large",
+    )  # fmt: skip
+    uses = [
+        u
+        for d in window
+        for u in (
+            CommitmentUse(compute, d, used="70.25", unused="29.75", on_demand="104.1"),
+            CommitmentUse(ec2, d, used="48", unused="0", on_demand="80.0000000001"),
+            CommitmentUse(ri, d, used="11.5", unused="0.5", on_demand="19.2"),
+        )
+    ]
+    charges = (
+        [Charge(d, PROD, EC2, "us-east-1", "SavingsPlanCoveredUsage", "184.1", "118.25")
+         for d in window]
+        + [Charge(d, PROD, "Savings Plans for AWS Compute usage", "global",
+                  "SavingsPlanRecurringFee", "148", "29.75") for d in window]
+        + [Charge(d, PROD, RDS, "eu-west-1", "DiscountedUsage", "0", "11.5") for d in window]
+        + [Charge(d, PROD, RDS, "eu-west-1", "RIFee", "12", "0.5") for d in window]
+    )  # fmt: skip
+    estate = Estate(start, end, charges, NAMES, commitment_uses=uses, commitments_per_page=1)
+    aws.answer(estate)
+
+    # WHEN the window is loaded
+    [result] = aws_cost_explorer.load(aws.db, start, end)
+
+    # THEN one request per day and page for the savings plans (2 plans, a plan per page),
+    # one daily query for the reservation, all counted and priced with the cost queries
+    sent = [s.operation for s in aws.proxy.seen]
+    assert sent.count("GetSavingsPlansUtilizationDetails") == 4 * 2
+    assert sent.count("GetReservationUtilization") == 1
+    assert result.api_requests == len(sent) == estate.requests() == 1 + 4 + 8 + 1
+    # and every commitment's day landed with its amounts to the last decimal and its terms
+    landed = query(
+        aws.db,
+        "select time_period_start, commitment_kind, commitment_id, owner_account_id, commitment_type, "
+        "start_date, end_date, term, payment_option, used_amount, unused_amount, "
+        "on_demand_cost_equivalent, currency from raw.aws_commitment_utilization order by all",
+    )
+    names = {"ComputeSavingsPlans": "Compute Savings Plan",
+             "EC2InstanceSavingsPlans": "EC2 Instance Savings Plan"}  # fmt: skip
+    expected = sorted(
+        (
+            u.day, u.commitment.kind, u.commitment.commitment_id, u.commitment.owner_account,
+            names.get(u.commitment.plan_type) if u.commitment.kind == "SavingsPlan"
+            else "Reserved Instance",
+            u.commitment.start, u.commitment.end,
+            {"1yr": "1 Year", "3yr": "3 Years"}[u.commitment.term]
+            if u.commitment.kind == "SavingsPlan" else None,
+            u.commitment.payment_option, Decimal(u.used), Decimal(u.unused),
+            Decimal(u.on_demand), "USD",
+        )
+        for u in uses
+    )  # fmt: skip
+    assert landed == expected
+    # and the costs' ledger row carries the load's requests; the commitments' row none
+    assert query(
+        aws.db,
+        "select raw_table, row_count, api_requests from raw.load_ledger order by raw_table",
+    ) == [
+        ("raw.aws_commitment_utilization", 12, 0),
+        ("raw.aws_cost_explorer", 16, 14),
+    ]
+
+    # WHEN a restated load of the same window finds no commitment any more
+    aws.next_run()
+    later = Estate(start, end, charges_for(window, PROD, "Usage", {(EC2, "us-east-1"): "5"}), NAMES)
+    aws.answer(later)
+    aws_cost_explorer.load(aws.db, start, end)
+    # THEN its commitment rows are gone too, and no commitment operation was paid for
+    assert query(aws.db, "select count(*) from raw.aws_commitment_utilization") == [(0,)]
+    assert {s.operation for s in aws.proxy.seen} == {"GetCostAndUsage"}
+
+
+def test_a_bad_commitment_answer_names_the_plan_and_lands_nothing(aws: Aws) -> None:
+    # GIVEN a savings plan detail without its UnusedCommitment
+    window = days(FEB, FEB + timedelta(days=2))
+    charges = [
+        Charge(d, PROD, EC2, "us-east-1", "SavingsPlanCoveredUsage", "10", "7") for d in window
+    ]
+    estate = Estate(FEB, FEB + timedelta(days=2), charges, NAMES)
+    aws.answer(estate)
+    answer = estate.answer_commitments
+    arn = estate.uses()[0].commitment.commitment_id
+
+    def broken(operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        page = answer(operation, body)
+        for detail in page.get("SavingsPlansUtilizationDetails", []):
+            del detail["Utilization"]["UnusedCommitment"]
+        return page
+
+    estate.answer_commitments = broken  # type: ignore[method-assign]
+    # WHEN it is loaded THEN the error names the operation, the day, the plan and the field
+    with pytest.raises(aws_cost_explorer.CostExplorerLoadError) as failed:
+        aws_cost_explorer.load(aws.db, FEB, FEB + timedelta(days=2))
+    message = str(failed.value)
+    assert f"GetSavingsPlansUtilizationDetails {FEB}" in message
+    assert arn in message and "UnusedCommitment" in message
+    # and nothing was landed
+    assert query(aws.db, "select count(*) from raw.aws_cost_explorer") == [(0,)]

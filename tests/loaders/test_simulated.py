@@ -246,13 +246,32 @@ def test_warehouse_totals_equal_the_api_pages_to_the_cent(
     ledger = query(
         db,
         "select scope, row_count, api_requests, api_cost_usd from raw.load_ledger "
-        "where source = 'simulated' order by scope",
+        "where source = 'simulated' and raw_table != 'raw.aws_commitment_utilization' "
+        "order by scope",
     )
     assert len(ledger) == 5
     assert sum(row[1] for row in ledger) == sum(r.row_count for r in results) > 30_000
     assert {row[3] for row in ledger} == {Decimal("0")}
     aws = next(row for row in ledger if row[0] == catalog.AWS_PAYER_ACCOUNT_ID)
-    assert aws[2] == batch.aws_requests == 1 + 5 + sum(len(pages) for _, pages in batch.aws_queries)
+    days = (batch.end - batch.start).days  # GetSavingsPlansUtilizationDetails: one a day
+    assert (
+        aws[2]
+        == batch.aws_requests
+        == (1 + 5 + sum(len(pages) for _, pages in batch.aws_queries) + days)
+    )
+    # ... and the savings plan's days with the used and unused amounts of its record types
+    [(plans, used, unused)] = query(
+        db,
+        "select count(distinct commitment_id), sum(used_amount), sum(unused_amount) "
+        "from raw.aws_commitment_utilization",
+    )
+    [(covered, fees)] = query(
+        db,
+        "select sum(amortized_cost) filter (where record_type = 'SavingsPlanCoveredUsage'), "
+        "sum(amortized_cost) filter (where record_type = 'SavingsPlanRecurringFee') "
+        "from raw.aws_cost_explorer",
+    )
+    assert (plans, used, unused) == (1, covered, fees)
     assert simulated.would_cost_usd(batch) == Decimal("0.01") * batch.aws_requests
 
 

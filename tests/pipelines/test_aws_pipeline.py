@@ -1,7 +1,9 @@
 """The daily pipeline on the AWS Cost Explorer source, pointed at moto's HTTP server.
 
-Only boto3's standard settings point it there (`AWS_ENDPOINT_URL`); the loader assumes the
-`finops_user` role of the payer account like a production install would.
+Only boto3's standard settings point it there (`AWS_ENDPOINT_URL`, and
+`AWS_ENDPOINT_URL_COST_EXPLORER` for our proxy in front of it, which answers the commitment
+operations moto lacks); the loader assumes the `finops_user` role of the payer account like a
+production install would.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import duckdb
 import luigi
 import pytest
-from aws_ce_emulator import Charge, Estate, MotoServer, charges_for
+from aws_ce_emulator import Charge, CostExplorerProxy, Estate, MotoServer, charges_for
 from finops_testing import run_pipeline
 
 RUN_DATE = date(2026, 3, 2)  # default restatement window: [2026-02-01, 2026-03-02)
@@ -39,16 +41,27 @@ def moto() -> Iterator[MotoServer]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def proxy(moto: MotoServer) -> Iterator[CostExplorerProxy]:
+    server = CostExplorerProxy(moto.url).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def aws_source(finops_home: Path, moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+def aws_source(
+    finops_home: Path, moto: MotoServer, proxy: CostExplorerProxy, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """FINOPS_HOME with FINOPS_SOURCES=aws and boto3 pointed at moto through its env vars."""
     moto.reset()
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL_COST_EXPLORER", "AWS_RETRY_MODE"):
+    for name in ("AWS_PROFILE", "AWS_RETRY_MODE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(finops_home / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(finops_home / "no-aws-credentials"))
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_COST_EXPLORER", proxy.url)
+    proxy.clear()
     monkeypatch.setenv("FINOPS_SOURCES", "aws")
     monkeypatch.setenv("FINOPS_AWS_ROLE_ARN", ROLE)
     for name, value in SECRETS.items():
@@ -99,13 +112,15 @@ def cents(value: Decimal) -> Decimal:
 
 
 def test_daily_pipeline_on_aws_matches_cost_explorer_to_the_cent(
-    aws_source: Path, moto: MotoServer
+    aws_source: Path, moto: MotoServer, proxy: CostExplorerProxy
 ) -> None:
-    # GIVEN Cost Explorer of the payer account holding a month of costs (6 pairs, 3 pages each)
+    # GIVEN Cost Explorer of the payer account holding a month of costs (6 pairs, 3 pages
+    # each) and a savings plan (one GetSavingsPlansUtilizationDetails request a day)
     costs = estate()
     moto.queue(costs.answers(), account_id=PAYER)
+    proxy.estate = costs
     requests = costs.requests()
-    assert requests == 1 + 6 * 3
+    assert requests == 1 + 6 * 3 + 29
 
     # WHEN the daily pipeline runs on the AWS source
     result = run_pipeline(RUN_DATE)
@@ -141,10 +156,16 @@ def test_daily_pipeline_on_aws_matches_cost_explorer_to_the_cent(
         requests,
         Decimal("0.01") * requests,
     )
-    [load] = entry["loads"]
+    # one landing per raw table: the costs (with the requests), the savings plan's days
+    commitments, load = entry["loads"]
     assert (load["source"], load["scope"]) == ("aws_cost_explorer", PAYER)
     assert (load["window_start"], load["window_end"]) == ("2026-02-01", "2026-03-02")
     assert load["row_count"] == len(costs.charges)
+    assert (commitments["raw_table"], commitments["row_count"]) == (
+        "raw.aws_commitment_utilization",
+        29,
+    )
+    assert (load["api_requests"], commitments["api_requests"]) == (requests, 0)
 
     # THEN no credential or the external id is written anywhere under FINOPS_HOME: logs,
     # report, history, the raw CSV extract, exports, the warehouse files themselves
@@ -158,7 +179,7 @@ def test_daily_pipeline_on_aws_matches_cost_explorer_to_the_cent(
 
 
 def test_switching_from_simulated_to_aws_never_adds_demo_costs_to_real_ones(
-    aws_source: Path, moto: MotoServer, monkeypatch: pytest.MonkeyPatch
+    aws_source: Path, moto: MotoServer, proxy: CostExplorerProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a home where the simulated source ran first (`make run` before configuring AWS)
     monkeypatch.setenv("FINOPS_SOURCES", "simulated")
@@ -175,6 +196,7 @@ def test_switching_from_simulated_to_aws_never_adds_demo_costs_to_real_ones(
     monkeypatch.setenv("FINOPS_SOURCES", "aws")
     costs = estate()
     moto.queue(costs.answers(), account_id=PAYER)
+    proxy.estate = costs
     second = run_pipeline(RUN_DATE)
 
     # THEN the marts hold exactly Cost Explorer's amounts: no simulated cost is left in raw

@@ -1,9 +1,13 @@
--- Per commitment discount and billing currency, used_cost + unused_cost of
--- fct_commitment_utilization equal the effective cost of the commitment's non-purchase
--- rows in FOCUS staging to the cent: no amortized commitment cost lost, doubled or left
--- without a status. Per day over the days the build rebuilt (every day without a window),
--- and in total over all history (day 'all'). Returns one row per commitment x currency x
--- day (or 'all') that differs.
+-- used_cost + unused_cost of fct_commitment_utilization equal the effective cost of the
+-- staged rows they come from, to the cent: no amortized commitment cost lost, doubled or
+-- left without a status. Two keys, each per billing currency:
+-- * per commitment discount, for FOCUS files: the commitment's non-purchase rows;
+-- * per billing account, for every source: those FOCUS rows plus Cost Explorer's
+--   commitment record types (SavingsPlanCoveredUsage, DiscountedUsage = used;
+--   SavingsPlanRecurringFee, RIFee = unused), which the mart splits by commitment - so a
+--   day of commitment costs without Cost Explorer's commitment answer fails here.
+-- Per day over the days the build rebuilt (every day without a window), and in total over
+-- all history (day 'all'). Returns one row per key x currency x day (or 'all') that differs.
 {%- set window = rebuilt_window_predicate('charge_date') %}
 with
 
@@ -11,14 +15,18 @@ staged as (
     select * from {{ ref('stg_focus_files__costs') }}
 ),
 
+aws_staged as (
+    select * from {{ ref('stg_aws_cost_explorer__costs') }}
+),
+
 utilization as (
     select * from {{ ref('fct_commitment_utilization') }}
 ),
 
-amounts as (
+focus_commitment_rows as (
     select
-        'staged' as side,
         commitment_discount_id,
+        billing_account_id,
         billing_currency,
         charge_date,
         effective_cost
@@ -26,12 +34,62 @@ amounts as (
     where
         commitment_discount_id is not null
         and coalesce(charge_category, '') != 'Purchase'
+),
+
+focus_commitments as (
+    select distinct commitment_discount_id from focus_commitment_rows
+),
+
+amounts as (
+    select
+        'staged' as side,
+        'commitment ' || commitment_discount_id as reconciled_key,
+        billing_currency,
+        charge_date,
+        effective_cost
+    from focus_commitment_rows
+
+    union all
+
+    select
+        'staged' as side,
+        'billing account ' || billing_account_id as reconciled_key,
+        billing_currency,
+        charge_date,
+        effective_cost
+    from focus_commitment_rows
+
+    union all
+
+    select
+        'staged' as side,
+        'billing account ' || billing_account_id as reconciled_key,
+        billing_currency,
+        charge_date,
+        effective_cost
+    from aws_staged
+    where
+        x_charge_type in (
+            'SavingsPlanCoveredUsage', 'DiscountedUsage', 'SavingsPlanRecurringFee', 'RIFee'
+        )
 
     union all
 
     select
         'mart' as side,
-        commitment_discount_id,
+        'commitment ' || utilization.commitment_discount_id as reconciled_key,
+        utilization.billing_currency,
+        utilization.charge_date,
+        utilization.used_cost + utilization.unused_cost as effective_cost
+    from utilization
+    inner join focus_commitments
+        on utilization.commitment_discount_id = focus_commitments.commitment_discount_id
+
+    union all
+
+    select
+        'mart' as side,
+        'billing account ' || billing_account_id as reconciled_key,
         billing_currency,
         charge_date,
         used_cost + unused_cost as effective_cost
@@ -41,35 +99,35 @@ amounts as (
 totals as (
     select
         side,
-        commitment_discount_id,
+        reconciled_key,
         billing_currency,
         cast(charge_date as string) as charge_day,
         sum(effective_cost) as effective_cost
     from amounts
     where {{ window }}
-    group by side, commitment_discount_id, billing_currency, charge_date
+    group by side, reconciled_key, billing_currency, charge_date
 
     union all
 
     select
         side,
-        commitment_discount_id,
+        reconciled_key,
         billing_currency,
         'all' as charge_day,
         sum(effective_cost) as effective_cost
     from amounts
-    group by side, commitment_discount_id, billing_currency
+    group by side, reconciled_key, billing_currency
 ),
 
 compared as (
     select
-        commitment_discount_id,
+        reconciled_key,
         billing_currency,
         charge_day,
         coalesce(sum(case when side = 'staged' then effective_cost end), 0) as staged_effective_cost,
         coalesce(sum(case when side = 'mart' then effective_cost end), 0) as mart_effective_cost
     from totals
-    group by commitment_discount_id, billing_currency, charge_day
+    group by reconciled_key, billing_currency, charge_day
 ),
 
 final as (

@@ -1,4 +1,4 @@
--- The usage and purchase rows of FOCUS files, and every other row of a commitment (a
+-- The usage and purchase rows of every source, and every other row of a commitment (a
 -- credit or correction on it), at the grain rate optimization reads: day x
 -- provider x billing account x sub account x service x charge category x pricing category
 -- x commitment discount (id, status) x billing currency, with the commitment's attributes
@@ -10,14 +10,184 @@
 -- and is counted in list_cost_missing_effective_cost; a missing contracted price counts as
 -- the list price, so no negotiated saving is invented from it.
 --
--- Incremental on charge_date like the staging table it reads
+-- Sources:
+-- * FOCUS files: their rows as they are.
+-- * AWS Cost Explorer: the record types in FOCUS terms - Usage is on-demand usage
+--   (Standard; list = contracted = its unblended cost), SavingsPlanCoveredUsage /
+--   DiscountedUsage the usage a savings plan / reservation covered (Committed, Used; list =
+--   its unblended cost, the on-demand price Cost Explorer shows for it), SavingsPlanRecurringFee
+--   / RIFee the commitment's fee whose amortized cost is what it left unused (Committed,
+--   Unused; no list price). Which commitment a row is of comes from Cost Explorer's
+--   commitment operations (stg_aws_cost_explorer__commitment_utilization): a payer's Used
+--   (Unused) rows of a day are split over its commitments of that kind in proportion to
+--   each one's used (unused) amount that day (macros/ratio.sql `commitment_share`), so the
+--   money stays the bill's: to the last decimal place when one commitment of the kind holds
+--   it all, to the cent when several share it. With no commitment answer for the day the
+--   rows keep a null commitment id (counted in coverage and savings, not in utilization).
+--
+-- Incremental on charge_date like the staging tables it reads
 -- (macros/delete_days_to_rebuild.sql).
 {{ config(**incremental_by_day()) }}
 with
 
-costs as (
+focus_costs as (
     select * from {{ ref('stg_focus_files__costs') }}
     {{ rebuilt_days_filter(ref('stg_finops__load_ledger')) }}
+),
+
+aws_costs as (
+    select * from {{ ref('stg_aws_cost_explorer__costs') }}
+    {{ rebuilt_days_filter(ref('stg_finops__load_ledger')) }}
+),
+
+aws_commitment_days as (
+    select * from {{ ref('stg_aws_cost_explorer__commitment_utilization') }}
+    {{ rebuilt_days_filter(ref('stg_finops__load_ledger')) }}
+),
+
+aws_rows as (
+    select
+        *,
+        case
+            when x_charge_type like 'SavingsPlan%' then 'SavingsPlan'
+            when x_charge_type in ('DiscountedUsage', 'RIFee') then 'Reservation'
+        end as commitment_kind,
+        case
+            when x_charge_type in ('SavingsPlanCoveredUsage', 'DiscountedUsage') then 'Used'
+            when x_charge_type in ('SavingsPlanRecurringFee', 'RIFee') then 'Unused'
+        end as commitment_discount_status
+    from aws_costs
+    where
+        x_charge_type in (
+            'Usage', 'SavingsPlanCoveredUsage', 'DiscountedUsage', 'SavingsPlanRecurringFee',
+            'RIFee'
+        )
+),
+
+aws_commitment_amounts as (
+    select
+        charge_date,
+        billing_account_id,
+        commitment_kind,
+        'Used' as commitment_discount_status,
+        commitment_discount_id,
+        commitment_discount_type,
+        commitment_discount_category,
+        used_amount as commitment_amount
+    from aws_commitment_days
+
+    union all
+
+    select
+        charge_date,
+        billing_account_id,
+        commitment_kind,
+        'Unused' as commitment_discount_status,
+        commitment_discount_id,
+        commitment_discount_type,
+        commitment_discount_category,
+        unused_amount as commitment_amount
+    from aws_commitment_days
+),
+
+aws_commitment_totals as (
+    select
+        *,
+        sum(commitment_amount) over (
+            partition by charge_date, billing_account_id, commitment_kind, commitment_discount_status
+        ) as kind_amount
+    from aws_commitment_amounts
+),
+
+aws_commitment_shares as (
+    select
+        *,
+        commitment_amount / kind_amount as commitment_share
+    from aws_commitment_totals
+    where commitment_amount != 0
+),
+
+aws_split as (
+    select
+        aws_rows.charge_date,
+        aws_rows.provider_name,
+        aws_rows.billing_account_id,
+        aws_rows.sub_account_id,
+        aws_rows.service_name,
+        'Usage' as charge_category,
+        case when aws_rows.commitment_kind is null then 'Standard' else 'Committed' end
+            as pricing_category,
+        commitment_shares.commitment_discount_id,
+        cast(null as string) as commitment_discount_name,
+        commitment_shares.commitment_discount_type,
+        coalesce(
+            commitment_shares.commitment_discount_category,
+            case aws_rows.commitment_kind when 'SavingsPlan' then 'Spend' when 'Reservation' then 'Usage' end
+        ) as commitment_discount_category,
+        aws_rows.commitment_discount_status,
+        cast(null as string) as commitment_discount_unit,
+        cast(null as decimal(38, 10)) as commitment_discount_quantity,
+        aws_rows.billing_currency,
+        coalesce(commitment_shares.commitment_share, 1) as commitment_share,
+        aws_rows.billed_cost,
+        aws_rows.effective_cost,
+        case when aws_rows.commitment_discount_status = 'Unused' then 0 else aws_rows.billed_cost end
+            as list_cost
+    from aws_rows
+    left join aws_commitment_shares as commitment_shares
+        on
+            aws_rows.charge_date = commitment_shares.charge_date
+            and aws_rows.billing_account_id = commitment_shares.billing_account_id
+            and aws_rows.commitment_kind = commitment_shares.commitment_kind
+            and aws_rows.commitment_discount_status = commitment_shares.commitment_discount_status
+),
+
+costs as (
+    select
+        charge_date,
+        provider_name,
+        billing_account_id,
+        sub_account_id,
+        service_name,
+        charge_category,
+        pricing_category,
+        commitment_discount_id,
+        commitment_discount_name,
+        commitment_discount_type,
+        commitment_discount_category,
+        commitment_discount_status,
+        commitment_discount_unit,
+        commitment_discount_quantity,
+        billing_currency,
+        billed_cost,
+        effective_cost,
+        list_cost,
+        contracted_cost
+    from focus_costs
+
+    union all
+
+    select
+        charge_date,
+        provider_name,
+        billing_account_id,
+        sub_account_id,
+        service_name,
+        charge_category,
+        pricing_category,
+        commitment_discount_id,
+        commitment_discount_name,
+        commitment_discount_type,
+        commitment_discount_category,
+        commitment_discount_status,
+        commitment_discount_unit,
+        commitment_discount_quantity,
+        billing_currency,
+        {{ commitment_share('billed_cost') }} as billed_cost,
+        {{ commitment_share('effective_cost') }} as effective_cost,
+        {{ commitment_share('list_cost') }} as list_cost,
+        {{ commitment_share('list_cost') }} as contracted_cost
+    from aws_split
 ),
 
 priced as (

@@ -2,6 +2,10 @@
 -- always, plus any other provider of FOCUS files in fct_daily_costs) x cost basis (billed,
 -- effective): six rows without such providers. Totals are net of everything
 -- (credits, refunds and tax included). as_of_date is the last charge date of any provider.
+-- The rate-optimization KPIs of the commitment marts (utilization, coverage, Effective
+-- Savings Rate, unused commitment cost) are month to date (first of as_of_date's month ..
+-- as_of_date), ratios recomputed from the scope's sums in the reporting currency; they are
+-- effective-cost (amortized) figures, the same on a scope's billed and effective rows.
 with
 
 daily_costs as (
@@ -14,6 +18,22 @@ forecasts as (
 
 scopes as (
     select provider_scope from {{ ref('dim_provider_scopes') }}
+),
+
+commitment_utilization as (
+    select * from {{ ref('fct_commitment_utilization') }}
+),
+
+commitment_coverage as (
+    select * from {{ ref('fct_commitment_coverage') }}
+),
+
+effective_savings as (
+    select * from {{ ref('fct_effective_savings') }}
+),
+
+fx_rates as (
+    select * from {{ ref('int_fx_rates_ranged') }}
 ),
 
 bases as (
@@ -127,6 +147,152 @@ aggregated as (
     group by costs_by_scope.provider_scope, costs_by_scope.cost_basis
 ),
 
+-- Rate optimization, month to date. Utilization: the commitments' used and unused
+-- (amortized) cost, already in the reporting currency in the mart.
+utilization_mtd as (
+    select
+        commitment_utilization.provider_name,
+        sum(commitment_utilization.used_cost_reporting) as used_cost,
+        sum(commitment_utilization.unused_cost_reporting) as unused_cost
+    from commitment_utilization
+    inner join as_of
+        on commitment_utilization.charge_date between as_of.month_start and as_of.as_of_date
+    group by commitment_utilization.provider_name
+),
+
+-- Coverage: committed and on-demand cost per day and billing currency, converted at each
+-- day's rate (as fct_daily_costs converts the same rows, so the rate exists).
+coverage_daily as (
+    select
+        commitment_coverage.charge_date,
+        commitment_coverage.provider_name,
+        commitment_coverage.billing_currency,
+        sum(commitment_coverage.committed_cost) as committed_cost,
+        sum(commitment_coverage.on_demand_cost) as on_demand_cost
+    from commitment_coverage
+    inner join as_of
+        on commitment_coverage.charge_date between as_of.month_start and as_of.as_of_date
+    group by
+        commitment_coverage.charge_date,
+        commitment_coverage.provider_name,
+        commitment_coverage.billing_currency
+),
+
+coverage_converted as (
+    {{ with_reporting_fx_rate('coverage_daily') }}
+),
+
+coverage_mtd as (
+    select
+        provider_name,
+        sum({{ in_reporting_currency('committed_cost') }}) as committed_cost,
+        sum({{ in_reporting_currency('on_demand_cost') }}) as on_demand_cost
+    from coverage_converted
+    group by provider_name
+),
+
+-- Savings: fct_effective_savings is monthly; its row of as_of_date's month holds that month
+-- up to as_of_date. Converted at the rate in force on as_of_date.
+savings_month as (
+    select
+        effective_savings.provider_name,
+        effective_savings.billing_currency,
+        as_of.as_of_date as rate_date,
+        sum(effective_savings.total_savings) as total_savings,
+        sum(effective_savings.list_cost) as list_cost
+    from effective_savings
+    inner join as_of on effective_savings.billing_month = as_of.month_start
+    group by effective_savings.provider_name, effective_savings.billing_currency, as_of.as_of_date
+),
+
+savings_converted as (
+    {{ with_reporting_fx_rate('savings_month', day='rate_date') }}
+),
+
+savings_mtd as (
+    select
+        provider_name,
+        sum({{ in_reporting_currency('total_savings') }}) as total_savings,
+        sum({{ in_reporting_currency('list_cost') }}) as list_cost
+    from savings_converted
+    group by provider_name
+),
+
+-- One row per provider and measure family; the others null, so a sum over a scope is null
+-- when the scope has nothing of that family to measure.
+rate_measures as (
+    select
+        provider_name,
+        used_cost,
+        unused_cost,
+        cast(null as decimal(38, 10)) as committed_cost,
+        cast(null as decimal(38, 10)) as on_demand_cost,
+        cast(null as decimal(38, 10)) as total_savings,
+        cast(null as decimal(38, 10)) as list_cost
+    from utilization_mtd
+
+    union all
+
+    select
+        provider_name,
+        cast(null as decimal(38, 10)) as used_cost,
+        cast(null as decimal(38, 10)) as unused_cost,
+        committed_cost,
+        on_demand_cost,
+        cast(null as decimal(38, 10)) as total_savings,
+        cast(null as decimal(38, 10)) as list_cost
+    from coverage_mtd
+
+    union all
+
+    select
+        provider_name,
+        cast(null as decimal(38, 10)) as used_cost,
+        cast(null as decimal(38, 10)) as unused_cost,
+        cast(null as decimal(38, 10)) as committed_cost,
+        cast(null as decimal(38, 10)) as on_demand_cost,
+        total_savings,
+        list_cost
+    from savings_mtd
+),
+
+rate_measures_by_scope as (
+    select
+        provider_name as provider_scope,
+        used_cost,
+        unused_cost,
+        committed_cost,
+        on_demand_cost,
+        total_savings,
+        list_cost
+    from rate_measures
+
+    union all
+
+    select
+        'All' as provider_scope,
+        used_cost,
+        unused_cost,
+        committed_cost,
+        on_demand_cost,
+        total_savings,
+        list_cost
+    from rate_measures
+),
+
+rate_aggregated as (
+    select
+        provider_scope,
+        sum(used_cost) as used_cost,
+        sum(unused_cost) as unused_cost,
+        sum(committed_cost) as committed_cost,
+        sum(on_demand_cost) as on_demand_cost,
+        sum(total_savings) as total_savings,
+        sum(list_cost) as list_cost
+    from rate_measures_by_scope
+    group by provider_scope
+),
+
 kpis as (
     select
         scopes.provider_scope,
@@ -142,7 +308,13 @@ kpis as (
         coalesce(aggregated.mtd_cost, 0) as mtd_cost,
         coalesce(aggregated.prev_month_cost, 0) as prev_month_cost,
         coalesce(aggregated.prev_month_same_period_cost, 0) as prev_month_same_period_cost,
-        forecasts.forecast_month_end_cost
+        forecasts.forecast_month_end_cost,
+        rate_aggregated.used_cost as commitment_used_cost,
+        rate_aggregated.unused_cost as commitment_unused_cost,
+        rate_aggregated.committed_cost as commitment_committed_cost,
+        rate_aggregated.on_demand_cost as commitment_on_demand_cost,
+        rate_aggregated.total_savings as commitment_total_savings,
+        rate_aggregated.list_cost as commitment_list_cost
     from scopes
     cross join bases
     cross join as_of
@@ -155,6 +327,9 @@ kpis as (
         on
             scopes.provider_scope = forecasts.provider_scope
             and bases.cost_basis = 'billed'
+    -- amortized figures whatever the cost basis: the same on the billed and effective rows
+    left join rate_aggregated
+        on scopes.provider_scope = rate_aggregated.provider_scope
 ),
 
 final as (
@@ -188,7 +363,13 @@ final as (
                         )
             end as decimal(18, 4)
         ) as mom_change_pct,
-        cast(forecast_month_end_cost as decimal(38, 10)) as forecast_month_end_cost
+        cast(forecast_month_end_cost as decimal(38, 10)) as forecast_month_end_cost,
+        {{ ratio('commitment_used_cost', 'commitment_used_cost + commitment_unused_cost') }}
+            as mtd_commitment_utilization,
+        {{ ratio('commitment_committed_cost', 'commitment_committed_cost + commitment_on_demand_cost') }}
+            as mtd_commitment_coverage,
+        {{ ratio('commitment_total_savings', 'commitment_list_cost') }} as mtd_effective_savings_rate,
+        cast(commitment_unused_cost as decimal(38, 10)) as mtd_unused_commitment_cost
     from kpis
 )
 
