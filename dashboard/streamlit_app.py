@@ -36,6 +36,13 @@ PAGES = {
         ),
         st.Page("app_pages/freshness.py", title="Data freshness", icon=":material/update:"),
     ],
+    "Optimize": [
+        st.Page(
+            "app_pages/commitments.py",
+            title="Commitments and savings",
+            icon=":material/handshake:",
+        ),
+    ],
 }
 page = st.navigation(PAGES)
 

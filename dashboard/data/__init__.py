@@ -23,4 +23,5 @@ The package, one module per reason to change:
     anomalies.py   flagged days, total-series anomalies, root causes, a series' history
     forecast.py    the month's forecast, its daily series, accuracy, KPIs
     operations.py  freshness, failed loads, the last load's restatements
+    commitments.py commitment utilization, coverage, savings (ESR), expiry; their CSVs
 """

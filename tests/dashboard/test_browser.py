@@ -203,6 +203,38 @@ def test_every_page_in_a_real_browser(dashboard_url: str, warehouse: Path) -> No
             settle(page)
             shoot(page, "freshness")
 
+            # ---------- Commitments and savings: AWS's utilization, or why there is none
+            navigate(page, "Commitments and savings")
+            [(commitment_rows,)] = sql.query(
+                warehouse,
+                """select (select count(*) from marts.fct_commitment_utilization)
+                        + (select count(*) from marts.fct_commitment_coverage)
+                        + (select count(*) from marts.fct_effective_savings)
+                        + (select count(*) from marts.dim_commitment_discounts)""",
+            )
+            if commitment_rows:
+                [(used, unused)] = sql.query(
+                    warehouse,
+                    """select sum(used_cost_reporting), sum(unused_cost_reporting)
+                       from marts.fct_commitment_utilization
+                       where provider_name = 'AWS' and charge_date between ? and ?""",
+                    [default.start, default.end],
+                )
+                shown = f"{float(used / (used + unused)) * 100:.1f}%" if used or unused else "n/a"
+                expect(metric(page, "Utilization")).to_have_text(shown)
+                settle(page)
+                [(aws_commitments,)] = sql.query(
+                    warehouse,
+                    "select count(*) from marts.dim_commitment_discounts where provider_name = 'AWS'",
+                )
+                assert len(download(page, "Commitments (CSV)")) == aws_commitments
+            else:  # e.g. the simulated source: no FOCUS file, so no commitment rows
+                expect(
+                    page.get_by_text("No commitment discounts in the loaded data", exact=False)
+                ).to_be_visible()
+                settle(page)
+            shoot(page, "commitments")
+
             # ---------- back to the Overview: still AWS, still effective
             navigate(page, "Overview")
             expect(metric(page, "Total cost")).to_have_text(money_text(aws_total, currency))

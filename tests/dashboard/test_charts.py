@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pandas as pd
 import pytest
 
-from dashboard import charts
+from dashboard import charts, commitment_charts
 
 
 @pytest.mark.parametrize(
@@ -138,3 +139,227 @@ def test_category_without_a_name_is_shown_as_other() -> None:
     fig = charts.cost_by_category(categories, "USD")
 
     assert list(reversed(fig.layout.yaxis.categoryarray)) == ["Compute", "Other"]
+
+
+# ---------------------------------------------------------------- commitments page
+
+
+COMMITMENT_DAYS = pd.DataFrame(
+    {
+        "charge_date": pd.to_datetime(["2026-01-10", "2026-01-11", "2026-01-10"]),
+        "provider_name": ["AWS", "AWS", "Azure"],
+        "commitment_discount_id": [
+            "arn:aws:savingsplans::111111111111:savingsplan/sp-1",
+            "arn:aws:savingsplans::111111111111:savingsplan/sp-1",
+            "/providers/Microsoft.Capacity/reservationOrders/ro-1/reservations/ri-1",
+        ],
+        "commitment_discount_name": [None, None, "VM reservation"],
+        "used_cost": [70.0, 0.0, 0.0],
+        "unused_cost": [30.0, 0.0, 0.0],
+        "utilization": [0.7, None, None],  # nothing to divide: a gap, not 0 %
+    }
+)
+
+
+def test_commitments_are_named_or_shortened_ids_only_disambiguate() -> None:
+    frame = pd.DataFrame(
+        {
+            "provider_name": ["AWS", "Azure", "AWS", "AWS"],
+            "commitment_discount_id": [
+                "arn:aws:savingsplans::111111111111:savingsplan/sp-1",
+                "/providers/Microsoft.Capacity/reservationOrders/ro-1/reservations/ri-1",
+                "arn:aws:ec2:us-east-1:111111111111:reserved-instances:ri-9",
+                "arn:aws:ec2:us-east-1:222222222222:reserved-instances:ri-9",
+            ],
+            "commitment_discount_name": [None, "VM reservation", None, None],
+        }
+    )
+
+    assert list(commitment_charts.commitment_label(frame)) == [
+        "AWS · sp-1",
+        "Azure · VM reservation",
+        "AWS · ri-9 (arn:aws:ec2:us-east-1:111111111111:reserved-instances:ri-9)",
+        "AWS · ri-9 (arn:aws:ec2:us-east-1:222222222222:reserved-instances:ri-9)",
+    ]
+
+
+def test_used_and_unused_stacks_the_unused_amount_with_utilization_on_the_right() -> None:
+    day = COMMITMENT_DAYS.iloc[:2]
+    fig = commitment_charts.used_and_unused(day, "USD", title="sp-1")
+
+    used, unused, ratio = fig.data
+    assert (used.name, list(used.y), used.marker.color) == ("Used", [70.0, 0.0], "#107C10")
+    assert (unused.name, list(unused.y), unused.marker.color) == ("Unused", [30.0, 0.0], "#D13438")
+    assert fig.layout.barmode == "relative"
+    assert ratio.yaxis == "y2" and list(ratio.y) == [pytest.approx(70.0), None]
+    assert fig.layout.yaxis.title.text == "Commitment (USD)"
+
+
+def test_utilization_trend_draws_one_line_per_commitment_in_percent() -> None:
+    fig = commitment_charts.utilization_trend(COMMITMENT_DAYS, "USD")
+
+    assert [(t.name, list(t.y)) for t in fig.data] == [
+        ("AWS · sp-1", [pytest.approx(70.0), None]),
+        ("Azure · VM reservation", [None]),
+    ]
+    assert "unused USD %{customdata[1]:,.2f}" in fig.data[0].hovertemplate
+    assert list(fig.layout.yaxis.range) == [0, 105]
+
+
+COVERAGE = pd.DataFrame(
+    {
+        "service_category": ["Compute", "Compute", "Databases", "Compute"],
+        "provider_name": ["AWS", "Azure", "AWS", "AWS"],
+        "billing_currency": ["USD", "EUR", "USD", "EUR"],
+        "committed_cost": [70.0, 50.0, 0.0, 5.0],
+        "on_demand_cost": [40.0, 50.0, 300.0, 5.0],
+        "eligible_cost": [110.0, 100.0, 300.0, 10.0],
+        "coverage": [70 / 110, 0.5, 0.0, 0.5],
+    }
+)
+
+
+def test_coverage_is_one_bar_per_cloud_and_billing_currency() -> None:
+    fig = commitment_charts.coverage_bars(COVERAGE, "service_category", "Coverage")
+
+    bars = {t.name: dict(zip(t.y, t.x, strict=True)) for t in fig.data}
+    assert bars == {
+        "AWS (EUR)": {"Compute": 50.0},
+        "AWS (USD)": {"Compute": pytest.approx(63.636, abs=1e-3), "Databases": 0.0},
+        "Azure (EUR)": {"Compute": 50.0},
+    }
+    # amounts in the hover are in the group's own currency, never another's
+    hovers = {t.name: t.hovertemplate for t in fig.data}
+    assert "committed USD" in hovers["AWS (USD)"] and "EUR" not in hovers["AWS (USD)"]
+    assert "on demand EUR" in hovers["AWS (EUR)"]
+    # the cloud's colour goes to its first currency; a second currency gets another colour
+    colors = {t.name: t.marker.color for t in fig.data}
+    assert colors["AWS (EUR)"] == "#FF9900" and colors["Azure (EUR)"] == "#0078D4"
+    assert colors["AWS (USD)"] not in {"#FF9900", "#0078D4"}
+    # the largest eligible usage on top
+    assert list(reversed(fig.layout.yaxis.categoryarray)) == ["Databases", "Compute"]
+
+
+SAVINGS = pd.DataFrame(
+    {
+        "billing_month": pd.to_datetime(["2025-12-01", "2026-01-01", "2026-01-01"]),
+        "provider_name": ["AWS", "AWS", "Azure"],
+        "billing_currency": ["USD", "USD", "EUR"],
+        "list_cost": [100.0, 175.0, 130.0],
+        "total_savings": [0.0, 45.0, 30.0],
+        "negotiated_savings": [0.0, 0.0, 13.0],
+        "commitment_savings": [0.0, 45.0, 22.0],
+        "effective_savings_rate": [0.0, 45 / 175, 30 / 130],
+        "negotiated_rate": [0.0, 0.0, 0.1],
+        "commitment_rate": [0.0, 45 / 175, 22 / 130],
+    }
+)
+
+
+def test_savings_rate_and_split_are_rates_per_cloud_and_currency() -> None:
+    trend = commitment_charts.savings_rate_trend(SAVINGS)
+    assert [(t.name, list(t.y)) for t in trend.data] == [
+        ("AWS (USD)", [0.0, pytest.approx(25.714, abs=1e-3)]),
+        ("Azure (EUR)", [pytest.approx(23.077, abs=1e-3)]),
+    ]
+    assert "saved EUR" in trend.data[1].hovertemplate
+    assert trend.layout.yaxis.range[0] == 0 and trend.layout.yaxis.range[1] > 25.714
+
+    split = commitment_charts.savings_split(SAVINGS)
+    assert {t.name: list(t.y) for t in split.data} == {
+        "AWS (USD) negotiated": [0.0, 0.0],
+        "AWS (USD) commitment": [0.0, pytest.approx(25.714, abs=1e-3)],
+        "Azure (EUR) negotiated": [pytest.approx(10.0)],
+        "Azure (EUR) commitment": [pytest.approx(16.923, abs=1e-3)],
+    }
+    assert split.layout.barmode == "group"  # side by side: no sum of the two is implied
+
+
+@pytest.mark.parametrize(
+    ("days", "bucket"),
+    [
+        pytest.param(None, None, id="end unknown"),
+        pytest.param(-3, "Expired", id="expired"),
+        pytest.param(0, "Within 30 days", id="ends today"),
+        pytest.param(30, "Within 30 days", id="30 days"),
+        pytest.param(31, "Within 90 days", id="31 days"),
+        pytest.param(365, "Within a year", id="a year"),
+        pytest.param(1000, "Later", id="later"),
+    ],
+)
+def test_expiry_bucket(days: int | None, bucket: str | None) -> None:
+    assert commitment_charts.expiry_bucket(days) == bucket
+
+
+def test_expiry_calendar_draws_known_end_dates_soonest_on_top() -> None:
+    commitments = pd.DataFrame(
+        {
+            "provider_name": ["Azure", "AWS", "AWS"],
+            "commitment_discount_id": ["ri-1", "sp-1", "sp-2"],
+            "commitment_discount_name": ["VM reservation", None, None],
+            "first_charge_date": pd.to_datetime(["2026-01-01"] * 3),
+            "start_date": pd.to_datetime(["2024-06-30", None, "2025-01-01"]),
+            "end_date": pd.to_datetime(["2027-06-30", "2026-02-20", None]),
+            "days_to_expiry": pd.array([536, 41, None], dtype="Int64"),
+        }
+    )
+    fig = commitment_charts.expiry_calendar(commitments, date(2026, 1, 10))
+
+    assert [(t.name, list(t.y)) for t in fig.data] == [
+        ("Within 90 days", ["AWS · sp-1"]),
+        ("Later", ["Azure · VM reservation"]),
+    ]
+    # from the first charge when the start is unknown, to the end date
+    assert pd.Timestamp(fig.data[0].base[0]) == pd.Timestamp("2026-01-01")
+    assert fig.data[0].x[0] == pytest.approx(50 * 86_400_000)
+    assert list(reversed(fig.layout.yaxis.categoryarray)) == [
+        "AWS · sp-1",
+        "Azure · VM reservation",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("build", "text"),
+    [
+        pytest.param(
+            lambda f: commitment_charts.utilization_trend(f, "USD"),
+            "No commitment use in this selection",
+            id="utilization",
+        ),
+        pytest.param(
+            lambda f: commitment_charts.used_and_unused(f, "USD", title="All"),
+            "No commitment use in this selection",
+            id="used and unused",
+        ),
+        pytest.param(
+            lambda f: commitment_charts.coverage_bars(f, "service_category", "Coverage"),
+            "No usage a commitment could cover in this selection",
+            id="coverage",
+        ),
+        pytest.param(
+            commitment_charts.savings_rate_trend,
+            "No usage with a list price in this selection",
+            id="ESR",
+        ),
+        pytest.param(
+            commitment_charts.savings_split,
+            "No usage with a list price in this selection",
+            id="savings split",
+        ),
+    ],
+)
+def test_empty_commitment_charts_say_so(build, text: str) -> None:  # type: ignore[no-untyped-def]
+    fig = build(pd.DataFrame())
+
+    assert not fig.data
+    assert fig.layout.annotations[0].text == text
+
+
+def test_expiry_calendar_without_end_dates_says_so() -> None:
+    commitments = pd.DataFrame(
+        {"end_date": [pd.NaT], "provider_name": ["AWS"], "days_to_expiry": [None]}
+    )
+    fig = commitment_charts.expiry_calendar(commitments, date(2026, 1, 10))
+
+    assert not fig.data
+    assert fig.layout.annotations[0].text == "No end date known for these commitments"
