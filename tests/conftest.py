@@ -16,6 +16,9 @@ from finops_testing import FIXED_RUN_DATE, finops_env, run_pipeline
 # Fixtures that run the pipeline once and are shared: every test using one goes to the same
 # pytest-xdist worker (`make test` runs `-n auto --dist loadgroup`), so each is built once.
 SHARED_BUILDS = ("two_clouds", "built_home", "commitments_home", "commitments_api_home")
+# Builds that share a worker with another: the rate-optimization tests compare the two
+# commitments runs, so both are built once, on the same worker.
+SAME_WORKER = {"commitments_api_home": "commitments_home"}
 # Groups that take minutes, started first (`make test` passes --no-loadscope-reorder, so
 # xdist hands out groups in collection order): a long group started last would end the run
 # on one worker while the other idles. The rest follow, largest group first.
@@ -39,6 +42,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.fast)
         fixtures = getattr(item, "fixturenames", ())
         group = next((name for name in SHARED_BUILDS if name in fixtures), None)
+        group = SAME_WORKER.get(group, group) if group else None
         group = group or item.nodeid.split("::")[0]
         groups[id(item)] = group
         item.add_marker(pytest.mark.xdist_group(group))
