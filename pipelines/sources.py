@@ -81,8 +81,8 @@ def load_source(
             config, RunWindow(settings.duckdb_path, start, end, run_date, force), attempt
         )
     if isinstance(landed, list):
-        return SourceLoad(attempt.partials + landed)
-    return SourceLoad(attempt.partials + landed.loads, landed.as_dict())
+        return SourceLoad(landed)
+    return SourceLoad(landed.loads, landed.as_dict())
 
 
 def purge_demo_sources(settings: Settings) -> None:

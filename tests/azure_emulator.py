@@ -22,6 +22,29 @@ What it serves (importable as `azure_emulator` from tests; a pytest-httpserver s
   (HTTP 400 / 404) as the service does.
 * `GET /subscriptions?api-version=...` (pages of `subscriptions_page_rows`, with nextLink);
   subscriptions created with `listed=False` are not in it (a billing-account reader).
+* Commitments (issue #17). The ground truth's rows also carry a `pricing_model` (OnDemand,
+  Reservation, SavingsPlan, Spot), a `benefit_id` and a `benefit_name` ('' when none), which
+  queries may group by (PricingModel, BenefitId, BenefitName) and filter on. A subscription's
+  `benefits` (`EmulatedBenefit`: a reservation or savings plan, the services it covers and the
+  share of their amortized usage) split each AmortizedCost Usage row into the covered part
+  (that benefit's pricing model and id) and the rest (OnDemand; Spot for the share
+  `SPOT_SHARE` of `spot_services`). ActualCost Usage, Refund and Tax rows are OnDemand
+  without a benefit. UnusedReservation / UnusedSavingsPlan rows belong to the subscription's
+  first own (`owner=True`) reservation / savings plan, Purchase rows to its first own benefit
+  (none: a purchase of no benefit, e.g. Marketplace). A subscription with an Unused* charge
+  type and no benefits gets a default one (`default_benefits`). `benefit_truth` and
+  `pricing_truth` give what the commitment queries must land.
+* `GET /providers/Microsoft.Capacity/reservations` and
+  `GET /providers/Microsoft.BillingBenefits/savingsPlans` (api-version 2022-11-01): every
+  benefit of the estate, `benefits_page_rows` a page with nextLink (`$skiptoken`), shaped as
+  the public REST reference's examples (Reservation - List All, Savings Plan - List All);
+  reservation ids in the list spell the provider `microsoft.capacity` as that example does,
+  the cost rows `Microsoft.Capacity`. Fields served: id, name, type, sku.name, location
+  (reservations) and properties displayName, term, billingPlan (reservations 'Upfront' /
+  'Monthly'; savings plans 'P1M' when monthly, absent when paid upfront), appliedScopeType,
+  userFriendlyAppliedScopeType, reservedResourceType, quantity, provisioningState,
+  displayProvisioningState, purchaseDate(Time), benefitStartTime, effectiveDateTime,
+  expiryDate(Time), renew, commitment {grain, currencyCode, amount} (savings plans).
 * With `tenant_id` set, an identity authority for MSAL: `GET /{tenant}/v2.0/.well-known/
   openid-configuration` and `POST /{tenant}/oauth2/v2.0/token` (client credentials; the client
   secret must match `client_secret`); every ARM request must then carry the issued token.
@@ -61,9 +84,23 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 QUERY_SUFFIX = "/providers/Microsoft.CostManagement/query"
+RESERVATIONS_PATH = "/providers/Microsoft.Capacity/reservations"
+SAVINGS_PLANS_PATH = "/providers/Microsoft.BillingBenefits/savingsPlans"
 QUERY_TYPES = ("ActualCost", "AmortizedCost")
 CENT = Decimal("0.01")
 MICRO = Decimal("0.000001")
+SPOT_SHARE = Decimal("0.25")  # of a spot service's amortized usage left after benefits
+# The raw key of raw.azure_cost_management: what `truth` sums the split rows over.
+RAW_KEY = (
+    "usage_date",
+    "query_type",
+    "subscription_id",
+    "subscription_name",
+    "service_name",
+    "resource_location",
+    "charge_type",
+    "currency",
+)
 
 # Charge types the emulator can produce, and for which query types / days they have cost.
 CHARGE_TYPE_RULES = {
@@ -72,7 +109,36 @@ CHARGE_TYPE_RULES = {
     "UnusedReservation": (("AmortizedCost",), "daily-first-service"),
     "Refund": (QUERY_TYPES, "mid-month"),
     "Tax": (("ActualCost",), "first-of-month"),
+    "UnusedSavingsPlan": (("AmortizedCost",), "daily-first-service"),
 }
+
+
+def reservation_id(order: str, reservation: str) -> str:
+    """A reservation's ARM id as cost rows (BenefitId) spell it."""
+    return f"/providers/Microsoft.Capacity/reservationOrders/{order}/reservations/{reservation}"
+
+
+def savings_plan_id(order: str, plan: str) -> str:
+    """A savings plan's ARM id as cost rows (BenefitId) spell it."""
+    return f"/providers/Microsoft.BillingBenefits/savingsPlanOrders/{order}/savingsPlans/{plan}"
+
+
+@dataclass(frozen=True)
+class EmulatedBenefit:
+    """A reservation or savings plan: what it covers, and its terms in the benefits lists."""
+
+    benefit_id: str
+    name: str
+    kind: str  # 'Reservation' | 'SavingsPlan'
+    services: tuple[str, ...]  # services whose amortized usage it covers
+    share: Decimal = Decimal("0.6")  # of their amortized usage it covers
+    owner: bool = True  # bought by this subscription (its Purchase / Unused* rows are here)
+    term: str = "P1Y"
+    billing_plan: str = "Monthly"  # 'Monthly' | 'Upfront'
+    start: date = date(2025, 9, 1)
+    expiry: date = date(2026, 9, 1)
+    sku: str = "Standard_D2s_v5"
+    hourly_commitment: Decimal = Decimal("4.5")  # savings plans
 
 
 @dataclass(frozen=True)
@@ -87,10 +153,52 @@ class AzureSubscription:
     charge_types: tuple[str, ...] = ("Usage",)
     listed: bool = True  # visible in GET /subscriptions
     scale: Decimal = Decimal("1")
+    benefits: tuple[EmulatedBenefit, ...] = ()
+    spot_services: tuple[str, ...] = ()
 
     @property
     def scope(self) -> str:
         return f"/subscriptions/{self.subscription_id}"
+
+    @property
+    def all_benefits(self) -> tuple[EmulatedBenefit, ...]:
+        """Its benefits, or the default ones its Unused* charge types call for."""
+        return self.benefits or default_benefits(self)
+
+    def own(self, kind: str | None = None) -> EmulatedBenefit | None:
+        """Its first own benefit (of `kind`), or None."""
+        return next((b for b in self.all_benefits if b.owner and kind in (None, b.kind)), None)
+
+
+def default_benefits(sub: AzureSubscription) -> tuple[EmulatedBenefit, ...]:
+    """A reservation (UnusedReservation) and / or a savings plan (UnusedSavingsPlan) on the
+    subscription's first service, ids derived from the subscription id."""
+    stem = sub.subscription_id[:8]
+    defaults = []
+    if "UnusedReservation" in sub.charge_types:
+        defaults.append(
+            EmulatedBenefit(
+                reservation_id(
+                    f"{stem}-0000-4000-8000-00000000000a", f"{stem}-0000-4000-8000-0000000000a1"
+                ),
+                f"{sub.name}-reservation",
+                "Reservation",
+                sub.services[:1],
+            )
+        )
+    if "UnusedSavingsPlan" in sub.charge_types:
+        defaults.append(
+            EmulatedBenefit(
+                savings_plan_id(
+                    f"{stem}-0000-4000-8000-00000000000b", f"{stem}-0000-4000-8000-0000000000b1"
+                ),
+                f"{sub.name}-savings-plan",
+                "SavingsPlan",
+                sub.services[:1],
+                share=Decimal("0.3"),
+            )
+        )
+    return tuple(defaults)
 
 
 @dataclass
@@ -156,6 +264,7 @@ class AzureCostEmulator:
         management_groups: Mapping[str, Sequence[str]] | None = None,
         page_rows: int = 5000,
         subscriptions_page_rows: int = 2,
+        benefits_page_rows: int = 1,
         next_link_base: str = "https://management.azure.com",
         ssl_context: ssl.SSLContext | None = None,
         tenant_id: str | None = None,
@@ -169,6 +278,7 @@ class AzureCostEmulator:
         self.management_groups = {k: list(v) for k, v in (management_groups or {}).items()}
         self.page_rows = page_rows
         self.subscriptions_page_rows = subscriptions_page_rows
+        self.benefits_page_rows = benefits_page_rows
         self.next_link_base = next_link_base.rstrip("/")
         self.tenant_id = tenant_id
         self.client_id = client_id
@@ -228,19 +338,18 @@ class AzureCostEmulator:
                             if charge_type == "Refund":
                                 base = -base / 4
                             cost = (base * sub.scale).quantize(MICRO)
-                            rows.append(
-                                {
-                                    "usage_date": _yyyymmdd(day),
-                                    "query_type": query_type,
-                                    "subscription_id": sub.subscription_id,
-                                    "subscription_name": sub.name,
-                                    "service_name": service,
-                                    "resource_location": location,
-                                    "charge_type": charge_type,
-                                    "cost": cost,
-                                    "currency": sub.currency,
-                                }
-                            )
+                            row = {
+                                "usage_date": _yyyymmdd(day),
+                                "query_type": query_type,
+                                "subscription_id": sub.subscription_id,
+                                "subscription_name": sub.name,
+                                "service_name": service,
+                                "resource_location": location,
+                                "charge_type": charge_type,
+                                "cost": cost,
+                                "currency": sub.currency,
+                            }
+                            rows.extend(_priced(sub, row))
         return rows
 
     def restate(self, factor: Decimal, *, on_or_after: date) -> None:
@@ -267,15 +376,84 @@ class AzureCostEmulator:
             return None
         return None if ids is None else [i.lower() for i in ids]
 
-    def truth(self, scope: str, start: date, end: date) -> list[dict[str, Any]]:
-        """The raw rows of `scope` in [start, end) a complete load must land."""
+    def _rows_of(self, scope: str, start: date, end: date) -> list[dict[str, Any]]:
         subs = set(self.scope_subscriptions(scope) or [])
         lo, hi = _yyyymmdd(start), _yyyymmdd(end)
         return [
-            dict(r)
+            r
             for r in self.rows
             if r["subscription_id"].lower() in subs and lo <= r["usage_date"] < hi
         ]
+
+    def truth(self, scope: str, start: date, end: date) -> list[dict[str, Any]]:
+        """The raw rows of `scope` in [start, end) a complete load must land
+        (raw.azure_cost_management: the ground truth summed over pricing model and benefit)."""
+        sums: dict[tuple[Any, ...], Decimal] = defaultdict(Decimal)
+        for row in self._rows_of(scope, start, end):
+            sums[tuple(row[k] for k in RAW_KEY)] += row["cost"]
+        return [
+            {**dict(zip(RAW_KEY, key, strict=True)), "cost": cost} for key, cost in sums.items()
+        ]
+
+    def pricing_truth(
+        self, scope: str, start: date, end: date
+    ) -> dict[tuple[int, str, str, str, str], Decimal]:
+        """(usage_date, subscription_id, service, pricing model, currency) -> AmortizedCost
+        Usage cost: what the pricing queries of a complete load land."""
+        sums: dict[tuple[int, str, str, str, str], Decimal] = defaultdict(Decimal)
+        for r in self._rows_of(scope, start, end):
+            if r["query_type"] == "AmortizedCost" and r["charge_type"] == "Usage":
+                key = (
+                    r["usage_date"],
+                    r["subscription_id"],
+                    r["service_name"],
+                    r["pricing_model"],
+                    r["currency"],
+                )
+                sums[key] += r["cost"]
+        return dict(sums)
+
+    def benefit_truth(
+        self, scope: str, start: date, end: date
+    ) -> dict[tuple[int, str, str, str, str, str, str], Decimal]:
+        """(usage_date, query type, subscription_id, service, charge type, benefit id,
+        currency) -> cost of the rows of a benefit ('' for a Purchase of none): what the
+        benefit queries of a complete load land (committed AmortizedCost Usage, Unused*,
+        ActualCost Purchase)."""
+        sums: dict[tuple[int, str, str, str, str, str, str], Decimal] = defaultdict(Decimal)
+        for r in self._rows_of(scope, start, end):
+            wanted = (r["query_type"], r["charge_type"]) in (
+                ("AmortizedCost", "UnusedReservation"),
+                ("AmortizedCost", "UnusedSavingsPlan"),
+                ("ActualCost", "Purchase"),
+            ) or (
+                (r["query_type"], r["charge_type"]) == ("AmortizedCost", "Usage")
+                and r["benefit_id"]
+            )
+            if wanted:
+                key = (
+                    r["usage_date"], r["query_type"], r["subscription_id"], r["service_name"],
+                    r["charge_type"], r["benefit_id"], r["currency"],
+                )  # fmt: skip
+                sums[key] += r["cost"]
+        return dict(sums)
+
+    def listed_benefits(self, kind: str | None = None) -> list[EmulatedBenefit]:
+        """Every benefit of the estate (of `kind`), once, by id: what the lists answer."""
+        found: dict[str, EmulatedBenefit] = {}
+        for sub in self.subscriptions.values():
+            for benefit in sub.all_benefits:
+                if kind in (None, benefit.kind):
+                    found.setdefault(benefit.benefit_id.lower(), benefit)
+        return [found[k] for k in sorted(found)]
+
+    def list_requests(self) -> int:
+        """The GET requests that read both benefits lists to the end (one per page)."""
+        pages = 0
+        for kind in ("Reservation", "SavingsPlan"):
+            count = len(self.listed_benefits(kind))
+            pages += max(1, -(-count // self.benefits_page_rows))
+        return pages
 
     @staticmethod
     def totals(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Decimal]:
@@ -355,7 +533,35 @@ class AzureCostEmulator:
             return self._list_subscriptions(request)
         if request.method == "POST" and request.path.endswith(QUERY_SUFFIX):
             return self._query(request, record)
+        if request.method == "GET" and request.path.rstrip("/") == RESERVATIONS_PATH:
+            return self._list_benefits(request, "Reservation")
+        if request.method == "GET" and request.path.rstrip("/") == SAVINGS_PLANS_PATH:
+            return self._list_benefits(request, "SavingsPlan")
         return _error(404, "NotFound", f"no route for {request.method} {request.path}")
+
+    def _list_benefits(self, request: Request, kind: str) -> Response:
+        if request.args.get("api-version") != "2022-11-01":
+            return _error(
+                400, "InvalidApiVersion", f"api-version {request.args.get('api-version')}"
+            )
+        listed = self.listed_benefits(kind)
+        offset = int(request.args.get("$skiptoken", "0") or 0)
+        page = listed[offset : offset + self.benefits_page_rows]
+        owners = {
+            b.benefit_id.lower(): sub
+            for sub in self.subscriptions.values()
+            for b in sub.all_benefits
+            if b.owner
+        }
+        body: dict[str, Any] = {
+            "value": [_benefit_item(b, owners.get(b.benefit_id.lower())) for b in page]
+        }
+        if offset + self.benefits_page_rows < len(listed):
+            body["nextLink"] = (
+                f"{self.next_link_base}{request.path}?api-version=2022-11-01"
+                f"&$skiptoken={offset + self.benefits_page_rows}"
+            )
+        return _json_response(body)
 
     def _take_fault(self, request: Request) -> _Fault | None:
         with self._lock:
@@ -508,6 +714,9 @@ class AzureCostEmulator:
             "servicename": "service_name",
             "resourcelocation": "resource_location",
             "chargetype": "charge_type",
+            "pricingmodel": "pricing_model",
+            "benefitid": "benefit_id",
+            "benefitname": "benefit_name",
         }
         for name in grouping:
             if name.lower() not in columns_of:
@@ -534,6 +743,113 @@ class AzureCostEmulator:
         columns.append({"name": "Currency", "type": "String"})
         rows = [[cost, *key] for key, cost in sorted(sums.items(), key=lambda kv: kv[0])]
         return columns, rows
+
+
+def _priced(sub: AzureSubscription, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """A generated row with its pricing model and benefit; an AmortizedCost Usage row split
+    into the parts its subscription's benefits (and spot) cover. The parts sum to the row."""
+    plain = {"pricing_model": "OnDemand", "benefit_id": "", "benefit_name": ""}
+    charge_type = row["charge_type"]
+    if charge_type in ("UnusedReservation", "UnusedSavingsPlan", "Purchase"):
+        kind = {"UnusedReservation": "Reservation", "UnusedSavingsPlan": "SavingsPlan"}.get(
+            charge_type
+        )
+        benefit = sub.own(kind)
+        if benefit is None and kind is not None:
+            raise ValueError(f"{sub.name}: {charge_type} needs an own {kind}")
+        if benefit is not None:
+            plain = {
+                "pricing_model": benefit.kind,
+                "benefit_id": benefit.benefit_id,
+                "benefit_name": benefit.name,
+            }
+        return [{**row, **plain}]
+    if charge_type != "Usage" or row["query_type"] != "AmortizedCost":
+        return [{**row, **plain}]
+    parts = []
+    rest = row["cost"]
+    for benefit in sub.all_benefits:
+        if row["service_name"] in benefit.services:
+            covered = (row["cost"] * benefit.share).quantize(MICRO)
+            rest -= covered
+            parts.append(
+                {
+                    **row,
+                    "cost": covered,
+                    "pricing_model": benefit.kind,
+                    "benefit_id": benefit.benefit_id,
+                    "benefit_name": benefit.name,
+                }
+            )
+    if row["service_name"] in sub.spot_services:
+        spot = (rest * SPOT_SHARE).quantize(MICRO)
+        rest -= spot
+        parts.append(
+            {**row, "cost": spot, "pricing_model": "Spot", "benefit_id": "", "benefit_name": ""}
+        )
+    parts.append({**row, **plain, "cost": rest})
+    return parts
+
+
+def _moment(day: date) -> str:
+    """A date-time as the benefits lists write them (7 fraction digits, Z)."""
+    return f"{day.isoformat()}T10:15:30.1234567Z"
+
+
+def _benefit_item(benefit: EmulatedBenefit, owner: AzureSubscription | None) -> dict[str, Any]:
+    """One item of the reservations / savings plans list (the REST reference's shape)."""
+    parts = benefit.benefit_id.split("/")  # /providers/<ns>/<orders>/<order>/<kind>/<leaf>
+    order, leaf = parts[4], parts[-1]
+    common = {
+        "displayName": benefit.name,
+        "displayProvisioningState": "Succeeded",
+        "provisioningState": "Succeeded",
+        "term": benefit.term,
+        "appliedScopeType": "Shared",
+        "userFriendlyAppliedScopeType": "Shared",
+        "purchaseDateTime": _moment(benefit.start),
+        "benefitStartTime": _moment(benefit.start),
+        "effectiveDateTime": _moment(benefit.start),
+        "expiryDateTime": _moment(benefit.expiry),
+        "renew": False,
+    }
+    if benefit.kind == "Reservation":
+        return {
+            # the list spells the provider in lower case (the reference's example does)
+            "id": benefit.benefit_id.replace("Microsoft.Capacity", "microsoft.capacity"),
+            "name": f"{order}/{leaf}",
+            "type": "Microsoft.Capacity/reservationOrders/reservations",
+            "location": "eastus",
+            "sku": {"name": benefit.sku},
+            "etag": 3,
+            "properties": {
+                **common,
+                "billingPlan": benefit.billing_plan,
+                "expiryDate": benefit.expiry.isoformat(),
+                "purchaseDate": benefit.start.isoformat(),
+                "quantity": 2,
+                "reservedResourceType": "VirtualMachines",
+                "userFriendlyRenewState": "Off",
+            },
+        }
+    properties: dict[str, Any] = {
+        **common,
+        "billingScopeId": owner.scope if owner else None,
+        "commitment": {
+            "grain": "Hourly",
+            "currencyCode": owner.currency if owner else "USD",
+            "amount": float(benefit.hourly_commitment),
+        },
+    }
+    if benefit.billing_plan == "Monthly":
+        properties["billingPlan"] = "P1M"
+    return {
+        "id": benefit.benefit_id,
+        "name": f"{order}/{leaf}",
+        "type": "Microsoft.BillingBenefits/savingsPlanOrders/savingsPlans",
+        "sku": {"name": "Compute_Savings_Plan"},
+        "properties": properties,
+    }
 
 
 def _filter(expression: Mapping[str, Any] | None, columns_of: Mapping[str, str]) -> Any:

@@ -264,19 +264,6 @@ def _fetch_commitments(
     return rows
 
 
-def _has_commitments(attempt: warehouse.LoadAttempt, scope: str, start: date, end: date) -> bool:
-    """Whether earlier loads landed commitment rows of `scope` in the window (to remove)."""
-    con = attempt.connection
-    if not warehouse.table_exists(con, "raw", AWS_COMMITMENT_UTILIZATION.name):
-        return False
-    row = con.execute(
-        f"select exists (select 1 from {AWS_COMMITMENT_UTILIZATION.qualified} where _source = ? "
-        "and _scope = ? and time_period_start >= ? and time_period_start < ?)",
-        [SOURCE, scope, start, end],
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def _load_error(
     exc: Exception, scope: str, start: date, end: date, spent: int, secrets: list[str]
 ) -> Exception:
@@ -345,18 +332,14 @@ def load(
             client = CostExplorerClient(active, max_requests=max_requests)
             attempt.meter(lambda: (client.requests, client.cost_usd))
             fetched = _fetch_rows(client, Path(db_path), scope, start, end, max_requests)
-            with attempt.writing():
-                # the commitments first: the costs' ledger row, the scope's last, carries
-                # the load's requests (LoadAttempt.land `partial`); a window without
-                # commitments then or now gets no commitment ledger row
-                if fetched.commitments or _has_commitments(attempt, scope, start, end):
-                    attempt.land(
-                        scope,
-                        fetched.commitments,
-                        raw_table=AWS_COMMITMENT_UTILIZATION.name,
-                        partial=True,
-                    )
-                result = attempt.land(scope, fetched.costs, raw_table=AWS_COST_EXPLORER.name)
+            # the commitments in the same transaction, under the costs' ledger row: a window
+            # without commitments now loses those an earlier load had landed
+            result = attempt.land(
+                scope,
+                fetched.costs,
+                raw_table=AWS_COST_EXPLORER.name,
+                with_tables={AWS_COMMITMENT_UTILIZATION.name: fetched.commitments},
+            )
         except Exception as exc:
             secrets = secret_values(base, external_id)
             if active is not base:

@@ -23,6 +23,12 @@ real azure-core pipeline) and adds what the SDK lacks:
 * **Subscriptions.** azure-mgmt-costmanagement cannot list subscriptions; `list_subscriptions`
   GETs `{endpoint}/subscriptions?api-version=2022-12-01` through the same pipeline (same
   token, retries, counting), following its nextLink.
+* **Reservations and savings plans.** `list_benefits` GETs the reservations
+  (`/providers/Microsoft.Capacity/reservations`) or savings plans
+  (`/providers/Microsoft.BillingBenefits/savingsPlans`) list the same way (api-version
+  2022-11-01). No SDK for them: azure-mgmt-reservations would bring a second pipeline (its own
+  token, retries and request count) for two GETs, and azure-mgmt-billingbenefits has only
+  beta releases.
 
 Transport security: the endpoint must be https. Plain http is accepted only for a loopback
 host (127.0.0.1, ::1, localhost) - a local emulator or a local TLS-terminating proxy - and
@@ -252,6 +258,8 @@ class ScopeFetch:
 
     scope: str
     rows: list[dict[str, Any]] = field(default_factory=list)
+    # raw.azure_commitment_costs rows: the pricing and benefit queries (mapping, "Commitments")
+    commitment_rows: list[dict[str, Any]] = field(default_factory=list)
     queries: int = 0  # logical queries (a query and its nextLink pages count once)
     pages: int = 0
     requests: int = 0  # HTTP requests, retries included
@@ -398,6 +406,43 @@ class CostManagementQueryClient:
             f"query at {scope} ({_describe_body(body)}): more than {MAX_PAGES_PER_QUERY} pages"
         )
 
+    def list_benefits(self, kind: str, as_of: date) -> list[dict[str, Any]]:
+        """`raw.azure_commitments` rows of every item of the reservations (`kind`
+        'Reservation') or savings plans ('SavingsPlan') list, all pages (`mapping.
+        BENEFIT_LISTS`: GET through the same pipeline, token, retries and counting).
+        Raises AzureCostManagementError when the list cannot be read (e.g. HTTP 403 without
+        the role), answers an item twice or an item the mapping refuses."""
+        path, version = mapping.BENEFIT_LISTS[kind]
+        request = HttpRequest("GET", f"{self.endpoint}{path}?api-version={version}")
+        rows: list[dict[str, Any]] = []
+        seen_links: set[str] = set()
+        seen_ids: set[str] = set()
+        while True:
+            try:
+                body = self._send(request)
+            except (AzureError, AzureCostManagementError) as exc:
+                raise AzureCostManagementError(
+                    scrub(f"listing {path} failed: {_describe(exc)}")
+                ) from None
+            for item in body.get("value") or []:
+                try:
+                    row = mapping.benefit_row(item, kind=kind, as_of=as_of, index=len(rows))
+                except ValueError as exc:
+                    raise AzureCostManagementError(f"{path}: unusable answer: {exc}") from None
+                if row["benefit_id"].lower() in seen_ids:
+                    raise AzureCostManagementError(
+                        f"{path} answered {row['benefit_id']} twice (a page fetched again?)"
+                    )
+                seen_ids.add(row["benefit_id"].lower())
+                rows.append(row)
+            link = body.get("nextLink")
+            if not link:
+                return rows
+            if link in seen_links:
+                raise AzureCostManagementError(f"{path}: nextLink repeats; refusing to loop")
+            seen_links.add(link)
+            request = HttpRequest("GET", self._on_endpoint(link))
+
     def subscription_names(self, scope: str, start: date, end: date) -> dict[str, str]:
         """SubscriptionId (lower-case) -> name as the Query API knows them at `scope`."""
         names: dict[str, str] = {}
@@ -416,6 +461,7 @@ class CostManagementQueryClient:
         before = self.requests
         fetch = ScopeFetch(scope=scope)
         for chunk_start, chunk_end in mapping.month_chunks(start, end):
+            discovered: dict[str, list[tuple[str, str]]] = {}
             for query_type in mapping.QUERY_TYPES:
                 pairs: dict[tuple[str, str], None] = {}  # ordered, without duplicates
                 discovery = mapping.discovery_definition(query_type, chunk_start, chunk_end)
@@ -423,6 +469,7 @@ class CostManagementQueryClient:
                 for page in self.query_pages(scope, discovery):
                     fetch.pages += 1
                     pairs.update(dict.fromkeys(mapping.discovered_pairs(page)))
+                discovered[query_type] = list(pairs)
                 for subscription_id, charge_type in pairs:
                     body = mapping.query_definition(
                         query_type,
@@ -443,9 +490,94 @@ class CostManagementQueryClient:
                             raise AzureCostManagementError(
                                 f"query at {scope} ({_describe_body(body)}): unusable answer: {exc}"
                             ) from None
+            self._fetch_commitments(fetch, chunk_start, chunk_end, discovered)
         self._name_rows(fetch, start, end, names)
         fetch.requests = self.requests - before
         return fetch
+
+    def _commitment_query(
+        self, fetch: ScopeFetch, body: dict[str, Any], breakdown: str, fixed: dict[str, str]
+    ) -> set[str]:
+        """Run one pricing or benefit query of `fetch.scope`, every page mapped into
+        `fetch.commitment_rows`; returns the PricingModel values a pricing answer had."""
+        fetch.queries += 1
+        models: set[str] = set()
+        for page in self.query_pages(fetch.scope, body):
+            fetch.pages += 1
+            try:
+                if breakdown == mapping.BREAKDOWN_PRICING:
+                    models |= mapping.pricing_models(page)
+                fetch.commitment_rows.extend(
+                    mapping.commitment_rows(
+                        page, query_type=body["type"], breakdown=breakdown, fixed=fixed
+                    )
+                )
+            except ValueError as exc:
+                raise AzureCostManagementError(
+                    f"query at {fetch.scope} ({_describe_body(body)}): unusable answer: {exc}"
+                ) from None
+        return models
+
+    def _fetch_commitments(
+        self,
+        fetch: ScopeFetch,
+        start: date,
+        end: date,
+        discovered: Mapping[str, list[tuple[str, str]]],
+    ) -> None:
+        """The pricing and benefit queries of one month (mapping, "Commitments"): a pricing
+        query per subscription with amortized Usage; a benefit query per benefit charge type
+        pair discovered and per subscription whose pricing answer has committed usage."""
+        committed: list[str] = []
+        usage_subscriptions = dict.fromkeys(
+            s for s, charge_type in discovered.get("AmortizedCost", []) if charge_type == "Usage"
+        )
+        for subscription_id in usage_subscriptions:
+            models = self._commitment_query(
+                fetch,
+                mapping.pricing_definition(start, end, subscription_id),
+                mapping.BREAKDOWN_PRICING,
+                {"SubscriptionId": subscription_id, "ChargeType": "Usage"},
+            )
+            if any(mapping.is_committed(model) for model in models):
+                committed.append(subscription_id)
+        for query_type in mapping.QUERY_TYPES:
+            wanted = mapping.benefit_queries(discovered.get(query_type, []), query_type, committed)
+            for subscription_id, charge_type in wanted:
+                self._commitment_query(
+                    fetch,
+                    mapping.benefit_definition(
+                        query_type, start, end, subscription_id, charge_type
+                    ),
+                    mapping.BREAKDOWN_BENEFIT,
+                    {"SubscriptionId": subscription_id, "ChargeType": charge_type},
+                )
+
+    def name_benefits(
+        self, fetch: ScopeFetch, start: date, end: date, names: Mapping[str, str | None]
+    ) -> None:
+        """Fill `benefit_name` of the scope's commitment rows from `names` (lower-cased
+        benefit id -> display name, from the benefits lists); ids it lacks are named by one
+        `benefit_names_definition` query at the scope, counted in `fetch.requests`."""
+        known = {k: v for k, v in names.items() if v}
+        ids = {r["benefit_id"].lower() for r in fetch.commitment_rows if r["benefit_id"]}
+        if ids - set(known):
+            before = self.requests
+            body = mapping.benefit_names_definition(start, end)
+            fetch.queries += 1
+            for page in self.query_pages(fetch.scope, body):
+                fetch.pages += 1
+                try:
+                    found = mapping.benefit_names(page)
+                except ValueError as exc:
+                    raise AzureCostManagementError(
+                        f"query at {fetch.scope} ({_describe_body(body)}): unusable answer: {exc}"
+                    ) from None
+                known.update({k: v for k, v in found.items() if k not in known})
+            fetch.requests += self.requests - before
+        for row in fetch.commitment_rows:
+            if row["benefit_id"] and not row["benefit_name"]:
+                row["benefit_name"] = known.get(row["benefit_id"].lower())
 
     def _name_rows(
         self, fetch: ScopeFetch, start: date, end: date, names: Mapping[str, str]
@@ -454,7 +586,7 @@ class CostManagementQueryClient:
         unknown = {r["subscription_id"].lower() for r in fetch.rows} - set(known)
         if unknown:
             known.update(self.subscription_names(fetch.scope, start, end))
-        for row in fetch.rows:
+        for row in [*fetch.rows, *fetch.commitment_rows]:
             row["subscription_name"] = known.get(row["subscription_id"].lower())
 
 

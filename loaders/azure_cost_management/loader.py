@@ -9,10 +9,20 @@ credential=DefaultAzureCredential(), endpoint='https://management.azure.com'))"
 each scope (default: every subscription the credential can list) with the query scheme
 documented in `mapping` - per scope, month and query type one discovery query (SubscriptionId
 x ChargeType) and one Daily detail query per discovered pair (ServiceName x ResourceLocation),
-every page followed - and replaces that window in `raw.azure_cost_management`, one
-`replace_window` per scope (`_scope` = the scope path). `load_for_run(config, window,
-attempt)` does the same for a daily run: its window, FINOPS_AZURE_* settings, credential from
-azure-identity.
+then the commitment queries (a pricing query per subscription with usage, a benefit query
+where reservations or savings plans show), every page followed - and replaces that window in
+`raw.azure_cost_management` and `raw.azure_commitment_costs`, one `replace_window` per scope
+(`_scope` = the scope path), both tables in its one transaction under its one ledger row.
+`load_for_run(config, window, attempt)` does the same for a daily run: its window,
+FINOPS_AZURE_* settings, credential from azure-identity.
+
+Commitment terms: when the scopes' rows name a reservation or savings plan, the load reads the
+reservations and savings plans lists once (`CostManagementQueryClient.list_benefits`) and
+lands, in each scope's transaction, the terms of the benefits that scope's rows name
+(`raw.azure_commitments`, as of the window's last day). A list that cannot be read (HTTP 403
+without the Reservations Reader role, ...) does not fail the load: it is logged (scrubbed),
+the costs land, and the terms table keeps what earlier loads landed; benefit names then come
+from one BenefitId x BenefitName query per scope.
 
 All or nothing per run: every scope is fetched, mapped and checked before the first
 `replace_window`, so throttling beyond the wait budget, a persistent 5xx, a bad page or a
@@ -25,7 +35,8 @@ scopes a failed subscription listing is only a warning (names then come from the
 
 Ledger `api_requests` of a scope = its HTTP requests, retries included (the Query API
 charges nothing, `api_cost_usd` is 0). The run's subscription listing (`GET /subscriptions`,
-one request per page) is counted on the first scope's row, so the ledger sums to the run.
+one request per page) and benefits lists are counted on the first scope's row, so the ledger
+sums to the run.
 
 Credentials (`build_credential`): a service principal from `AZURE_TENANT_ID`,
 `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET` (ClientSecretCredential), else
@@ -41,12 +52,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loaders import warehouse
+from loaders.azure_cost_management import mapping
 from loaders.azure_cost_management.client import (
     DEFAULT_ENDPOINT,
     AzureCostManagementError,
@@ -56,7 +68,12 @@ from loaders.azure_cost_management.client import (
     check_endpoint,
     is_loopback,
 )
-from loaders.azure_cost_management.source import AZURE_COST_MANAGEMENT, CostManagementConfig
+from loaders.azure_cost_management.source import (
+    AZURE_COMMITMENT_COSTS,
+    AZURE_COMMITMENTS,
+    AZURE_COST_MANAGEMENT,
+    CostManagementConfig,
+)
 from loaders.azure_cost_management.source import SOURCE as SPEC
 from loaders.redaction import scrub
 
@@ -103,6 +120,12 @@ def _check_dates(fetch: ScopeFetch, start: date, end: date) -> None:
                 f"scope {fetch.scope} answered a row dated {row['usage_date']}, outside the "
                 f"load window [{start}, {end})"
             )
+    for row in fetch.commitment_rows:
+        if not lo <= row["usage_date"] < hi:
+            raise AzureCostManagementError(
+                f"scope {fetch.scope} answered a commitment row dated {row['usage_date']}, "
+                f"outside the load window [{start}, {end})"
+            )
 
 
 def load(
@@ -138,21 +161,38 @@ def load(
         )
     with attempt:
         attempt.expect(wanted or [SUBSCRIPTIONS_SCOPE])
-        fetched, listing_requests = _fetch(
+        fetched, listing_requests, terms = _fetch(
             attempt, start, end, credential, endpoint, wanted, client_type, max_wait_s, sleep
         )
-        # Landing is one transaction per scope: should one fail, the scopes before it are
-        # landed (complete and consistent each), it and the rest are not (the attempt
-        # records them as failed). Everything is fetched by now: one writer connection.
+        # Landing is one transaction per scope (its costs, commitment rows and terms): should
+        # one fail, the scopes before it are landed (complete and consistent each), it and
+        # the rest are not (the attempt records them as failed). Everything is fetched by
+        # now: one writer connection.
         with attempt.writing():
             return [
                 attempt.land(
                     fetch.scope,
                     fetch.rows,
                     api_requests=fetch.requests + (listing_requests if index == 0 else 0),
+                    with_tables=_commitment_tables(fetch, terms),
                 )
                 for index, fetch in enumerate(fetched)
             ]
+
+
+def _commitment_tables(
+    fetch: ScopeFetch, terms: dict[str, dict[str, Any]] | None
+) -> dict[str, list[dict[str, Any]]]:
+    """The scope's rows of the commitment tables landed with its costs: its commitment rows,
+    and the terms of the benefits they name - unless a benefits list could not be read
+    (`terms` None): then the terms table keeps what earlier loads landed."""
+    tables = {AZURE_COMMITMENT_COSTS.name: fetch.commitment_rows}
+    if terms is not None:
+        named = dict.fromkeys(
+            row["benefit_id"].lower() for row in fetch.commitment_rows if row["benefit_id"]
+        )
+        tables[AZURE_COMMITMENTS.name] = [terms[key] for key in named if key in terms]
+    return tables
 
 
 def _fetch(
@@ -165,9 +205,10 @@ def _fetch(
     client_type: str,
     max_wait_s: float,
     sleep: Callable[[float], None] | None,
-) -> tuple[list[ScopeFetch], int]:
-    """Every scope's rows, fetched and checked before anything lands; and the requests the
-    subscription listing took."""
+) -> tuple[list[ScopeFetch], int, dict[str, dict[str, Any]] | None]:
+    """Every scope's rows, fetched and checked before anything lands; the requests the
+    subscription and benefits listings took; the terms of the benefits (lower-cased id ->
+    `raw.azure_commitments` row), None when a benefits list could not be read."""
     client_kwargs: dict[str, Any] = {"client_type": client_type, "max_wait_s": max_wait_s}
     if sleep is not None:
         client_kwargs["sleep"] = sleep
@@ -206,15 +247,26 @@ def _fetch(
                 _check_dates(fetch, start, end)
                 fetched.append(fetch)
                 log.info(
-                    "azure: %s [%s, %s): %d rows from %d queries, %d pages, %d requests",
+                    "azure: %s [%s, %s): %d rows (%d commitment rows) from %d queries, %d "
+                    "pages, %d requests",
                     current,
                     start,
                     end,
                     len(fetch.rows),
+                    len(fetch.commitment_rows),
                     fetch.queries,
                     fetch.pages,
                     fetch.requests,
                 )
+            before = client.requests
+            listed, complete = _read_terms(client, fetched, end - timedelta(days=1))
+            listing_requests += client.requests - before
+            terms = listed if complete else None
+            names = {key: row["display_name"] for key, row in listed.items()}
+            for fetch in fetched:
+                current = fetch.scope
+                attempt.working_on(current)
+                client.name_benefits(fetch, start, end, names)
         except AzureCostManagementError as exc:
             raise AzureCostManagementError(
                 f"Azure Cost Management load of [{start}, {end}) failed at {current}: "
@@ -227,7 +279,46 @@ def _fetch(
             len(client.retry_policy.waits),
             max_wait_s,
         )
-    return fetched, listing_requests
+    return fetched, listing_requests, terms
+
+
+def _read_terms(
+    client: CostManagementQueryClient, fetched: list[ScopeFetch], as_of: date
+) -> tuple[dict[str, dict[str, Any]], bool]:
+    """The reservations and savings plans lists (read only when some scope's rows name a
+    benefit) as lower-cased id -> `raw.azure_commitments` row, and whether both could be
+    read. A list that cannot be read is logged, never raised: the costs land without the
+    terms (the terms table is then left as it was), the names come from what was read and
+    the Query API."""
+    named = any(row["benefit_id"] for fetch in fetched for row in fetch.commitment_rows)
+    if not named:
+        return {}, True
+    terms: dict[str, dict[str, Any]] = {}
+    complete = True
+    for kind in mapping.BENEFIT_LISTS:
+        try:
+            rows = client.list_benefits(kind, as_of)
+        except AzureCostManagementError as exc:
+            complete = False
+            log.warning(
+                "azure: %s. Reading it needs %s. The commitment terms (term, billing plan, "
+                "start and expiry) are left as earlier loads landed them; the costs and "
+                "commitment rows still land, benefit names come from the Query API.",
+                scrub(exc),
+                BENEFIT_ROLES[kind],
+            )
+            continue
+        terms.update({row["benefit_id"].lower(): row for row in rows})
+    return terms, complete
+
+
+# What the credential needs to read each benefits list (README, "Azure Cost Management").
+BENEFIT_ROLES = {
+    "Reservation": "the Reservations Reader role at the tenant's /providers/Microsoft.Capacity "
+    "scope",
+    "SavingsPlan": "a reader role on the savings plans (Savings plan Reader, Reader on the "
+    "savings plan orders, or a billing reader role of the billing account / profile)",
+}
 
 
 def build_credential() -> TokenCredential:

@@ -1,4 +1,4 @@
-"""Cost Management Query API answers -> rows of `raw.azure_cost_management` (pure, no I/O).
+"""Cost Management Query API answers -> rows of the Azure raw tables (pure, no I/O).
 
 The query scheme
 ----------------
@@ -31,6 +31,48 @@ The answer of a detail query has a `Cost`, `UsageDate`, `ServiceName`, `Resource
 `Currency` column; the subscription and the charge type are not columns, the caller passes
 them in `fixed`.
 
+Commitments
+-----------
+Nothing above says which reservation or savings plan ("benefit") a row belongs to, nor how a
+Usage row was priced (PricingModel: OnDemand, Reservation, SavingsPlan, Spot). No charge
+type tells either: a reservation bought upfront and fully used shows no UnusedReservation
+and, after its first month, no Purchase; one shared with other subscriptions puts covered
+usage in subscriptions with Usage rows only. So, per scope and month, after the detail
+queries:
+
+3. one *pricing* query per subscription with an AmortizedCost Usage pair
+   (`pricing_definition`): AmortizedCost, Daily, grouping ServiceName and PricingModel
+   (`PRICING_GROUPING`), filtered on the subscription and ChargeType Usage. It is the
+   pricing-model discovery and at once the coverage detail (on-demand, spot and committed
+   usage per day x subscription x service). One query per subscription: a scope-level
+   SubscriptionId x PricingModel discovery costs the same at a subscription scope (the
+   default) and would still need this query for the service split. At a scope spanning N
+   subscriptions it is N queries a month, where that discovery, one scope-level on-demand
+   query (SubscriptionId x ServiceName, PricingModel OnDemand) and this query only for the
+   subscriptions with committed or spot usage would be fewer - a second code path, not
+   built;
+4. one *benefit* query (`benefit_definition`) per pair that `benefit_queries` picks:
+   Daily, grouping ServiceName and BenefitId (`BENEFIT_GROUPING`), filtered on the
+   subscription and charge type - the AmortizedCost Usage of a subscription whose pricing
+   answer has Reservation / SavingsPlan rows (also filtered on those pricing models), the
+   AmortizedCost UnusedReservation / UnusedSavingsPlan pairs and the ActualCost Purchase
+   pairs discovery found (`BENEFIT_CHARGE_TYPES`);
+5. once per load, only when some benefit query answered a benefit: GET the reservations
+   and the savings plans lists (`BENEFIT_LISTS`, each paged by nextLink) for the terms and
+   display names; and per scope one `benefit_names_definition` query (BenefitId x
+   BenefitName over the window) only when a benefit id is not in those lists (a credential
+   without the Reservations Reader role gets HTTP 403 from them; the load goes on).
+
+Extra calls of a scope = sum over its months of (subscriptions with amortized Usage +
+benefit queries) pages, + names query pages, + the lists' pages on the first scope's row.
+A subscription without commitments: +1 a month (5 instead of 4); one that buys a monthly
+reservation and uses part of it: +4 a month (pricing, committed Usage, UnusedReservation,
+Purchase: 12 instead of 8 with a Refund pair); a load that saw a benefit: + 2 list calls
+(+ 1 a further page of a list).
+Pricing rows land with `breakdown` 'PricingModel', benefit rows with 'BenefitId', in
+`raw.azure_commitment_costs` (`commitment_rows`); the terms in `raw.azure_commitments`
+(`benefit_row`).
+
 `to_rows` maps one page. Columns are found by name (case-insensitive), never by position:
 the service orders them aggregation first, then UsageDate, groupings, Currency, but that is
 not a contract. Costs arrive as JSON numbers; they become `Decimal(str(value))` held at the
@@ -40,8 +82,8 @@ raw column's scale (10 decimal places) - exact when the JSON was parsed with
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
@@ -52,6 +94,24 @@ QUERY_TYPES = ("ActualCost", "AmortizedCost")
 # does not use a fixed list, its discovery query finds the charge types that have cost.
 CHARGE_TYPES = ("Usage", "Purchase", "UnusedReservation", "Refund", "Adjustment")
 PAGE_ROWS = 5000
+
+# Commitments (see "Commitments" above).
+PRICING_GROUPING = ("ServiceName", "PricingModel")
+BENEFIT_GROUPING = ("ServiceName", "BenefitId")
+BENEFIT_NAMES_GROUPING = ("BenefitId", "BenefitName")
+COMMITTED_PRICING_MODELS = ("Reservation", "SavingsPlan")
+# The charge types whose rows all belong to a reservation or savings plan (or, Purchase, may).
+BENEFIT_CHARGE_TYPES = {
+    "ActualCost": ("Purchase",),
+    "AmortizedCost": ("UnusedReservation", "UnusedSavingsPlan"),
+}
+BREAKDOWN_PRICING, BREAKDOWN_BENEFIT = "PricingModel", "BenefitId"
+BREAKDOWNS = (BREAKDOWN_PRICING, BREAKDOWN_BENEFIT)
+# The benefits lists: kind -> (ARM path, api-version); GET, paged by nextLink.
+BENEFIT_LISTS = {
+    "Reservation": ("/providers/Microsoft.Capacity/reservations", "2022-11-01"),
+    "SavingsPlan": ("/providers/Microsoft.BillingBenefits/savingsPlans", "2022-11-01"),
+}
 
 # Billing-currency cost columns first; CostUSD only when nothing else is there.
 COST_COLUMNS = ("Cost", "PreTaxCost", "CostUSD")
@@ -323,3 +383,279 @@ def to_rows(
             }
         )
     return rows
+
+
+# ---------------------------------------------------------------------- commitments
+
+
+def _and(*filters: dict[str, Any]) -> dict[str, Any]:
+    return filters[0] if len(filters) == 1 else {"and": list(filters)}
+
+
+def _dimension_in(name: str, values: Sequence[str]) -> dict[str, Any]:
+    return {"dimensions": {"name": name, "operator": "In", "values": list(values)}}
+
+
+def pricing_definition(start: date, end: date, subscription_id: str) -> dict[str, Any]:
+    """The pricing query of one subscription and month: AmortizedCost Usage, Daily, grouped
+    by ServiceName and PricingModel (`PRICING_GROUPING`)."""
+    return {
+        "type": "AmortizedCost",
+        "timeframe": "Custom",
+        "timePeriod": _time_period(start, end),
+        "dataset": {
+            "granularity": "Daily",
+            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
+            "grouping": [{"type": "Dimension", "name": name} for name in PRICING_GROUPING],
+            "filter": _and(
+                _dimension_filter("SubscriptionId", subscription_id),
+                _dimension_filter("ChargeType", "Usage"),
+            ),
+        },
+    }
+
+
+def benefit_definition(
+    query_type: str, start: date, end: date, subscription_id: str, charge_type: str
+) -> dict[str, Any]:
+    """The benefit query of one (subscription, charge type) pair and month: Daily, grouped by
+    ServiceName and BenefitId (`BENEFIT_GROUPING`); for Usage only the rows a reservation or
+    savings plan priced (PricingModel In `COMMITTED_PRICING_MODELS`)."""
+    filters = [
+        _dimension_filter("SubscriptionId", subscription_id),
+        _dimension_filter("ChargeType", charge_type),
+    ]
+    if charge_type == "Usage":
+        filters.append(_dimension_in("PricingModel", COMMITTED_PRICING_MODELS))
+    return {
+        "type": query_type,
+        "timeframe": "Custom",
+        "timePeriod": _time_period(start, end),
+        "dataset": {
+            "granularity": "Daily",
+            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
+            "grouping": [{"type": "Dimension", "name": name} for name in BENEFIT_GROUPING],
+            "filter": _and(*filters),
+        },
+    }
+
+
+def benefit_names_definition(start: date, end: date) -> dict[str, Any]:
+    """Cost per BenefitId x BenefitName over [start, end) of the reservation and savings plan
+    rows: names of benefits the benefits lists did not name (no Reservations Reader role)."""
+    return {
+        "type": "AmortizedCost",
+        "timeframe": "Custom",
+        "timePeriod": _time_period(start, end),
+        "dataset": {
+            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
+            "grouping": [{"type": "Dimension", "name": name} for name in BENEFIT_NAMES_GROUPING],
+            "filter": _dimension_in("PricingModel", COMMITTED_PRICING_MODELS),
+        },
+    }
+
+
+def benefit_queries(
+    pairs: Sequence[tuple[str, str]], query_type: str, committed_subscriptions: Sequence[str]
+) -> list[tuple[str, str]]:
+    """The (subscription, charge type) pairs of one month and query type that get a benefit
+    query: the discovered pairs of a benefit charge type (`BENEFIT_CHARGE_TYPES`), and the
+    Usage of the subscriptions whose pricing answer has a committed pricing model."""
+    wanted = [(s, c) for s, c in pairs if c in BENEFIT_CHARGE_TYPES.get(query_type, ())]
+    if query_type == "AmortizedCost":
+        wanted += [(s, "Usage") for s in committed_subscriptions]
+    return list(dict.fromkeys(wanted))
+
+
+def _text_value(value: Any) -> str | None:
+    """A grouping value as text; '' and null (the API's "no value") as None."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def pricing_models(result: Mapping[str, Any]) -> set[str]:
+    """The PricingModel values (committed or not) of one pricing answer page."""
+    properties = result_properties(result)
+    positions = _column_positions(properties)
+    if "pricingmodel" not in positions:
+        raise ValueError("pricing answer has no PricingModel column")
+    at = positions["pricingmodel"]
+    return {text for values in properties.get("rows") or [] if (text := _text_value(values[at]))}
+
+
+def is_committed(pricing_model: str | None) -> bool:
+    """Whether a PricingModel value is a reservation's or savings plan's (any spelling)."""
+    normal = (pricing_model or "").replace(" ", "").lower()
+    return normal in {m.lower() for m in COMMITTED_PRICING_MODELS}
+
+
+def commitment_rows(
+    result: Mapping[str, Any],
+    *,
+    query_type: str,
+    breakdown: str,
+    fixed: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """Map one pricing or benefit answer page to `raw.azure_commitment_costs` rows.
+
+    `breakdown` is the grouping besides ServiceName: 'PricingModel' (`pricing_definition`)
+    or 'BenefitId' (`benefit_definition`). `fixed` gives SubscriptionId, ChargeType and
+    optionally SubscriptionName (the query's filter pins them). An empty BenefitId is kept
+    as null on a Purchase row (a purchase of no reservation or savings plan, e.g. a
+    Marketplace one) and refused on the other charge types, whose query only has rows of a
+    benefit. Raises ValueError naming the row index, the column and the value it cannot use.
+    """
+    if query_type not in QUERY_TYPES:
+        raise ValueError(f"query_type must be one of {QUERY_TYPES}, got {query_type!r}")
+    if breakdown not in BREAKDOWNS:
+        raise ValueError(f"breakdown must be one of {BREAKDOWNS}, got {breakdown!r}")
+    fixed_by_name = {str(k).lower(): v for k, v in fixed.items()}
+    subscription = _text_value(fixed_by_name.get("subscriptionid"))
+    charge_type = _text_value(fixed_by_name.get("chargetype"))
+    if subscription is None or charge_type is None:
+        raise ValueError("fixed must give the SubscriptionId and ChargeType the query filtered on")
+    properties = result_properties(result)
+    positions = _column_positions(properties)
+    cost_column = next((c for c in COST_COLUMNS if c.lower() in positions), None)
+    if cost_column is None:
+        raise ValueError(f"Query API result has none of the cost columns {COST_COLUMNS}")
+    for name in ("UsageDate", "ServiceName", breakdown):
+        if name.lower() not in positions:
+            raise ValueError(f"{breakdown} answer has no {name} column")
+    currency_at = None if cost_column == "CostUSD" else positions.get("currency")
+    if cost_column != "CostUSD" and currency_at is None:
+        raise ValueError("Query API result has no Currency column")
+    cost_at, date_at = positions[cost_column.lower()], positions["usagedate"]
+    service_at, key_at = positions["servicename"], positions[breakdown.lower()]
+    name_at = positions.get("benefitname")
+    benefit_required = breakdown == BREAKDOWN_BENEFIT and charge_type != "Purchase"
+    width = len(properties.get("columns") or [])
+    rows: list[dict[str, Any]] = []
+    for index, values in enumerate(properties.get("rows") or []):
+        if len(values) != width:
+            raise ValueError(f"row {index}: has {len(values)} values for {width} columns")
+        try:
+            cost = _parse_cost(values[cost_at])
+        except ValueError as exc:
+            raise ValueError(f"row {index}, column {cost_column}: {exc}") from None
+        try:
+            usage_date = parse_usage_date(values[date_at])
+        except ValueError as exc:
+            raise ValueError(f"row {index}, column UsageDate: {values[date_at]!r}: {exc}") from None
+        currency = "USD" if currency_at is None else values[currency_at]
+        if not currency or not isinstance(currency, str):
+            raise ValueError(f"row {index}, column Currency: {currency!r} is not a currency")
+        service = values[service_at]
+        if service is None:
+            raise ValueError(f"row {index}, column ServiceName: value is null")
+        key = _text_value(values[key_at])
+        if key is None and benefit_required:
+            raise ValueError(
+                f"row {index}, column BenefitId: {values[key_at]!r} on a {charge_type} row "
+                "of a benefit query, which only has rows of a reservation or savings plan"
+            )
+        rows.append(
+            {
+                "usage_date": usage_date,
+                "query_type": query_type,
+                "breakdown": breakdown,
+                "subscription_id": subscription,
+                "subscription_name": _text_value(fixed_by_name.get("subscriptionname")),
+                "service_name": str(service),
+                "charge_type": charge_type,
+                "pricing_model": key if breakdown == BREAKDOWN_PRICING else None,
+                "benefit_id": key if breakdown == BREAKDOWN_BENEFIT else None,
+                "benefit_name": None if name_at is None else _text_value(values[name_at]),
+                "cost": cost,
+                "currency": currency,
+            }
+        )
+    return rows
+
+
+def benefit_names(result: Mapping[str, Any]) -> dict[str, str]:
+    """Lower-cased BenefitId -> BenefitName of one `benefit_names_definition` answer page
+    (empty ids and names left out)."""
+    properties = result_properties(result)
+    positions = _column_positions(properties)
+    if "benefitid" not in positions or "benefitname" not in positions:
+        raise ValueError("answer has no BenefitId / BenefitName column")
+    names = {}
+    for values in properties.get("rows") or []:
+        benefit = _text_value(values[positions["benefitid"]])
+        name = _text_value(values[positions["benefitname"]])
+        if benefit and name:
+            names[benefit.lower()] = name
+    return names
+
+
+def _timestamp(value: Any, where: str) -> datetime | None:
+    """An ISO 8601 date or date-time (any fraction digits, 'Z') as naive UTC; None if empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: {value!r} is not a date-time")
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{where}: {value!r} is not a date-time") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def benefit_row(item: Mapping[str, Any], *, kind: str, as_of: date, index: int) -> dict[str, Any]:
+    """One `raw.azure_commitments` row from one item of the reservations (`kind`
+    'Reservation') or savings plans ('SavingsPlan') list, as of `as_of` (the last day of the
+    load window). Fields read: id, sku.name and properties.displayName, term, billingPlan,
+    userFriendlyAppliedScopeType (else appliedScopeType), reservedResourceType,
+    displayProvisioningState (else provisioningState), commitment {amount, currencyCode,
+    grain}, purchaseDateTime (else purchaseDate), benefitStartTime, effectiveDateTime,
+    expiryDateTime (else expiryDate). Raises ValueError naming the item and the field."""
+    if kind not in BENEFIT_LISTS:
+        raise ValueError(f"kind must be one of {tuple(BENEFIT_LISTS)}, got {kind!r}")
+    where = f"{kind} list item {index}"
+    benefit_id = _text_value(item.get("id"))
+    if benefit_id is None:
+        raise ValueError(f"{where}: no id")
+    where = f"{where} ({benefit_id})"
+    props = item.get("properties") or {}
+    sku = item.get("sku") or {}
+    commitment = props.get("commitment") or {}
+    amount = commitment.get("amount")
+    if amount is not None:
+        try:
+            amount = _parse_cost(amount)
+        except ValueError as exc:
+            raise ValueError(f"{where}: commitment.amount: {exc}") from None
+
+    def text(name: str) -> str | None:
+        return _text_value(props.get(name))
+
+    def moment(*names: str) -> datetime | None:
+        for name in names:
+            if (value := _timestamp(props.get(name), f"{where}: {name}")) is not None:
+                return value
+        return None
+
+    return {
+        "as_of_date": as_of,
+        "benefit_kind": kind,
+        "benefit_id": benefit_id,
+        "display_name": text("displayName"),
+        "sku_name": _text_value(sku.get("name")),
+        "term": text("term"),
+        "billing_plan": text("billingPlan"),
+        "applied_scope_type": text("userFriendlyAppliedScopeType") or text("appliedScopeType"),
+        "reserved_resource_type": text("reservedResourceType"),
+        "provisioning_state": text("displayProvisioningState") or text("provisioningState"),
+        "commitment_amount": amount,
+        "commitment_currency": _text_value(commitment.get("currencyCode")),
+        "commitment_grain": _text_value(commitment.get("grain")),
+        "purchase_time": moment("purchaseDateTime", "purchaseDate"),
+        "benefit_start_time": moment("benefitStartTime"),
+        "effective_time": moment("effectiveDateTime"),
+        "expiry_time": moment("expiryDateTime", "expiryDate"),
+    }

@@ -1,5 +1,5 @@
-"""The Azure Cost Management source (loaders/registry.py): its raw table and how a run
-lands it."""
+"""The Azure Cost Management source (loaders/registry.py): its raw tables and how a run
+lands them."""
 
 from __future__ import annotations
 
@@ -51,6 +51,83 @@ AZURE_COST_MANAGEMENT = RawTable(
 )
 
 
+# One row per Query API result row of the commitment queries (mapping.py, "Commitments"):
+# AmortizedCost Usage per service x PricingModel (`breakdown` 'PricingModel'), and the
+# Usage, UnusedReservation / UnusedSavingsPlan (AmortizedCost) and Purchase (ActualCost) rows
+# per service x BenefitId (`breakdown` 'BenefitId'), i.e. which reservation or savings plan
+# a row belongs to. Landed with raw.azure_cost_management in one transaction (same load, same
+# ledger row). No cost measures: the money is already in raw.azure_cost_management, so the
+# restatement ledger must not count it twice.
+AZURE_COMMITMENT_COSTS = RawTable(
+    name="azure_commitment_costs",
+    columns=(
+        ("usage_date", "integer not null", pa.int32()),
+        ("query_type", "varchar not null", pa.string()),
+        ("breakdown", "varchar not null", pa.string()),
+        ("subscription_id", "varchar not null", pa.string()),
+        ("subscription_name", "varchar", pa.string()),
+        ("service_name", "varchar not null", pa.string()),
+        ("charge_type", "varchar not null", pa.string()),
+        ("pricing_model", "varchar", pa.string()),
+        ("benefit_id", "varchar", pa.string()),
+        ("benefit_name", "varchar", pa.string()),
+        ("cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("currency", "varchar not null", pa.string()),
+    ),
+    date_column="usage_date",
+    charge_date_sql="cast(strptime(cast(usage_date as varchar), '%Y%m%d') as date)",
+    account_sql="subscription_id",
+    measures=(),
+    key_columns=(
+        "usage_date",
+        "query_type",
+        "breakdown",
+        "subscription_id",
+        "service_name",
+        "charge_type",
+        "pricing_model",
+        "benefit_id",
+        "currency",
+    ),
+    date_is_yyyymmdd=True,
+    provider_name="Azure",
+)
+
+# One row per reservation (Microsoft.Capacity reservations list) or savings plan
+# (Microsoft.BillingBenefits savingsPlans list) that the scope's commitment rows name, as the
+# list answered during the load: display name, term, billing plan, dates. `as_of_date` is the
+# last day of the load's window (the row's place in replace-by-window; the list itself has no
+# date): each load of a window replaces the previous answer, `_loaded_at` says when it was read.
+AZURE_COMMITMENTS = RawTable(
+    name="azure_commitments",
+    columns=(
+        ("as_of_date", "date not null", pa.date32()),
+        ("benefit_kind", "varchar not null", pa.string()),
+        ("benefit_id", "varchar not null", pa.string()),
+        ("display_name", "varchar", pa.string()),
+        ("sku_name", "varchar", pa.string()),
+        ("term", "varchar", pa.string()),
+        ("billing_plan", "varchar", pa.string()),
+        ("applied_scope_type", "varchar", pa.string()),
+        ("reserved_resource_type", "varchar", pa.string()),
+        ("provisioning_state", "varchar", pa.string()),
+        ("commitment_amount", AMOUNT_SQL, AMOUNT),
+        ("commitment_currency", "varchar", pa.string()),
+        ("commitment_grain", "varchar", pa.string()),
+        ("purchase_time", "timestamp", pa.timestamp("us")),
+        ("benefit_start_time", "timestamp", pa.timestamp("us")),
+        ("effective_time", "timestamp", pa.timestamp("us")),
+        ("expiry_time", "timestamp", pa.timestamp("us")),
+    ),
+    date_column="as_of_date",
+    charge_date_sql="as_of_date",
+    account_sql="cast(null as varchar)",
+    measures=(),
+    key_columns=("as_of_date", "benefit_id"),
+    provider_name="Azure",
+)
+
+
 def credentials_configured() -> bool:
     """True when a service principal is configured for azure-identity."""
     return all(
@@ -82,7 +159,7 @@ def configure(settings: Settings) -> CostManagementConfig:
 SOURCE = SourceSpec(
     name="azure",
     ledger_source="azure_cost_management",
-    raw_tables=(AZURE_COST_MANAGEMENT,),
+    raw_tables=(AZURE_COST_MANAGEMENT, AZURE_COMMITMENT_COSTS, AZURE_COMMITMENTS),
     dbt_sources=("azure_cost_management",),
     providers=("Azure",),
     window="restatement",

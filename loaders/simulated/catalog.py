@@ -321,6 +321,18 @@ AZURE_USAGE: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
 
 # A VM reservation on prod (Purchase in ActualCost, spread + UnusedReservation in Amortized).
 AZURE_RESERVATION = (AZURE_PROD.id, "Virtual Machines", "eastus")
+# ... as the Query API's BenefitId / BenefitName and the reservations list name it: a 1-year
+# reservation billed monthly, ending AZURE_RESERVATION_ENDS_AFTER_DAYS after the load's as-of
+# day (so the demo always has an Azure commitment in the 61-90-day expiry horizon).
+AZURE_RESERVATION_ID = (
+    "/providers/Microsoft.Capacity/reservationOrders/6d1f0e2a-8b3c-4e5d-9f6a-7b8c9d0e1f2a"
+    "/reservations/0c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f"
+)
+AZURE_RESERVATION_NAME = "VM_RI_D4s_v5_eastus"
+AZURE_RESERVATION_SKU = "Standard_D4s_v5"
+AZURE_RESERVATION_TERM = "P1Y"
+AZURE_RESERVATION_BILLING_PLAN = "Monthly"
+AZURE_RESERVATION_ENDS_AFTER_DAYS = 75
 # Reservation purchases are not tied to a resource: the Query API has no location for them.
 AZURE_PURCHASE_LOCATION = "Unassigned"
 # Credits (negative Adjustment rows) on dev, a rare refund on data.

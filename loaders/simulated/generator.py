@@ -33,13 +33,18 @@ azure_answers.py; this module puts them together for one window.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from loaders.simulated import catalog
 from loaders.simulated.aws_answers import AWS_PAGE_DAYS, aws_answers
-from loaders.simulated.azure_answers import AZURE_PAGE_ROWS, azure_answers
+from loaders.simulated.azure_answers import (
+    AZURE_PAGE_ROWS,
+    azure_answers,
+    azure_commitment_answers,
+    azure_reservations_list,
+)
 from loaders.simulated.cost_model import CostModel, days_between
 
 
@@ -52,6 +57,10 @@ class SimulatedBatch:
     aws_queries: (GetCostAndUsage request, its response pages), one per (account, record type).
     azure_queries: (scope, query_type, fixed columns, response pages), one per
         (subscription, query type, charge type).
+    azure_commitment_queries: (scope, query_type, breakdown, fixed columns, response pages)
+        of the commitment queries (a pricing query per subscription, the benefit queries of
+        the reservation's subscription).
+    azure_reservations: the reservations list's answer (the savings plans list is empty).
     """
 
     start: date
@@ -62,6 +71,10 @@ class SimulatedBatch:
     aws_dimension_queries: list[tuple[dict[str, Any], dict[str, Any]]]
     aws_queries: list[tuple[dict[str, Any], list[dict[str, Any]]]]
     azure_queries: list[tuple[str, str, dict[str, str], list[dict[str, Any]]]]
+    azure_commitment_queries: list[tuple[str, str, str, dict[str, str], list[dict[str, Any]]]] = (
+        field(default_factory=list)
+    )
+    azure_reservations: dict[str, Any] = field(default_factory=dict)
 
     @property
     def aws_requests(self) -> int:
@@ -82,8 +95,14 @@ class SimulatedBatch:
         return list(dict.fromkeys(scope for scope, _, _, _ in self.azure_queries))
 
     def azure_requests(self, scope: str) -> int:
-        """Query API requests (pages) the real loader would have made for `scope`."""
-        return sum(len(pages) for s, _, _, pages in self.azure_queries if s == scope)
+        """Query API requests (pages) the real loader would have made for `scope`: its cost
+        and commitment queries, and on the first scope the two benefits lists (read once)."""
+        lists = 2 if scope == self.azure_scopes[0] and self.azure_reservations else 0
+        return (
+            sum(len(pages) for s, _, _, pages in self.azure_queries if s == scope)
+            + sum(len(pages) for s, _, _, _, pages in self.azure_commitment_queries if s == scope)
+            + lists
+        )
 
 
 def generate(
@@ -115,4 +134,6 @@ def generate(
         aws_dimension_queries=dimension_queries,
         aws_queries=aws_queries,
         azure_queries=azure_answers(model, days, start, azure_page_rows),
+        azure_commitment_queries=azure_commitment_answers(model, days, start, azure_page_rows),
+        azure_reservations=azure_reservations_list(as_of),
     )

@@ -27,7 +27,11 @@ from loaders.aws_cost_explorer import commitments as aws_commitments
 from loaders.aws_cost_explorer import mapping as aws_mapping
 from loaders.aws_cost_explorer.source import AWS_COMMITMENT_UTILIZATION, AWS_COST_EXPLORER
 from loaders.azure_cost_management import mapping as azure_mapping
-from loaders.azure_cost_management.source import AZURE_COST_MANAGEMENT
+from loaders.azure_cost_management.source import (
+    AZURE_COMMITMENT_COSTS,
+    AZURE_COMMITMENTS,
+    AZURE_COST_MANAGEMENT,
+)
 from loaders.simulated.aws_answers import AWS_PAGE_DAYS
 from loaders.simulated.azure_answers import AZURE_PAGE_ROWS
 from loaders.simulated.cost_model import InjectedAnomaly, injected_anomalies
@@ -42,6 +46,8 @@ __all__ = [
     "InjectedAnomaly",
     "SimulatedBatch",
     "aws_rows",
+    "azure_commitment_rows",
+    "azure_commitment_terms",
     "azure_rows",
     "generate",
     "injected_anomalies",
@@ -164,6 +170,42 @@ def azure_rows(batch: SimulatedBatch, scope: str) -> list[dict[str, Any]]:
     return rows
 
 
+def azure_commitment_rows(batch: SimulatedBatch, scope: str) -> list[dict[str, Any]]:
+    """`raw.azure_commitment_costs` rows of one subscription scope, mapped by the real mapping
+    and named like the real loader names them (the reservation from the reservations list)."""
+    names = {
+        item["id"].lower(): item["properties"]["displayName"]
+        for item in batch.azure_reservations.get("value", [])
+    }
+    rows: list[dict[str, Any]] = []
+    for query_scope, query_type, breakdown, fixed, pages in batch.azure_commitment_queries:
+        if query_scope == scope:
+            for page in pages:
+                rows.extend(
+                    azure_mapping.commitment_rows(
+                        page, query_type=query_type, breakdown=breakdown, fixed=fixed
+                    )
+                )
+    for row in rows:
+        if row["benefit_id"]:
+            row["benefit_name"] = names.get(row["benefit_id"].lower())
+    return rows
+
+
+def azure_commitment_terms(
+    batch: SimulatedBatch, commitment_rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """`raw.azure_commitments` rows of the reservations the scope's commitment rows name, as
+    of the window's last day (what the real loader lands from the reservations list)."""
+    named = {row["benefit_id"].lower() for row in commitment_rows if row["benefit_id"]}
+    as_of = batch.end - timedelta(days=1)
+    return [
+        azure_mapping.benefit_row(item, kind="Reservation", as_of=as_of, index=index)
+        for index, item in enumerate(batch.azure_reservations.get("value", []))
+        if item["id"].lower() in named
+    ]
+
+
 def load(
     db_path: Path,
     start: date,
@@ -197,18 +239,7 @@ def load(
             window_start=start,
             window_end=end,
         )
-    commitment_rows = aws_commitment_rows(batch)
     with attempt:
-        if commitment_rows:
-            attempt.land(
-                batch.aws_scope,
-                commitment_rows,
-                raw_table=AWS_COMMITMENT_UTILIZATION.name,
-                window_start=start,
-                window_end=end,
-                partial=True,
-                billing_account_id=batch.aws_scope,
-            )
         results = [
             attempt.land(
                 batch.aws_scope,
@@ -218,9 +249,11 @@ def load(
                 window_end=end,
                 api_requests=batch.aws_requests,
                 billing_account_id=batch.aws_scope,
+                with_tables={AWS_COMMITMENT_UTILIZATION.name: aws_commitment_rows(batch)},
             )
         ]
         for scope in batch.azure_scopes:
+            commitment_rows = azure_commitment_rows(batch, scope)
             results.append(
                 attempt.land(
                     scope,
@@ -229,6 +262,10 @@ def load(
                     window_start=start,
                     window_end=end,
                     api_requests=batch.azure_requests(scope),
+                    with_tables={
+                        AZURE_COMMITMENT_COSTS.name: commitment_rows,
+                        AZURE_COMMITMENTS.name: azure_commitment_terms(batch, commitment_rows),
+                    },
                 )
             )
     return results

@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from loaders.aws_cost_explorer.source import AWS_COMMITMENT_UTILIZATION, AWS_COST_EXPLORER
-from loaders.azure_cost_management.source import AZURE_COST_MANAGEMENT
+from loaders.azure_cost_management.source import (
+    AZURE_COMMITMENT_COSTS,
+    AZURE_COMMITMENTS,
+    AZURE_COST_MANAGEMENT,
+)
 from loaders.registry import SourceSpec
 
 if TYPE_CHECKING:
@@ -29,7 +33,13 @@ def configure(settings: Settings) -> SimulatedConfig:
 SOURCE = SourceSpec(
     name="simulated",
     ledger_source="simulated",
-    raw_tables=(AWS_COST_EXPLORER, AWS_COMMITMENT_UTILIZATION, AZURE_COST_MANAGEMENT),
+    raw_tables=(
+        AWS_COST_EXPLORER,
+        AWS_COMMITMENT_UTILIZATION,
+        AZURE_COST_MANAGEMENT,
+        AZURE_COMMITMENT_COSTS,
+        AZURE_COMMITMENTS,
+    ),
     dbt_sources=("aws_cost_explorer", "azure_cost_management"),
     providers=("AWS", "Azure"),
     window="history",

@@ -5,8 +5,10 @@ to `replace_window` (writes.py). It deletes the rows that the same source previo
 for the same scope and window and inserts the new ones in a single DuckDB transaction, and
 records the load in `raw.load_ledger`. A rerun therefore replaces instead of appending, a
 restated amount replaces the old one, and a failure (bad row, crash, killed process) leaves
-the previous data as it was - and the attempt records it as a `failed` ledger row. In the
-same transaction, before the delete, the writer records in `raw.load_restatements` every
+the previous data as it was - and the attempt records it as a `failed` ledger row. A load
+may replace more raw tables of the same scope and window in that transaction
+(`with_tables`: e.g. Azure's commitment rows beside its costs), under its one ledger row. In
+the same transaction, before the delete, the writer records in `raw.load_restatements` every
 per-day total (day x account x currency x billed/effective) the load changes on days an
 earlier load had already covered.
 

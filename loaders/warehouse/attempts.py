@@ -15,7 +15,7 @@ outermost exit writes the failure, once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -57,9 +57,6 @@ class LoadAttempt:
         self.window_end = window_end
         self.started_at: datetime = utc_now()
         self.results: list[LoadResult] = []
-        # `partial` landings (e.g. a cost API's commitment table): a run's record names them
-        # with the loader's results, so a later attempt on the window is seen as newer.
-        self.partials: list[LoadResult] = []
         self._expected: dict[str, dict[str, Any]] = {scope: {} for scope in scopes}
         self._current: str | None = None
         self._meter: Meter | None = None
@@ -140,23 +137,21 @@ class LoadAttempt:
         window_end: date | None = None,
         api_requests: int | None = None,
         api_cost_usd: Decimal | None = None,
-        partial: bool = False,
+        with_tables: Mapping[str, Sequence[dict[str, Any]] | pa.Table] | None = None,
         **ledger: Any,
     ) -> LoadResult:
         """Replace `scope`'s window with `rows` (one transaction, the writer's checks); the
         ledger row carries the requests spent since the previous landing, or the scope's own
         when the loader counts them per scope (`api_requests`, `api_cost_usd`).
 
-        `partial`: one of several tables of the scope, landed before its last one (e.g. a
-        cost API's commitment details before its costs): its ledger row carries no spend
-        (the last landing carries it all) and the scope stays expected, so a failure of the
-        rest is still recorded as the scope's."""
+        `with_tables`: the scope's rows of more raw tables (name -> rows), replaced in the
+        same transaction as `rows`, under the same ledger row (`warehouse.replace_window`)."""
         start = window_start or self.window_start
         end = window_end or self.window_end
         if start is None or end is None:
             raise ValueError(f"a load of {scope} needs a window")
         self._current = scope
-        requests, cost = (0, Decimal("0")) if partial else self._unrecorded_spend()
+        requests, cost = self._unrecorded_spend()
         if api_requests is not None:
             requests = api_requests
         if api_cost_usd is not None:
@@ -173,13 +168,10 @@ class LoadAttempt:
             api_cost_usd=cost,
             started_at=self.started_at,
             con=self._con,
+            with_tables=with_tables,
             **{**self._expected.get(scope, {}), **ledger},
         )
         self._recorded = (self._recorded[0] + requests, self._recorded[1] + cost)
-        if partial:
-            self.partials.append(result)
-            self._current = None
-            return result
         self._expected.pop(scope, None)
         self._current = None
         self.results.append(result)

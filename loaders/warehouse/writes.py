@@ -4,7 +4,7 @@ transaction with its ledger row and the restatements it makes; or record a faile
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -145,6 +145,7 @@ def replace_window(
     billing_period_start: date | None = None,
     started_at: datetime | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    with_tables: Mapping[str, Sequence[dict[str, Any]] | pa.Table] | None = None,
 ) -> LoadResult:
     """Replace everything `source` landed for `scope` in `[window_start, window_end)`.
 
@@ -159,6 +160,14 @@ def replace_window(
     connection the caller opened under the writer's lock (`LoadAttempt.writing`), used and
     left open, so landing many windows in a row pays for one connection and one checkpoint.
     Returns what was loaded and what it replaced.
+
+    `with_tables`: more raw tables of the same load (raw table name -> its rows), replaced
+    for the same source, scope and window in the same transaction - e.g. a cost API's
+    commitment details beside its costs, so the two never disagree about a window. They are
+    the same load: one ledger row (the main table's, `raw_table`, with its row counts), whose
+    load id their rows carry. They hold no money of their own (no cost measures: the main
+    table has it), so they add nothing to the restatement ledger; each is checked like the
+    main table before anything is written.
     """
     if window_end <= window_start:
         raise ValueError(f"empty load window [{window_start}, {window_end})")
@@ -172,6 +181,7 @@ def replace_window(
             conform_arrow(table, rows) if isinstance(rows, pa.Table) else rows_to_arrow(table, rows)
         )
         check_rows(table, data, window_start, window_end)
+    extra = _extra_tables(table, with_tables or {}, window_start, window_end)
 
     load_id = new_load_id(source)
     written = utc_now()
@@ -214,6 +224,13 @@ def replace_window(
                 con.execute("drop view incoming_rows")
             else:
                 con.unregister("incoming_rows")
+            for other, other_data in extra:
+                _replace_rows(
+                    con,
+                    other,
+                    other_data,
+                    meta=(source, scope, window_start, window_end, load_id, written),
+                )
             insert_ledger(
                 con,
                 load_id=load_id,
@@ -257,6 +274,61 @@ def replace_window(
         api_requests=api_requests,
         api_cost_usd=api_cost_usd,
     )
+
+
+def _extra_tables(
+    main: RawTable,
+    with_tables: Mapping[str, Sequence[dict[str, Any]] | pa.Table],
+    window_start: date,
+    window_end: date,
+) -> list[tuple[RawTable, pa.Table]]:
+    """The `with_tables` of a load as checked Arrow tables (before anything is written)."""
+    tables = registry.raw_tables()
+    checked = []
+    for name, rows in with_tables.items():
+        table = tables[name]
+        if table.name == main.name:
+            raise ValueError(f"{table.qualified} is the load's own table, not one more")
+        if table.measures:
+            raise ValueError(
+                f"{table.qualified} has cost measures: land it as its own load, so the "
+                "restatement ledger compares its money"
+            )
+        data = (
+            conform_arrow(table, rows) if isinstance(rows, pa.Table) else rows_to_arrow(table, rows)
+        )
+        check_rows(table, data, window_start, window_end)
+        checked.append((table, data))
+    return checked
+
+
+def _replace_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: RawTable,
+    data: pa.Table,
+    *,
+    meta: tuple[str, str, date, date, str, datetime],
+) -> None:
+    """Delete `table`'s rows of one (source, scope, window) and insert `data` with their load
+    columns, inside the caller's transaction. `meta` = (source, scope, window_start,
+    window_end, load_id, loaded_at)."""
+    source, scope, window_start, window_end = meta[:4]
+    cols = ", ".join(name for name, _, _ in table.columns)
+    con.execute(
+        f"delete from {table.qualified} where _source = ? and _scope = ? "
+        f"and {table.date_column} >= ? and {table.date_column} < ?",
+        [source, scope, table.window_bound(window_start), table.window_bound(window_end)],
+    )
+    con.register("incoming_extra_rows", data)
+    try:
+        con.execute(
+            f"insert into {table.qualified} ({cols}, _source, _scope, _window_start, "
+            f"_window_end, _load_id, _loaded_at) "
+            f"select {cols}, ?, ?, ?, ?, ?, ? from incoming_extra_rows",
+            list(meta),
+        )
+    finally:
+        con.unregister("incoming_extra_rows")
 
 
 def record_failed_load(

@@ -7,9 +7,11 @@ landed in a real DuckDB warehouse against the emulator's ground truth.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -20,9 +22,14 @@ import duckdb
 import pytest
 from azure_emulator import (
     QUERY_SUFFIX,
+    RESERVATIONS_PATH,
+    SAVINGS_PLANS_PATH,
     AzureCostEmulator,
     AzureSubscription,
+    EmulatedBenefit,
     StaticTokenCredential,
+    reservation_id,
+    savings_plan_id,
 )
 
 from loaders import azure_cost_management as azure
@@ -61,6 +68,68 @@ MANAGEMENT_GROUP = "contoso-root"
 UNLISTED = AzureSubscription(
     "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a", "contoso-finance", listed=False
 )
+
+# An estate with commitments: OWNER bought two reservations and a savings plan (monthly
+# reservation purchase, unused reservation and savings plan rows); SHARER's VMs use OWNER's VM
+# reservation (shared scope) and it has no commitment charge type at all; BATCH runs spot VMs
+# and buys from the Marketplace (a Purchase of no benefit); PLAIN pays as it goes.
+VM_RESERVATION = EmulatedBenefit(
+    reservation_id("5e0c4d1a-2b3f-4a6e-9d8c-7f1a2b3c4d5e", "8a7b6c5d-4e3f-4a2b-9c1d-0e9f8a7b6c5d"),
+    "vm-d2s-eastus-3y",
+    "Reservation",
+    ("Virtual Machines",),
+    share=Decimal("0.55"),
+    term="P3Y",
+    billing_plan="Monthly",
+    start=date(2024, 3, 1),
+    expiry=date(2027, 3, 1),
+)
+SQL_RESERVATION = EmulatedBenefit(
+    reservation_id("1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e", "9f8e7d6c-5b4a-4392-8a1b-2c3d4e5f6a7b"),
+    "sql-vcore-1y",
+    "Reservation",
+    ("SQL Database",),
+    share=Decimal("0.4"),
+    billing_plan="Upfront",
+    start=date(2025, 10, 1),
+    expiry=date(2026, 10, 1),
+)
+SAVINGS_PLAN = EmulatedBenefit(
+    savings_plan_id("2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f", "3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f6a"),
+    "compute-sp-1y",
+    "SavingsPlan",
+    ("Virtual Machines",),
+    share=Decimal("0.2"),
+    billing_plan="Upfront",
+    start=date(2026, 2, 1),
+    expiry=date(2027, 2, 1),
+)
+OWNER = AzureSubscription(
+    "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
+    "contoso-platform",
+    services=("Virtual Machines", "SQL Database", "Storage"),
+    locations=("eastus",),
+    charge_types=("Usage", "Purchase", "UnusedReservation", "UnusedSavingsPlan"),
+    benefits=(VM_RESERVATION, SQL_RESERVATION, SAVINGS_PLAN),
+)
+SHARER = AzureSubscription(
+    "b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e",
+    "contoso-apps",
+    services=("Virtual Machines", "Storage"),
+    locations=("eastus", "westeurope"),
+    benefits=(dataclasses.replace(VM_RESERVATION, owner=False, share=Decimal("0.3")),),
+)
+BATCH = AzureSubscription(
+    "c3d4e5f6-a7b8-4c9d-8e0f-2a3b4c5d6e7f",
+    "contoso-batch",
+    services=("Virtual Machines", "Storage"),
+    charge_types=("Usage", "Purchase"),
+    spot_services=("Virtual Machines",),
+)
+PLAIN = AzureSubscription(
+    "d4e5f6a7-b8c9-4d0e-9f1a-3b4c5d6e7f8a", "contoso-web", charge_types=("Usage", "Tax")
+)
+COMMITMENT_ESTATE = [OWNER, SHARER, BATCH, PLAIN]
 
 
 @pytest.fixture
@@ -107,6 +176,27 @@ def ledger(db: Path) -> list[dict[str, Any]]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def grouping(request: Any) -> list[str]:
+    """The grouping dimensions of a recorded query request."""
+    return [g["name"] for g in request.body["dataset"].get("grouping") or []]
+
+
+def landed_table(db: Path, table: str, where: str = "true") -> list[dict[str, Any]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        cursor = con.execute(f"select * from raw.{table} where {where}")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def filtered(request: Any, dimension: str) -> list[str]:
+    """The values a recorded query's filter pins `dimension` to ([] if it does not)."""
+    found = request.body["dataset"].get("filter") or {}
+    for part in found.get("and") or [found]:
+        if part.get("dimensions", {}).get("name") == dimension:
+            return part["dimensions"]["values"]
+    return []
+
+
 def raw_key(row: dict[str, Any]) -> tuple:
     return (
         row["usage_date"],
@@ -135,7 +225,7 @@ def test_every_page_of_a_large_subscription_lands_to_the_cent(emulator: Any, db:
     # every nextLink POSTed to the emulator (not to management.azure.com) with the same body
     truth = emu.truth(LARGE.scope, date(2026, 5, 1), date(2026, 6, 1))
     assert len(truth) == 2 * 12_400
-    detail = [r for r in emu.query_requests if r.body["dataset"].get("granularity") == "Daily"]
+    detail = [r for r in emu.query_requests if grouping(r) == list(mapping.QUERY_GROUPING)]
     assert len(detail) == 6
     for query_type in mapping.QUERY_TYPES:
         pages = [r for r in detail if r.body["type"] == query_type]
@@ -150,9 +240,12 @@ def test_every_page_of_a_large_subscription_lands_to_the_cent(emulator: Any, db:
     assert AzureCostEmulator.totals(rows) == AzureCostEmulator.totals(truth)
     assert AzureCostEmulator.totals(truth)[("ActualCost", "USD")] > Decimal("2000000")
 
-    # THEN the ledger counts every HTTP request: 1 listing + 2 discovery + 6 detail pages
-    assert results[0].api_requests == len(emu.requests) == 9
-    assert [r["api_requests"] for r in ledger(db)] == [9]
+    # THEN the ledger counts every HTTP request: 1 listing + 2 discovery + 6 detail pages + 1
+    # pricing query (40 services x 31 days, one page; all OnDemand: no benefit query, no list)
+    pricing = [r for r in emu.query_requests if grouping(r) == list(mapping.PRICING_GROUPING)]
+    assert len(pricing) == 1
+    assert results[0].api_requests == len(emu.requests) == 10
+    assert [r["api_requests"] for r in ledger(db)] == [10]
 
 
 # ---------------------------------------------------------------------- throttling, retries
@@ -185,10 +278,11 @@ def test_a_429_is_retried_after_the_wait_its_header_asks_for(
     waited = queries[1].at - queries[0].at
     assert 1.0 <= waited < 2.5
 
-    # THEN the data is complete, and the throttled attempt is counted as a request
+    # THEN the data is complete, and the throttled attempt is counted as a request (listing,
+    # 2 discovery, 2 detail, the pricing query, the retry)
     truth = emu.truth(EU.scope, date(2026, 6, 1), date(2026, 7, 1))
     assert AzureCostEmulator.totals(landed(db)) == AzureCostEmulator.totals(truth)
-    assert results[0].api_requests == len(emu.requests) == 1 + 2 + 2 + 1
+    assert results[0].api_requests == len(emu.requests) == 1 + 2 + 2 + 1 + 1
 
 
 def test_a_wait_beyond_the_budget_fails_at_once_and_lands_nothing(emulator: Any, db: Path) -> None:
@@ -337,7 +431,10 @@ def test_a_scope_spanning_subscriptions_lands_each_with_its_name(
     # THEN every query went to that scope, each Daily one within one calendar month, and the
     # call count is the documented formula: per month and query type 1 discovery + 1 per
     # (subscription, charge type) pair, + 1 names query (for the unlisted one) + the listing
-    # (3 listed subscriptions, in pages of two: 2 requests)
+    # (3 listed subscriptions, in pages of two: 2 requests); and the commitment queries: per
+    # month 1 pricing query per subscription with usage, 1 benefit query per pair of the
+    # reservation PROD owns (its covered Usage, UnusedReservation, Purchase), + the two
+    # benefits lists once (1 page each), which name the reservation (no names query)
     queries = emu.query_requests
     assert {q.scope for q in queries} == {scope}
     for q in queries:
@@ -349,7 +446,10 @@ def test_a_scope_spanning_subscriptions_lands_each_with_its_name(
         for r in truth
     }
     months, discovery_per_month = 2, len(mapping.QUERY_TYPES)
-    expected = months * discovery_per_month + len(pairs) + 1 + 2
+    pricing = {(d // 100, sub) for d, sub, _, _, _ in emu.pricing_truth(scope, START, END)}
+    benefit = {(k[0] // 100, k[1], k[2], k[4]) for k in emu.benefit_truth(scope, START, END)}
+    assert (len(pricing), len(benefit), emu.list_requests()) == (6, 6, 2)
+    expected = months * discovery_per_month + len(pairs) + 1 + 2 + len(pricing) + len(benefit) + 2
     assert len(emu.requests) == expected == results[0].api_requests
 
 
@@ -362,7 +462,7 @@ def test_default_scopes_are_every_listed_subscription(emulator: Any, db: Path) -
 
     # THEN each listed subscription is its own load, rows named from the listing
     assert [r.scope for r in results] == [PROD.scope, DATA.scope, EU.scope]
-    listing = [r for r in emu.requests if r.method == "GET"]
+    listing = [r for r in emu.requests if r.method == "GET" and r.path == "/subscriptions"]
     assert [("$skiptoken" in r.query) for r in listing] == [False, True]
     rows = landed(db)
     assert {r["subscription_name"] for r in rows} == {
@@ -455,6 +555,250 @@ def test_a_rerun_with_restated_amounts_replaces_the_window(emulator: Any, db: Pa
     assert AzureCostEmulator.totals(rows) == AzureCostEmulator.totals(truth)
     assert [r.replaced_row_count for r in second] == [r.row_count for r in first]
     assert {r["_load_id"] for r in rows} == {r.load_id for r in second}
+
+
+# ---------------------------------------------------------------------- commitments
+
+
+def test_commitment_queries_are_made_only_where_needed_paged_and_counted(
+    emulator: Any, db: Path
+) -> None:
+    # GIVEN an estate where only some subscriptions use reservations or a savings plan - one
+    # of them (SHARER) only through a shared reservation, with no commitment charge type - and
+    # benefits lists one item a page (two reservations: two pages)
+    emu = emulator(COMMITMENT_ESTATE)
+
+    # WHEN May and June are loaded, one scope per listed subscription (the default)
+    results = run_load(emu, db)
+
+    # THEN each month has one pricing query per subscription with usage, and nothing else
+    queries = emu.query_requests
+    pricing = {
+        (q.body["timePeriod"]["from"][:7], filtered(q, "SubscriptionId")[0])
+        for q in queries
+        if grouping(q) == list(mapping.PRICING_GROUPING)
+    }
+    months = ("2026-05", "2026-06")
+    assert pricing == {(m, s.subscription_id) for m in months for s in COMMITMENT_ESTATE}
+
+    # THEN a benefit query only for the commitment charge types discovery found and for the
+    # usage the pricing answer showed committed: none for PLAIN, SHARER's usage found through
+    # its pricing answer alone, BATCH's Purchase pair (Marketplace) asked like any purchase
+    benefit = [q for q in queries if grouping(q) == list(mapping.BENEFIT_GROUPING)]
+    asked = {
+        (
+            q.body["timePeriod"]["from"][:7],
+            q.body["type"],
+            filtered(q, "SubscriptionId")[0],
+            *filtered(q, "ChargeType"),
+        )
+        for q in benefit
+    }
+    per_month = {
+        ("AmortizedCost", OWNER.subscription_id, "Usage"),
+        ("AmortizedCost", OWNER.subscription_id, "UnusedReservation"),
+        ("AmortizedCost", OWNER.subscription_id, "UnusedSavingsPlan"),
+        ("ActualCost", OWNER.subscription_id, "Purchase"),
+        ("AmortizedCost", SHARER.subscription_id, "Usage"),
+        ("ActualCost", BATCH.subscription_id, "Purchase"),
+    }
+    assert asked == {(m, *key) for m in months for key in per_month}
+    assert len(benefit) == len(asked)  # one page each, none asked twice
+    usage_filters = {
+        tuple(filtered(q, "PricingModel"))
+        for q in benefit
+        if filtered(q, "ChargeType") == ["Usage"]
+    }
+    assert usage_filters == {mapping.COMMITTED_PRICING_MODELS}
+
+    # THEN the benefits lists were read once per load, every page (nextLink followed)
+    lists = [(r.path, "$skiptoken" in r.query) for r in emu.requests if r.method == "GET"]
+    assert [entry for entry in lists if entry[0] != "/subscriptions"] == [
+        (RESERVATIONS_PATH, False),
+        (RESERVATIONS_PATH, True),
+        (SAVINGS_PLANS_PATH, False),
+    ]
+    assert {r.status for r in emu.requests} == {200}
+
+    # THEN the requests add up to the documented arithmetic and the ledger counts them all:
+    # per scope its own requests, the first scope's row also the two listings (2 + 3 pages)
+    truth = [r for s in COMMITMENT_ESTATE for r in emu.truth(s.scope, START, END)]
+    pairs = {
+        (r["usage_date"] // 100, r["query_type"], r["subscription_id"], r["charge_type"])
+        for r in truth
+    }
+    discovery = len(months) * len(mapping.QUERY_TYPES) * len(COMMITMENT_ESTATE)
+    expected = 2 + discovery + len(pairs) + len(pricing) + len(asked) + 3
+    assert len(emu.requests) == expected == sum(r.api_requests for r in results)
+    own = {r.scope: sum(q.path.startswith(r.scope + "/") for q in emu.requests) for r in results}
+    assert [r.api_requests for r in results] == [
+        own[r.scope] + (2 + 3 if index == 0 else 0) for index, r in enumerate(results)
+    ]
+    # ... and a scope without commitments costs one query a month more than before: 2
+    # discovery + 3 detail (Usage billed and amortized, Tax) + 1 pricing
+    assert own[PLAIN.scope] == len(months) * (2 + 3 + 1)
+
+
+def test_landed_commitment_rows_equal_the_dataset_to_the_cent(emulator: Any, db: Path) -> None:
+    # GIVEN the estate behind one billing account, answered 40 rows a page
+    ids = [s.subscription_id for s in COMMITMENT_ESTATE]
+    scope = f"/providers/Microsoft.Billing/billingAccounts/{BILLING_ACCOUNT}"
+    emu = emulator(COMMITMENT_ESTATE, billing_accounts={BILLING_ACCOUNT: ids}, page_rows=40)
+
+    # WHEN the window is loaded at the billing account
+    run_load(emu, db, scopes=[scope])
+
+    # THEN the pricing and benefit queries were followed through their pages
+    paged = [
+        q for q in emu.query_requests if "$skiptoken" in q.query
+        and grouping(q) in (list(mapping.PRICING_GROUPING), list(mapping.BENEFIT_GROUPING))
+    ]  # fmt: skip
+    assert len(paged) > 10
+
+    # THEN per day x subscription x service x pricing model the landed rows are the dataset's
+    rows = landed_table(db, "azure_commitment_costs")
+    by_pricing = {
+        (
+            r["usage_date"],
+            r["subscription_id"],
+            r["service_name"],
+            r["pricing_model"],
+            r["currency"],
+        ): r["cost"]
+        for r in rows
+        if r["breakdown"] == "PricingModel"
+    }
+    assert by_pricing == emu.pricing_truth(scope, START, END)
+    assert {key[3] for key in by_pricing} == {"OnDemand", "Reservation", "SavingsPlan", "Spot"}
+
+    # THEN per day x benefit (x subscription x service x charge type) they are the dataset's,
+    # a Marketplace purchase kept with no benefit
+    by_benefit = {
+        (
+            r["usage_date"], r["query_type"], r["subscription_id"], r["service_name"],
+            r["charge_type"], r["benefit_id"] or "", r["currency"],
+        ): r["cost"]
+        for r in rows
+        if r["breakdown"] == "BenefitId"
+    }  # fmt: skip
+    assert by_benefit == emu.benefit_truth(scope, START, END)
+    assert any(key[5] == "" and key[4] == "Purchase" for key in by_benefit)
+
+    # ... so used and unused per benefit are the dataset's to the cent
+    def per_benefit(items: Any) -> dict[tuple[str, str], Decimal]:
+        sums: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        for key, cost in items:
+            if key[4] != "Purchase":
+                sums[(key[5], "used" if key[4] == "Usage" else "unused")] += cost
+        return {k: v.quantize(Decimal("0.01")) for k, v in sums.items()}
+
+    expected = per_benefit(emu.benefit_truth(scope, START, END).items())
+    assert per_benefit(by_benefit.items()) == expected
+    assert set(expected) == {
+        (VM_RESERVATION.benefit_id, "used"),
+        (VM_RESERVATION.benefit_id, "unused"),
+        (SQL_RESERVATION.benefit_id, "used"),
+        (SAVINGS_PLAN.benefit_id, "used"),
+        (SAVINGS_PLAN.benefit_id, "unused"),
+    }
+    assert expected[(VM_RESERVATION.benefit_id, "used")] > Decimal("10000")
+
+    # THEN every benefit row is named from the lists (their reservation ids spell the
+    # provider in lower case), and the subscriptions are named
+    names = {b.benefit_id: b.name for b in emu.listed_benefits()}
+    assert {(r["benefit_id"], r["benefit_name"]) for r in rows if r["benefit_id"]} == set(
+        names.items()
+    )
+    assert {r["subscription_name"] for r in rows} == {s.name for s in COMMITMENT_ESTATE}
+
+    # THEN the terms of the three benefits landed with the costs, as of the window's last day
+    terms = {r["benefit_id"].lower(): r for r in landed_table(db, "azure_commitments")}
+    assert set(terms) == {b.benefit_id.lower() for b in emu.listed_benefits()}
+    for benefit in emu.listed_benefits():
+        row = terms[benefit.benefit_id.lower()]
+        assert (row["benefit_kind"], row["display_name"], row["term"]) == (
+            benefit.kind,
+            benefit.name,
+            benefit.term,
+        )
+        assert row["expiry_time"].date() == benefit.expiry
+        assert row["benefit_start_time"].date() == benefit.start
+        assert (row["as_of_date"], row["_scope"]) == (date(2026, 6, 30), scope)
+    assert terms[VM_RESERVATION.benefit_id.lower()]["billing_plan"] == "Monthly"
+    assert terms[SAVINGS_PLAN.benefit_id.lower()]["billing_plan"] is None  # paid upfront
+    assert terms[SAVINGS_PLAN.benefit_id.lower()]["commitment_amount"] == Decimal("4.5")
+
+    # THEN the three tables are one load: the same load id, one ledger row
+    load_ids = {
+        r["_load_id"]
+        for table in ("azure_cost_management", "azure_commitment_costs", "azure_commitments")
+        for r in landed_table(db, table)
+    }
+    assert load_ids == {r["load_id"] for r in ledger(db)} and len(load_ids) == 1
+
+
+def test_a_403_on_the_reservations_list_lands_the_costs_and_says_so(
+    emulator: Any, db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a credential without the Reservations Reader role: the reservations list answers
+    # HTTP 403 (the savings plans list and the Query API answer)
+    emu = emulator([OWNER, SHARER])
+    emu.fail(
+        403,
+        times=-1,
+        path_contains=RESERVATIONS_PATH,
+        message=f"The client with token Bearer {TOKEN} does not have authorization to perform "
+        "action 'Microsoft.Capacity/reservations/read'",
+    )
+
+    # WHEN the window is loaded
+    caplog.set_level(logging.INFO, logger="finops.loaders.azure_cost_management")
+    first = run_load(emu, db)
+
+    # THEN the costs and the commitment rows landed in full, named by the Query API instead
+    truth = [r for s in (OWNER, SHARER) for r in emu.truth(s.scope, START, END)]
+    assert sorted(map(raw_key, landed(db))) == sorted(map(raw_key, truth))
+    benefit_rows = landed_table(db, "azure_commitment_costs", "benefit_id is not null")
+    names = {b.benefit_id: b.name for b in emu.listed_benefits()}
+    assert {(r["benefit_id"], r["benefit_name"]) for r in benefit_rows} == set(names.items())
+    names_queries = [
+        q for q in emu.query_requests if grouping(q) == list(mapping.BENEFIT_NAMES_GROUPING)
+    ]
+    assert sorted(q.scope for q in names_queries) == [OWNER.scope, SHARER.scope]
+    assert [r["status"] for r in ledger(db)] == ["succeeded", "succeeded"]
+    assert sum(r.api_requests for r in first) == len(emu.requests)
+
+    # THEN the log says what failed, what to do and what it means - without the token
+    warning = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warning) == 1
+    assert "HTTP 403" in warning[0] and RESERVATIONS_PATH in warning[0]
+    assert (
+        "Reservations Reader" in warning[0] and "costs and commitment rows still land" in warning[0]
+    )
+    assert TOKEN not in caplog.text
+
+    # THEN no terms landed (one list unread: nothing replaced)
+    assert landed_table(db, "azure_commitments") == []
+
+    # WHEN the role is granted and the window loaded again, THEN the terms land
+    emu.clear_faults()
+    second = run_load(emu, db)
+    terms = landed_table(db, "azure_commitments")
+    assert {(r["benefit_id"].lower(), r["_load_id"]) for r in terms} == {
+        (VM_RESERVATION.benefit_id.lower(), second[0].load_id),
+        (SQL_RESERVATION.benefit_id.lower(), second[0].load_id),
+        (SAVINGS_PLAN.benefit_id.lower(), second[0].load_id),
+        (VM_RESERVATION.benefit_id.lower(), second[1].load_id),  # SHARER's rows name it too
+    }
+
+    # WHEN the role is lost again, THEN the next load keeps those terms and lands the costs
+    emu.fail(403, times=-1, path_contains=RESERVATIONS_PATH)
+    emu.restate(Decimal("1.02"), on_or_after=date(2026, 6, 1))
+    third = run_load(emu, db)
+    assert landed_table(db, "azure_commitments") == terms
+    truth = [r for s in (OWNER, SHARER) for r in emu.truth(s.scope, START, END)]
+    assert AzureCostEmulator.totals(landed(db)) == AzureCostEmulator.totals(truth)
+    assert {r["_load_id"] for r in landed(db)} == {r.load_id for r in third}
 
 
 # ---------------------------------------------------------------------- the scheme (pure)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,11 @@ import pytest
 
 from loaders import warehouse
 from loaders.azure_cost_management import mapping
-from loaders.azure_cost_management.source import AZURE_COST_MANAGEMENT
+from loaders.azure_cost_management.source import (
+    AZURE_COMMITMENT_COSTS,
+    AZURE_COMMITMENTS,
+    AZURE_COST_MANAGEMENT,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "azure_query"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
@@ -220,3 +224,261 @@ def test_mapped_rows_land_in_the_warehouse_unchanged(tmp_path: Path) -> None:
             "select usage_date, sum(cost) from raw.azure_cost_management group by 1 order by 1"
         ).fetchall()
     assert totals == [(20260130, Decimal("857.4458023580")), (20260131, Decimal("812.4900000000"))]
+
+
+# ---------------------------------------------------------------------- commitments
+
+VM_RESERVATION = (
+    "/providers/Microsoft.Capacity/reservationOrders/5e0c4d1a-2b3f-4a6e-9d8c-7f1a2b3c4d5e"
+    "/reservations/8a7b6c5d-4e3f-4a2b-9c1d-0e9f8a7b6c5d"
+)
+SAVINGS_PLAN = (
+    "/providers/Microsoft.BillingBenefits/savingsPlanOrders/2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"
+    "/savingsPlans/3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f6a"
+)
+
+
+def listed(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / f"list.{name}.json").read_text())
+
+
+def test_a_pricing_answer_maps_each_service_and_pricing_model() -> None:
+    # GIVEN the pricing query's answer for one subscription and day
+    body = answer("amortized_cost.usage_by_pricing_model")
+
+    # WHEN it is read and mapped
+    models = mapping.pricing_models(body)
+    rows = mapping.commitment_rows(
+        body,
+        query_type="AmortizedCost",
+        breakdown="PricingModel",
+        fixed={"SubscriptionId": SUBSCRIPTION, "ChargeType": "Usage"},
+    )
+
+    # THEN the committed models are told apart, and every row keeps service, model and cost
+    assert models == {"OnDemand", "Reservation", "SavingsPlan", "Spot"}
+    assert sorted(m for m in models if mapping.is_committed(m)) == ["Reservation", "SavingsPlan"]
+    assert mapping.is_committed("Savings Plan") and not mapping.is_committed(None)
+    assert [(r["service_name"], r["pricing_model"], r["cost"]) for r in rows] == [
+        ("Virtual Machines", "OnDemand", Decimal("412.5")),
+        ("Virtual Machines", "Reservation", Decimal("310.25")),
+        ("Virtual Machines", "SavingsPlan", Decimal("55.125")),
+        ("Virtual Machines", "Spot", Decimal("20")),
+        ("Storage", "OnDemand", Decimal("96.4")),
+    ]
+    assert {(r["breakdown"], r["charge_type"], r["benefit_id"]) for r in rows} == {
+        ("PricingModel", "Usage", None)
+    }
+    assert list(rows[0]) == [name for name, _, _ in AZURE_COMMITMENT_COSTS.columns]
+
+
+def test_a_benefit_answer_maps_benefit_ids_and_a_purchase_of_no_benefit_stays() -> None:
+    # GIVEN a benefit query's answer with a reservation's and a savings plan's rows
+    body = answer("benefits.by_benefit_id")
+
+    # WHEN it is mapped as the UnusedReservation query of a subscription
+    fixed = {"SubscriptionId": SUBSCRIPTION, "SubscriptionName": "p", "ChargeType": "X"}
+    rows = mapping.commitment_rows(
+        body,
+        query_type="AmortizedCost",
+        breakdown="BenefitId",
+        fixed={**fixed, "ChargeType": "UnusedReservation"},
+    )
+
+    # THEN each row carries its benefit's id as the API spelt it
+    assert [(r["benefit_id"], r["cost"]) for r in rows] == [
+        (VM_RESERVATION, Decimal("17.75")),
+        (SAVINGS_PLAN, Decimal("3.5")),
+    ]
+    assert {(r["charge_type"], r["pricing_model"], r["subscription_name"]) for r in rows} == {
+        ("UnusedReservation", None, "p")
+    }
+
+    # WHEN a Purchase answer has a row of no benefit (a Marketplace purchase)
+    body["properties"]["rows"][1][3] = ""
+    purchases = mapping.commitment_rows(
+        body,
+        query_type="ActualCost",
+        breakdown="BenefitId",
+        fixed={**fixed, "ChargeType": "Purchase"},
+    )
+
+    # THEN it stays, with no benefit id
+    assert [r["benefit_id"] for r in purchases] == [VM_RESERVATION, None]
+
+
+def commitment_answer(name: str, row: int, column: int, value: Any) -> dict[str, Any]:
+    body = copy.deepcopy(answer(name))
+    body["properties"]["rows"][row][column] = value
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "breakdown", "charge_type", "message"),
+    [
+        pytest.param(
+            commitment_answer("amortized_cost.usage_by_pricing_model", 2, 0, "12,5"),
+            "PricingModel",
+            "Usage",
+            "row 2, column Cost: '12,5' is not a number",
+            id="pricing: text cost",
+        ),
+        pytest.param(
+            commitment_answer("amortized_cost.usage_by_pricing_model", 3, 1, 20260132),
+            "PricingModel",
+            "Usage",
+            "row 3, column UsageDate: 20260132",
+            id="pricing: no such day",
+        ),
+        pytest.param(
+            commitment_answer("benefits.by_benefit_id", 1, 3, ""),
+            "BenefitId",
+            "UnusedReservation",
+            "row 1, column BenefitId: '' on a UnusedReservation row",
+            id="unused row without a benefit",
+        ),
+        pytest.param(
+            commitment_answer("benefits.by_benefit_id", 0, 3, None),
+            "BenefitId",
+            "Usage",
+            "row 0, column BenefitId: None on a Usage row",
+            id="committed usage without a benefit",
+        ),
+        pytest.param(
+            commitment_answer("benefits.by_benefit_id", 0, 2, None),
+            "BenefitId",
+            "Usage",
+            "row 0, column ServiceName: value is null",
+            id="null service",
+        ),
+        pytest.param(
+            answer("benefits.by_benefit_id"),
+            "PricingModel",
+            "Usage",
+            "PricingModel answer has no PricingModel column",
+            id="benefit answer read as pricing",
+        ),
+    ],
+)
+def test_a_bad_commitment_value_names_its_row_column_and_value(
+    body: dict[str, Any], breakdown: str, charge_type: str, message: str
+) -> None:
+    # GIVEN a pricing or benefit page with one damaged value
+    # WHEN it is mapped, THEN the error names the row, the column and the value
+    with pytest.raises(ValueError) as error:
+        mapping.commitment_rows(
+            body,
+            query_type="AmortizedCost",
+            breakdown=breakdown,
+            fixed={"SubscriptionId": SUBSCRIPTION, "ChargeType": charge_type},
+        )
+    assert message in str(error.value)
+
+
+def test_benefits_lists_map_terms_and_dates() -> None:
+    # GIVEN the reservations and the savings plans lists as the REST API shapes them
+    [reservation] = listed("reservations")["value"]
+    [plan] = listed("savings_plans")["value"]
+
+    # WHEN their items are mapped as of the window's last day
+    as_of = date(2026, 6, 30)
+    ri = mapping.benefit_row(reservation, kind="Reservation", as_of=as_of, index=0)
+    sp = mapping.benefit_row(plan, kind="SavingsPlan", as_of=as_of, index=0)
+
+    # THEN the terms are kept as listed, date-times as naive UTC (7 fraction digits cut to 6)
+    assert list(ri) == [name for name, _, _ in AZURE_COMMITMENTS.columns]
+    assert (ri["benefit_id"], ri["display_name"], ri["term"], ri["billing_plan"]) == (
+        VM_RESERVATION.replace("Microsoft.Capacity", "microsoft.capacity"),
+        "vm-d2s-eastus-3y",
+        "P3Y",
+        "Monthly",
+    )
+    assert ri["benefit_start_time"] == datetime(2024, 3, 1, 10, 15, 30, 123456)
+    assert ri["expiry_time"] == datetime(2027, 3, 1, 10, 15, 30, 123456)
+    assert (ri["sku_name"], ri["reserved_resource_type"], ri["commitment_amount"]) == (
+        "Standard_D2s_v5",
+        "VirtualMachines",
+        None,
+    )
+    assert (sp["benefit_kind"], sp["term"], sp["billing_plan"], sp["applied_scope_type"]) == (
+        "SavingsPlan",
+        "P1Y",
+        "P1M",
+        "Single",
+    )
+    assert (sp["commitment_amount"], sp["commitment_currency"], sp["commitment_grain"]) == (
+        Decimal("4.5"),
+        "USD",
+        "Hourly",
+    )
+    assert sp["benefit_start_time"] is None  # not in this answer: never guessed
+    assert sp["effective_time"] == datetime(2026, 2, 1, 18, 5, 37, 103428)
+    assert ri["as_of_date"] == sp["as_of_date"] == as_of
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        pytest.param(
+            "expiryDateTime", "2027-13-01", "expiryDateTime: '2027-13-01' is not a date-time",
+            id="bad expiry",
+        ),
+        pytest.param("benefitStartTime", 20240301, "benefitStartTime: 20240301", id="number"),
+    ],
+)  # fmt: skip
+def test_a_bad_list_value_names_the_item_and_field(field: str, value: Any, message: str) -> None:
+    # GIVEN a reservation whose date field is unusable
+    [item] = copy.deepcopy(listed("reservations"))["value"]
+    item["properties"][field] = value
+
+    # WHEN it is mapped, THEN the error names the item, its id and the field
+    with pytest.raises(ValueError) as error:
+        mapping.benefit_row(item, kind="Reservation", as_of=date(2026, 6, 30), index=3)
+    assert "Reservation list item 3 (/providers/microsoft.capacity/" in str(error.value)
+    assert message in str(error.value)
+
+
+def test_commitment_rows_land_with_the_costs_in_one_transaction(tmp_path: Path) -> None:
+    # GIVEN a window of costs landed with its pricing rows
+    db = tmp_path / "w.duckdb"
+    scope = f"/subscriptions/{SUBSCRIPTION}"
+    costs = mapping.to_rows(
+        answer("actual_cost.usage.page_2"), query_type="ActualCost", fixed=FIXED_USAGE
+    )
+    pricing = mapping.commitment_rows(
+        answer("amortized_cost.usage_by_pricing_model"),
+        query_type="AmortizedCost",
+        breakdown="PricingModel",
+        fixed={"SubscriptionId": SUBSCRIPTION, "ChargeType": "Usage"},
+    )
+
+    def land(commitment_rows: list[dict[str, Any]]) -> warehouse.LoadResult:
+        return warehouse.replace_window(
+            db,
+            raw_table="azure_cost_management",
+            source="azure_cost_management",
+            scope=scope,
+            window_start=date(2026, 1, 31),
+            window_end=date(2026, 2, 1),
+            rows=costs,
+            with_tables={"azure_commitment_costs": commitment_rows},
+        )
+
+    first = land(pricing)
+
+    # WHEN a later load of the window brings a commitment row the writer refuses
+    bad = [*pricing, {**pricing[0], "cost": None}]
+    with pytest.raises(warehouse.LoadValidationError, match="azure_commitment_costs row 5"):
+        land(bad)
+
+    # THEN neither table changed: both are still the first load's, under its one ledger row
+    with duckdb.connect(str(db), read_only=True) as con:
+        ids = con.execute(
+            "select distinct _load_id from raw.azure_cost_management union "
+            "select distinct _load_id from raw.azure_commitment_costs"
+        ).fetchall()
+        ledger = con.execute("select load_id, raw_table, row_count from raw.load_ledger").fetchall()
+        total = con.execute("select sum(cost) from raw.azure_commitment_costs").fetchone()[0]
+    assert ids == [(first.load_id,)]
+    assert ledger == [(first.load_id, "raw.azure_cost_management", len(costs))]
+    assert total == Decimal("894.275")

@@ -246,8 +246,7 @@ def test_warehouse_totals_equal_the_api_pages_to_the_cent(
     ledger = query(
         db,
         "select scope, row_count, api_requests, api_cost_usd from raw.load_ledger "
-        "where source = 'simulated' and raw_table != 'raw.aws_commitment_utilization' "
-        "order by scope",
+        "where source = 'simulated' order by scope",
     )
     assert len(ledger) == 5
     assert sum(row[1] for row in ledger) == sum(r.row_count for r in results) > 30_000
@@ -273,6 +272,78 @@ def test_warehouse_totals_equal_the_api_pages_to_the_cent(
     )
     assert (plans, used, unused) == (1, covered, fees)
     assert simulated.would_cost_usd(batch) == Decimal("0.01") * batch.aws_requests
+
+
+def test_azure_commitment_answers_agree_with_the_charge_type_rows(
+    batch: simulated.SimulatedBatch, loaded: tuple[Path, list[Any]]
+) -> None:
+    # GIVEN the 180-day window loaded, with the simulated Azure commitment answers
+    db, results = loaded
+
+    # WHEN the pricing rows are summed per day x subscription x service
+    [(gap, days, priced)] = query(
+        db,
+        """
+        with
+        pricing as (
+            select usage_date, subscription_id, service_name, sum(cost) as cost
+            from raw.azure_commitment_costs where breakdown = 'PricingModel' group by all
+        ),
+        usage as (
+            select usage_date, subscription_id, service_name, sum(cost) as cost
+            from raw.azure_cost_management
+            where query_type = 'AmortizedCost' and charge_type = 'Usage' group by all
+        )
+        select max(abs(coalesce(pricing.cost, 0) - coalesce(usage.cost, 0))),
+            count(distinct usage_date), count(*)
+        from pricing full outer join usage using (usage_date, subscription_id, service_name)
+        """,
+    )
+
+    # THEN they are the amortized Usage rows of the same day, subscription and service
+    assert gap < Decimal("0.000001") and days == 180 and priced > 180 * 40
+
+    # WHEN the reservation's rows are compared with the charge-type rows of its subscription
+    [(unused, unused_rows, purchase, purchase_rows, used, reserved)] = query(
+        db,
+        """
+        select
+            (select sum(cost) from raw.azure_commitment_costs
+                where charge_type = 'UnusedReservation' and benefit_id is not null),
+            (select sum(cost) from raw.azure_cost_management where charge_type = 'UnusedReservation'),
+            (select sum(cost) from raw.azure_commitment_costs
+                where charge_type = 'Purchase' and benefit_id is not null),
+            (select sum(cost) from raw.azure_cost_management where charge_type = 'Purchase'),
+            (select sum(cost) from raw.azure_commitment_costs
+                where breakdown = 'BenefitId' and charge_type = 'Usage'),
+            (select sum(cost) from raw.azure_commitment_costs where pricing_model = 'Reservation')
+        """,
+    )
+
+    # THEN its unused and purchase amounts are those rows', its used part the Reservation
+    # priced usage, all to the cent
+    assert abs(unused - unused_rows) < CENT and unused > 0
+    assert abs(purchase - purchase_rows) < CENT and purchase > 0
+    assert abs(used - reserved) < CENT and used > unused
+    # ... one reservation, named, with its terms, landed with prod's costs in one load
+    benefits = query(
+        db,
+        "select distinct c.benefit_id, c.benefit_name, t.term, t.billing_plan, "
+        "cast(t.expiry_time as date), t._load_id = c._load_id "
+        "from raw.azure_commitment_costs as c join raw.azure_commitments as t using (benefit_id)",
+    )
+    assert benefits == [
+        (
+            catalog.AZURE_RESERVATION_ID,
+            catalog.AZURE_RESERVATION_NAME,
+            "P1Y",
+            "Monthly",
+            AS_OF + timedelta(days=catalog.AZURE_RESERVATION_ENDS_AFTER_DAYS),
+            True,
+        )
+    ]
+    prod = next(r for r in results if r.scope == f"/subscriptions/{catalog.AZURE_PROD.id}")
+    assert prod.api_requests == batch.azure_requests(prod.scope)
 
 
 def test_loading_the_same_window_twice_leaves_no_duplicates(tmp_path: Path) -> None:

@@ -41,8 +41,6 @@ from marts.fct_daily_costs group by all order by all
 KPI_SQL = "select * exclude (kpi_id) from marts.fct_cost_kpis order by provider_scope, cost_basis"
 TIMEOUT_S = 180
 
-COMMITMENTS = "raw.aws_commitment_utilization"
-
 
 def lock_is_held_by_another(handle) -> bool:
     try:
@@ -54,15 +52,13 @@ def lock_is_held_by_another(handle) -> bool:
 
 
 def landed_scopes(warehouse: Path) -> int:
-    """Succeeded cost loads in the ledger, one per scope (the test holds the writer lock:
-    nobody writes); the savings plan's commitment table lands before the AWS costs."""
+    """Succeeded loads in the ledger (the test holds the writer lock: nobody writes)."""
     if not warehouse.exists():
         return 0
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         return con.execute(
-            "select count(*) from raw.load_ledger where status = 'succeeded' "
-            f"and raw_table != '{COMMITMENTS}'"
+            "select count(*) from raw.load_ledger where status = 'succeeded'"
         ).fetchone()[0]
     finally:
         con.close()
@@ -140,7 +136,7 @@ def test_a_run_killed_mid_load_leaves_no_partial_or_duplicated_data(
     replaced = query(
         warehouse,
         "select scope, row_count, replaced_row_count from raw.load_ledger "
-        f"where status = 'succeeded' and raw_table != '{COMMITMENTS}' order by started_at",
+        "where status = 'succeeded' order by started_at",
     )
     first, rerun_loads = replaced[:landed], replaced[landed:]
     assert len(rerun_loads) == scopes_per_load

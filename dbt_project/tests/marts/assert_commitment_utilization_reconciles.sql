@@ -1,8 +1,9 @@
 -- used_cost + unused_cost of fct_commitment_utilization equal the effective cost of the
 -- staged rows they come from, to the cent: no amortized commitment cost lost, doubled or
 -- left without a status. Two keys, each per billing currency:
--- * per commitment discount, for FOCUS files: the commitment's non-purchase rows;
--- * per billing account, for every source: those FOCUS rows plus Cost Explorer's
+-- * per commitment discount, for FOCUS files and the Azure Query API: the commitment's
+--   non-purchase rows;
+-- * per billing account, for every source: those rows plus Cost Explorer's
 --   commitment record types (SavingsPlanCoveredUsage, DiscountedUsage = used;
 --   SavingsPlanRecurringFee, RIFee = unused), which the mart splits by commitment - so a
 --   day of commitment costs without Cost Explorer's commitment answer fails here.
@@ -15,6 +16,10 @@ staged as (
     select * from {{ ref('stg_focus_files__costs') }}
 ),
 
+azure_staged as (
+    select * from {{ ref('stg_azure_cost_management__commitment_costs') }}
+),
+
 aws_staged as (
     select * from {{ ref('stg_aws_cost_explorer__costs') }}
 ),
@@ -23,7 +28,7 @@ utilization as (
     select * from {{ ref('fct_commitment_utilization') }}
 ),
 
-focus_commitment_rows as (
+staged_commitment_rows as (
     select
         commitment_discount_id,
         billing_account_id,
@@ -34,10 +39,23 @@ focus_commitment_rows as (
     where
         commitment_discount_id is not null
         and coalesce(charge_category, '') != 'Purchase'
+
+    union all
+
+    select
+        commitment_discount_id,
+        billing_account_id,
+        billing_currency,
+        charge_date,
+        effective_cost
+    from azure_staged
+    where
+        commitment_discount_id is not null
+        and coalesce(charge_category, '') != 'Purchase'
 ),
 
-focus_commitments as (
-    select distinct commitment_discount_id from focus_commitment_rows
+staged_commitments as (
+    select distinct commitment_discount_id from staged_commitment_rows
 ),
 
 amounts as (
@@ -47,7 +65,7 @@ amounts as (
         billing_currency,
         charge_date,
         effective_cost
-    from focus_commitment_rows
+    from staged_commitment_rows
 
     union all
 
@@ -57,7 +75,7 @@ amounts as (
         billing_currency,
         charge_date,
         effective_cost
-    from focus_commitment_rows
+    from staged_commitment_rows
 
     union all
 
@@ -82,8 +100,8 @@ amounts as (
         utilization.charge_date,
         utilization.used_cost + utilization.unused_cost as effective_cost
     from utilization
-    inner join focus_commitments
-        on utilization.commitment_discount_id = focus_commitments.commitment_discount_id
+    inner join staged_commitments
+        on utilization.commitment_discount_id = staged_commitments.commitment_discount_id
 
     union all
 

@@ -12,6 +12,10 @@
 --
 -- Sources:
 -- * FOCUS files: their rows as they are.
+-- * Azure Cost Management: the Query API's commitment rows as staged
+--   (stg_azure_cost_management__commitment_costs: usage by pricing model, used / unused per
+--   benefit, purchases); the Query API gives no list price, so Azure rows without FOCUS
+--   files count in list_cost_missing_effective_cost.
 -- * AWS Cost Explorer: the record types in FOCUS terms - Usage is on-demand usage
 --   (Standard; list = contracted = its unblended cost), SavingsPlanCoveredUsage /
 --   DiscountedUsage the usage a savings plan / reservation covered (Committed, Used; list =
@@ -42,6 +46,11 @@ aws_costs as (
 
 aws_commitment_days as (
     select * from {{ ref('stg_aws_cost_explorer__commitment_utilization') }}
+    {{ rebuilt_days_filter(ref('stg_finops__load_ledger')) }}
+),
+
+azure_costs as (
+    select * from {{ ref('stg_azure_cost_management__commitment_costs') }}
     {{ rebuilt_days_filter(ref('stg_finops__load_ledger')) }}
 ),
 
@@ -164,6 +173,30 @@ costs as (
         list_cost,
         contracted_cost
     from focus_costs
+
+    union all
+
+    select
+        charge_date,
+        provider_name,
+        billing_account_id,
+        sub_account_id,
+        service_name,
+        charge_category,
+        pricing_category,
+        commitment_discount_id,
+        commitment_discount_name,
+        commitment_discount_type,
+        commitment_discount_category,
+        commitment_discount_status,
+        commitment_discount_unit,
+        commitment_discount_quantity,
+        billing_currency,
+        billed_cost,
+        effective_cost,
+        list_cost,
+        contracted_cost
+    from azure_costs
 
     union all
 

@@ -1,7 +1,8 @@
 -- One row per commitment discount seen in the cost rows: its attributes, the billing
 -- account, and the first and last day a row of it (usage, unused or purchase) was charged.
 -- Start and end dates, term and payment option come from the providers' commitment APIs
--- (Cost Explorer's commitment operations; the latest day's answer wins): where no source
+-- (Cost Explorer's commitment operations, the latest day's answer; Azure's reservations and
+-- savings plans lists): where no source
 -- gives them they are null, and so is days_to_expiry - never guessed from the cost rows.
 -- days_to_expiry counts from the last charge date of the warehouse (fct_daily_costs), not
 -- from the wall clock, so a rebuild of the same data gives the same answer.
@@ -22,6 +23,23 @@ aws_terms as (
         max_by(payment_option, charge_date) as payment_option
     from {{ ref('stg_aws_cost_explorer__commitment_utilization') }}
     group by provider_name, commitment_discount_id
+),
+
+azure_terms as (
+    select
+        provider_name,
+        commitment_discount_id,
+        start_date,
+        end_date,
+        term,
+        payment_option
+    from {{ ref('stg_azure_cost_management__commitments') }}
+),
+
+terms as (
+    select * from aws_terms
+    union all
+    select * from azure_terms
 ),
 
 as_of as (
@@ -61,7 +79,7 @@ final as (
         cast({{ days_between('as_of.as_of_date', 'terms.end_date') }} as integer)
             as days_to_expiry
     from commitments
-    left join aws_terms as terms
+    left join terms
         on
             commitments.provider_name = terms.provider_name
             and commitments.commitment_discount_id = terms.commitment_discount_id
