@@ -9,9 +9,11 @@ purchases. Every figure the tests expect is worked out by hand from these rows
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from aws_ce_emulator import Charge, Commitment, CommitmentUse, Estate
+from azure_emulator import AzureCostEmulator, AzureSubscription, EmulatedBenefit
 from focus_testing import write_rows
 
 HEADER = [
@@ -29,7 +31,8 @@ PERIOD = ("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")
 # The day the shared pipeline run (conftest `commitments_home`) runs for.
 COMMITMENTS_RUN_DATE = date(2026, 1, 12)
 PLAN = "arn:aws:savingsplans::111111111111:savingsplan/sp-1"
-RESERVATION = "/providers/Microsoft.Capacity/reservationOrders/ro-1/reservations/ri-1"
+# Lower case, as Azure's FOCUS exports and the Query API's BenefitId (staged lower-cased) write it.
+RESERVATION = "/providers/microsoft.capacity/reservationorders/ro-1/reservations/ri-1"
 
 
 def aws(service, category, subcategory, charge, frequency, pricing, commitment, status,
@@ -112,3 +115,63 @@ def cost_explorer_estate(start: date, end: date) -> Estate:
     plan = Commitment("SavingsPlan", PLAN, LINKED, start=date(2025, 2, 10), end=date(2026, 2, 10))
     uses = [CommitmentUse(plan, day, used="70", unused="30", on_demand="115")]
     return Estate(start, end, charges, {LINKED: "Workloads"}, commitment_uses=uses)
+
+
+# ------------------------------------------------------------------ the same through the Query API
+
+SUBSCRIPTION = "SUB-1"
+BILLING_ACCOUNT = "ba-1"
+RESERVATION_END = date(2026, 3, 1)
+
+
+def query_api_subscription() -> AzureSubscription:
+    """The export's Azure half as a subscription of the Query API emulator, in EUR, with its
+    reservation (whose list entry ends on RESERVATION_END)."""
+    reservation = EmulatedBenefit(
+        RESERVATION,
+        "VM reservation",
+        "Reservation",
+        ("Virtual Machines",),
+        start=date(2025, 3, 1),
+        expiry=RESERVATION_END,
+        billing_plan="Upfront",
+    )
+    return AzureSubscription(
+        SUBSCRIPTION,
+        "Production",
+        currency="EUR",
+        services=("Virtual Machines",),
+        locations=("westeurope",),
+        charge_types=("Usage", "Purchase"),
+        benefits=(reservation,),
+    )
+
+
+def answer_the_export(emulator: AzureCostEmulator) -> None:
+    """Replace the emulator's generated rows with the export's Azure day, as the Query API
+    has it: the reservation's purchase (ActualCost), the VM usage it covered at its amortized
+    50 and the VM usage on demand (AmortizedCost and ActualCost, 50: nothing to amortize)."""
+    base = {
+        "usage_date": 20260110,
+        "subscription_id": SUBSCRIPTION,
+        "subscription_name": "Production",
+        "service_name": "Virtual Machines",
+        "resource_location": "westeurope",
+        "currency": "EUR",
+    }
+    on_demand = {"pricing_model": "OnDemand", "benefit_id": "", "benefit_name": ""}
+    covered = {
+        "pricing_model": "Reservation",
+        "benefit_id": RESERVATION,
+        "benefit_name": "VM reservation",
+    }
+    emulator.rows = [
+        {**base, "query_type": "ActualCost", "charge_type": "Purchase",
+         "cost": Decimal("300"), **covered},
+        {**base, "query_type": "AmortizedCost", "charge_type": "Usage",
+         "cost": Decimal("50"), **covered},
+        {**base, "query_type": "AmortizedCost", "charge_type": "Usage",
+         "cost": Decimal("50"), **on_demand},
+        {**base, "query_type": "ActualCost", "charge_type": "Usage",
+         "cost": Decimal("50"), **on_demand},
+    ]  # fmt: skip

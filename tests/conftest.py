@@ -10,7 +10,17 @@ from pathlib import Path
 import luigi
 import pytest
 from aws_ce_emulator import CostExplorerProxy, MotoServer
-from commitments_testing import COMMITMENTS_RUN_DATE, PAYER, cost_explorer_estate, write_export
+from azure_emulator import AzureCostEmulator, self_signed_certificate, server_ssl_context
+from commitments_testing import (
+    BILLING_ACCOUNT,
+    COMMITMENTS_RUN_DATE,
+    PAYER,
+    SUBSCRIPTION,
+    answer_the_export,
+    cost_explorer_estate,
+    query_api_subscription,
+    write_export,
+)
 from finops_testing import FIXED_RUN_DATE, finops_env, run_pipeline
 
 # Fixtures that run the pipeline once and are shared: every test using one goes to the same
@@ -19,6 +29,8 @@ SHARED_BUILDS = ("two_clouds", "built_home", "commitments_home", "commitments_ap
 # Builds that share a worker with another: the rate-optimization tests compare the two
 # commitments runs, so both are built once, on the same worker.
 SAME_WORKER = {"commitments_api_home": "commitments_home"}
+AZURE_TENANT = "5d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"  # the commitments run's emulated tenant
+AZURE_CLIENT = "6e2f3a4b-5c6d-4e7f-9081-92a3b4c5d6e7"
 # Groups that take minutes, started first (`make test` passes --no-loadscope-reorder, so
 # xdist hands out groups in collection order): a long group started last would end the run
 # on one worker while the other idles. The rest follow, largest group first.
@@ -131,21 +143,35 @@ def commitments_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 def commitments_api_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """FINOPS_HOME after one full DailyPipeline run of the same commitments through the cost
     APIs: Cost Explorer (moto's server for GetCostAndUsage and STS, our proxy for the
-    commitment operations) answering the export's AWS half."""
+    commitment operations) answering the export's AWS half, and the Azure Query API emulator
+    (over TLS, with its identity authority) its Azure half, at the billing account's scope."""
     home = tmp_path_factory.mktemp("commitments_api_home")
+    cert, key = self_signed_certificate(tmp_path_factory.mktemp("commitments_tls"))
     moto = MotoServer().start()
     proxy = CostExplorerProxy(moto.url).start()
+    azure = AzureCostEmulator(
+        [query_api_subscription()],
+        start=date(2025, 12, 1),
+        end=COMMITMENTS_RUN_DATE,
+        billing_accounts={BILLING_ACCOUNT: [SUBSCRIPTION]},
+        ssl_context=server_ssl_context(cert, key),
+        tenant_id=AZURE_TENANT,
+        client_id=AZURE_CLIENT,
+        client_secret="commitments-test-azure-secret",
+    )
+    answer_the_export(azure)
+    azure.start()
     try:
         estate = cost_explorer_estate(date(2025, 12, 1), COMMITMENTS_RUN_DATE)
         moto.queue(estate.answers(), account_id=PAYER)
         proxy.estate = estate
         with pytest.MonkeyPatch.context() as mp:
             for name in list(os.environ):
-                if name.startswith(("FINOPS_", "AWS_")):
+                if name.startswith(("FINOPS_", "AWS_", "AZURE_")):
                     mp.delenv(name)
             env = finops_env(
                 home,
-                FINOPS_SOURCES="aws",
+                FINOPS_SOURCES="aws,azure",
                 FINOPS_AWS_ROLE_ARN=f"arn:aws:iam::{PAYER}:role/finops",
                 AWS_ACCESS_KEY_ID="AKIAFINOPSCOMMITMENTS",
                 AWS_SECRET_ACCESS_KEY="commitments-test-secret",
@@ -154,6 +180,13 @@ def commitments_api_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
                 AWS_SHARED_CREDENTIALS_FILE=str(home / "no-aws-credentials"),
                 AWS_ENDPOINT_URL=moto.url,
                 AWS_ENDPOINT_URL_COST_EXPLORER=proxy.url,
+                AZURE_TENANT_ID=AZURE_TENANT,
+                AZURE_CLIENT_ID=AZURE_CLIENT,
+                AZURE_CLIENT_SECRET="commitments-test-azure-secret",
+                AZURE_AUTHORITY_HOST=azure.url,
+                FINOPS_AZURE_ARM_ENDPOINT=azure.url,
+                FINOPS_AZURE_SCOPES=f"/providers/Microsoft.Billing/billingAccounts/{BILLING_ACCOUNT}",
+                REQUESTS_CA_BUNDLE=str(cert),
             )
             for name, value in env.items():
                 mp.setenv(name, value)
@@ -161,5 +194,6 @@ def commitments_api_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         assert result.status == luigi.execution_summary.LuigiStatusCode.SUCCESS, result.summary_text
         yield home
     finally:
+        azure.stop()
         proxy.stop()
         moto.stop()

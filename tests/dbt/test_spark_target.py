@@ -147,6 +147,8 @@ def test_finops_spark_builds_every_node_of_the_project(spark_builds: dict):
     assert sorted(p.name for p in (spark_dir / "raw").iterdir()) == [
         "aws_commitment_utilization",
         "aws_cost_explorer",
+        "azure_commitment_costs",
+        "azure_commitments",
         "azure_cost_management",
         "focus_costs",
         "focus_imports",

@@ -6,8 +6,8 @@ Low utilization is read from the shared `finops run` on the commitments FOCUS ex
 (conftest `commitments_home`, tests/commitments_testing.py: the AWS savings plan used 70 and
 left 30 USD unused on 2026-01-10 - 0.7, below the default 0.9 - while the Azure reservation
 was fully used). FOCUS files carry no end dates: the expiry alerts are checked end to end on
-the same commitments through Cost Explorer (conftest `commitments_api_home`, whose plan ends
-in 31 days), and each horizon's edges on a warehouse of our own holding a
+the same commitments through the cost APIs (conftest `commitments_api_home`: the plan ends in
+31 days, the reservation in 50), and each horizon's edges on a warehouse of our own holding a
 `marts.dim_commitment_discounts` table with the days to expiry to catch or leave out.
 """
 
@@ -338,22 +338,22 @@ def test_an_invalid_threshold_names_the_variable(
     )
 
 
-def test_the_report_lists_a_plan_cost_explorer_says_ends_within_60_days(
+def test_the_report_lists_the_commitments_the_apis_say_end_within_60_days(
     commitments_api_home: Path,
 ) -> None:
-    # GIVEN the same commitments answered by Cost Explorer, whose savings plan ends on
-    # 2026-02-10: 31 days after the warehouse's last charge date
+    # GIVEN the same commitments answered by the cost APIs: Cost Explorer's savings plan ends
+    # on 2026-02-10 (31 days after the warehouse's last charge date), the reservations list
+    # says the Azure reservation ends on 2026-03-01 (50 days)
     # WHEN the run's report is read
     report = (
         commitments_api_home / "logs" / f"report_{COMMITMENTS_RUN_DATE:%Y%m%d}.txt"
     ).read_text()
-    # THEN the plan is listed among the commitments ending in 31-60 days, with its end date
+    # THEN both are listed among the commitments ending in 31-60 days, soonest first
     expiring = section(report, "Commitments ending within 90 days")
-    assert expiring[0] == (
-        "Commitments ending within 90 days of the last charge date (2026-01-10): 1 "
-        "(in 0-30 days: 0, in 31-60 days: 1, in 61-90 days: 0)"
-    )
-    assert expiring[1:] == [
+    assert expiring == [
+        "Commitments ending within 90 days of the last charge date (2026-01-10): 2 "
+        "(in 0-30 days: 0, in 31-60 days: 2, in 61-90 days: 0)",
         "  in 31-60 days:",
         f"    AWS    Compute Savings Plan {PLAN}: ends 2026-02-10 (in 31 days)",
+        f"    Azure  Reservation VM reservation ({RESERVATION}): ends 2026-03-01 (in 50 days)",
     ]

@@ -309,6 +309,8 @@ def test_rows_landed_before_the_fx_rates_are_purged_and_the_next_run_is_clean(
     assert [t for t, _ in purges] == [
         "raw.aws_commitment_utilization",
         "raw.aws_cost_explorer",
+        "raw.azure_commitment_costs",
+        "raw.azure_commitments",
         "raw.azure_cost_management",
     ]
     assert all(n > 0 for _, n in purges)
