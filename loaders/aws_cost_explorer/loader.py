@@ -12,8 +12,12 @@ the load's scope) and replaces that window in `raw.aws_cost_explorer` in one tra
 The query scheme (see `mapping`): one discovery query (GroupBy LINKED_ACCOUNT, RECORD_TYPE,
 MONTHLY) finds the P (linked account, record type) pairs with cost in the window and the
 account names; then one DAILY query per pair (Filter on both, GroupBy SERVICE, REGION), each
-followed through NextPageToken. Requests = discovery pages + the pairs' pages, at least 1 + P;
-each costs USD 0.01.
+followed through NextPageToken. When discovery found savings plan or reservation record
+types, the commitment operations follow (`commitments`: GetSavingsPlansUtilizationDetails one
+request per day, GetReservationUtilization one DAILY query); their rows land in
+`raw.aws_commitment_utilization` in the same transaction as the costs, under the costs'
+ledger row. Requests = discovery pages + the pairs' pages (+ the commitment pages), at least
+1 + P; each costs USD 0.01.
 
 The request budget (`max_requests`, FINOPS_AWS_MAX_REQUESTS) is checked three times:
 1. before any request, against an estimate from the pairs this scope had in earlier loads

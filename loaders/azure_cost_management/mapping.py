@@ -82,7 +82,7 @@ raw column's scale (10 decimal places) - exact when the JSON was parsed with
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
@@ -311,6 +311,40 @@ def _parse_cost(value: Any) -> Decimal:
     return cost.quantize(AMOUNT_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
+def _checked_rows(properties: Mapping[str, Any]) -> Iterator[tuple[int, list[Any]]]:
+    """(index, values) of an answer's rows, each as wide as its columns (else a ValueError)."""
+    width = len(properties.get("columns") or [])
+    for index, values in enumerate(properties.get("rows") or []):
+        if len(values) != width:
+            raise ValueError(f"row {index}: has {len(values)} values for {width} columns")
+        yield index, values
+
+
+def _cost_day_currency(
+    index: int,
+    values: Sequence[Any],
+    cost: tuple[str, int],
+    date_at: int,
+    currency_at: int | None,
+    currency_otherwise: str | None,
+) -> tuple[Decimal, int, str]:
+    """A row's cost (column name, position), UsageDate and currency (its column, else
+    `currency_otherwise`), each checked; a ValueError names the row, the column and the value."""
+    cost_column, cost_at = cost
+    try:
+        amount = _parse_cost(values[cost_at])
+    except ValueError as exc:
+        raise ValueError(f"row {index}, column {cost_column}: {exc}") from None
+    try:
+        usage_date = parse_usage_date(values[date_at])
+    except ValueError as exc:
+        raise ValueError(f"row {index}, column UsageDate: {values[date_at]!r}: {exc}") from None
+    currency = values[currency_at] if currency_at is not None else currency_otherwise
+    if not currency or not isinstance(currency, str):
+        raise ValueError(f"row {index}, column Currency: {currency!r} is not a currency")
+    return amount, usage_date, currency
+
+
 def to_rows(
     result: Mapping[str, Any],
     *,
@@ -351,22 +385,11 @@ def to_rows(
             raise ValueError(f"column {name} is neither in the Query API result nor in fixed")
         text_sources[out] = (at, fixed_by_name.get(name.lower()), nullable)
 
-    width = len(properties.get("columns") or [])
     rows: list[dict[str, Any]] = []
-    for index, values in enumerate(properties.get("rows") or []):
-        if len(values) != width:
-            raise ValueError(f"row {index}: has {len(values)} values for {width} columns")
-        try:
-            cost = _parse_cost(values[cost_at])
-        except ValueError as exc:
-            raise ValueError(f"row {index}, column {cost_column}: {exc}") from None
-        try:
-            usage_date = parse_usage_date(values[date_at])
-        except ValueError as exc:
-            raise ValueError(f"row {index}, column UsageDate: {exc}") from None
-        currency = values[currency_at] if currency_at is not None else currency_fixed
-        if not currency or not isinstance(currency, str):
-            raise ValueError(f"row {index}, column Currency: {currency!r} is not a currency")
+    for index, values in _checked_rows(properties):
+        cost, usage_date, currency = _cost_day_currency(
+            index, values, (cost_column, cost_at), date_at, currency_at, currency_fixed
+        )
         text: dict[str, str | None] = {}
         for out, (at, default, nullable) in text_sources.items():
             value = values[at] if at is not None else default
@@ -531,22 +554,11 @@ def commitment_rows(
     service_at, key_at = positions["servicename"], positions[breakdown.lower()]
     name_at = positions.get("benefitname")
     benefit_required = breakdown == BREAKDOWN_BENEFIT and charge_type != "Purchase"
-    width = len(properties.get("columns") or [])
     rows: list[dict[str, Any]] = []
-    for index, values in enumerate(properties.get("rows") or []):
-        if len(values) != width:
-            raise ValueError(f"row {index}: has {len(values)} values for {width} columns")
-        try:
-            cost = _parse_cost(values[cost_at])
-        except ValueError as exc:
-            raise ValueError(f"row {index}, column {cost_column}: {exc}") from None
-        try:
-            usage_date = parse_usage_date(values[date_at])
-        except ValueError as exc:
-            raise ValueError(f"row {index}, column UsageDate: {values[date_at]!r}: {exc}") from None
-        currency = "USD" if currency_at is None else values[currency_at]
-        if not currency or not isinstance(currency, str):
-            raise ValueError(f"row {index}, column Currency: {currency!r} is not a currency")
+    for index, values in _checked_rows(properties):
+        cost, usage_date, currency = _cost_day_currency(
+            index, values, (cost_column, cost_at), date_at, currency_at, "USD"
+        )
         service = values[service_at]
         if service is None:
             raise ValueError(f"row {index}, column ServiceName: value is null")

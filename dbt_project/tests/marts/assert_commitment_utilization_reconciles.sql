@@ -29,33 +29,47 @@ utilization as (
 ),
 
 staged_commitment_rows as (
-    select
-        commitment_discount_id,
-        billing_account_id,
-        billing_currency,
-        charge_date,
-        effective_cost
-    from staged
-    where
-        commitment_discount_id is not null
-        and coalesce(charge_category, '') != 'Purchase'
-
-    union all
-
-    select
-        commitment_discount_id,
-        billing_account_id,
-        billing_currency,
-        charge_date,
-        effective_cost
-    from azure_staged
-    where
-        commitment_discount_id is not null
-        and coalesce(charge_category, '') != 'Purchase'
+    {%- for relation in ['staged', 'azure_staged'] %}
+        select
+            commitment_discount_id,
+            billing_account_id,
+            billing_currency,
+            charge_date,
+            effective_cost
+        from {{ relation }}
+        where
+            commitment_discount_id is not null
+            and coalesce(charge_category, '') != 'Purchase'
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 ),
 
 staged_commitments as (
     select distinct commitment_discount_id from staged_commitment_rows
+),
+
+staged_account_rows as (
+    select
+        billing_account_id,
+        billing_currency,
+        charge_date,
+        effective_cost
+    from staged_commitment_rows
+
+    union all
+
+    select
+        billing_account_id,
+        billing_currency,
+        charge_date,
+        effective_cost
+    from aws_staged
+    where
+        x_charge_type in (
+            'SavingsPlanCoveredUsage', 'DiscountedUsage', 'SavingsPlanRecurringFee', 'RIFee'
+        )
 ),
 
 amounts as (
@@ -75,21 +89,7 @@ amounts as (
         billing_currency,
         charge_date,
         effective_cost
-    from staged_commitment_rows
-
-    union all
-
-    select
-        'staged' as side,
-        'billing account ' || billing_account_id as reconciled_key,
-        billing_currency,
-        charge_date,
-        effective_cost
-    from aws_staged
-    where
-        x_charge_type in (
-            'SavingsPlanCoveredUsage', 'DiscountedUsage', 'SavingsPlanRecurringFee', 'RIFee'
-        )
+    from staged_account_rows
 
     union all
 

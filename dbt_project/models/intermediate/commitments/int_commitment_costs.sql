@@ -32,6 +32,16 @@
 -- Incremental on charge_date like the staging tables it reads
 -- (macros/delete_days_to_rebuild.sql).
 {{ config(**incremental_by_day()) }}
+{% set columns = [
+    'charge_date', 'provider_name', 'billing_account_id', 'sub_account_id', 'service_name',
+    'charge_category', 'pricing_category', 'commitment_discount_id', 'commitment_discount_name',
+    'commitment_discount_type', 'commitment_discount_category', 'commitment_discount_status',
+    'commitment_discount_unit', 'commitment_discount_quantity', 'billing_currency',
+    'billed_cost', 'effective_cost', 'list_cost', 'contracted_cost',
+] %}
+{% set share = 'coalesce(commitment_shares.commitment_share, 1)' %}
+{% set list_price =
+    "case when aws_rows.commitment_discount_status = 'Unused' then 0 else aws_rows.billed_cost end" %}
 with
 
 focus_costs as (
@@ -137,11 +147,10 @@ aws_split as (
         cast(null as string) as commitment_discount_unit,
         cast(null as decimal(38, 10)) as commitment_discount_quantity,
         aws_rows.billing_currency,
-        coalesce(commitment_shares.commitment_share, 1) as commitment_share,
-        aws_rows.billed_cost,
-        aws_rows.effective_cost,
-        case when aws_rows.commitment_discount_status = 'Unused' then 0 else aws_rows.billed_cost end
-            as list_cost
+        {{ commitment_share('aws_rows.billed_cost', share) }} as billed_cost,
+        {{ commitment_share('aws_rows.effective_cost', share) }} as effective_cost,
+        {{ commitment_share(list_price, share) }} as list_cost,
+        {{ commitment_share(list_price, share) }} as contracted_cost
     from aws_rows
     left join aws_commitment_shares as commitment_shares
         on
@@ -152,75 +161,12 @@ aws_split as (
 ),
 
 costs as (
-    select
-        charge_date,
-        provider_name,
-        billing_account_id,
-        sub_account_id,
-        service_name,
-        charge_category,
-        pricing_category,
-        commitment_discount_id,
-        commitment_discount_name,
-        commitment_discount_type,
-        commitment_discount_category,
-        commitment_discount_status,
-        commitment_discount_unit,
-        commitment_discount_quantity,
-        billing_currency,
-        billed_cost,
-        effective_cost,
-        list_cost,
-        contracted_cost
-    from focus_costs
-
-    union all
-
-    select
-        charge_date,
-        provider_name,
-        billing_account_id,
-        sub_account_id,
-        service_name,
-        charge_category,
-        pricing_category,
-        commitment_discount_id,
-        commitment_discount_name,
-        commitment_discount_type,
-        commitment_discount_category,
-        commitment_discount_status,
-        commitment_discount_unit,
-        commitment_discount_quantity,
-        billing_currency,
-        billed_cost,
-        effective_cost,
-        list_cost,
-        contracted_cost
-    from azure_costs
-
-    union all
-
-    select
-        charge_date,
-        provider_name,
-        billing_account_id,
-        sub_account_id,
-        service_name,
-        charge_category,
-        pricing_category,
-        commitment_discount_id,
-        commitment_discount_name,
-        commitment_discount_type,
-        commitment_discount_category,
-        commitment_discount_status,
-        commitment_discount_unit,
-        commitment_discount_quantity,
-        billing_currency,
-        {{ commitment_share('billed_cost') }} as billed_cost,
-        {{ commitment_share('effective_cost') }} as effective_cost,
-        {{ commitment_share('list_cost') }} as list_cost,
-        {{ commitment_share('list_cost') }} as contracted_cost
-    from aws_split
+    {%- for relation in ['focus_costs', 'azure_costs', 'aws_split'] %}
+        select {{ columns | join(', ') }} from {{ relation }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 ),
 
 priced as (

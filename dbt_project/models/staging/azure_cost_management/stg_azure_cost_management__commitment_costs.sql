@@ -43,13 +43,7 @@ renamed as (
         ]) }} as commitment_cost_row_id,
         -- As stg_azure_cost_management__costs: a billing-account scope names the billing
         -- account, otherwise the subscription id stands in for it.
-        coalesce(
-            nullif(
-                regexp_extract(_scope, '(?i)^/providers/microsoft\.billing/billingaccounts/([^/]+)', 1),
-                ''
-            ),
-            lower(trim(subscription_id))
-        ) as billing_account_id,
+        {{ azure_billing_account('_scope', 'lower(trim(subscription_id))') }} as billing_account_id,
         lower(trim(subscription_id)) as sub_account_id,
         -- The benefit's ARM id, lower-cased: cost rows and the reservations list spell the
         -- provider namespace differently (Microsoft.Capacity / microsoft.capacity).

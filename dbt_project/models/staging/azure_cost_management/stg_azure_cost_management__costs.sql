@@ -20,13 +20,7 @@ renamed as (
         ]) }} as cost_row_id,
         -- A billing-account scope names the billing account; a subscription (or management
         -- group) scope does not reveal it, so the subscription id stands in for it.
-        coalesce(
-            nullif(
-                regexp_extract(_scope, '(?i)^/providers/microsoft\.billing/billingaccounts/([^/]+)', 1),
-                ''
-            ),
-            lower(trim(subscription_id))
-        ) as billing_account_id,
+        {{ azure_billing_account('_scope', 'lower(trim(subscription_id))') }} as billing_account_id,
         lower(trim(subscription_id)) as sub_account_id,
         _scope as scope,
         _load_id as load_id,

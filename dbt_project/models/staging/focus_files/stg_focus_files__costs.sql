@@ -29,15 +29,7 @@
         when 'usagebased' then 'Usage-Based'
     end
 {%- endset -%}
-{%- set billing_account -%}
-    coalesce(
-        nullif(
-            regexp_extract(trim(billing_account_id), '(?i)^/providers/microsoft\.billing/billingaccounts/([^/]+)', 1),
-            ''
-        ),
-        trim(billing_account_id)
-    )
-{%- endset %}
+{%- set billing_account = azure_billing_account('trim(billing_account_id)', 'trim(billing_account_id)') %}
 
 with
 
