@@ -83,12 +83,13 @@ class ArchiveRawExtract(CompleteWithInputs, FinopsTask):
 
 
 class DbtBuild(CompleteWithInputs, FinopsTask):
-    """`dbt build` (seeds, models, tests, unit tests) and the source-freshness check in one
-    dbt process (`build`), then publish the marts for readers.
+    """`dbt build` (seeds, models, data tests) and the source-freshness check in one dbt
+    process (`build`), then publish the marts for readers.
 
     A daily build (incremental tables exist) rebuilds the days from the first one a load
-    changed and tests those days only (pipelines/build_window.py), without the unit tests;
-    the first build tests everything. `finops verify` tests all history.
+    changed and tests those days only (pipelines/build_window.py); the first build tests all
+    days. No pipeline build runs the unit tests (code, not data); `finops verify` runs them
+    and tests all history.
 
     Runs on whatever landed: a source whose load failed keeps its last good data in raw, so
     the marts keep it too. Refuses only when no source landed at all.
@@ -141,13 +142,13 @@ def build(settings: Settings) -> dict[str, Any]:
     """`dbt build`, then `dbt source freshness` in the same dbt process (one start-up).
 
     A daily build (incremental tables exist) rebuilds the days from the first one a load
-    changed and tests those days only, without the unit tests (code, not data: left to
-    `finops verify`, a full build and the test suite); the first build tests everything.
+    changed and tests those days only; the first build tests all days. Neither runs the dbt
+    unit tests: they test the SQL on fixed rows, not the data, so they belong to development
+    and CI (dbt's own advice), and `finops verify` runs them on the installed project.
     Freshness is reported, never fatal: stale raw data is worth a line in the report, not a
     reason to withhold today's marts."""
     window_start = build_window_start(settings)
-    daily = window_start is not None
-    args = ["build", "--exclude-resource-type", "unit_test"] if daily else ["build"]
+    args = ["build", "--exclude-resource-type", "unit_test"]
     freshness_results_path(settings).unlink(missing_ok=True)
     summary = run_dbt(settings, args, window_start=window_start, then=[freshness_args(settings)])
     if summary.pop("then_returncodes", None) != [0]:
