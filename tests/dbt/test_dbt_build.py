@@ -32,6 +32,8 @@ WINDOW = (date(2026, 3, 1), date(2026, 3, 31))  # [start, end): March 1-30
 PAYER = "999900000001"
 LINKED = "111100000001"
 EC2 = "Amazon Elastic Compute Cloud - Compute"
+LAMBDA = "AWS Lambda"
+SP_FEE = "Savings Plans for AWS Compute usage"
 BILLING_ACCOUNT = "ba-42"
 AZURE_SCOPE = f"/providers/Microsoft.Billing/billingAccounts/{BILLING_ACCOUNT}"
 SUBSCRIPTION = "aaaaaaaa-0000-4000-8000-000000000001"
@@ -124,6 +126,12 @@ def handmade_rows() -> tuple[list[dict], list[dict]]:
         aws_row(date(2026, 3, 1), "Tax", "Tax", "12.34", "12.34", region="NoRegion"),
         aws_row(date(2026, 3, 1), "RIFee", EC2, "50.00", "0"),
         aws_row(date(2026, 3, 12), "Refund", EC2, "-5.00", "-5.00"),
+        # A savings plan's day without Cost Explorer's commitment answer (loaded before the
+        # commitment operations were, as an upgraded warehouse's history is): covered Lambda
+        # usage (20 on demand, 14 amortized), its negation, the fee with 2 left unused.
+        aws_row(date(2026, 3, 5), "SavingsPlanCoveredUsage", LAMBDA, "20.00", "14.00"),
+        aws_row(date(2026, 3, 5), "SavingsPlanNegation", LAMBDA, "-20.00", "0"),
+        aws_row(date(2026, 3, 5), "SavingsPlanRecurringFee", SP_FEE, "16.00", "2.00"),
     ]
     azure = [
         azure_row(date(2026, 3, 15), "ActualCost", "Virtual Machines", "westeurope", "Usage", "200.00"),
@@ -163,9 +171,14 @@ def test_build_passes_without_warnings(handmade_warehouse: tuple[Path, str]) -> 
 def test_totals_per_provider_and_currency_to_the_cent(handmade_warehouse: tuple[Path, str]) -> None:
     db_path, _ = handmade_warehouse
     ec2 = sum(ec2_daily_cost(WINDOW[0] + timedelta(days=n)) for n in range(30))
-    # AWS billed = usage + credit + tax + RI fee + refund; the RI fee is amortized away.
-    aws_billed = ec2 - Decimal("25.50") + Decimal("12.34") + Decimal("50.00") - Decimal("5.00")
-    aws_effective = ec2 - Decimal("25.50") + Decimal("12.34") - Decimal("5.00")
+    # AWS billed = usage + credit + tax + RI fee + refund + the savings plan's fee (its
+    # covered usage and negation cancel); the RI fee is amortized away, the plan's into its
+    # covered usage (14) and its unused part (2).
+    aws_billed = (
+        ec2 - Decimal("25.50") + Decimal("12.34") + Decimal("50.00") - Decimal("5.00")
+        + Decimal("16.00")
+    )  # fmt: skip
+    aws_effective = ec2 - Decimal("25.50") + Decimal("12.34") - Decimal("5.00") + Decimal("16.00")
     # Azure billed = usage + purchase + credit; effective = amortized usage + unused RI + credit.
     azure_billed = Decimal("200.00") + Decimal("1200.00") - Decimal("30.00")
     azure_effective = Decimal("180.00") + Decimal("20.00") - Decimal("30.00")
@@ -215,6 +228,7 @@ def test_credits_refunds_and_one_sided_azure_keys_keep_their_cost(
     assert rows == [
         ("AWS", date(2026, 3, 1), "us-east-1", "Purchase", None, Decimal("50.00"), Decimal("0")),
         ("AWS", date(2026, 3, 1), "global", "Tax", None, Decimal("12.34"), Decimal("12.34")),
+        ("AWS", date(2026, 3, 5), "us-east-1", "Purchase", None, Decimal("16.00"), Decimal("2.00")),
         ("AWS", date(2026, 3, 10), "us-east-1", "Credit", None, Decimal("-25.50"), Decimal("-25.50")),
         ("AWS", date(2026, 3, 12), "us-east-1", "Adjustment", "Correction", Decimal("-5.00"), Decimal("-5.00")),
         ("Azure", date(2026, 3, 1), "global", "Purchase", None, Decimal("1200.00"), Decimal("0")),
@@ -437,3 +451,23 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
         ("service_subcategory is not a subcategory of its service_category",
          "Compute and Stuff / Other (Other)"),
     ]  # fmt: skip
+
+
+def test_commitment_days_without_an_answer_count_in_coverage_not_utilization(
+    handmade_warehouse: tuple[Path, str],
+) -> None:
+    # GIVEN the savings plan's record types of a day Cost Explorer's commitment operations
+    # never answered (the build passed: its reconciliation expects no mart row for that day)
+    db_path, _ = handmade_warehouse
+    # THEN utilization has no row of a commitment nobody named
+    assert fetch(db_path, "select count(*) from marts.fct_commitment_utilization") == [(0,)]
+    # ... while coverage counts the covered usage as committed, and the savings its saving
+    assert fetch(
+        db_path,
+        "select committed_cost from marts.fct_commitment_coverage "
+        "where provider_name = 'AWS' and charge_date = '2026-03-05'",
+    ) == [(Decimal("14.00"),)]
+    assert fetch(
+        db_path,
+        "select commitment_savings from marts.fct_effective_savings where provider_name = 'AWS'",
+    ) == [(Decimal("6.00"),)]

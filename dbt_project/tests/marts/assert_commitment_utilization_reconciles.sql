@@ -5,8 +5,8 @@
 --   non-purchase rows;
 -- * per billing account, for every source: those rows plus Cost Explorer's
 --   commitment record types (SavingsPlanCoveredUsage, DiscountedUsage = used;
---   SavingsPlanRecurringFee, RIFee = unused), which the mart splits by commitment - so a
---   day of commitment costs without Cost Explorer's commitment answer fails here.
+--   SavingsPlanRecurringFee, RIFee = unused) of the days its commitment operations answered,
+--   which the mart splits by commitment.
 -- Per day over the days the build rebuilt (every day without a window), and in total over
 -- all history (day 'all'). Returns one row per key x currency x day (or 'all') that differs.
 {%- set window = rebuilt_window_predicate('charge_date') %}
@@ -50,6 +50,30 @@ staged_commitments as (
     select distinct commitment_discount_id from staged_commitment_rows
 ),
 
+-- Cost Explorer's commitment record types, of the days (payer, kind) its commitment
+-- operations answered: a day without an answer (loaded before the operations were, or
+-- answered with nothing) keeps its rows without a commitment - in coverage and savings, not
+-- in utilization (int_commitment_costs) - so it is not expected in the mart either.
+aws_commitment_rows as (
+    select
+        *,
+        case when x_charge_type like 'SavingsPlan%' then 'SavingsPlan' else 'Reservation' end
+            as commitment_kind
+    from aws_staged
+    where
+        x_charge_type in (
+            'SavingsPlanCoveredUsage', 'DiscountedUsage', 'SavingsPlanRecurringFee', 'RIFee'
+        )
+),
+
+aws_answered_days as (
+    select distinct
+        charge_date,
+        billing_account_id,
+        commitment_kind
+    from {{ ref('stg_aws_cost_explorer__commitment_utilization') }}
+),
+
 staged_account_rows as (
     select
         billing_account_id,
@@ -61,15 +85,16 @@ staged_account_rows as (
     union all
 
     select
-        billing_account_id,
-        billing_currency,
-        charge_date,
-        effective_cost
-    from aws_staged
-    where
-        x_charge_type in (
-            'SavingsPlanCoveredUsage', 'DiscountedUsage', 'SavingsPlanRecurringFee', 'RIFee'
-        )
+        aws_commitment_rows.billing_account_id,
+        aws_commitment_rows.billing_currency,
+        aws_commitment_rows.charge_date,
+        aws_commitment_rows.effective_cost
+    from aws_commitment_rows
+    inner join aws_answered_days
+        on
+            aws_commitment_rows.charge_date = aws_answered_days.charge_date
+            and aws_commitment_rows.billing_account_id = aws_answered_days.billing_account_id
+            and aws_commitment_rows.commitment_kind = aws_answered_days.commitment_kind
 ),
 
 amounts as (

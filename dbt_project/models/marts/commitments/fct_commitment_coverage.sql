@@ -1,6 +1,7 @@
 -- How much of the usage commitments could cover they did cover, per day x provider x sub
 -- account x service category x billing currency: committed_cost = effective cost of usage
--- rows a commitment covered (a commitment id, status not Unused), on_demand_cost = effective
+-- rows a commitment covered (a commitment id or priced Committed - a Cost Explorer day whose
+-- commitment is not named yet - status not Unused), on_demand_cost = effective
 -- cost of usage rows priced Standard of services the provider's commitments can cover (seed
 -- commitment_eligible_services), coverage = committed / (committed + on demand), null when
 -- both are 0. Service categories as dim_services resolves them (one per service).
@@ -28,7 +29,10 @@ classified as (
         coalesce(services.service_category, 'Other') as service_category,
         case
             when
-                commitment_costs.commitment_discount_id is not null
+                (
+                    commitment_costs.commitment_discount_id is not null
+                    or commitment_costs.pricing_category = 'Committed'
+                )
                 and coalesce(commitment_costs.commitment_discount_status, 'Used') != 'Unused'
                 then commitment_costs.effective_cost
             else 0
