@@ -137,6 +137,33 @@ def _time_period(start: date, end: date) -> dict[str, str]:
     }
 
 
+def _query_definition(
+    query_type: str,
+    start: date,
+    end: date,
+    grouping: Sequence[str],
+    *,
+    daily: bool = False,
+    where: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A Query API request body over the half-open window [start, end): Cost summed,
+    grouped by the `grouping` dimensions, Daily when `daily` (else one total per group),
+    filtered by `where` (the body's `filter`) when given. Every query of the scheme is one of these."""
+    dataset: dict[str, Any] = {}
+    if daily:
+        dataset["granularity"] = "Daily"
+    dataset["aggregation"] = {"totalCost": {"name": "Cost", "function": "Sum"}}
+    dataset["grouping"] = [{"type": "Dimension", "name": name} for name in grouping]
+    if where is not None:
+        dataset["filter"] = where
+    return {
+        "type": query_type,
+        "timeframe": "Custom",
+        "timePeriod": _time_period(start, end),
+        "dataset": dataset,
+    }
+
+
 def _dimension_filter(name: str, value: str) -> dict[str, Any]:
     return {"dimensions": {"name": name, "operator": "In", "values": [value]}}
 
@@ -153,52 +180,30 @@ def query_definition(
     [start, end): Daily, grouped by ServiceName and ResourceLocation, filtered on the charge
     type (and the subscription, when given: needed at scopes spanning subscriptions)."""
     charge_filter = _dimension_filter("ChargeType", charge_type)
-    return {
-        "type": query_type,
-        "timeframe": "Custom",
-        "timePeriod": _time_period(start, end),
-        "dataset": {
-            "granularity": "Daily",
-            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
-            "grouping": [{"type": "Dimension", "name": name} for name in QUERY_GROUPING],
-            "filter": (
-                {"and": [_dimension_filter("SubscriptionId", subscription_id), charge_filter]}
-                if subscription_id is not None
-                else charge_filter
-            ),
-        },
-    }
+    return _query_definition(
+        query_type,
+        start,
+        end,
+        QUERY_GROUPING,
+        daily=True,
+        where=(
+            _and(_dimension_filter("SubscriptionId", subscription_id), charge_filter)
+            if subscription_id is not None
+            else charge_filter
+        ),
+    )
 
 
 def discovery_definition(query_type: str, start: date, end: date) -> dict[str, Any]:
     """The request body of the discovery query: cost per SubscriptionId x ChargeType over
     [start, end), no date breakdown."""
-    return {
-        "type": query_type,
-        "timeframe": "Custom",
-        "timePeriod": _time_period(start, end),
-        "dataset": {
-            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
-            "grouping": [{"type": "Dimension", "name": name} for name in DISCOVERY_GROUPING],
-        },
-    }
+    return _query_definition(query_type, start, end, DISCOVERY_GROUPING)
 
 
 def subscription_names_definition(start: date, end: date) -> dict[str, Any]:
     """Cost per SubscriptionId x SubscriptionName over [start, end): names of subscriptions
     the credential cannot list through ARM (e.g. a billing-account reader)."""
-    return {
-        "type": "ActualCost",
-        "timeframe": "Custom",
-        "timePeriod": _time_period(start, end),
-        "dataset": {
-            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
-            "grouping": [
-                {"type": "Dimension", "name": "SubscriptionId"},
-                {"type": "Dimension", "name": "SubscriptionName"},
-            ],
-        },
-    }
+    return _query_definition("ActualCost", start, end, ("SubscriptionId", "SubscriptionName"))
 
 
 def month_chunks(start: date, end: date) -> list[tuple[date, date]]:
@@ -422,20 +427,17 @@ def _dimension_in(name: str, values: Sequence[str]) -> dict[str, Any]:
 def pricing_definition(start: date, end: date, subscription_id: str) -> dict[str, Any]:
     """The pricing query of one subscription and month: AmortizedCost Usage, Daily, grouped
     by ServiceName and PricingModel (`PRICING_GROUPING`)."""
-    return {
-        "type": "AmortizedCost",
-        "timeframe": "Custom",
-        "timePeriod": _time_period(start, end),
-        "dataset": {
-            "granularity": "Daily",
-            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
-            "grouping": [{"type": "Dimension", "name": name} for name in PRICING_GROUPING],
-            "filter": _and(
-                _dimension_filter("SubscriptionId", subscription_id),
-                _dimension_filter("ChargeType", "Usage"),
-            ),
-        },
-    }
+    return _query_definition(
+        "AmortizedCost",
+        start,
+        end,
+        PRICING_GROUPING,
+        daily=True,
+        where=_and(
+            _dimension_filter("SubscriptionId", subscription_id),
+            _dimension_filter("ChargeType", "Usage"),
+        ),
+    )
 
 
 def benefit_definition(
@@ -450,32 +452,21 @@ def benefit_definition(
     ]
     if charge_type == "Usage":
         filters.append(_dimension_in("PricingModel", COMMITTED_PRICING_MODELS))
-    return {
-        "type": query_type,
-        "timeframe": "Custom",
-        "timePeriod": _time_period(start, end),
-        "dataset": {
-            "granularity": "Daily",
-            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
-            "grouping": [{"type": "Dimension", "name": name} for name in BENEFIT_GROUPING],
-            "filter": _and(*filters),
-        },
-    }
+    return _query_definition(
+        query_type, start, end, BENEFIT_GROUPING, daily=True, where=_and(*filters)
+    )
 
 
 def benefit_names_definition(start: date, end: date) -> dict[str, Any]:
     """Cost per BenefitId x BenefitName over [start, end) of the reservation and savings plan
     rows: names of benefits the benefits lists did not name (no Reservations Reader role)."""
-    return {
-        "type": "AmortizedCost",
-        "timeframe": "Custom",
-        "timePeriod": _time_period(start, end),
-        "dataset": {
-            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
-            "grouping": [{"type": "Dimension", "name": name} for name in BENEFIT_NAMES_GROUPING],
-            "filter": _dimension_in("PricingModel", COMMITTED_PRICING_MODELS),
-        },
-    }
+    return _query_definition(
+        "AmortizedCost",
+        start,
+        end,
+        BENEFIT_NAMES_GROUPING,
+        where=_dimension_in("PricingModel", COMMITTED_PRICING_MODELS),
+    )
 
 
 def benefit_queries(

@@ -12,14 +12,12 @@ Every expected value is computed here with plain SQL over the same serving file,
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 import pytest
 from commitments_testing import PLAN, RESERVATION
@@ -82,56 +80,32 @@ def read_csv(data: Callable[[], bytes]) -> pd.DataFrame:
 # ---------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def serving(commitments_home: Path) -> Path:
-    """The serving copy the shared run published (what the dashboard reads)."""
+@pytest.fixture(scope="session")
+def warehouse(commitments_home: Path) -> Path:
+    """The serving copy the shared commitments run published (what the dashboard reads):
+    the dashboard conftest's `dashboard_env` and `serving_copy` work on it here."""
     path = commitments_home / "data" / "finops_serving.duckdb"
     assert path.exists()
     return path
 
 
-@pytest.fixture
-def commitments_env(point_settings_at: Callable[[Path], None], serving: Path) -> Path:
-    point_settings_at(serving)
-    return serving
-
-
-@pytest.fixture
-def staged(
-    tmp_path: Path, serving: Path, point_settings_at: Callable[[Path], None]
-) -> Callable[..., Path]:
-    """A copy of the serving file changed by some SQL, which the settings then point at."""
-
-    def make(*statements: str) -> Path:
-        copy = tmp_path / "staged" / "finops_serving.duckdb"
-        copy.parent.mkdir(exist_ok=True)
-        shutil.copy(serving, copy)
-        with duckdb.connect(str(copy)) as con:
-            for statement in statements:
-                con.execute(statement)
-        point_settings_at(copy)
-        return copy
-
-    return make
-
-
 # ---------------------------------------------------------------- the figures
 
 
-def test_every_figure_matches_the_marts(commitments_env: Path) -> None:
+def test_every_figure_matches_the_marts(dashboard_env: Path) -> None:
     # GIVEN the marts of the export (one day of charges: the default period is that day)
     used = sums(
-        commitments_env,
+        dashboard_env,
         """select provider_name, sum(used_cost_reporting), sum(unused_cost_reporting)
            from marts.fct_commitment_utilization group by all""",
     )
     covered = sums(
-        commitments_env,
+        dashboard_env,
         """select provider_name, billing_currency, sum(committed_cost), sum(on_demand_cost)
            from marts.fct_commitment_coverage group by all""",
     )
     saved = sums(
-        commitments_env,
+        dashboard_env,
         """select provider_name, billing_currency, sum(total_savings), sum(list_cost)
            from marts.fct_effective_savings group by all""",
     )
@@ -194,9 +168,9 @@ def test_every_figure_matches_the_marts(commitments_env: Path) -> None:
     assert split["Azure (EUR) commitment"] == [pytest.approx(22 / 130 * 100, abs=1e-3)]
 
 
-def test_the_cloud_filter_changes_what_is_shown(commitments_env: Path) -> None:
+def test_the_cloud_filter_changes_what_is_shown(dashboard_env: Path) -> None:
     [(azure_used,)] = query(
-        commitments_env,
+        dashboard_env,
         """select sum(used_cost_reporting) from marts.fct_commitment_utilization
            where provider_name = 'Azure'""",
     )
@@ -225,7 +199,7 @@ def test_the_cloud_filter_changes_what_is_shown(commitments_env: Path) -> None:
     assert {label for label in shown if label.startswith("AWS")} == set()
 
 
-def test_the_category_filter_applies_to_coverage_only(commitments_env: Path) -> None:
+def test_the_category_filter_applies_to_coverage_only(dashboard_env: Path) -> None:
     # WHEN a category with no usage a commitment could cover is chosen (S3 is Storage)
     at = open_page(categories=["Storage"])
 
@@ -240,7 +214,7 @@ def test_the_category_filter_applies_to_coverage_only(commitments_env: Path) -> 
 
 
 def test_csv_exports_are_the_marts_rows(
-    commitments_env: Path, downloads: dict[str, Callable[[], bytes]]
+    dashboard_env: Path, downloads: dict[str, Callable[[], bytes]]
 ) -> None:
     # WHEN the page is opened on AWS
     open_page(providers=["AWS"])
@@ -248,7 +222,7 @@ def test_csv_exports_are_the_marts_rows(
     # THEN each export is the mart's rows in the filters, every column, exact decimals
     utilization = read_csv(downloads[f"commitment_utilization_{TAG}.csv"])
     [(count, unused)] = query(
-        commitments_env,
+        dashboard_env,
         """select count(*), sum(unused_cost_reporting) from marts.fct_commitment_utilization
            where provider_name = 'AWS'""",
     )
@@ -276,11 +250,13 @@ def test_csv_exports_are_the_marts_rows(
 # ---------------------------------------------------------------- ratios over several days
 
 
-def test_ratios_are_recomputed_from_the_sums_never_averaged(staged: Callable[..., Path]) -> None:
+def test_ratios_are_recomputed_from_the_sums_never_averaged(
+    serving_copy: Callable[..., Path],
+) -> None:
     # GIVEN a second day (2025-12-31, another month) on which the AWS savings plan was not used
     # at all (50 unused), AWS had 100 of eligible usage on demand and 100 of list cost without
     # savings
-    copy = staged(
+    copy = serving_copy(
         """insert into marts.fct_daily_costs
            select * replace (md5(daily_cost_id || 'dec') as daily_cost_id,
                              date '2025-12-31' as charge_date)
@@ -326,9 +302,9 @@ def test_ratios_are_recomputed_from_the_sums_never_averaged(staged: Callable[...
 # ---------------------------------------------------------------- empty states and expiry
 
 
-def test_no_commitments_loaded_says_so(staged: Callable[..., Path]) -> None:
+def test_no_commitments_loaded_says_so(serving_copy: Callable[..., Path]) -> None:
     # GIVEN marts without any commitment, coverage or savings row (e.g. the simulated source)
-    staged(
+    serving_copy(
         "delete from marts.fct_commitment_utilization",
         "delete from marts.fct_commitment_coverage",
         "delete from marts.fct_effective_savings",
@@ -342,9 +318,9 @@ def test_no_commitments_loaded_says_so(staged: Callable[..., Path]) -> None:
     assert not at.metric
 
 
-def test_coverage_and_savings_without_any_commitment(staged: Callable[..., Path]) -> None:
+def test_coverage_and_savings_without_any_commitment(serving_copy: Callable[..., Path]) -> None:
     # GIVEN usage a commitment could cover and list prices, but no commitment at all
-    staged(
+    serving_copy(
         "delete from marts.fct_commitment_utilization",
         "delete from marts.dim_commitment_discounts",
         "update marts.fct_commitment_coverage set committed_cost = 0, coverage = 0",
@@ -364,11 +340,9 @@ def test_coverage_and_savings_without_any_commitment(staged: Callable[..., Path]
     assert shown["AWS ESR"][0] == "25.7%"
 
 
-def test_expiry_calendar_waits_for_end_dates(commitments_env: Path) -> None:
+def test_expiry_calendar_waits_for_end_dates(dashboard_env: Path) -> None:
     # GIVEN commitments whose end dates no source gives yet (dim_commitment_discounts.end_date)
-    [(known,)] = query(
-        commitments_env, "select count(end_date) from marts.dim_commitment_discounts"
-    )
+    [(known,)] = query(dashboard_env, "select count(end_date) from marts.dim_commitment_discounts")
     assert known == 0
 
     # WHEN the page is opened, THEN the calendar says the dates are unknown, lists them anyway
@@ -381,9 +355,9 @@ def test_expiry_calendar_waits_for_end_dates(commitments_env: Path) -> None:
     assert set(listed["expires"]) == {"unknown"}
 
 
-def test_expiry_calendar_with_end_dates(staged: Callable[..., Path]) -> None:
+def test_expiry_calendar_with_end_dates(serving_copy: Callable[..., Path]) -> None:
     # GIVEN end dates from a commitment source: the plan ends in 41 days, the reservation in 536
-    staged(
+    serving_copy(
         """update marts.dim_commitment_discounts set
                start_date = case provider_name when 'AWS' then date '2025-02-20'
                                                  else date '2024-06-30' end,
@@ -413,9 +387,11 @@ def test_expiry_calendar_with_end_dates(staged: Callable[..., Path]) -> None:
     )
 
 
-def test_an_older_serving_copy_without_the_commitment_marts(staged: Callable[..., Path]) -> None:
+def test_an_older_serving_copy_without_the_commitment_marts(
+    serving_copy: Callable[..., Path],
+) -> None:
     # GIVEN marts published before the commitment marts existed
-    staged(
+    serving_copy(
         "drop table marts.fct_commitment_utilization",
         "drop table marts.fct_commitment_coverage",
         "drop table marts.fct_effective_savings",
