@@ -15,6 +15,17 @@ it left unused. What they do not say is *which* commitment: that, with its terms
 Each is sent only when the discovery query found the matching record types in the window
 (`needed_operations`), and every page costs USD 0.01 like GetCostAndUsage's.
 
+Coverage is computed from the record types (to the cent of the bill); Cost Explorer's own
+coverage operations are landed beside it in `raw.aws_commitment_coverage` as a cross-check
+(dbt test `assert_aws_commitment_coverage_agrees`) and for the figures the AWS console shows:
+
+* `GetSavingsPlansCoverage` with `Granularity` DAILY over the window, no GroupBy (the API
+  refuses a Granularity with a GroupBy), one query (`savings_plans_coverage_request`),
+  followed through `NextToken`;
+* `GetReservationCoverage` with `Granularity` DAILY, one query per service whose
+  `DiscountedUsage` rows the load landed (`Filter` SERVICE: without it the operation
+  answers for EC2 only; `reservations_coverage_request`), followed through `NextPageToken`.
+
 Response fields read (the public API reference; what an answer lacks is null, never
 guessed): savings plans - `SavingsPlanArn`; `Attributes` AccountId, SavingsPlansType,
 Region, InstanceFamily, StartDateTime, EndDateTime, PurchaseTerm, PaymentOption;
@@ -22,7 +33,11 @@ Region, InstanceFamily, StartDateTime, EndDateTime, PurchaseTerm, PaymentOption;
 OnDemandCostEquivalent, NetSavings. Reservations - group `Value` (the subscription id);
 `Attributes` accountId, leaseId, region, instanceType, startDateTime, endDateTime,
 subscriptionType (the payment option), numberOfInstances; `Utilization` TotalAmortizedFee,
-RICostForUnusedHours, OnDemandCostOfRIHoursUsed, NetRISavings. The API returns amounts as
+RICostForUnusedHours, OnDemandCostOfRIHoursUsed, NetRISavings. Savings plans coverage -
+`SavingsPlansCoverages[]` TimePeriod.Start; `Coverage` SpendCoveredBySavingsPlans,
+OnDemandCost, TotalCost, CoveragePercentage. Reservations coverage - `CoveragesByTime[]`
+TimePeriod.Start; `Total.CoverageHours` ReservedHours, OnDemandHours, TotalRunningHours,
+CoverageHoursPercentage; `Total.CoverageCost` OnDemandCost. The API returns amounts as
 decimal strings without a unit: Cost Explorer's commitment figures are in USD.
 """
 
@@ -37,10 +52,14 @@ from loaders.aws_cost_explorer.mapping import _parse_amount
 
 SAVINGS_PLANS = "GetSavingsPlansUtilizationDetails"
 RESERVATIONS = "GetReservationUtilization"
+SAVINGS_PLANS_COVERAGE = "GetSavingsPlansCoverage"
+RESERVATIONS_COVERAGE = "GetReservationCoverage"
 # The record types whose presence in a window makes each operation worth its requests.
 RECORD_TYPES = {
     SAVINGS_PLANS: ("SavingsPlanCoveredUsage", "SavingsPlanRecurringFee"),
     RESERVATIONS: ("DiscountedUsage", "RIFee"),
+    SAVINGS_PLANS_COVERAGE: ("SavingsPlanCoveredUsage",),
+    RESERVATIONS_COVERAGE: ("DiscountedUsage",),
 }
 CURRENCY = "USD"
 SAVINGS_PLAN_TYPES = {
@@ -71,6 +90,31 @@ def reservations_request(start: date, end: date) -> dict[str, Any]:
     }
 
 
+def savings_plans_coverage_request(start: date, end: date) -> dict[str, Any]:
+    """GetSavingsPlansCoverage per day over the window (no GroupBy: the API refuses one with
+    a Granularity)."""
+    return {
+        "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
+        "Granularity": "DAILY",
+        "Metrics": ["SpendCoveredBySavingsPlans"],
+    }
+
+
+def reservations_coverage_request(start: date, end: date, service: str) -> dict[str, Any]:
+    """GetReservationCoverage of one service per day over the window (without a SERVICE
+    filter the operation answers for EC2 only)."""
+    return {
+        "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
+        "Granularity": "DAILY",
+        "Filter": {"Dimensions": {"Key": "SERVICE", "Values": [service]}},
+    }
+
+
+def reservation_services(cost_rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The services of the landed `DiscountedUsage` rows: one coverage query each."""
+    return sorted({r["service"] for r in cost_rows if r["record_type"] == "DiscountedUsage"})
+
+
 def _text(value: Any) -> str | None:
     text = str(value).strip() if value is not None else ""
     return text or None
@@ -84,6 +128,14 @@ def _day(value: Any) -> date | None:
         return date.fromisoformat(text[:10])
     except ValueError:
         return None
+
+
+def _start_day(entry: Mapping[str, Any], where: str) -> date:
+    """The day an answer's entry is of (its TimePeriod.Start); a ValueError naming `where`."""
+    day = _day((entry.get("TimePeriod") or {}).get("Start"))
+    if day is None:
+        raise ValueError(f"{where}: no TimePeriod.Start")
+    return day
 
 
 def _amount(values: Mapping[str, Any], name: str, where: str) -> Decimal:
@@ -148,9 +200,7 @@ def reservations_rows(page: Mapping[str, Any]) -> list[dict[str, Any]]:
     """
     rows = []
     for index, period in enumerate(page.get("UtilizationsByTime") or []):
-        start = _day((period.get("TimePeriod") or {}).get("Start"))
-        if start is None:
-            raise ValueError(f"{RESERVATIONS} UtilizationsByTime[{index}]: no TimePeriod.Start")
+        start = _start_day(period, f"{RESERVATIONS} UtilizationsByTime[{index}]")
         for group in period.get("Groups") or []:
             subscription = _text(group.get("Value"))
             where = f"{RESERVATIONS} {start} reservation {subscription}"
@@ -182,4 +232,63 @@ def reservations_rows(page: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "currency": CURRENCY,
                 }
             )
+    return rows
+
+
+def _coverage_row(day: date, kind: str, service: str | None) -> dict[str, Any]:
+    return {
+        "time_period_start": day,
+        "commitment_kind": kind,
+        "service": service,
+        "covered_cost": None,
+        "on_demand_cost": None,
+        "total_cost": None,
+        "reserved_hours": None,
+        "on_demand_hours": None,
+        "total_running_hours": None,
+        "coverage_percentage": None,
+        "currency": CURRENCY,
+    }
+
+
+def savings_plans_coverage_rows(page: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Rows of one GetSavingsPlansCoverage page (DAILY, no GroupBy): one per day, all
+    services. Raises ValueError naming the entry's index and day when an amount is bad."""
+    rows = []
+    for index, entry in enumerate(page.get("SavingsPlansCoverages") or []):
+        where = f"{SAVINGS_PLANS_COVERAGE} SavingsPlansCoverages[{index}]"
+        day = _start_day(entry, where)
+        where = f"{where} ({day})"
+        coverage = entry.get("Coverage") or {}
+        row = _coverage_row(day, "SavingsPlan", None)
+        row.update(
+            covered_cost=_amount(coverage, "SpendCoveredBySavingsPlans", where),
+            on_demand_cost=_optional_amount(coverage, "OnDemandCost", where),
+            total_cost=_optional_amount(coverage, "TotalCost", where),
+            coverage_percentage=_optional_amount(coverage, "CoveragePercentage", where),
+        )
+        rows.append(row)
+    return rows
+
+
+def reservations_coverage_rows(page: Mapping[str, Any], service: str) -> list[dict[str, Any]]:
+    """Rows of one GetReservationCoverage page (DAILY, one service): the day's `Total`.
+    Raises ValueError naming the service and day when an amount is bad."""
+    rows = []
+    for index, period in enumerate(page.get("CoveragesByTime") or []):
+        where = f"{RESERVATIONS_COVERAGE} {service} CoveragesByTime[{index}]"
+        day = _start_day(period, where)
+        where = f"{where} ({day})"
+        total = period.get("Total") or {}
+        hours = total.get("CoverageHours") or {}
+        cost = total.get("CoverageCost") or {}
+        row = _coverage_row(day, "Reservation", service)
+        row.update(
+            reserved_hours=_amount(hours, "ReservedHours", where),
+            on_demand_hours=_optional_amount(hours, "OnDemandHours", where),
+            total_running_hours=_optional_amount(hours, "TotalRunningHours", where),
+            coverage_percentage=_optional_amount(hours, "CoverageHoursPercentage", where),
+            on_demand_cost=_optional_amount(cost, "OnDemandCost", where),
+        )
+        rows.append(row)
     return rows

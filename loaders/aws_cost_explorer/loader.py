@@ -14,10 +14,12 @@ MONTHLY) finds the P (linked account, record type) pairs with cost in the window
 account names; then one DAILY query per pair (Filter on both, GroupBy SERVICE, REGION), each
 followed through NextPageToken. When discovery found savings plan or reservation record
 types, the commitment operations follow (`commitments`: GetSavingsPlansUtilizationDetails one
-request per day, GetReservationUtilization one DAILY query); their rows land in
-`raw.aws_commitment_utilization` in the same transaction as the costs, under the costs'
-ledger row. Requests = discovery pages + the pairs' pages (+ the commitment pages), at least
-1 + P; each costs USD 0.01.
+request per day, GetReservationUtilization one DAILY query; the coverage cross-check
+GetSavingsPlansCoverage one DAILY query, GetReservationCoverage one DAILY query per service
+with reservation-covered usage); their rows land in `raw.aws_commitment_utilization` and
+`raw.aws_commitment_coverage` in the same transaction as the costs, under the costs' ledger
+row. Requests = discovery pages + the pairs' pages (+ the commitment pages), at least 1 + P;
+each costs USD 0.01.
 
 The request budget (`max_requests`, FINOPS_AWS_MAX_REQUESTS) is checked three times:
 1. before any request, against an estimate from the pairs this scope had in earlier loads
@@ -66,6 +68,7 @@ from loaders.aws_cost_explorer.client import (
     secret_values,
 )
 from loaders.aws_cost_explorer.source import (
+    AWS_COMMITMENT_COVERAGE,
     AWS_COMMITMENT_UTILIZATION,
     AWS_COST_EXPLORER,
     CostExplorerConfig,
@@ -119,7 +122,8 @@ class RequestEstimate:
 
     @property
     def commitment_requests(self) -> int:
-        """Savings plans: one request per day; reservations: one daily query."""
+        """Savings plans: one request per day; the others one daily query each (reservation
+        coverage: one per service, counted as one - the hard cap catches the rest)."""
         per_operation = {commitments.SAVINGS_PLANS: self.days}
         return sum(per_operation.get(op, self.pages_per_query) for op in self.commitment_operations)
 
@@ -236,7 +240,11 @@ def _fetch_rows(
         fixed = mapping.fixed_dimensions(request["Filter"])
         for page in client.iter_pages(request):
             rows.extend(mapping.to_rows(page, group_by=group_by, fixed=fixed, account_names=names))
-    return FetchedRows(rows, _fetch_commitments(client, operations, start, end))
+    return FetchedRows(
+        rows,
+        _fetch_commitments(client, operations, start, end),
+        _fetch_coverage(client, operations, start, end, commitments.reservation_services(rows)),
+    )
 
 
 @dataclass(frozen=True)
@@ -245,6 +253,7 @@ class FetchedRows:
 
     costs: list[dict[str, Any]]
     commitments: list[dict[str, Any]]
+    coverage: list[dict[str, Any]]
 
 
 def _fetch_commitments(
@@ -265,6 +274,27 @@ def _fetch_commitments(
         request = commitments.reservations_request(start, end)
         for page in client.iter_pages(request, "get_reservation_utilization"):
             rows.extend(commitments.reservations_rows(page))
+    return rows
+
+
+def _fetch_coverage(
+    client: CostExplorerClient,
+    operations: tuple[str, ...],
+    start: date,
+    end: date,
+    reservation_services: list[str],
+) -> list[dict[str, Any]]:
+    """The rows of `raw.aws_commitment_coverage`: Cost Explorer's own coverage figures."""
+    rows: list[dict[str, Any]] = []
+    if commitments.SAVINGS_PLANS_COVERAGE in operations:
+        request = commitments.savings_plans_coverage_request(start, end)
+        for page in client.iter_pages(request, "get_savings_plans_coverage", token="NextToken"):
+            rows.extend(commitments.savings_plans_coverage_rows(page))
+    if commitments.RESERVATIONS_COVERAGE in operations:
+        for service in reservation_services:
+            request = commitments.reservations_coverage_request(start, end, service)
+            for page in client.iter_pages(request, "get_reservation_coverage"):
+                rows.extend(commitments.reservations_coverage_rows(page, service))
     return rows
 
 
@@ -342,7 +372,10 @@ def load(
                 scope,
                 fetched.costs,
                 raw_table=AWS_COST_EXPLORER.name,
-                with_tables={AWS_COMMITMENT_UTILIZATION.name: fetched.commitments},
+                with_tables={
+                    AWS_COMMITMENT_UTILIZATION.name: fetched.commitments,
+                    AWS_COMMITMENT_COVERAGE.name: fetched.coverage,
+                },
             )
         except Exception as exc:
             secrets = secret_values(base, external_id)

@@ -85,6 +85,36 @@ AWS_COMMITMENT_UTILIZATION = RawTable(
     provider_name="AWS",
 )
 
+# One row per day and commitment kind (savings plans: all services; reservations: per
+# service) from Cost Explorer's coverage operations (loaders/aws_cost_explorer/commitments.py):
+# the coverage AWS itself reports, in on-demand terms (covered spend, on-demand cost) and in
+# hours (reservations). Not a source of the marts' coverage - that is computed from the
+# record types, to the cent of the bill - but the cross-check of it (dbt test
+# assert_aws_commitment_coverage_agrees). No cost measures: the money is in
+# raw.aws_cost_explorer.
+AWS_COMMITMENT_COVERAGE = RawTable(
+    name="aws_commitment_coverage",
+    columns=(
+        ("time_period_start", "date not null", pa.date32()),
+        ("commitment_kind", "varchar not null", pa.string()),
+        ("service", "varchar", pa.string()),
+        ("covered_cost", AMOUNT_SQL, AMOUNT),
+        ("on_demand_cost", AMOUNT_SQL, AMOUNT),
+        ("total_cost", AMOUNT_SQL, AMOUNT),
+        ("reserved_hours", AMOUNT_SQL, AMOUNT),
+        ("on_demand_hours", AMOUNT_SQL, AMOUNT),
+        ("total_running_hours", AMOUNT_SQL, AMOUNT),
+        ("coverage_percentage", AMOUNT_SQL, AMOUNT),
+        ("currency", "varchar not null", pa.string()),
+    ),
+    date_column="time_period_start",
+    charge_date_sql="time_period_start",
+    account_sql="cast(null as varchar)",
+    measures=(),
+    key_columns=("time_period_start", "commitment_kind", "service"),
+    provider_name="AWS",
+)
+
 
 def credentials_configured() -> bool:
     """True when boto3's standard chain has something explicit to go on.
@@ -125,7 +155,7 @@ def configure(settings: Settings) -> CostExplorerConfig:
 SOURCE = SourceSpec(
     name="aws",
     ledger_source="aws_cost_explorer",
-    raw_tables=(AWS_COST_EXPLORER, AWS_COMMITMENT_UTILIZATION),
+    raw_tables=(AWS_COST_EXPLORER, AWS_COMMITMENT_UTILIZATION, AWS_COMMITMENT_COVERAGE),
     dbt_sources=("aws_cost_explorer",),
     providers=("AWS",),
     window="restatement",

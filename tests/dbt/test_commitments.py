@@ -10,13 +10,16 @@ them - and unit test), published and exported.
 
 from __future__ import annotations
 
+import json
+import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 from commitments_testing import PLAN, RESERVATION, RESERVATION_END
-from focus_testing import fetch
+from focus_testing import dbt_build, fetch
 
 
 @pytest.fixture(scope="session")
@@ -195,3 +198,50 @@ def test_the_same_commitments_through_the_cost_apis_give_the_same_marts(
         (PLAN, date(2025, 2, 10), date(2026, 2, 10), "1 Year", "No Upfront", 31),
         (RESERVATION, date(2025, 3, 1), RESERVATION_END, "1 Year", "Upfront", 50),
     ]
+
+
+def test_cost_explorers_own_coverage_cross_checks_the_record_types(
+    commitments_api_home: Path, tmp_path: Path
+):
+    # GIVEN the commitments through Cost Explorer: its coverage operations answered beside
+    # the record types (the savings plan covered EC2 and Lambda usage worth 115 on demand, 40
+    # of EC2 ran on demand: 74.19 % as the API rounds it)
+    db_path = commitments_api_home / "data" / "finops.duckdb"
+    assert fetch(
+        db_path,
+        "select charge_date, commitment_kind, service_name, covered_cost, on_demand_cost, "
+        "coverage from staging.stg_aws_cost_explorer__commitment_coverage "
+        "where covered_cost != 0",
+    ) == [(date(2026, 1, 10), "SavingsPlan", None, Decimal(115), Decimal(40), 0.7419)]
+    # ... and the run's build found them in agreement (the warn test passed)
+    results = json.loads(
+        (commitments_api_home / "data" / "dbt" / "target" / "run_results.json").read_text()
+    )
+    [check] = [
+        r
+        for r in results["results"]
+        if r["unique_id"].endswith(".assert_aws_commitment_coverage_agrees")
+    ]
+    assert check["status"] == "pass"
+
+    # WHEN Cost Explorer's coverage answer says a dollar more than the record types hold
+    drifted = tmp_path / "drifted.duckdb"
+    shutil.copyfile(db_path, drifted)
+    con = duckdb.connect(str(drifted))
+    try:
+        con.execute(
+            "update raw.aws_commitment_coverage set covered_cost = covered_cost + 1 "
+            "where time_period_start = '2026-01-10'"
+        )
+    finally:
+        con.close()
+    out = dbt_build(
+        drifted, tmp_path, "--select", "assert_aws_commitment_coverage_agrees", "--store-failures"
+    )
+    # THEN the cross-check warns (the marts keep the bill's figures) and names the day
+    assert "Warning in test assert_aws_commitment_coverage_agrees" in out, out[-3000:]
+    assert fetch(
+        drifted,
+        "select charge_date, commitment_kind, reported_amount, record_types_amount, difference "
+        "from dbt_test__audit.assert_aws_commitment_coverage_agrees",
+    ) == [(date(2026, 1, 10), "SavingsPlan", Decimal(116), Decimal(115), Decimal(1))]

@@ -145,6 +145,7 @@ def test_finops_spark_builds_every_node_of_the_project(spark_builds: dict):
     spark_dir = spark_builds["spark_dir"]
     assert (spark_dir / "warehouse" / "marts.db" / "fct_daily_costs").is_dir()
     assert sorted(p.name for p in (spark_dir / "raw").iterdir()) == [
+        "aws_commitment_coverage",
         "aws_commitment_utilization",
         "aws_cost_explorer",
         "azure_commitment_costs",

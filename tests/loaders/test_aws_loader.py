@@ -303,7 +303,9 @@ def test_load_lands_exactly_what_cost_explorer_answered(aws: Aws, make_estate) -
     # the commitment operations only where the window has commitment record types
     asked = {s.operation for s in sent} - {"GetCostAndUsage"}
     assert asked == (
-        {"GetSavingsPlansUtilizationDetails"} if make_estate is credits_and_tax else set()
+        {"GetSavingsPlansUtilizationDetails", "GetSavingsPlansCoverage"}
+        if make_estate is credits_and_tax
+        else set()
     )
     assert ledger(aws.db) == [
         ("succeeded", MOTO_ACCOUNT, len(estate.charges), 0, len(sent), result.api_cost_usd, None)
@@ -676,7 +678,8 @@ def test_commitment_operations_land_each_commitment_and_day_with_its_terms(aws: 
          for d in window]
         + [Charge(d, PROD, "Savings Plans for AWS Compute usage", "global",
                   "SavingsPlanRecurringFee", "148", "29.75") for d in window]
-        + [Charge(d, PROD, RDS, "eu-west-1", "DiscountedUsage", "0", "11.5") for d in window]
+        + [Charge(d, PROD, RDS, "eu-west-1", "DiscountedUsage", "0", "11.5", "24", "Hrs")
+           for d in window]
         + [Charge(d, PROD, RDS, "eu-west-1", "RIFee", "12", "0.5") for d in window]
     )  # fmt: skip
     estate = Estate(start, end, charges, NAMES, commitment_uses=uses, commitments_per_page=1)
@@ -686,11 +689,15 @@ def test_commitment_operations_land_each_commitment_and_day_with_its_terms(aws: 
     [result] = aws_cost_explorer.load(aws.db, start, end)
 
     # THEN one request per day and page for the savings plans (2 plans, a plan per page),
-    # one daily query for the reservation, all counted and priced with the cost queries
+    # one daily query for the reservation, one daily coverage query for the savings plans and
+    # one for the service the reservation covered, all counted and priced with the cost queries
     sent = [s.operation for s in aws.proxy.seen]
     assert sent.count("GetSavingsPlansUtilizationDetails") == 4 * 2
     assert sent.count("GetReservationUtilization") == 1
-    assert result.api_requests == len(sent) == estate.requests() == 1 + 4 + 8 + 1
+    assert sent.count("GetSavingsPlansCoverage") == 1
+    [ri_coverage] = aws.proxy.calls("GetReservationCoverage")
+    assert ri_coverage.body["Filter"] == {"Dimensions": {"Key": "SERVICE", "Values": [RDS]}}
+    assert result.api_requests == len(sent) == estate.requests() == 1 + 4 + 8 + 1 + 2
     # and every commitment's day landed with its amounts to the last decimal and its terms
     landed = query(
         aws.db,
@@ -714,16 +721,30 @@ def test_commitment_operations_land_each_commitment_and_day_with_its_terms(aws: 
         for u in uses
     )  # fmt: skip
     assert landed == expected
+    # and Cost Explorer's own coverage of every day: the savings plans' covered spend (the
+    # covered usage at on-demand prices, no eligible usage on demand: 100 %), the hours the
+    # reservation covered of RDS
+    assert query(
+        aws.db,
+        "select time_period_start, commitment_kind, service, covered_cost, on_demand_cost, "
+        "total_cost, reserved_hours, on_demand_hours, total_running_hours, "
+        "coverage_percentage, currency from raw.aws_commitment_coverage order by all",
+    ) == sorted(
+        [(d, "Reservation", RDS, None, Decimal(0), None, Decimal(24), Decimal(0), Decimal(24),
+          Decimal(100), "USD") for d in window]
+        + [(d, "SavingsPlan", None, Decimal("184.1"), Decimal(0), Decimal("184.1"), None, None,
+            None, Decimal(100), "USD") for d in window]
+    )  # fmt: skip
     # and in the costs' transaction, under their one ledger row with the load's requests
     assert query(
         aws.db,
         "select raw_table, row_count, api_requests from raw.load_ledger order by raw_table",
-    ) == [("raw.aws_cost_explorer", 16, 14)]
-    assert query(
-        aws.db,
-        "select distinct c._load_id = l.load_id from raw.aws_commitment_utilization c, "
-        "raw.load_ledger l",
-    ) == [(True,)]
+    ) == [("raw.aws_cost_explorer", 16, 16)]
+    for table in ("aws_commitment_utilization", "aws_commitment_coverage"):
+        assert query(
+            aws.db,
+            f"select distinct c._load_id = l.load_id from raw.{table} c, raw.load_ledger l",
+        ) == [(True,)]
 
     # WHEN a restated load of the same window finds no commitment any more
     aws.next_run()
@@ -731,7 +752,8 @@ def test_commitment_operations_land_each_commitment_and_day_with_its_terms(aws: 
     aws.answer(later)
     aws_cost_explorer.load(aws.db, start, end)
     # THEN its commitment rows are gone too, and no commitment operation was paid for
-    assert query(aws.db, "select count(*) from raw.aws_commitment_utilization") == [(0,)]
+    for table in ("aws_commitment_utilization", "aws_commitment_coverage"):
+        assert query(aws.db, f"select count(*) from raw.{table}") == [(0,)]
     assert {s.operation for s in aws.proxy.seen} == {"GetCostAndUsage"}
 
 

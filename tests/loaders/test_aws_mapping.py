@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from loaders import warehouse
-from loaders.aws_cost_explorer import mapping
+from loaders.aws_cost_explorer import commitments, mapping
 from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
 
 FIXTURES = Path(__file__).parent / "fixtures" / "aws_ce"
@@ -259,3 +259,61 @@ def test_mapped_rows_land_in_the_warehouse_unchanged(tmp_path: Path) -> None:
     assert result.row_count == 7
     assert total == Decimal("5368.7608186977")
     assert estimated_rows == 2
+
+
+# ------------------------------------------------------------------ coverage answers
+
+
+def _coverages() -> dict[str, Any]:
+    return {
+        "SavingsPlansCoverages": [
+            {
+                "Attributes": {},
+                "Coverage": {
+                    "SpendCoveredBySavingsPlans": "115.0000000001",
+                    "OnDemandCost": "40",
+                    "TotalCost": "155.0000000001",
+                    "CoveragePercentage": "74.19",
+                },
+                "TimePeriod": {"Start": "2026-01-10", "End": "2026-01-11"},
+            }
+        ]
+    }
+
+
+def test_coverage_answers_map_to_a_row_per_day_with_exact_amounts() -> None:
+    [row] = commitments.savings_plans_coverage_rows(_coverages())
+    assert (row["time_period_start"], row["commitment_kind"], row["service"]) == (
+        date(2026, 1, 10), "SavingsPlan", None,
+    )  # fmt: skip
+    assert row["covered_cost"] == Decimal("115.0000000001")
+    assert (row["on_demand_cost"], row["coverage_percentage"]) == (Decimal(40), Decimal("74.19"))
+    page = {
+        "CoveragesByTime": [
+            {
+                "TimePeriod": {"Start": "2026-01-10", "End": "2026-01-11"},
+                "Groups": [],
+                "Total": {
+                    "CoverageHours": {"ReservedHours": "18", "OnDemandHours": "6"},
+                    "CoverageCost": {"OnDemandCost": "3.5"},
+                },
+            }
+        ]
+    }
+    [row] = commitments.reservations_coverage_rows(page, "Amazon Relational Database Service")
+    assert (row["service"], row["reserved_hours"], row["on_demand_hours"]) == (
+        "Amazon Relational Database Service", Decimal(18), Decimal(6),
+    )  # fmt: skip
+    # what the answer lacks stays null, never guessed
+    assert (row["total_running_hours"], row["covered_cost"]) == (None, None)
+    assert row["on_demand_cost"] == Decimal("3.5")
+
+
+def test_a_bad_coverage_answer_names_the_operation_day_and_field() -> None:
+    page = _coverages()
+    del page["SavingsPlansCoverages"][0]["Coverage"]["SpendCoveredBySavingsPlans"]
+    with pytest.raises(ValueError, match=r"GetSavingsPlansCoverage .*\(2026-01-10\).*Spend"):
+        commitments.savings_plans_coverage_rows(page)
+    page = {"CoveragesByTime": [{"TimePeriod": {"Start": "2026-01-10"}, "Total": {}}]}
+    with pytest.raises(ValueError, match=r"GetReservationCoverage EC2 .*\(2026-01-10\).*Reserved"):
+        commitments.reservations_coverage_rows(page, "EC2")

@@ -115,12 +115,13 @@ def test_daily_pipeline_on_aws_matches_cost_explorer_to_the_cent(
     aws_source: Path, moto: MotoServer, proxy: CostExplorerProxy
 ) -> None:
     # GIVEN Cost Explorer of the payer account holding a month of costs (6 pairs, 3 pages
-    # each) and a savings plan (one GetSavingsPlansUtilizationDetails request a day)
+    # each) and a savings plan (one GetSavingsPlansUtilizationDetails request a day, and its
+    # GetSavingsPlansCoverage query, 3 pages like the pairs')
     costs = estate()
     moto.queue(costs.answers(), account_id=PAYER)
     proxy.estate = costs
     requests = costs.requests()
-    assert requests == 1 + 6 * 3 + 29
+    assert requests == 1 + 6 * 3 + 29 + 3
 
     # WHEN the daily pipeline runs on the AWS source
     result = run_pipeline(RUN_DATE)
