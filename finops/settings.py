@@ -54,6 +54,18 @@ def _env_int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _env_switch(name: str, default: bool) -> bool:
+    """On unless `0`, `false`, `no` or `off` (any case); unset or empty: `default`."""
+    raw = (_env(name, "") or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be 1/true/on or 0/false/off, got {raw!r}")
+
+
 def _env_amount(name: str, default: Decimal) -> Decimal:
     """A non-negative amount such as `100` or `250.50`."""
     raw = _env(name)
@@ -194,6 +206,7 @@ class Settings:
     azure_arm_endpoint: str = "https://management.azure.com"
     azure_client_type: str = "finops-dashboard"
     azure_max_wait_s: int = 300
+    azure_price_details: bool = True
     # Run notifications: a Slack-compatible incoming webhook (the URL is a secret: never
     # logged, never in repr), the anomaly impact worth a line in it, the HTTP timeout
     webhook_url: str | None = field(default=None, repr=False)
@@ -314,6 +327,7 @@ def load_settings(env_file: Path | None = None) -> Settings:
         ).rstrip("/"),
         azure_client_type=_env("FINOPS_AZURE_CLIENT_TYPE", "finops-dashboard") or "",
         azure_max_wait_s=_env_int("FINOPS_AZURE_MAX_WAIT_SECONDS", 300, minimum=0),
+        azure_price_details=_env_switch("FINOPS_AZURE_PRICE_DETAILS", True),
         webhook_url=_webhook_url("FINOPS_WEBHOOK_URL"),
         webhook_min_impact=_env_amount("FINOPS_WEBHOOK_MIN_IMPACT", Decimal("100")),
         webhook_timeout_s=_env_int("FINOPS_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1),

@@ -45,6 +45,20 @@ What it serves (importable as `azure_emulator` from tests; a pytest-httpserver s
   userFriendlyAppliedScopeType, reservedResourceType, quantity, provisioningState,
   displayProvisioningState, purchaseDate(Time), benefitStartTime, effectiveDateTime,
   expiryDate(Time), renew, commitment {grain, currencyCode, amount} (savings plans).
+* The Cost Details API (issue #17, the list and contracted prices the Query API does not
+  aggregate): `POST {scope}/providers/Microsoft.CostManagement/generateCostDetailsReport`
+  (`metric` ActualCost / AmortizedCost, `timePeriod` start / end of at most one month;
+  management group scopes refused with 400 as the service does) answers 202 with a
+  `Location` (named on `next_link_base`, like ARM) and `Retry-After` (`report_retry_after`);
+  `GET .../costDetailsOperationResults/{id}` answers 202 `report_pending_polls` times, then
+  200 Completed with a manifest whose `blobs[].blobLink` are SAS URLs back at the emulator
+  (`/blobs/...?...&sig=<sas_signature>`, served without a bearer token - a wrong signature
+  gets 403) holding the CSV (`report_blob_rows` rows a blob, a BOM first). The CSV is cut from
+  the same ground truth as the Query API: each row of the metric as two meter lines (quantity
+  4 + 6 of 10) at the row's unit prices: `list_cost` / `contracted_cost` when the row has
+  them (`AzureSubscription.price_factors`, or set by hand), else 0. `cost_details_format`
+  picks the EA (PascalCase) or MCA (camelCase, paygCostInBillingCurrency) header.
+  `price_truth` gives what a complete load lands in raw.azure_price_details.
 * With `tenant_id` set, an identity authority for MSAL: `GET /{tenant}/v2.0/.well-known/
   openid-configuration` and `POST /{tenant}/oauth2/v2.0/token` (client credentials; the client
   secret must match `client_secret`); every ARM request must then carry the issued token.
@@ -61,8 +75,10 @@ to show that `HTTPS_PROXY` is honoured.
 from __future__ import annotations
 
 import base64
+import csv
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
 import re
@@ -84,6 +100,13 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 QUERY_SUFFIX = "/providers/Microsoft.CostManagement/query"
+COST_DETAILS_SUFFIX = "/providers/Microsoft.CostManagement/generateCostDetailsReport"
+COST_DETAILS_RESULTS = "/providers/Microsoft.CostManagement/costDetailsOperationResults/"
+BLOB_PREFIX = "/blobs/"
+# The CSV blobs' quantity of every ground-truth row, split over two meter lines (4 + 6), so
+# a price x quantity is exact and a row's prices come back only when the lines are summed.
+REPORT_QUANTITY = Decimal(10)
+REPORT_SPLIT = (Decimal(4), Decimal(6))
 RESERVATIONS_PATH = "/providers/Microsoft.Capacity/reservations"
 SAVINGS_PLANS_PATH = "/providers/Microsoft.BillingBenefits/savingsPlans"
 QUERY_TYPES = ("ActualCost", "AmortizedCost")
@@ -155,6 +178,9 @@ class AzureSubscription:
     scale: Decimal = Decimal("1")
     benefits: tuple[EmulatedBenefit, ...] = ()
     spot_services: tuple[str, ...] = ()
+    # (list, contracted) as multiples of a Usage row's cost in the Cost Details reports;
+    # None: no prices (PayGPrice and UnitPrice 0, the marts then count the list as missing)
+    price_factors: tuple[Decimal, Decimal] | None = None
 
     @property
     def scope(self) -> str:
@@ -272,6 +298,11 @@ class AzureCostEmulator:
         client_secret: str | None = None,
         access_token: str = "emulated-access-token",
         seed: int = 7,
+        cost_details_format: str = "MCA",
+        report_retry_after: str = "0",
+        report_pending_polls: int = 1,
+        report_blob_rows: int = 10_000,
+        sas_signature: str = "emulated-sas-signature-2b7e151628aed2a6",
     ) -> None:
         self.subscriptions = {s.subscription_id.lower(): s for s in subscriptions}
         self.billing_accounts = {k: list(v) for k, v in (billing_accounts or {}).items()}
@@ -289,6 +320,16 @@ class AzureCostEmulator:
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
         self.rows = self._generate(start, end, seed)
+        # Cost Details reports (see `_create_report`): the CSV header style ('MCA' camelCase
+        # with paygCostInBillingCurrency, 'EA' PascalCase), the Retry-After of a 202, the
+        # polls answered 202 before the report completes, the CSV rows per blob, the SAS
+        # signature every blobLink carries (a blob GET without it is refused, 403).
+        self.cost_details_format = cost_details_format
+        self.report_retry_after = report_retry_after
+        self.report_pending_polls = report_pending_polls
+        self.report_blob_rows = report_blob_rows
+        self.sas_signature = sas_signature
+        self._reports: dict[str, dict[str, Any]] = {}
         self._server = HTTPServer("127.0.0.1", 0, ssl_context=ssl_context, threaded=True)
         self._server.expect_request(re.compile(r"^/.*")).respond_with_handler(self._handle)
 
@@ -349,7 +390,7 @@ class AzureCostEmulator:
                                 "cost": cost,
                                 "currency": sub.currency,
                             }
-                            rows.extend(_priced(sub, row))
+                            rows.extend(_with_prices(sub, part) for part in _priced(sub, row))
         return rows
 
     def restate(self, factor: Decimal, *, on_or_after: date) -> None:
@@ -497,6 +538,36 @@ class AzureCostEmulator:
     def query_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.is_query]
 
+    def report_requests(self, kind: str) -> list[RecordedRequest]:
+        """The Cost Details requests of one kind: 'create' (POST generateCostDetailsReport),
+        'poll' (GET costDetailsOperationResults) or 'blob' (GET of a report blob)."""
+        test = {
+            "create": lambda r: r.method == "POST" and r.path.endswith(COST_DETAILS_SUFFIX),
+            "poll": lambda r: r.method == "GET" and COST_DETAILS_RESULTS in r.path,
+            "blob": lambda r: r.method == "GET" and r.path.startswith(BLOB_PREFIX),
+        }[kind]
+        return [r for r in self.requests if test(r)]
+
+    def price_truth(
+        self, scope: str, start: date, end: date
+    ) -> dict[tuple[int, str, str, str, str | None, str | None, str], tuple[Decimal, ...]]:
+        """(usage_date, subscription_id, service, charge type, pricing model, benefit id,
+        currency) -> (list, contracted, effective) of the AmortizedCost rows: what the Cost
+        Details reports of a complete load land (raw.azure_price_details)."""
+        sums: dict[tuple[Any, ...], list[Decimal]] = {}
+        for r in self._rows_of(scope, start, end):
+            if r["query_type"] != "AmortizedCost":
+                continue
+            key = (
+                r["usage_date"], r["subscription_id"], r["service_name"], r["charge_type"],
+                r["pricing_model"] or None, r["benefit_id"] or None, r["currency"],
+            )  # fmt: skip
+            total = sums.setdefault(key, [Decimal(0)] * 3)
+            total[0] += r.get("list_cost", Decimal(0))
+            total[1] += r.get("contracted_cost", Decimal(0))
+            total[2] += r["cost"]
+        return {key: tuple(value) for key, value in sums.items()}
+
     # ------------------------------------------------------------------ HTTP
 
     def _handle(self, request: Request) -> Response:
@@ -527,10 +598,16 @@ class AzureCostEmulator:
         fault = self._take_fault(request)
         if fault is not None:
             return _json_response(fault.body, fault.status, fault.headers)
+        if request.method == "GET" and request.path.startswith(BLOB_PREFIX):
+            return self._blob(request)  # a SAS URL: the signature, not a bearer token
         if self.tenant_id and request.headers.get("Authorization") != f"Bearer {self.access_token}":
             return _error(401, "InvalidAuthenticationToken", "the access token is invalid")
         if request.method == "GET" and request.path.rstrip("/") == "/subscriptions":
             return self._list_subscriptions(request)
+        if request.method == "POST" and request.path.endswith(COST_DETAILS_SUFFIX):
+            return self._create_report(request, record)
+        if request.method == "GET" and COST_DETAILS_RESULTS in request.path:
+            return self._poll_report(request)
         if request.method == "POST" and request.path.endswith(QUERY_SUFFIX):
             return self._query(request, record)
         if request.method == "GET" and request.path.rstrip("/") == RESERVATIONS_PATH:
@@ -562,6 +639,173 @@ class AzureCostEmulator:
                 f"&$skiptoken={offset + self.benefits_page_rows}"
             )
         return _json_response(body)
+
+    # ------------------------------------------------------------------ Cost Details API
+
+    def _create_report(self, request: Request, record: RecordedRequest) -> Response:
+        """POST generateCostDetailsReport: 202 with Location (named on `next_link_base`, like
+        ARM's) and Retry-After; the report's CSV is cut from the ground truth now."""
+        scope = record.path[: -len(COST_DETAILS_SUFFIX)]
+        if "/microsoft.management/managementgroups/" in scope.lower() + "/":
+            return _error(400, "BadRequest", "management group scopes are not supported")
+        subs = self.scope_subscriptions(scope)
+        if subs is None:
+            return _error(404, "NotFound", f"scope {scope} not found")
+        body = record.body or {}
+        metric = body.get("metric", "ActualCost")
+        if metric not in QUERY_TYPES:
+            return _error(400, "BadRequest", f"metric {metric!r} is not supported")
+        if set(body) - {"metric", "timePeriod"}:
+            return _error(400, "BadRequest", "the emulator answers metric and timePeriod only")
+        try:
+            first = date.fromisoformat(body["timePeriod"]["start"])
+            last = date.fromisoformat(body["timePeriod"]["end"])
+        except (KeyError, TypeError, ValueError) as exc:
+            return _error(400, "BadRequest", f"invalid timePeriod: {exc}")
+        if last < first or (last - first).days + 1 > 31:
+            return _error(400, "BadRequest", "timePeriod must be one month or less")
+        operation = hashlib.sha256(
+            f"{scope}|{json.dumps(body, sort_keys=True)}|{len(self._reports)}".encode()
+        ).hexdigest()[:32]
+        lines = self._report_lines(subs, metric, first, last)
+        with self._lock:
+            self._reports[operation] = {
+                "scope": scope.strip("/"),
+                "body": body,
+                "polls_left": self.report_pending_polls,
+                "blobs": [
+                    lines[i : i + self.report_blob_rows]
+                    for i in range(0, max(len(lines), 1), self.report_blob_rows)
+                ],
+            }
+        return self._report_pending(scope, operation)
+
+    def _report_pending(self, scope: str, operation: str) -> Response:
+        location = (
+            f"{self.next_link_base}{scope}{COST_DETAILS_RESULTS}{operation}?api-version=2025-03-01"
+        )
+        return Response(
+            status=202, headers={"Location": location, "Retry-After": self.report_retry_after}
+        )
+
+    def _poll_report(self, request: Request) -> Response:
+        scope, _, operation = request.path.partition(COST_DETAILS_RESULTS)
+        with self._lock:
+            report = self._reports.get(operation)
+            if report is not None and report["polls_left"] > 0:
+                report["polls_left"] -= 1
+                pending = True
+            else:
+                pending = False
+        if report is None:
+            return _error(404, "NotFound", f"no operation {operation}")
+        if pending:
+            return self._report_pending(scope, operation)
+        header = self._report_header()
+        blobs = []
+        for number, lines in enumerate(report["blobs"]):
+            text = _csv_text([header, *lines])
+            blobs.append(
+                {
+                    "blobLink": f"{self.url}{BLOB_PREFIX}{operation}/{number}.csv?sv=2020-08-04"
+                    f"&se=2099-01-01T00%3A00%3A00Z&sr=b&sp=r&sig={self.sas_signature}",
+                    "byteCount": len(text.encode()),
+                }
+            )
+        return _json_response(
+            {
+                "id": f"{report['scope']}{COST_DETAILS_RESULTS}{operation}",
+                "name": operation,
+                "status": "Completed",
+                "manifest": {
+                    "manifestVersion": "2025-03-01",
+                    "dataFormat": "Csv",
+                    "blobCount": len(blobs),
+                    "byteCount": sum(b["byteCount"] for b in blobs),
+                    "compressData": False,
+                    "requestContext": {
+                        "requestScope": report["scope"],
+                        "requestBody": report["body"],
+                    },
+                    "blobs": blobs,
+                },
+                "validTill": "2099-01-01T00:00:00.0000000Z",
+            }
+        )
+
+    def _blob(self, request: Request) -> Response:
+        if request.args.get("sig") != self.sas_signature:
+            return _error(403, "AuthenticationFailed", "Signature did not match")
+        operation, _, name = request.path[len(BLOB_PREFIX) :].partition("/")
+        report = self._reports.get(operation)
+        number = int(name.split(".")[0]) if name.split(".")[0].isdigit() else -1
+        if report is None or not 0 <= number < len(report["blobs"]):
+            return _error(404, "BlobNotFound", "The specified blob does not exist.")
+        text = _csv_text([self._report_header(), *report["blobs"][number]])
+        return Response(
+            "\ufeff" + text,
+            status=200,
+            mimetype="text/csv",
+            headers={"x-ms-blob-type": "BlockBlob"},
+        )
+
+    def _report_header(self) -> list[str]:
+        if self.cost_details_format == "EA":
+            return [
+                "BillingAccountId", "BillingCurrencyCode", "Date", "SubscriptionId",
+                "SubscriptionName", "MeterCategory", "ResourceLocation", "ChargeType",
+                "PricingModel", "BenefitId", "BenefitName", "Quantity", "EffectivePrice",
+                "UnitPrice", "PayGPrice", "CostInBillingCurrency", "AdditionalInfo",
+            ]  # fmt: skip
+        return [
+            "billingAccountId", "billingCurrency", "date", "subscriptionId", "subscriptionName",
+            "meterCategory", "resourceLocation", "chargeType", "pricingModel", "benefitId",
+            "benefitName", "quantity", "effectivePrice", "unitPrice", "payGPrice",
+            "costInBillingCurrency", "paygCostInBillingCurrency", "exchangeRatePricingToBilling",
+            "additionalInfo",
+        ]  # fmt: skip
+
+    def _report_lines(
+        self, subs: Sequence[str], metric: str, first: date, last: date
+    ) -> list[list[str]]:
+        """The report's CSV lines: each ground-truth row of `metric` in [first, last] as two
+        meter lines (REPORT_SPLIT of REPORT_QUANTITY) at its unit prices."""
+        lo, hi = _yyyymmdd(first), _yyyymmdd(last)
+        wanted = set(subs)
+        lines = []
+        for row in self.rows:
+            if row["query_type"] != metric or row["subscription_id"].lower() not in wanted:
+                continue
+            if not lo <= row["usage_date"] <= hi:
+                continue
+            day = str(row["usage_date"])
+            prices = {
+                name: row.get(name, Decimal(0)) / REPORT_QUANTITY
+                for name in ("list_cost", "contracted_cost", "cost")
+            }
+            for quantity in REPORT_SPLIT:
+                values = {
+                    "date": f"{day[4:6]}/{day[6:]}/{day[:4]}",
+                    "quantity": quantity,
+                    "effective": prices["cost"],
+                    "unit": prices["contracted_cost"],
+                    "payg": prices["list_cost"],
+                    "cost": prices["cost"] * quantity,
+                    "payg_cost": prices["list_cost"] * quantity,
+                }
+                common = [
+                    "ba-emulated", row["currency"], values["date"], row["subscription_id"],
+                    row["subscription_name"], row["service_name"], row["resource_location"],
+                    row["charge_type"], row["pricing_model"], row["benefit_id"],
+                    row["benefit_name"], str(quantity), str(values["effective"]),
+                    str(values["unit"]), str(values["payg"]), str(values["cost"]),
+                ]  # fmt: skip
+                info = json.dumps({"ImageType": "Canonical", "VCPUs": 2})  # commas, quoted
+                if self.cost_details_format == "EA":
+                    lines.append([*common, info])
+                else:
+                    lines.append([*common, str(values["payg_cost"]), "1", info])
+        return lines
 
     def _take_fault(self, request: Request) -> _Fault | None:
         with self._lock:
@@ -789,6 +1033,26 @@ def _priced(sub: AzureSubscription, row: dict[str, Any]) -> list[dict[str, Any]]
         )
     parts.append({**row, **plain, "cost": rest})
     return parts
+
+
+def _with_prices(sub: AzureSubscription, row: dict[str, Any]) -> dict[str, Any]:
+    """A ground-truth row with its list and contracted cost (`price_factors` of a Usage row;
+    rows that set their own keep them)."""
+    if sub.price_factors is None or row["charge_type"] != "Usage":
+        return row
+    list_factor, contracted_factor = sub.price_factors
+    return {
+        **row,
+        "list_cost": (row["cost"] * list_factor).quantize(MICRO),
+        "contracted_cost": (row["cost"] * contracted_factor).quantize(MICRO),
+    }
+
+
+def _csv_text(lines: Sequence[Sequence[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerows(lines)
+    return out.getvalue()
 
 
 def _moment(day: date) -> str:

@@ -150,7 +150,9 @@ def query_api_subscription() -> AzureSubscription:
 def answer_the_export(emulator: AzureCostEmulator) -> None:
     """Replace the emulator's generated rows with the export's Azure day, as the Query API
     has it: the reservation's purchase (ActualCost), the VM usage it covered at its amortized
-    50 and the VM usage on demand (AmortizedCost and ActualCost, 50: nothing to amortize)."""
+    50 and the VM usage on demand (AmortizedCost and ActualCost, 50: nothing to amortize) -
+    and as the Cost Details reports price it: the covered usage at a list price of 80 and a
+    negotiated 72, the on-demand usage at 50 and 45, the purchase at none."""
     base = {
         "usage_date": 20260110,
         "subscription_id": SUBSCRIPTION,
@@ -165,13 +167,15 @@ def answer_the_export(emulator: AzureCostEmulator) -> None:
         "benefit_id": RESERVATION,
         "benefit_name": "VM reservation",
     }
+    covered_prices = {"list_cost": Decimal("80"), "contracted_cost": Decimal("72")}
+    on_demand_prices = {"list_cost": Decimal("50"), "contracted_cost": Decimal("45")}
     emulator.rows = [
         {**base, "query_type": "ActualCost", "charge_type": "Purchase",
          "cost": Decimal("300"), **covered},
         {**base, "query_type": "AmortizedCost", "charge_type": "Usage",
-         "cost": Decimal("50"), **covered},
+         "cost": Decimal("50"), **covered, **covered_prices},
         {**base, "query_type": "AmortizedCost", "charge_type": "Usage",
-         "cost": Decimal("50"), **on_demand},
+         "cost": Decimal("50"), **on_demand, **on_demand_prices},
         {**base, "query_type": "ActualCost", "charge_type": "Usage",
-         "cost": Decimal("50"), **on_demand},
+         "cost": Decimal("50"), **on_demand, **on_demand_prices},
     ]  # fmt: skip

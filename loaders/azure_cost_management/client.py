@@ -44,8 +44,12 @@ in this process (`redaction.remember`).
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import json
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -56,10 +60,12 @@ from ipaddress import ip_address
 from typing import Any
 from urllib.parse import urlsplit
 
+from azure.core import PipelineClient
 from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.exceptions import AzureError, HttpResponseError
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import HeadersPolicy, RetryPolicy, SansIOHTTPPolicy
+from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 from azure.mgmt.costmanagement import CostManagementClient
 
@@ -77,6 +83,16 @@ COST_MANAGEMENT_RETRY_AFTER_HEADERS = tuple(
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_ATTEMPTS_PER_REQUEST = 10
 MAX_PAGES_PER_QUERY = 10_000
+# Cost Details API (generateCostDetailsReport): the api-version of azure-mgmt-costmanagement
+# 5.0.0's generate_cost_details_report operations, whose URL shapes these are.
+COST_DETAILS_API_VERSION = "2025-03-01"
+COST_DETAILS_SUFFIX = "/providers/Microsoft.CostManagement/generateCostDetailsReport"
+MAX_REPORT_POLLS = 120
+DEFAULT_POLL_WAIT_S = 10.0  # a 202 without Retry-After
+# "smaller cost data sets of 2 GB (2 million rows) or less" (Get small cost datasets on
+# demand): a report beyond it is refused rather than filling the disk.
+MAX_REPORT_BYTES = 2 * 1024**3
+DOWNLOAD_CHUNK = 1024 * 1024
 LOOPBACK_HOSTS = frozenset({"localhost"})
 # azure-core logs every request and response (headers redacted) at INFO; that would put
 # hundreds of lines per run in logs/pipeline.log. Quieted unless someone configured it.
@@ -89,6 +105,10 @@ class AzureCostManagementError(RuntimeError):
 
 class RetryBudgetExceededError(AzureCostManagementError):
     """Retrying would wait longer than the remaining FINOPS_AZURE_MAX_WAIT_SECONDS budget."""
+
+
+class PriceDetailsForbiddenError(AzureCostManagementError):
+    """HTTP 403 on generateCostDetailsReport: the credential lacks the role at the scope."""
 
 
 def is_loopback(url: str) -> bool:
@@ -160,6 +180,33 @@ def _seconds(value: str | None) -> float | None:
     return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
+class WaitBudget:
+    """The seconds one load may spend waiting (FINOPS_AZURE_MAX_WAIT_SECONDS): on throttling
+    and retries of every request, and on a Cost Details report being generated. `waits`
+    lists each wait; `waited_s` is their sum and never exceeds `max_wait_s`."""
+
+    def __init__(self, max_wait_s: float, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.max_wait_s = float(max_wait_s)
+        self.waited_s = 0.0
+        self.waits: list[float] = []
+        self._sleep = sleep
+
+    def check(self, delay: float, what: str) -> None:
+        """RetryBudgetExceededError when waiting `delay` s would overrun the budget."""
+        if self.waited_s + delay > self.max_wait_s:
+            raise RetryBudgetExceededError(
+                f"{what} needs a wait of {delay:g} s but only "
+                f"{max(self.max_wait_s - self.waited_s, 0):g} s of the {self.max_wait_s:g} s "
+                "retry budget (FINOPS_AZURE_MAX_WAIT_SECONDS) is left"
+            )
+
+    def wait(self, delay: float) -> None:
+        if delay > 0:
+            self._sleep(delay)
+        self.waited_s += delay
+        self.waits.append(delay)
+
+
 class CostManagementRetryPolicy(RetryPolicy):
     """azure-core's RetryPolicy taught Cost Management's throttling, with a wait budget.
 
@@ -172,17 +219,28 @@ class CostManagementRetryPolicy(RetryPolicy):
     def __init__(
         self,
         *,
-        max_wait_s: float,
+        max_wait_s: float = 0,
         sleep: Callable[[float], None] = time.sleep,
+        budget: WaitBudget | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("retry_total", MAX_ATTEMPTS_PER_REQUEST - 1)
         kwargs.setdefault("retry_status", MAX_ATTEMPTS_PER_REQUEST - 1)
         super().__init__(**kwargs)
-        self.max_wait_s = float(max_wait_s)
-        self.waited_s = 0.0
-        self.waits: list[float] = []
-        self._sleep = sleep
+        # One budget per load, shared with the blob downloads' policy and report polling.
+        self.budget = budget if budget is not None else WaitBudget(max_wait_s, sleep)
+
+    @property
+    def max_wait_s(self) -> float:
+        return self.budget.max_wait_s
+
+    @property
+    def waited_s(self) -> float:
+        return self.budget.waited_s
+
+    @property
+    def waits(self) -> list[float]:
+        return self.budget.waits
 
     def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
         settings = super().configure_retries(options)
@@ -215,19 +273,14 @@ class CostManagementRetryPolicy(RetryPolicy):
     ) -> None:
         asked = self.get_retry_after(response) if response is not None else None
         delay = asked if asked is not None else self.get_backoff_time(settings)
-        if self.waited_s + delay > self.max_wait_s:
-            what = "request"
-            if response is not None:
-                request = response.http_request
-                what = (
-                    f"{request.method} {urlsplit(request.url).path}: "
-                    f"HTTP {response.http_response.status_code}"
-                )
-            raise RetryBudgetExceededError(
-                f"{what}; retrying needs a wait of {delay:g} s but only "
-                f"{max(self.max_wait_s - self.waited_s, 0):g} s of the {self.max_wait_s:g} s "
-                "retry budget (FINOPS_AZURE_MAX_WAIT_SECONDS) is left"
+        what = "request"
+        if response is not None:
+            request = response.http_request
+            what = (
+                f"{request.method} {urlsplit(request.url).path}: "
+                f"HTTP {response.http_response.status_code}"
             )
+        self.budget.check(delay, f"{what}; retrying")
         if response is not None:
             log.info(
                 "HTTP %s on %s; retrying in %.1f s",
@@ -235,10 +288,7 @@ class CostManagementRetryPolicy(RetryPolicy):
                 urlsplit(response.http_request.url).path,
                 delay,
             )
-        if delay > 0:
-            self._sleep(delay)
-        self.waited_s += delay
-        self.waits.append(delay)
+        self.budget.wait(delay)
 
 
 @dataclass(frozen=True)
@@ -260,6 +310,9 @@ class ScopeFetch:
     rows: list[dict[str, Any]] = field(default_factory=list)
     # raw.azure_commitment_costs rows: the pricing and benefit queries (mapping, "Commitments")
     commitment_rows: list[dict[str, Any]] = field(default_factory=list)
+    # raw.azure_price_details rows: the Cost Details reports (mapping, "price details");
+    # empty when FINOPS_AZURE_PRICE_DETAILS is off or the reports could not be read (403)
+    price_rows: list[dict[str, Any]] = field(default_factory=list)
     queries: int = 0  # logical queries (a query and its nextLink pages count once)
     pages: int = 0
     requests: int = 0  # HTTP requests, retries included
@@ -285,7 +338,20 @@ class CostManagementQueryClient:
     ) -> None:
         self.endpoint = check_endpoint(endpoint)
         self.retry_policy = CostManagementRetryPolicy(max_wait_s=max_wait_s, sleep=sleep)
+        self.budget = self.retry_policy.budget
         self._counter = RequestCounter()
+        # Cost Details report blobs: SAS URLs (the signature in the query string is the
+        # credential), possibly on a storage host. Their own pipeline: no bearer token, no
+        # ClientType; the same wait budget for retries, counted apart (`blob_requests`).
+        self._blob_counter = RequestCounter()
+        self._blob_client = PipelineClient(
+            base_url=self.endpoint,
+            policies=[
+                CostManagementRetryPolicy(budget=self.budget),
+                self._blob_counter,
+            ],
+            transport=RequestsTransport(),
+        )
         # Plain http is only ever allowed on loopback (check_endpoint); tell the bearer policy.
         self._call_options: dict[str, Any] = (
             {"enforce_https": False} if self.endpoint.startswith("http://") else {}
@@ -306,11 +372,17 @@ class CostManagementQueryClient:
 
     @property
     def requests(self) -> int:
-        """HTTP requests sent so far, retries included."""
-        return self._counter.count
+        """HTTP requests sent so far, retries included: to the endpoint and for report blobs."""
+        return self._counter.count + self._blob_counter.count
+
+    @property
+    def blob_requests(self) -> int:
+        """The GETs of Cost Details report blobs among `requests` (no Cost Management quota)."""
+        return self._blob_counter.count
 
     def close(self) -> None:
         self._client.close()
+        self._blob_client.close()
 
     def __enter__(self) -> CostManagementQueryClient:
         return self
@@ -578,6 +650,124 @@ class CostManagementQueryClient:
         for row in fetch.commitment_rows:
             if row["benefit_id"] and not row["benefit_name"]:
                 row["benefit_name"] = known.get(row["benefit_id"].lower())
+
+    # ------------------------------------------------------------------ price details
+
+    def price_details(self, scope: str, start: date, end: date) -> list[dict[str, Any]]:
+        """`raw.azure_price_details` rows of `scope` in [start, end): per calendar month (the
+        API's longest `timePeriod`) one AmortizedCost Cost Details report generated, polled
+        and its CSV blob(s) read (mapping, "price details"); nothing is returned unless every
+        month was read. Raises PriceDetailsForbiddenError on HTTP 403 (the credential lacks
+        the role) and AzureCostManagementError, naming the scope and the period, otherwise."""
+        details: list[dict[str, Any]] = []
+        for chunk_start, chunk_end in mapping.month_chunks(start, end):
+            prices = mapping.PriceDetails(window=(chunk_start, chunk_end))
+            period = f"{chunk_start}..{date.fromordinal(chunk_end.toordinal() - 1)}"
+            what = f"cost details report of {scope} for {period}"
+            links, compressed = self._generate_report(scope, chunk_start, chunk_end, what)
+            for number, link in enumerate(links, start=1):
+                self._read_blob(link, compressed, prices, f"{what}, blob {number} of {len(links)}")
+            details.extend(prices.rows())
+            log.info(
+                "azure: %s: %d blob(s), %d rows summed to %d",
+                what,
+                len(links),
+                prices.csv_rows,
+                len(prices.rows()),
+            )
+        return details
+
+    def _report_request(self, request: HttpRequest, what: str) -> Any:
+        """Send one report request (POST or poll); the response, a 2xx; errors raised as
+        AzureCostManagementError (PriceDetailsForbiddenError for 403) naming `what`."""
+        try:
+            response = self._client.send_request(request, **self._call_options)
+            response.raise_for_status()
+        except HttpResponseError as exc:
+            error = (
+                PriceDetailsForbiddenError if exc.status_code == 403 else (AzureCostManagementError)
+            )
+            raise error(scrub(f"{what} failed: {_describe(exc)}")) from None
+        except (AzureError, AzureCostManagementError) as exc:
+            raise AzureCostManagementError(scrub(f"{what} failed: {_describe(exc)}")) from None
+        return response
+
+    def _generate_report(
+        self, scope: str, start: date, end: date, what: str
+    ) -> tuple[list[str], bool]:
+        """POST generateCostDetailsReport, then GET the Location it names (on the configured
+        endpoint: the token stays there) until the operation is no longer 202, waiting each
+        Retry-After within the wait budget. Returns the manifest's blob links and whether
+        they are compressed; no links when the service answers 204 (no cost details)."""
+        url = (
+            f"{self.endpoint}/{scope.strip('/')}{COST_DETAILS_SUFFIX}"
+            f"?api-version={COST_DETAILS_API_VERSION}"
+        )
+        body = mapping.cost_details_definition(start, end)
+        response = self._report_request(HttpRequest("POST", url, json=body), what)
+        for _ in range(MAX_REPORT_POLLS):
+            if response.status_code == 204:
+                return [], False
+            if response.status_code != 202:
+                try:
+                    return mapping.report_blobs(_json(response))
+                except ValueError as exc:
+                    raise AzureCostManagementError(f"{what}: unusable answer: {exc}") from None
+            location = response.headers.get("Location")
+            if not location:
+                raise AzureCostManagementError(f"{what}: HTTP 202 without a Location to poll")
+            delay = _seconds(response.headers.get("Retry-After"))
+            delay = DEFAULT_POLL_WAIT_S if delay is None else delay
+            self.budget.check(delay, f"{what}: polling")
+            self.budget.wait(delay)
+            response = self._report_request(
+                HttpRequest("GET", self._on_endpoint(location)), f"{what}, polling"
+            )
+        raise AzureCostManagementError(
+            f"{what}: still not generated after {MAX_REPORT_POLLS} polls"
+        )
+
+    def _read_blob(
+        self, link: str, compressed: bool, prices: mapping.PriceDetails, what: str
+    ) -> None:
+        """Download one report blob (a SAS URL: no bearer token, https unless on loopback)
+        into a temporary file, at most MAX_REPORT_BYTES, and feed its CSV to `prices`.
+        Errors name the blob by host and path, never its signed query string."""
+        parts = urlsplit(link)
+        remember(parts.query)  # the SAS signature is a credential: scrubbed wherever it shows
+        where = f"{what} ({parts.hostname}{parts.path})"
+        if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(link)):
+            raise AzureCostManagementError(f"{where}: refusing a blob link that is not https")
+        with tempfile.TemporaryFile() as spool:
+            try:
+                response = self._blob_client.send_request(HttpRequest("GET", link), stream=True)
+                response.raise_for_status()
+                size = 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > MAX_REPORT_BYTES:
+                        raise AzureCostManagementError(
+                            f"more than {MAX_REPORT_BYTES} bytes: too large for the Cost "
+                            "Details API's on-demand reports (turn FINOPS_AZURE_PRICE_DETAILS "
+                            "off, or load narrower scopes)"
+                        )
+                    spool.write(chunk)
+                response.close()
+            except (AzureError, AzureCostManagementError) as exc:
+                raise AzureCostManagementError(
+                    scrub(f"{where}: download failed: {_describe(exc)}", extra=[parts.query])
+                ) from None
+            spool.seek(0)
+            magic = spool.read(2)
+            spool.seek(0)
+            raw: Any = gzip.GzipFile(fileobj=spool) if compressed or magic == b"\x1f\x8b" else spool
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            try:
+                prices.add_csv(csv.reader(text), blob=where)
+            except (ValueError, UnicodeDecodeError, OSError, csv.Error) as exc:
+                raise AzureCostManagementError(f"unusable answer: {exc}") from None
+            finally:
+                text.detach()
 
     def _name_rows(
         self, fetch: ScopeFetch, start: date, end: date, names: Mapping[str, str]

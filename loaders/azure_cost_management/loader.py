@@ -63,6 +63,7 @@ from loaders.azure_cost_management.client import (
     DEFAULT_ENDPOINT,
     AzureCostManagementError,
     CostManagementQueryClient,
+    PriceDetailsForbiddenError,
     RetryBudgetExceededError,
     ScopeFetch,
     check_endpoint,
@@ -72,6 +73,7 @@ from loaders.azure_cost_management.source import (
     AZURE_COMMITMENT_COSTS,
     AZURE_COMMITMENTS,
     AZURE_COST_MANAGEMENT,
+    AZURE_PRICE_DETAILS,
     CostManagementConfig,
 )
 from loaders.azure_cost_management.source import SOURCE as SPEC
@@ -126,6 +128,12 @@ def _check_dates(fetch: ScopeFetch, start: date, end: date) -> None:
                 f"scope {fetch.scope} answered a commitment row dated {row['usage_date']}, "
                 f"outside the load window [{start}, {end})"
             )
+    for row in fetch.price_rows:
+        if not lo <= row["usage_date"] < hi:
+            raise AzureCostManagementError(
+                f"scope {fetch.scope}'s cost details report has a row dated "
+                f"{row['usage_date']}, outside the load window [{start}, {end})"
+            )
 
 
 def load(
@@ -140,6 +148,7 @@ def load(
     max_wait_s: float = 300,
     sleep: Callable[[float], None] | None = None,
     attempt: warehouse.LoadAttempt | None = None,
+    price_details: bool = True,
 ) -> list[warehouse.LoadResult]:
     """Replace [start, end) of every scope in `raw.azure_cost_management`.
 
@@ -148,6 +157,8 @@ def load(
     `/providers/Microsoft.Management/managementGroups/{id}`, ...); None or empty means every
     subscription the credential can list. `max_wait_s` bounds the total time spent waiting
     on throttling and retries; `sleep` is how it waits (time.sleep unless given).
+    `price_details` (FINOPS_AZURE_PRICE_DETAILS): also read each scope's Cost Details reports
+    for list and contracted prices (`raw.azure_price_details`).
     Raises AzureCostManagementError when a scope cannot be read: nothing landed, and the
     load attempt (`attempt`, else one of its own) records a failed ledger row per scope.
     """
@@ -162,7 +173,16 @@ def load(
     with attempt:
         attempt.expect(wanted or [SUBSCRIPTIONS_SCOPE])
         fetched, listing_requests, terms = _fetch(
-            attempt, start, end, credential, endpoint, wanted, client_type, max_wait_s, sleep
+            attempt,
+            start,
+            end,
+            credential,
+            endpoint,
+            wanted,
+            client_type,
+            max_wait_s,
+            sleep,
+            price_details,
         )
         # Landing is one transaction per scope (its costs, commitment rows and terms): should
         # one fail, the scopes before it are landed (complete and consistent each), it and
@@ -186,7 +206,12 @@ def _commitment_tables(
     """The scope's rows of the commitment tables landed with its costs: its commitment rows,
     and the terms of the benefits they name - unless a benefits list could not be read
     (`terms` None): then the terms table keeps what earlier loads landed."""
-    tables = {AZURE_COMMITMENT_COSTS.name: fetch.commitment_rows}
+    tables = {
+        AZURE_COMMITMENT_COSTS.name: fetch.commitment_rows,
+        # Always replaced: a window whose reports were not read (setting off, HTTP 403)
+        # keeps no prices of an earlier load beside costs they may no longer describe.
+        AZURE_PRICE_DETAILS.name: fetch.price_rows,
+    }
     if terms is not None:
         named = dict.fromkeys(
             row["benefit_id"].lower() for row in fetch.commitment_rows if row["benefit_id"]
@@ -205,6 +230,7 @@ def _fetch(
     client_type: str,
     max_wait_s: float,
     sleep: Callable[[float], None] | None,
+    price_details: bool,
 ) -> tuple[list[ScopeFetch], int, dict[str, dict[str, Any]] | None]:
     """Every scope's rows, fetched and checked before anything lands; the requests the
     subscription and benefits listings took; the terms of the benefits (lower-cased id ->
@@ -244,16 +270,19 @@ def _fetch(
             for current in wanted:
                 attempt.working_on(current)
                 fetch = client.fetch_scope(current, start, end, names)
+                if price_details:
+                    _read_prices(client, fetch, start, end)
                 _check_dates(fetch, start, end)
                 fetched.append(fetch)
                 log.info(
-                    "azure: %s [%s, %s): %d rows (%d commitment rows) from %d queries, %d "
-                    "pages, %d requests",
+                    "azure: %s [%s, %s): %d rows (%d commitment rows, %d price rows) from %d "
+                    "queries, %d pages, %d requests",
                     current,
                     start,
                     end,
                     len(fetch.rows),
                     len(fetch.commitment_rows),
+                    len(fetch.price_rows),
                     fetch.queries,
                     fetch.pages,
                     fetch.requests,
@@ -274,12 +303,51 @@ def _fetch(
             ) from None
     if client.retry_policy.waits:
         log.info(
-            "azure: waited %.1f s over %d retries (budget %g s)",
+            "azure: waited %.1f s over %d waits (retries, report polls; budget %g s)",
             client.retry_policy.waited_s,
             len(client.retry_policy.waits),
             max_wait_s,
         )
     return fetched, listing_requests, terms
+
+
+def _read_prices(
+    client: CostManagementQueryClient, fetch: ScopeFetch, start: date, end: date
+) -> None:
+    """The scope's Cost Details reports into `fetch.price_rows` (their requests counted on its
+    ledger row). HTTP 403 (no role for cost details at the scope) is logged, never raised:
+    the costs land without prices. A management group scope is skipped: the API does not
+    support it. Any other failure fails the load like a failed query."""
+    if "/providers/microsoft.management/managementgroups/" in f"{fetch.scope.lower()}/":
+        log.warning(
+            "azure: %s: the Cost Details API does not support management group scopes; its "
+            "costs land without list and contracted prices (load its subscriptions or "
+            "billing account instead, or set FINOPS_AZURE_PRICE_DETAILS=0)",
+            fetch.scope,
+        )
+        return
+    before = client.requests
+    try:
+        fetch.price_rows = client.price_details(fetch.scope, start, end)
+    except PriceDetailsForbiddenError as exc:
+        fetch.price_rows = []
+        log.warning(
+            "azure: %s. Reading cost details needs %s. The costs land without list and "
+            "contracted prices (the savings rate shows them as missing); set "
+            "FINOPS_AZURE_PRICE_DETAILS=0 to stop asking.",
+            scrub(exc),
+            PRICE_DETAILS_ROLE,
+        )
+    finally:
+        fetch.requests += client.requests - before
+
+
+# What the credential needs to generate cost details reports (README, "Azure Cost Management").
+PRICE_DETAILS_ROLE = (
+    "Cost Management Reader (or Reader) on the subscription, or a billing reader role at the "
+    "billing scope (EA: enterprise / department / account reader; MCA: billing account, "
+    "billing profile or invoice section reader)"
+)
 
 
 def _read_terms(
@@ -360,6 +428,7 @@ def load_for_run(
                 client_type=config.client_type,
                 max_wait_s=config.max_wait_s,
                 attempt=attempt,
+                price_details=config.price_details,
             )
         finally:
             close = getattr(credential, "close", None)

@@ -73,6 +73,13 @@ Pricing rows land with `breakdown` 'PricingModel', benefit rows with 'BenefitId'
 `raw.azure_commitment_costs` (`commitment_rows`); the terms in `raw.azure_commitments`
 (`benefit_row`).
 
+Price details
+-------------
+Once per scope and month, when FINOPS_AZURE_PRICE_DETAILS is on: one Cost Details report
+(`cost_details_definition`; see "price details" below) for the list and contracted prices the
+Query API does not aggregate, summed by `PriceDetails` into `raw.azure_price_details`. Calls:
+1 POST + its polls (1 at least) + 1 GET per CSV blob, a month.
+
 `to_rows` maps one page. Columns are found by name (case-insensitive), never by position:
 the service orders them aggregation first, then UsageDate, groupings, Currency, but that is
 not a contract. Costs arrive as JSON numbers; they become `Decimal(str(value))` held at the
@@ -82,7 +89,7 @@ raw column's scale (10 decimal places) - exact when the JSON was parsed with
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
@@ -662,3 +669,243 @@ def benefit_row(item: Mapping[str, Any], *, kind: str, as_of: date, index: int) 
         "effective_time": moment("effectiveDateTime"),
         "expiry_time": moment("expiryDateTime", "expiryDate"),
     }
+
+
+# ---------------------------------------------------------------------- price details
+#
+# The Query API aggregates Cost only: no list (pay-as-you-go) or contracted (negotiated)
+# price. The Cost Details API (`generateCostDetailsReport`, an asynchronous report of the
+# unaggregated cost details rows as CSV) has them per row. Per scope and calendar month (the
+# API takes a `timePeriod` of one month or less) the client requests one AmortizedCost
+# report, polls it, downloads its CSV blob(s) and feeds their rows to `PriceDetails`, which
+# sums them to the grain of `raw.azure_commitment_costs` (day x subscription x service x
+# charge type x pricing model x benefit x currency). Columns are found by name, case- and
+# space-insensitively, because EA and MCA files spell them differently (`PRICE_COLUMNS`):
+#
+#   list cost       = paygCostInBillingCurrency where the file has it (MCA), else
+#                     PayGPrice x Quantity x exchangeRatePricingToBilling (1 without one: EA)
+#   contracted cost = UnitPrice x Quantity x exchangeRatePricingToBilling
+#   effective cost  = CostInBillingCurrency (the AmortizedCost report: amortized)
+#
+# An empty price or quantity counts as 0 - Microsoft leaves PayGPrice empty on EA rows priced
+# by a reservation, savings plan, spot or Marketplace ("understand cost details fields"), and a
+# 0 list price is what the marts count as a missing one. Anything else that is not a number,
+# a missing column, an unusable date or an empty subscription / charge type / currency is a
+# ValueError naming the blob, the row and the field.
+
+PRICE_DETAILS_METRIC = "AmortizedCost"
+# Output field -> the CSV column names that may hold it (first present wins), lower-cased
+# without spaces: EA files write PascalCase (Date, SubscriptionId, MeterCategory, ChargeType,
+# PricingModel, BenefitId, BillingCurrencyCode, Quantity, PayGPrice, UnitPrice,
+# CostInBillingCurrency), MCA files camelCase (date, subscriptionId, meterCategory, chargeType,
+# pricingModel, benefitId, billingCurrency, quantity, payGPrice, unitPrice,
+# costInBillingCurrency, paygCostInBillingCurrency, exchangeRatePricingToBilling).
+# MeterCategory is what the Query API's ServiceName dimension groups by, so it comes first.
+PRICE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "date": ("date", "usagedate"),
+    "subscription_id": ("subscriptionid", "subscriptionguid"),
+    "service_name": ("metercategory", "servicename"),
+    "charge_type": ("chargetype",),
+    "pricing_model": ("pricingmodel",),
+    "benefit_id": ("benefitid", "reservationid"),
+    "currency": ("billingcurrency", "billingcurrencycode"),
+    "quantity": ("quantity",),
+    "payg_price": ("paygprice",),
+    "payg_cost": ("paygcostinbillingcurrency",),
+    "unit_price": ("unitprice",),
+    "exchange_rate": ("exchangeratepricingtobilling",),
+    "effective_cost": ("costinbillingcurrency", "cost"),
+}
+# Columns a file must have; the others are optional (see above).
+REQUIRED_PRICE_COLUMNS = (
+    "date",
+    "subscription_id",
+    "service_name",
+    "charge_type",
+    "currency",
+    "quantity",
+    "unit_price",
+    "effective_cost",
+)
+PRICE_KEY = (
+    "usage_date",
+    "subscription_id",
+    "service_name",
+    "charge_type",
+    "pricing_model",
+    "benefit_id",
+    "currency",
+)
+
+
+def cost_details_definition(start: date, end: date) -> dict[str, Any]:
+    """The generateCostDetailsReport request body for the half-open window [start, end) of
+    at most one month: the AmortizedCost metric, `timePeriod` start and (inclusive) end dates."""
+    last = date.fromordinal(end.toordinal() - 1)
+    if last < start:
+        raise ValueError(f"empty window [{start}, {end})")
+    return {
+        "metric": PRICE_DETAILS_METRIC,
+        "timePeriod": {"start": start.isoformat(), "end": last.isoformat()},
+    }
+
+
+def parse_cost_details_date(value: str) -> int:
+    """A cost details Date (MM/DD/YYYY as the files write it, or ISO 8601) as YYYYMMDD."""
+    text = value.strip()
+    if "/" in text:
+        month, day, year = text.split(" ")[0].split("/")
+        moment = date(int(year), int(month), int(day))
+    else:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    return moment.year * 10000 + moment.month * 100 + moment.day
+
+
+def _csv_number(value: str | None) -> Decimal:
+    """A CSV number; empty counts as 0 (see above)."""
+    if value is None or not value.strip():
+        return Decimal(0)
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
+
+
+class PriceDetails:
+    """Cost details CSV rows summed to the `raw.azure_price_details` grain (pure: it is
+    fed rows, it reads nothing). `add_csv` once per blob, then `rows()`."""
+
+    def __init__(self, window: tuple[date, date] | None = None) -> None:
+        self._sums: dict[tuple[Any, ...], list[Any]] = {}
+        self._window = window
+        self.csv_rows = 0
+
+    def add_csv(self, rows: Iterable[Sequence[str]], *, blob: str) -> int:
+        """Sum one CSV's rows (the first is the header); returns its data rows. Raises
+        ValueError naming `blob`, the row number (1 = the first data row) and the field."""
+        iterator = iter(rows)
+        header = next(iterator, None)
+        if header is None:
+            raise ValueError(f"{blob}: empty file (no header)")
+        positions = {
+            str(name).lstrip("\ufeff").replace(" ", "").lower(): at
+            for at, name in enumerate(header)
+        }
+        at: dict[str, int | None] = {}
+        for field_name, names in PRICE_COLUMNS.items():
+            at[field_name] = next((positions[n] for n in names if n in positions), None)
+        missing = [
+            " / ".join(PRICE_COLUMNS[name]) for name in REQUIRED_PRICE_COLUMNS if at[name] is None
+        ]
+        if missing:
+            raise ValueError(f"{blob}: no column {', '.join(missing)} in the header")
+        lo = hi = None
+        if self._window is not None:
+            lo = int(self._window[0].strftime("%Y%m%d"))
+            hi = int(self._window[1].strftime("%Y%m%d"))
+        count = 0
+        for number, values in enumerate(iterator, start=1):
+            if not any(v.strip() for v in values):
+                continue  # a blank line (e.g. at the end of the file)
+            if len(values) != len(header):
+                raise ValueError(
+                    f"{blob}, row {number}: has {len(values)} fields for {len(header)} columns"
+                )
+            self._add(values, at, f"{blob}, row {number}", lo, hi)
+            count += 1
+        self.csv_rows += count
+        return count
+
+    def _add(
+        self,
+        values: Sequence[str],
+        at: Mapping[str, int | None],
+        where: str,
+        lo: int | None,
+        hi: int | None,
+    ) -> None:
+        def text(name: str) -> str:
+            position = at[name]
+            return "" if position is None else values[position].strip()
+
+        def number(name: str) -> Decimal:
+            position = at[name]
+            try:
+                return _csv_number(None if position is None else values[position])
+            except ValueError as exc:
+                raise ValueError(f"{where}, field {name}: {exc}") from None
+
+        try:
+            usage_date = parse_cost_details_date(text("date"))
+        except (ValueError, IndexError):
+            raise ValueError(f"{where}, field date: {text('date')!r} is not a date") from None
+        if lo is not None and hi is not None and not lo <= usage_date < hi:
+            raise ValueError(
+                f"{where}, field date: {text('date')!r} is outside the report's period"
+            )
+        for name in ("subscription_id", "charge_type", "currency"):
+            if not text(name):
+                raise ValueError(f"{where}, field {name}: empty")
+        quantity = number("quantity")
+        rate = number("exchange_rate") if text("exchange_rate") else Decimal(1)
+        if at["payg_cost"] is not None and text("payg_cost"):
+            list_cost = number("payg_cost")
+        else:
+            list_cost = number("payg_price") * quantity * rate
+        contracted = number("unit_price") * quantity * rate
+        effective = number("effective_cost")
+        key = (
+            usage_date,
+            text("subscription_id"),
+            text("service_name"),
+            text("charge_type"),
+            text("pricing_model") or None,
+            text("benefit_id") or None,
+            text("currency"),
+        )
+        sums = self._sums.setdefault(key, [Decimal(0), Decimal(0), Decimal(0), 0])
+        sums[0] += list_cost
+        sums[1] += contracted
+        sums[2] += effective
+        sums[3] += 1
+
+    def rows(self) -> list[dict[str, Any]]:
+        """`raw.azure_price_details` rows, amounts at the raw column's scale."""
+        out = []
+        for key, (list_cost, contracted, effective, count) in self._sums.items():
+            out.append(
+                {
+                    **dict(zip(PRICE_KEY, key, strict=True)),
+                    "list_cost": list_cost.quantize(AMOUNT_QUANTUM, rounding=ROUND_HALF_EVEN),
+                    "contracted_cost": contracted.quantize(
+                        AMOUNT_QUANTUM, rounding=ROUND_HALF_EVEN
+                    ),
+                    "effective_cost": effective.quantize(AMOUNT_QUANTUM, rounding=ROUND_HALF_EVEN),
+                    "detail_rows": count,
+                }
+            )
+        return out
+
+
+def report_blobs(result: Mapping[str, Any]) -> tuple[list[str], bool]:
+    """The blob links of a completed cost details operation (its `manifest.blobs[].blobLink`)
+    and whether they are compressed (`manifest.compressData`); ValueError when it did not
+    complete or names no usable link."""
+    status = str(result.get("status") or "")
+    if status.lower() != "completed":
+        error = result.get("error") or {}
+        raise ValueError(
+            f"report status {status or 'missing'}"
+            + (f": {error.get('code')} {error.get('message')}" if error else "")
+        )
+    manifest = result.get("manifest") or {}
+    links = []
+    for index, blob in enumerate(manifest.get("blobs") or []):
+        link = (blob or {}).get("blobLink")
+        if not link or not isinstance(link, str):
+            raise ValueError(f"manifest blob {index} has no blobLink")
+        links.append(link)
+    return links, bool(manifest.get("compressData"))

@@ -93,6 +93,45 @@ AZURE_COMMITMENT_COSTS = RawTable(
     provider_name="Azure",
 )
 
+# The Cost Details API's reports (generateCostDetailsReport, AmortizedCost, per scope and month;
+# mapping.py, "price details") summed to the grain of raw.azure_commitment_costs: day x
+# subscription x service (MeterCategory) x charge type x pricing model x benefit x currency,
+# with the list cost (pay-as-you-go price), the contracted cost (negotiated price) and the
+# amortized cost of its rows. Landed with raw.azure_cost_management in one transaction (same
+# load, same ledger row). No cost measures: the money is already in raw.azure_cost_management
+# (the restatement ledger must not count it twice); the marts take only the prices from here.
+AZURE_PRICE_DETAILS = RawTable(
+    name="azure_price_details",
+    columns=(
+        ("usage_date", "integer not null", pa.int32()),
+        ("subscription_id", "varchar not null", pa.string()),
+        ("service_name", "varchar not null", pa.string()),
+        ("charge_type", "varchar not null", pa.string()),
+        ("pricing_model", "varchar", pa.string()),
+        ("benefit_id", "varchar", pa.string()),
+        ("currency", "varchar not null", pa.string()),
+        ("list_cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("contracted_cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("effective_cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("detail_rows", "integer not null", pa.int32()),
+    ),
+    date_column="usage_date",
+    charge_date_sql="cast(strptime(cast(usage_date as varchar), '%Y%m%d') as date)",
+    account_sql="subscription_id",
+    measures=(),
+    key_columns=(
+        "usage_date",
+        "subscription_id",
+        "service_name",
+        "charge_type",
+        "pricing_model",
+        "benefit_id",
+        "currency",
+    ),
+    date_is_yyyymmdd=True,
+    provider_name="Azure",
+)
+
 # One row per reservation (Microsoft.Capacity reservations list) or savings plan
 # (Microsoft.BillingBenefits savingsPlans list) that the scope's commitment rows name, as the
 # list answered during the load: display name, term, billing plan, dates. `as_of_date` is the
@@ -144,6 +183,7 @@ class CostManagementConfig:
     arm_endpoint: str = "https://management.azure.com"  # FINOPS_AZURE_ARM_ENDPOINT
     client_type: str = "finops-dashboard"  # FINOPS_AZURE_CLIENT_TYPE (ClientType header)
     max_wait_s: int = 300  # FINOPS_AZURE_MAX_WAIT_SECONDS: waiting on throttling, in all
+    price_details: bool = True  # FINOPS_AZURE_PRICE_DETAILS: Cost Details reports for prices
 
 
 def configure(settings: Settings) -> CostManagementConfig:
@@ -153,13 +193,19 @@ def configure(settings: Settings) -> CostManagementConfig:
         arm_endpoint=settings.azure_arm_endpoint,
         client_type=settings.azure_client_type,
         max_wait_s=settings.azure_max_wait_s,
+        price_details=settings.azure_price_details,
     )
 
 
 SOURCE = SourceSpec(
     name="azure",
     ledger_source="azure_cost_management",
-    raw_tables=(AZURE_COST_MANAGEMENT, AZURE_COMMITMENT_COSTS, AZURE_COMMITMENTS),
+    raw_tables=(
+        AZURE_COST_MANAGEMENT,
+        AZURE_COMMITMENT_COSTS,
+        AZURE_COMMITMENTS,
+        AZURE_PRICE_DETAILS,
+    ),
     dbt_sources=("azure_cost_management",),
     providers=("Azure",),
     window="restatement",

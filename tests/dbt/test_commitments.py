@@ -166,13 +166,12 @@ def test_the_same_commitments_through_the_cost_apis_give_the_same_marts(
 ):
     # GIVEN the export answered by the cost APIs (tests/commitments_testing.py): its AWS half
     # by Cost Explorer (record types and the commitment operations), its Azure half by the
-    # Query API (pricing models, the reservation's BenefitId, its purchase) and the
-    # reservations list - landed by a real `finops run` of both sources
+    # Query API (pricing models, the reservation's BenefitId, its purchase), the reservations
+    # list and the Cost Details report (the list and negotiated prices the Query API does not
+    # aggregate) - landed by a real `finops run` of both sources
     through_api = commitments_api_home / "data" / "finops.duckdb"
     for mart, columns in SAME_MARTS.items():
         for provider in ("AWS", "Azure"):
-            if (mart, provider) == ("fct_effective_savings", "Azure"):
-                continue  # the Query API has no list prices: below
             sql = (
                 f"select {columns} from marts.{mart} where provider_name = '{provider}' "
                 "order by all"
@@ -181,13 +180,13 @@ def test_the_same_commitments_through_the_cost_apis_give_the_same_marts(
             # THEN every commitment mart holds the same rows as from the FOCUS file
             assert from_api == from_file, (mart, provider)
             assert from_api, (mart, provider)
-    # ... but the savings: the Query API aggregates no list or contracted price, so the
-    # Azure month says that all of its cost lacks one instead of showing an invented rate
+    # ... the savings too: the Query API's money with the report's prices, as the file has it
     assert fetch(
         through_api,
-        "select effective_cost, total_savings, effective_savings_rate, list_cost_missing_share "
+        "select list_cost, contracted_cost, effective_cost, total_savings, "
+        "effective_savings_rate, list_cost_missing_share "
         "from marts.fct_effective_savings where provider_name = 'Azure'",
-    ) == [(Decimal("100"), Decimal("0"), None, 1.0)]
+    ) == [(Decimal(130), Decimal(117), Decimal(100), Decimal(30), 0.230769, 0.0)]
     # AND the APIs add what a FOCUS file does not say: the commitments' terms and expiry,
     # counted from the warehouse's last charge date (2026-01-10)
     assert fetch(

@@ -151,6 +151,7 @@ def test_finops_spark_builds_every_node_of_the_project(spark_builds: dict):
         "azure_commitment_costs",
         "azure_commitments",
         "azure_cost_management",
+        "azure_price_details",
         "focus_costs",
         "focus_imports",
         "load_ledger",

@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import pytest
 from azure_emulator import (
+    COST_DETAILS_SUFFIX,
     QUERY_SUFFIX,
     RESERVATIONS_PATH,
     SAVINGS_PLANS_PATH,
@@ -157,6 +158,8 @@ def db(tmp_path: Path) -> Path:
 def run_load(emu: AzureCostEmulator, db: Path, **kwargs: Any) -> list:
     kwargs.setdefault("credential", StaticTokenCredential(TOKEN))
     kwargs.setdefault("max_wait_s", 10)
+    # The Query API tests count its requests; the Cost Details reports have tests of their own.
+    kwargs.setdefault("price_details", False)
     return azure.load(
         db, kwargs.pop("start", START), kwargs.pop("end", END), endpoint=emu.url, **kwargs
     )
@@ -799,6 +802,148 @@ def test_a_403_on_the_reservations_list_lands_the_costs_and_says_so(
     truth = [r for s in (OWNER, SHARER) for r in emu.truth(s.scope, START, END)]
     assert AzureCostEmulator.totals(landed(db)) == AzureCostEmulator.totals(truth)
     assert {r["_load_id"] for r in landed(db)} == {r.load_id for r in third}
+
+
+# ---------------------------------------------------------------------- price details
+
+PRICED = dataclasses.replace(
+    OWNER, price_factors=(Decimal("1.25"), Decimal("1.1"))
+)  # list 25 %, negotiated 10 % above the row's cost
+PRICED_EU = dataclasses.replace(EU, price_factors=(Decimal("1.5"), Decimal("1.2")))
+
+
+def landed_prices(db: Path) -> dict[tuple, tuple]:
+    return {
+        (
+            r["usage_date"], r["subscription_id"], r["service_name"], r["charge_type"],
+            r["pricing_model"], r["benefit_id"], r["currency"],
+        ): (r["list_cost"], r["contracted_cost"], r["effective_cost"])
+        for r in landed_table(db, "azure_price_details")
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("file_format", ["MCA", "EA"])
+def test_cost_details_reports_are_generated_polled_downloaded_and_land_with_the_costs(
+    emulator: Any, db: Path, file_format: str
+) -> None:
+    # GIVEN two subscriptions whose usage has list and negotiated prices (one in EUR), a
+    # Cost Details API that keeps a report pending for two polls, asks for 2 s before each,
+    # and cuts a report into blobs of 400 CSV rows
+    emu = emulator(
+        [PRICED, PRICED_EU],
+        cost_details_format=file_format,
+        report_retry_after="2",
+        report_pending_polls=2,
+        report_blob_rows=400,
+    )
+    waits: list[float] = []
+
+    # WHEN both are loaded with price details, two calendar months
+    results = run_load(
+        emu,
+        db,
+        scopes=[PRICED.scope, PRICED_EU.scope],
+        price_details=True,
+        sleep=waits.append,
+        max_wait_s=30,
+    )
+
+    # THEN each scope's prices landed summed to the grain, to the last decimal place
+    expected = {
+        key: value
+        for scope in (PRICED.scope, PRICED_EU.scope)
+        for key, value in emu.price_truth(scope, START, END).items()
+    }
+    assert landed_prices(db) == expected
+    assert sum(v[0] for v in expected.values()) > sum(v[2] for v in expected.values()) > 0
+    # ... one AmortizedCost report per scope and month, inclusive end dates
+    creates = emu.report_requests("create")
+    assert [(r.path, r.body) for r in creates] == [
+        (f"{scope}{COST_DETAILS_SUFFIX}", {"metric": "AmortizedCost", "timePeriod": period})
+        for scope in (PRICED.scope, PRICED_EU.scope)
+        for period in (
+            {"start": "2026-05-01", "end": "2026-05-31"},
+            {"start": "2026-06-01", "end": "2026-06-30"},
+        )
+    ]
+    # ... each polled until complete, waiting the Retry-After each time (3 waits a report)
+    assert len(emu.report_requests("poll")) == 3 * 4
+    assert waits == [2.0] * 3 * 4
+    # ... its blobs downloaded without the bearer token or the ClientType (a SAS URL)
+    blobs = emu.report_requests("blob")
+    assert len(blobs) > 4  # more than one blob a report
+    assert {r.headers.get("authorization") for r in blobs} == {None}
+    assert {r.headers.get("clienttype") for r in blobs} == {None}
+    assert {r.status for r in emu.requests} == {200, 202}
+    # ... landed with the costs in one transaction: the price rows carry their load ids, and
+    # the ledger counts every request, blobs included
+    by_scope = {r.scope: r.load_id for r in results}
+    with duckdb.connect(str(db), read_only=True) as con:
+        loads = con.execute(
+            "select distinct _scope, _load_id from raw.azure_price_details order by 1"
+        ).fetchall()
+    assert loads == sorted(by_scope.items())
+    assert sum(r.api_requests for r in results) == len(emu.requests)
+
+
+def test_a_403_on_cost_details_lands_the_costs_without_prices_and_names_the_role(
+    emulator: Any, db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a window landed with its prices
+    emu = emulator([PRICED])
+    run_load(emu, db, price_details=True)
+    assert landed_prices(db)
+
+    # WHEN the credential loses the role: generateCostDetailsReport answers HTTP 403
+    emu.fail(
+        403,
+        times=-1,
+        path_contains=COST_DETAILS_SUFFIX,
+        message=f"The client with token Bearer {TOKEN} does not have authorization to perform "
+        "action 'Microsoft.CostManagement/generateCostDetailsReport/action'",
+    )
+    emu.restate(Decimal("1.02"), on_or_after=date(2026, 6, 1))
+    caplog.set_level(logging.INFO, logger="finops.loaders.azure_cost_management")
+    before, creates = len(emu.requests), len(emu.report_requests("create"))
+    results = run_load(emu, db, price_details=True)
+
+    # THEN the restated costs landed in full, and the window has no prices (none of the
+    # earlier load's left beside costs they may no longer describe)
+    truth = emu.truth(PRICED.scope, START, END)
+    assert sorted(map(raw_key, landed(db))) == sorted(map(raw_key, truth))
+    assert landed_prices(db) == {}
+    assert [r["status"] for r in ledger(db)] == ["succeeded", "succeeded"]
+    # ... after one refused request (no retry of a 403), counted on the ledger row
+    assert len(emu.report_requests("create")) == creates + 1
+    assert results[0].api_requests == len(emu.requests) - before
+    # ... and the log says what failed at which scope and which role is missing, no token
+    warning = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warning) == 1
+    assert "HTTP 403" in warning[0] and PRICED.scope in warning[0]
+    assert "Cost Management Reader" in warning[0] and "without list and contracted" in warning[0]
+    assert TOKEN not in caplog.text
+
+
+def test_a_failed_report_download_fails_the_load_naming_scope_and_period(
+    emulator: Any, db: Path
+) -> None:
+    # GIVEN a report whose blob storage keeps failing
+    emu = emulator([PRICED])
+    emu.fail(500, times=-1, path_contains="/blobs/")
+
+    # WHEN the window is loaded with price details
+    with pytest.raises(azure.AzureCostManagementError) as error:
+        run_load(emu, db, price_details=True, max_wait_s=0)
+
+    # THEN the error names the scope, the month and the blob - never its SAS signature -
+    # and nothing of the run landed
+    message = str(error.value)
+    assert f"cost details report of {PRICED.scope} for 2026-05-01..2026-05-31" in message
+    assert "blob 1 of 1" in message and "HTTP 500" in message
+    assert emu.sas_signature not in message
+    assert "Nothing of this run was landed" in message
+    assert landed(db) == [] and landed_prices(db) == {}
+    assert [r["status"] for r in ledger(db)] == ["failed"]
 
 
 # ---------------------------------------------------------------------- the scheme (pure)

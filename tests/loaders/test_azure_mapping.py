@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 from datetime import date, datetime
 from decimal import Decimal
@@ -482,3 +484,166 @@ def test_commitment_rows_land_with_the_costs_in_one_transaction(tmp_path: Path) 
     assert ids == [(first.load_id,)]
     assert ledger == [(first.load_id, "raw.azure_cost_management", len(costs))]
     assert total == Decimal("894.275")
+
+
+# ---------------------------------------------------------------------- price details
+
+# A Cost Details report's CSV as an MCA billing account writes it (camelCase; prices in the
+# pricing currency, paygCostInBillingCurrency and the exchange rate to the billing currency),
+# and the same charges as an EA enrollment writes them (PascalCase, BillingCurrencyCode, no
+# paygCost column, PayGPrice empty on reservation-priced usage as Microsoft documents).
+MCA_REPORT = """\ufeffdate,subscriptionId,meterCategory,chargeType,pricingModel,benefitId,billingCurrency,quantity,effectivePrice,unitPrice,payGPrice,costInBillingCurrency,paygCostInBillingCurrency,exchangeRatePricingToBilling,additionalInfo
+01/10/2026,SUB-1,Virtual Machines,Usage,OnDemand,,EUR,4,0.5,0.45,0.5,2,2.2,1.1,"{""VCPUs"": 2, ""ImageType"": ""Canonical""}"
+01/10/2026,SUB-1,Virtual Machines,Usage,OnDemand,,EUR,6,0.5,0.45,0.5,3,3.3,1.1,
+01/10/2026,SUB-1,Virtual Machines,Usage,Reservation,/providers/Microsoft.Capacity/reservationOrders/ro-1/reservations/ri-1,EUR,10,0.5,0.72,0.8,5,,1.1,
+01/11/2026,SUB-1,Storage,Usage,OnDemand,,EUR,100,0.01,0.009,0.01,1,1.1,1.1,
+"""
+EA_REPORT = """Date,SubscriptionId,MeterCategory,ChargeType,PricingModel,BenefitId,BillingCurrencyCode,Quantity,EffectivePrice,UnitPrice,PayGPrice,CostInBillingCurrency
+01/10/2026,SUB-1,Virtual Machines,Usage,OnDemand,,EUR,4,0.5,0.45,0.5,2
+01/10/2026,SUB-1,Virtual Machines,Usage,OnDemand,,EUR,6,0.5,0.45,0.5,3
+01/10/2026,SUB-1,Virtual Machines,Usage,Reservation,/providers/Microsoft.Capacity/reservationOrders/ro-1/reservations/ri-1,EUR,10,0.5,0.72,,5
+"""
+
+
+def summed(text: str, blob: str = "blob 1 of 1") -> dict[tuple, tuple]:
+    prices = mapping.PriceDetails(window=(date(2026, 1, 1), date(2026, 2, 1)))
+    prices.add_csv(csv.reader(io.StringIO(text, newline="")), blob=blob)
+    return {
+        tuple(r[k] for k in mapping.PRICE_KEY): (
+            r["list_cost"],
+            r["contracted_cost"],
+            r["effective_cost"],
+            r["detail_rows"],
+        )
+        for r in prices.rows()
+    }
+
+
+def test_mca_report_rows_sum_to_the_grain_in_the_billing_currency() -> None:
+    # GIVEN an MCA report: two meter lines of on-demand VM usage, one reservation-priced line
+    # with no paygCostInBillingCurrency, one storage line the next day
+
+    # WHEN its rows are summed
+    rows = summed(MCA_REPORT)
+
+    # THEN the day's on-demand VM lines add up: list = Σ paygCostInBillingCurrency (2.2 +
+    # 3.3), contracted = Σ unitPrice x quantity x rate (0.45 x 10 x 1.1), effective = Σ cost
+    d = Decimal
+    reservation = "/providers/Microsoft.Capacity/reservationOrders/ro-1/reservations/ri-1"
+    assert rows == {
+        (20260110, "SUB-1", "Virtual Machines", "Usage", "OnDemand", None, "EUR"): (
+            d("5.5"),
+            d("4.95"),
+            d("5"),
+            2,
+        ),
+        # no paygCost: payGPrice x quantity x rate = 0.8 x 10 x 1.1
+        (20260110, "SUB-1", "Virtual Machines", "Usage", "Reservation", reservation, "EUR"): (
+            d("8.8"),
+            d("7.92"),
+            d("5"),
+            1,
+        ),
+        (20260111, "SUB-1", "Storage", "Usage", "OnDemand", None, "EUR"): (
+            d("1.1"),
+            d("0.99"),
+            d("1"),
+            1,
+        ),
+    }
+
+
+def test_ea_report_reads_its_own_column_names_and_an_empty_price_is_none() -> None:
+    # GIVEN the same VM charges in an EA report: PascalCase, BillingCurrencyCode, no
+    # paygCostInBillingCurrency or exchange rate (billing currency prices), and PayGPrice
+    # left empty on the reservation-priced line
+    rows = summed(EA_REPORT)
+
+    # THEN PayGPrice x Quantity is the list cost, UnitPrice x Quantity the contracted one,
+    # and the reservation line has a list cost of 0 (which the marts count as missing)
+    reservation = "/providers/Microsoft.Capacity/reservationOrders/ro-1/reservations/ri-1"
+    d = Decimal
+    assert rows == {
+        (20260110, "SUB-1", "Virtual Machines", "Usage", "OnDemand", None, "EUR"): (
+            d("5"),
+            d("4.5"),
+            d("5"),
+            2,
+        ),
+        (20260110, "SUB-1", "Virtual Machines", "Usage", "Reservation", reservation, "EUR"): (
+            d("0"),
+            d("7.2"),
+            d("5"),
+            1,
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            EA_REPORT.replace("0.45,0.5,3", "0.45,abc,3"),
+            r"blob 2 of 3, row 2, field payg_price: 'abc' is not a number",
+            id="a price that is not a number",
+        ),
+        pytest.param(
+            EA_REPORT.replace("01/10/2026,SUB-1,Virtual Machines,Usage,Reservation", "13/45/2026,"
+                              "SUB-1,Virtual Machines,Usage,Reservation"),
+            r"blob 2 of 3, row 3, field date: '13/45/2026' is not a date",
+            id="a date that is no day",
+        ),
+        pytest.param(
+            EA_REPORT.replace("01/10/2026,SUB-1,Virtual Machines,Usage,Reservation",
+                              "03/01/2026,SUB-1,Virtual Machines,Usage,Reservation"),
+            r"row 3, field date: '03/01/2026' is outside the report's period",
+            id="a day outside the report's period",
+        ),
+        pytest.param(
+            EA_REPORT.replace(",EUR,4,", ",,4,"),
+            r"row 1, field currency: empty",
+            id="no currency",
+        ),
+        pytest.param(
+            EA_REPORT.replace("UnitPrice", "ListUnitPrice"),
+            r"blob 2 of 3: no column unitprice in the header",
+            id="a missing column",
+        ),
+        pytest.param(
+            EA_REPORT.replace(",EUR,6,0.5,0.45,0.5,3", ",EUR,6,0.5,0.45"),
+            r"row 2: has 10 fields for 12 columns",
+            id="a short row",
+        ),
+    ],
+)  # fmt: skip
+def test_a_bad_report_row_is_refused_naming_blob_row_and_field(text: str, message: str) -> None:
+    # GIVEN a report blob with one unusable row, WHEN it is summed, THEN a ValueError names
+    # the blob, the row and the field
+    prices = mapping.PriceDetails(window=(date(2026, 1, 1), date(2026, 2, 1)))
+    with pytest.raises(ValueError, match=message):
+        prices.add_csv(csv.reader(io.StringIO(text, newline="")), blob="blob 2 of 3")
+
+
+def test_cost_details_request_body_and_completed_manifest() -> None:
+    # GIVEN a month of a window, WHEN its request body is built, THEN it asks for amortized
+    # cost with the window's last day as the inclusive end
+    assert mapping.cost_details_definition(date(2026, 1, 1), date(2026, 2, 1)) == {
+        "metric": "AmortizedCost",
+        "timePeriod": {"start": "2026-01-01", "end": "2026-01-31"},
+    }
+    # ... and a completed operation's manifest gives its blob links (the reference's shape)
+    done = {
+        "status": "Completed",
+        "manifest": {
+            "compressData": False,
+            "blobs": [{"blobLink": "https://ccmreportstorage.blob.core.windows.net/a?sig=x"}],
+        },
+    }
+    assert mapping.report_blobs(done) == (
+        ["https://ccmreportstorage.blob.core.windows.net/a?sig=x"],
+        False,
+    )
+    # ... while a failed one is refused with its error
+    failed = {"status": "Failed", "error": {"code": "500", "message": "report failed"}}
+    with pytest.raises(ValueError, match="report status Failed: 500 report failed"):
+        mapping.report_blobs(failed)

@@ -14,8 +14,14 @@
 -- * FOCUS files: their rows as they are.
 -- * Azure Cost Management: the Query API's commitment rows as staged
 --   (stg_azure_cost_management__commitment_costs: usage by pricing model, used / unused per
---   benefit, purchases); the Query API gives no list price, so Azure rows without FOCUS
---   files count in list_cost_missing_effective_cost.
+--   benefit, purchases), their money as they are. The Query API gives no list or contracted
+--   price: those come from the Cost Details reports (stg_azure_cost_management__price_details,
+--   FINOPS_AZURE_PRICE_DETAILS), summed per day x scope x subscription x service x charge
+--   type x currency x price_key (the benefit of a benefit row, the pricing model of a pricing
+--   row) and joined at that grain - one price row per cost row, so nothing fans out. A row
+--   without a price detail (setting off, HTTP 403, a day the report did not have) keeps a
+--   null list price and counts in list_cost_missing_effective_cost, as does one whose report
+--   left PayGPrice empty (EA prices reservation and savings plan usage without one).
 -- * AWS Cost Explorer: the record types in FOCUS terms - Usage is on-demand usage
 --   (Standard; list = contracted = its unblended cost), SavingsPlanCoveredUsage /
 --   DiscountedUsage the usage a savings plan / reservation covered (Committed, Used; list =
@@ -59,9 +65,58 @@ aws_commitment_days as (
     {{ rebuilt_days_filter(ref('stg_finops__load_ledger')) }}
 ),
 
-azure_costs as (
+azure_commitment_costs as (
     select * from {{ ref('stg_azure_cost_management__commitment_costs') }}
     {{ rebuilt_days_filter(ref('stg_finops__load_ledger')) }}
+),
+
+azure_price_details as (
+    select * from {{ ref('stg_azure_cost_management__price_details') }}
+    {{ rebuilt_days_filter(ref('stg_finops__load_ledger')) }}
+),
+
+azure_prices as (
+    select
+        charge_date,
+        scope,
+        sub_account_id,
+        service_name,
+        x_charge_type,
+        billing_currency,
+        price_key,
+        sum(list_cost) as list_cost,
+        sum(contracted_cost) as contracted_cost
+    from azure_price_details
+    group by
+        charge_date,
+        scope,
+        sub_account_id,
+        service_name,
+        x_charge_type,
+        billing_currency,
+        price_key
+),
+
+azure_costs as (
+    select
+        {%- for column in columns %}
+            {%- if column in ('list_cost', 'contracted_cost') %}
+                azure_prices.{{ column }}
+            {%- else %}
+                azure_commitment_costs.{{ column }}
+            {%- endif %}
+            {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from azure_commitment_costs
+    left join azure_prices
+        on
+            azure_commitment_costs.charge_date = azure_prices.charge_date
+            and azure_commitment_costs.scope = azure_prices.scope
+            and azure_commitment_costs.sub_account_id = azure_prices.sub_account_id
+            and azure_commitment_costs.service_name = azure_prices.service_name
+            and azure_commitment_costs.x_charge_type = azure_prices.x_charge_type
+            and azure_commitment_costs.billing_currency = azure_prices.billing_currency
+            and azure_commitment_costs.price_key = azure_prices.price_key
 ),
 
 aws_rows as (

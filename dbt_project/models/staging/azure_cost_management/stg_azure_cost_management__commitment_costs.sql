@@ -10,7 +10,9 @@
 -- on-demand and spot usage is its amortized cost (nothing to amortize there), of committed
 -- and unused rows 0 (the reservation or plan is billed by its purchase rows); effective_cost
 -- of a purchase is 0 (amortized into the usage and unused rows). list_cost and
--- contracted_cost are null: the Query API aggregates no list or contracted price.
+-- contracted_cost are null: the Query API aggregates no list or contracted price
+-- (int_commitment_costs takes them from stg_azure_cost_management__price_details by
+-- price_key).
 -- Incremental on charge_date like stg_azure_cost_management__costs.
 {{ config(**incremental_by_day()) }}
 with
@@ -48,6 +50,13 @@ renamed as (
         -- The benefit's ARM id, lower-cased: cost rows and the reservations list spell the
         -- provider namespace differently (Microsoft.Capacity / microsoft.capacity).
         nullif(benefit_key, '') as commitment_discount_id,
+        -- What stg_azure_cost_management__price_details is joined on besides the day,
+        -- subscription, service, charge type and currency: a benefit row's benefit ('' for a
+        -- purchase of none), a pricing row's pricing model.
+        case
+            when breakdown = 'BenefitId' then 'benefit:' || benefit_key
+            else 'pricing:' || pricing_key
+        end as price_key,
         _scope as scope,
         _load_id as load_id,
 
