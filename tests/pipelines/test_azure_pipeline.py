@@ -114,8 +114,16 @@ def test_daily_pipeline_on_azure_reconciles_with_the_api_to_the_cent(
     assert [r.path for r in emulator.token_requests if r.method == "POST"] == [
         f"/{TENANT}/oauth2/v2.0/token"
     ]
-    assert {r.headers.get("authorization") for r in emulator.requests} == {f"Bearer {TOKEN}"}
-    assert {r.headers.get("clienttype") for r in emulator.requests} == {"finops-dashboard"}
+    # ... with the token and the ClientType header, but for the Cost Details report blobs (SAS
+    # URLs: their signature is the credential), which get neither
+    blobs = emulator.report_requests("blob")
+    assert blobs
+    api = [r for r in emulator.requests if r not in blobs]
+    assert {r.headers.get("authorization") for r in api} == {f"Bearer {TOKEN}"}
+    assert {r.headers.get("clienttype") for r in api} == {"finops-dashboard"}
+    assert {(r.headers.get("authorization"), r.headers.get("clienttype")) for r in blobs} == {
+        (None, None)
+    }
     assert proxy.tunnels and set(proxy.tunnels) == {emulator.url.removeprefix("https://")}
 
     # THEN the raw layer holds exactly the API's rows of the restatement window

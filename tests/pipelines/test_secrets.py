@@ -51,9 +51,14 @@ def test_no_secret_reaches_logs_reports_history_exports_warehouse_or_webhook(
     assert [runs[r].exit_code for r in ("partial", "healed", "again")] == [3, 0, 0]
     token_posts = [r for r in two_clouds.azure.token_requests if r.method == "POST"]
     assert token_posts  # MSAL sent AZURE_CLIENT_SECRET to the authority and got the token
-    assert {r.headers.get("authorization") for r in two_clouds.azure.requests} == {
-        f"Bearer {SECRETS['azure access token']}"
-    }
+    # ... every Cost Management request carried the token; the Cost Details report blobs
+    # (SAS URLs: their signature is the credential) none
+    blobs = two_clouds.azure.report_requests("blob")
+    assert blobs
+    assert {
+        r.headers.get("authorization") for r in two_clouds.azure.requests if r not in blobs
+    } == {f"Bearer {SECRETS['azure access token']}"}
+    assert {r.headers.get("authorization") for r in blobs} == {None}
     assert {r.path for r in two_clouds.webhook.received} == {two_clouds.webhook.path}
     assert SECRETS["webhook URL token"] in two_clouds.webhook.path
 
