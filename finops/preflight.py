@@ -7,6 +7,8 @@ fault (exit 2), instead of a load followed by a dbt failure or a traceback.
 - no day after today is loaded unless asked for (`--allow-future`): a run of D loads up to
   D - 1, a backfill up to its `--end`; a future date would make the simulated source invent
   costs after today and mark that date complete;
+- the allocation rules file (FINOPS_ALLOCATION_RULES) is valid for FINOPS_ALLOCATION_TAGS:
+  a mistake would otherwise surface only in the dbt build, after the loads;
 - FINOPS_HOME, the warehouse's folder and the export folder are folders this process can
   write (or create).
 """
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from finops.allocation import AllocationRulesError
 from finops.settings import DBT_PROJECT_DIR, Settings, utc_today
 from loaders import registry
 from pipelines.sources import run_window
@@ -98,6 +101,10 @@ def check_run(
             "today, which have no costs yet. Give today's date or an earlier one, or pass "
             "--allow-future if you mean it"
         )
+    try:
+        settings.allocation_config  # noqa: B018  # reads and checks the rules file, cached
+    except AllocationRulesError as exc:
+        raise PreflightError(str(exc)) from None
     coverage = fx_coverage()
     currency = settings.reporting_currency
     if currency not in coverage.first_rate_into:

@@ -13,11 +13,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
+from finops import allocation
 from loaders import registry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -215,6 +217,11 @@ class Settings:
     # Run report and webhook: a commitment day whose utilization is below this ratio is an
     # alert (pipelines/reporting.py)
     utilization_alert: float = 0.9
+    # Cost allocation (issue #18): the tag keys costs are allocated by, in their configured
+    # spelling (matched case-insensitively), and the rules file (account maps, shared costs;
+    # absolute: a relative FINOPS_ALLOCATION_RULES is read from FINOPS_HOME)
+    allocation_tags: tuple[str, ...] = ()
+    allocation_rules: Path | None = None
     # One run at a time per warehouse: how long a second run waits for the first
     run_wait_s: int = 3600
     s3_bucket: str | None = None
@@ -267,18 +274,48 @@ class Settings:
         previous_month = (first_of_month - timedelta(days=1)).replace(day=1)
         return previous_month, run_date
 
+    @cached_property
+    def allocation_config(self) -> str:
+        """FINOPS_ALLOCATION_CONFIG, the allocation keys and rules as the JSON document dbt
+        reads (finops/allocation.py `dbt_config`); the rules file is read once per Settings.
+
+        Read on first use, not by load_settings, so a bad rules file stops a run (preflight,
+        dbt) but not the dashboard or `finops sql`. Raises AllocationRulesError naming
+        `<file>:<line>`. (cached_property writes the instance's __dict__ directly, which a
+        frozen dataclass allows.)
+        """
+        rules = (
+            allocation.load_rules(self.allocation_rules, self.allocation_tags)
+            if self.allocation_rules is not None
+            else None
+        )
+        return allocation.dbt_config(rules, self.allocation_tags)
+
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt: where the warehouse is, how much memory DuckDB may use and
-        where it spills, and which currency to report in."""
+        where it spills, which currency to report in, and the allocation configuration
+        (always set, the empty document when nothing is configured, so a
+        FINOPS_ALLOCATION_CONFIG in the caller's environment never reaches dbt)."""
         return {
             "FINOPS_DUCKDB_PATH": str(self.duckdb_path),
             "FINOPS_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "FINOPS_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir or f"{self.duckdb_path}.tmp"),
             "FINOPS_REPORTING_CURRENCY": self.reporting_currency,
+            "FINOPS_ALLOCATION_CONFIG": self.allocation_config,
             "DBT_PROFILES_DIR": str(DBT_PROFILES_DIR),
             "DO_NOT_TRACK": "1",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
+
+
+def _allocation_rules(home: Path) -> Path | None:
+    """FINOPS_ALLOCATION_RULES as an absolute path (a relative one is read from FINOPS_HOME,
+    as the warehouse's), or None when unset."""
+    raw = _env(allocation.RULES_SETTING)
+    if raw is None:
+        return None
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else (home / path).resolve()
 
 
 def load_settings(env_file: Path | None = None) -> Settings:
@@ -332,6 +369,8 @@ def load_settings(env_file: Path | None = None) -> Settings:
         webhook_min_impact=_env_amount("FINOPS_WEBHOOK_MIN_IMPACT", Decimal("100")),
         webhook_timeout_s=_env_int("FINOPS_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1),
         utilization_alert=_env_ratio("FINOPS_UTILIZATION_ALERT", 0.9),
+        allocation_tags=allocation.parse_tag_keys(_env(allocation.TAGS_SETTING)),
+        allocation_rules=_allocation_rules(home),
         run_wait_s=_env_int("FINOPS_RUN_WAIT_SECONDS", 3600, minimum=0),
         s3_bucket=_env("FINOPS_S3_BUCKET"),
         s3_prefix=(_env("FINOPS_S3_PREFIX", "") or "").strip("/"),

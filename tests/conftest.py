@@ -9,6 +9,7 @@ from pathlib import Path
 
 import luigi
 import pytest
+from allocation_testing import KEYS, write_focus_1_3_export, write_rules, write_tagged_export
 from aws_ce_emulator import CostExplorerProxy, MotoServer
 from azure_emulator import AzureCostEmulator, self_signed_certificate, server_ssl_context
 from commitments_testing import (
@@ -25,7 +26,13 @@ from finops_testing import FIXED_RUN_DATE, finops_env, run_pipeline
 
 # Fixtures that run the pipeline once and are shared: every test using one goes to the same
 # pytest-xdist worker (`make test` runs `-n auto --dist loadgroup`), so each is built once.
-SHARED_BUILDS = ("two_clouds", "built_home", "commitments_home", "commitments_api_home")
+SHARED_BUILDS = (
+    "two_clouds",
+    "built_home",
+    "commitments_home",
+    "commitments_api_home",
+    "allocation_home",
+)
 # Builds that share a worker with another: the rate-optimization tests compare the two
 # commitments runs, so both are built once, on the same worker.
 SAME_WORKER = {"commitments_api_home": "commitments_home"}
@@ -132,6 +139,33 @@ def commitments_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
             if name.startswith("FINOPS_"):
                 mp.delenv(name)
         env = finops_env(home, FINOPS_SOURCES="focus", FINOPS_FOCUS_PATH=str(export.parent))
+        for name, value in env.items():
+            mp.setenv(name, value)
+        result = run_pipeline(COMMITMENTS_RUN_DATE)
+        assert result.status == luigi.execution_summary.LuigiStatusCode.SUCCESS, result.summary_text
+    yield home
+
+
+@pytest.fixture(scope="session")
+def allocation_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """FINOPS_HOME after one full DailyPipeline run on the tagged commitments export and a
+    second payer's FOCUS 1.3 export with split cost allocation, with allocation keys and rules
+    (tests/allocation_testing.py), shared by the allocation tests."""
+    home = tmp_path_factory.mktemp("allocation_home")
+    export = write_tagged_export(home / "focus-export")
+    write_focus_1_3_export(export.parent)
+    rules = write_rules(home / "allocation.yml")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith("FINOPS_"):
+                mp.delenv(name)
+        env = finops_env(
+            home,
+            FINOPS_SOURCES="focus",
+            FINOPS_FOCUS_PATH=str(export.parent),
+            FINOPS_ALLOCATION_TAGS=KEYS,
+            FINOPS_ALLOCATION_RULES=str(rules),
+        )
         for name, value in env.items():
             mp.setenv(name, value)
         result = run_pipeline(COMMITMENTS_RUN_DATE)

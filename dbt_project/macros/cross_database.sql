@@ -105,3 +105,31 @@
 {% macro target_is_spark() -%}
     {{ return(target.type == 'spark') }}
 {%- endmacro %}
+
+{#- A Python string as an SQL string literal (DuckDB doubles a quote, Spark escapes it with
+    a backslash: adjacent literals `'a''b'` concatenate there). -#}
+{% macro sql_string(value) -%}
+    {{ return(adapter.dispatch('sql_string', 'finops')(value)) }}
+{%- endmacro %}
+
+{% macro default__sql_string(value) -%}
+    '{{ value | string | replace("'", "''") }}'
+{%- endmacro %}
+
+{% macro spark__sql_string(value) -%}
+    '{{ value | string | replace("\\", "\\\\") | replace("'", "\\'") }}'
+{%- endmacro %}
+
+{#- The text value of the member `key` of a JSON object held as text (null when absent or
+    null): any key, whatever characters it has. -#}
+{% macro json_text(json, key) -%}
+    {{ return(adapter.dispatch('json_text', 'finops')(json, key)) }}
+{%- endmacro %}
+
+{% macro default__json_text(json, key) -%}
+    json_extract_string({{ json }}, {{ sql_string('/' ~ key.replace('~', '~0').replace('/', '~1')) }})
+{%- endmacro %}
+
+{% macro spark__json_text(json, key) -%}
+    get_json_object({{ json }}, {{ sql_string("$['" ~ key ~ "']") }})
+{%- endmacro %}

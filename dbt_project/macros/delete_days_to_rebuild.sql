@@ -17,19 +17,40 @@
     delete_days_to_rebuild(ledger): the DuckDB pre-hook (delete+insert): delete those days, so
     a day a reload emptied disappears too.
 
+    `fingerprint` (of the configuration a model is also built from, e.g. the allocation rules:
+    macros/allocation.sql): the model stores it in `x_config_fingerprint`, and a stored row
+    with another one makes the whole model be rebuilt (none), whatever the loads did.
+
     rebuilt_days_filter(ledger, column): the `where` of the model's select over its daily
     input: `column` >= that day (a raw day column such as the AWS table's time_period_start,
     so the filter reaches the scan; `usage_date`, Azure's yyyymmdd integer, as an integer). On
     Spark (Parquet, no delete) the same days are selected and their charge_date partitions
     overwritten (insert_overwrite).
 #}
-{% macro first_day_to_rebuild(ledger, watermark_column='_loaded_through') -%}
+{% macro first_day_to_rebuild(ledger, watermark_column='_loaded_through', fingerprint=none) -%}
     {%- if not execute or not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
     {%- if watermark_column not in columns -%}
         {{ return(none) }}
+    {%- endif -%}
+    {%- if fingerprint is not none -%}
+        {#- a model built from configuration as well as data (the allocation rules): rows built
+            with another configuration make the whole model be rebuilt -#}
+        {%- if 'x_config_fingerprint' not in columns -%}
+            {{ return(none) }}
+        {%- endif -%}
+        {%- set other -%}
+            select count(*) from (
+                select 1 as stale from {{ this }}
+                where coalesce(x_config_fingerprint, '') != {{ sql_string(fingerprint) }}
+                limit 1
+            ) as rows_of_another_configuration
+        {%- endset -%}
+        {%- if run_query(other).columns[0].values()[0] > 0 -%}
+            {{ return(none) }}
+        {%- endif -%}
     {%- endif -%}
     {%- set query -%}
         select cast(coalesce(min(window_start), cast('9999-12-31' as date)) as string) as first_day
@@ -44,9 +65,9 @@
     {{ return(run_query(query).columns[0].values()[0] | string) }}
 {%- endmacro %}
 
-{% macro delete_days_to_rebuild(ledger, watermark_column='_loaded_through') -%}
+{% macro delete_days_to_rebuild(ledger, watermark_column='_loaded_through', fingerprint=none) -%}
     {%- if is_incremental() -%}
-        {%- set first_day = first_day_to_rebuild(ledger, watermark_column) -%}
+        {%- set first_day = first_day_to_rebuild(ledger, watermark_column, fingerprint) -%}
         delete from {{ this }}
         {%- if first_day is not none %}
         where charge_date >= cast('{{ first_day }}' as date)
@@ -54,8 +75,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro rebuilt_days_filter(ledger, column='charge_date', watermark_column='_loaded_through') -%}
-    {%- set first_day = first_day_to_rebuild(ledger, watermark_column) -%}
+{% macro rebuilt_days_filter(ledger, column='charge_date', watermark_column='_loaded_through', fingerprint=none) -%}
+    {%- set first_day = first_day_to_rebuild(ledger, watermark_column, fingerprint) -%}
     {%- if first_day is none -%}
     {%- elif column.split('.')[-1] == 'usage_date' -%}
         where {{ column }} >= {{ first_day | replace('-', '') }}
@@ -77,13 +98,20 @@
 {#- The config of every incremental model on charge_date: {{ config(**incremental_by_day()) }}.
     DuckDB: the pre-hook deletes the days to rebuild, then they are appended again. Spark
     (Parquet, no delete): the rebuilt days' charge_date partitions are overwritten. -#}
-{% macro incremental_by_day() -%}
+{% macro incremental_by_day(fingerprint=none) -%}
     {%- set on_spark = target_is_spark() -%}
+    {%- set hook -%}
+        {%- if fingerprint is none -%}
+            {{ "{{ delete_days_to_rebuild(ref('stg_finops__load_ledger')) }}" }}
+        {%- else -%}
+            {{ "{{ delete_days_to_rebuild(ref('stg_finops__load_ledger'), fingerprint='" ~ fingerprint ~ "') }}" }}
+        {%- endif -%}
+    {%- endset -%}
     {{ return({
         'materialized': 'incremental',
         'incremental_strategy': 'insert_overwrite' if on_spark else 'append',
         'partition_by': ['charge_date'] if on_spark else none,
         'on_schema_change': 'append_new_columns',
-        'pre_hook': [] if on_spark else ["{{ delete_days_to_rebuild(ref('stg_finops__load_ledger')) }}"],
+        'pre_hook': [] if on_spark else [hook],
     }) }}
 {%- endmacro %}

@@ -1,4 +1,4 @@
-"""FOCUS export files source: FOCUS 1.0-1.2 CSV, CSV.gz and Parquet files, from a file, a
+"""FOCUS export files source: FOCUS 1.0-1.3 CSV, CSV.gz and Parquet files, from a file, a
 local folder (recursive) or `s3://bucket/prefix`, rolled up to days in `raw.focus_costs`.
 
     python -c "from pathlib import Path; from loaders import focus_files as f; \\
@@ -55,7 +55,7 @@ import duckdb
 
 from loaders import warehouse
 from loaders.focus_files import files as focus_file_sources
-from loaders.focus_files import reader
+from loaders.focus_files import mapping, reader
 from loaders.focus_files.files import FileSet, FocusSourceError
 from loaders.focus_files.mapping import FocusFormatError
 from loaders.focus_files.reader import DEFAULT_MEMORY_LIMIT, ScopeRollup
@@ -212,7 +212,7 @@ class _Plan:
     kept: list[str]  # landed periods whose files are all present and unchanged
 
 
-def _plan(file_set: FileSet, declared: str | None, state: dict[str, _Landed]) -> _Plan:
+def _plan(file_set: FileSet, declared: str | None, state: dict[str, _Landed], rollup: str) -> _Plan:
     """Compare the file set with what the landed periods were built from.
 
     A landed period is *relevant* when some of its files are here. It is stale when one of
@@ -230,7 +230,7 @@ def _plan(file_set: FileSet, declared: str | None, state: dict[str, _Landed]) ->
         files_of[scope] = shas & present
         record = landed.record or {}
         version = declared or record.get("focus_version") or ""
-        fingerprint = reader.file_set_sha256(shas, version)
+        fingerprint = reader.file_set_sha256(shas, version, rollup)
         if not shas <= present or record.get("file_set_sha256") != fingerprint:
             stale.add(scope)
     known = set().union(*files_of.values()) if files_of else set()
@@ -279,6 +279,7 @@ def load(
     s3_client: Any | None = None,
     force: bool = False,
     attempt: warehouse.LoadAttempt | None = None,
+    tag_keys: tuple[str, ...] = (),
 ) -> FocusImport:
     """Import the FOCUS files at `location` (a file, a folder, or s3://bucket/prefix).
 
@@ -287,6 +288,8 @@ def load(
     a work folder beside the warehouse). `force` reads every file and re-lands every
     billing period in them, as if none had been imported (`finops run --force`). Each
     billing period lands through the load attempt (`attempt`, else one of its own).
+    `tag_keys` (FINOPS_ALLOCATION_TAGS) are the Tags keys each row keeps, in
+    `x_allocation_tags`; other keys re-land every period once.
     """
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -304,8 +307,8 @@ def load(
             state = landed_state(db_path)
             if force:  # forget the fingerprints: every file is read, every period re-landed
                 state = {k: _Landed(v.first_day, v.last_day) for k, v in state.items()}
-            plan = _plan(file_set, declared, state)
-            stage = reader.Stage(work_dir, memory_limit)
+            plan = _plan(file_set, declared, state, mapping.rollup_version(tag_keys))
+            stage = reader.Stage(work_dir, memory_limit, tag_keys)
             try:
                 # New files first: they say which landed periods they add rows to; those
                 # periods (and the stale ones) are read again from all their files.
@@ -446,7 +449,13 @@ def load_for_run(
     re-lands every period (see `load`)."""
     if not config.path:
         raise FocusImportError("FINOPS_SOURCES includes focus but FINOPS_FOCUS_PATH is not set")
-    result = load(window.db_path, config.path, force=window.force, attempt=attempt)
+    result = load(
+        window.db_path,
+        config.path,
+        force=window.force,
+        attempt=attempt,
+        tag_keys=config.allocation_tags,
+    )
     log.info("focus_files run %s: %s", window.run_date, json.dumps(result.as_dict(), default=str))
     return result
 
@@ -456,4 +465,8 @@ def input_signature(config: FocusFilesConfig) -> str | None:
     import holds while the listing is the one it imported."""
     if not config.path:
         return None
-    return focus_file_sources.listing_signature(config.path)
+    listing = focus_file_sources.listing_signature(config.path)
+    if listing is None or not config.allocation_tags:
+        return listing
+    # other allocation keys make other rows of the same files
+    return f"{listing}; tags={mapping.rollup_version(config.allocation_tags)}"

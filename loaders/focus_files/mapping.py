@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
+SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 ROLLUP_VERSION = "2"  # part of every fingerprint: a change of the rollup re-lands old files
 # 2: the commitment discount columns are kept (every period re-lands once to fill them)
 AMOUNT_SQL = "decimal(38, 10)"
@@ -29,7 +29,7 @@ class FocusColumn:
     focus: str  # PascalCase, as FOCUS names it
     raw: str  # snake_case column of raw.focus_costs
     kind: str  # 'text' | 'amount' | 'timestamp'
-    required: bool  # the file must have the column (FOCUS 1.0-1.2 mandatory)
+    required: bool  # the file must have the column (FOCUS 1.0-1.3 mandatory)
     not_null: bool  # every row must have a value
 
     @property
@@ -84,13 +84,25 @@ COLUMNS: tuple[FocusColumn, ...] = (
     _col("ConsumedQuantity", "consumed_quantity", "amount", required=False),
     _col("CommitmentDiscountQuantity", "commitment_discount_quantity", "amount", required=False),
 )
-# Mandatory in FOCUS 1.0-1.2 and checked for presence, although we do not store them.
+# Mandatory in FOCUS 1.0-1.3 and checked for presence, although we do not store them.
 PRESENCE_ONLY = ("ChargePeriodEnd",)
+# FOCUS 1.3 deprecates ProviderName and PublisherName for ServiceProviderName and
+# HostProviderName: a file may have either column of each pair (the old one first).
+REPLACED_IN_1_3 = {"ProviderName": "ServiceProviderName", "PublisherName": "HostProviderName"}
+# FOCUS 1.3 split cost allocation: an allocated charge's tags (its origin charge's Tags and
+# those of the resource it is allocated to) - read for the allocation keys instead of Tags.
+ALLOCATED_TAGS = "AllocatedTags"
 BY_FOCUS_LOWER = {c.focus.lower(): c for c in COLUMNS}
+
+# FOCUS `Tags` (a JSON object; Parquet exports may write a MAP): not kept as it is - its
+# cardinality is the resources' - but read for the allocation keys FINOPS_ALLOCATION_TAGS
+# names (issue #18) into one derived dimension, `x_allocation_tags` (`tags_select`).
+TAGS = "Tags"
+TAGS_RAW = "x_allocation_tags"
 
 # The daily rollup: these are summed, everything else (but ChargePeriodStart) is grouped.
 AMOUNTS = tuple(c for c in COLUMNS if c.kind == "amount")
-DIMENSIONS = tuple(c.raw for c in COLUMNS if c.kind == "text")
+DIMENSIONS = (*(c.raw for c in COLUMNS if c.kind == "text"), TAGS_RAW)
 # raw.focus_costs' natural key within one load (scope = provider, billing account, period).
 KEY_COLUMNS = ("billing_period_start", "charge_date", *DIMENSIONS)
 
@@ -99,12 +111,13 @@ V1_1_COLUMNS = ("servicesubcategory", "skumeter", "skupricedetails", "capacityre
                 "commitmentdiscountquantity")  # fmt: skip
 V1_2_COLUMNS = ("invoiceid", "pricingcurrency", "billingaccounttype", "subaccounttype",
                 "pricingcurrencyeffectivecost")  # fmt: skip
-V1_3_COLUMNS = ("serviceprovidername", "hostprovidername", "contractapplied")
+V1_3_COLUMNS = ("serviceprovidername", "hostprovidername", "contractapplied",
+                "allocatedmethodid", "allocatedresourceid", "allocatedtags")  # fmt: skip
 PRE_1_0_COLUMNS = ("chargetype", "amortizedcost", "usagequantity")
 
 
 class FocusFormatError(ValueError):
-    """A file (or its metadata) is not FOCUS 1.0-1.2 as we read it. Names file, line, column."""
+    """A file (or its metadata) is not FOCUS 1.0-1.3 as we read it. Names file, line, column."""
 
 
 def quote(name: str) -> str:
@@ -116,7 +129,7 @@ def sql_literal(value: str) -> str:
 
 
 def supported_version(declared: str) -> str | None:
-    """'1.2' for '1.2', '1.2.0', '1.2-preview', '1.0r2'; None when not 1.0-1.2."""
+    """'1.2' for '1.2', '1.2.0', '1.2-preview', '1.0r2'; None when not 1.0-1.3."""
     match = re.fullmatch(r"\s*v?(\d+)\.(\d+)(?:[.\-r].*)?\s*", declared, flags=re.IGNORECASE)
     if not match:
         return None
@@ -126,7 +139,7 @@ def supported_version(declared: str) -> str | None:
 
 def detect_version(columns: Sequence[str], where: str, declared: str | None = None) -> str:
     """The FOCUS version of a file from its column names (or the version its metadata
-    declares), refusing what is not FOCUS 1.0-1.2; then checks the mandatory columns."""
+    declares), refusing what is not FOCUS 1.0-1.3; then checks the mandatory columns."""
     names = {c.lower() for c in columns}
     if declared is not None:
         version = supported_version(declared)
@@ -135,18 +148,14 @@ def detect_version(columns: Sequence[str], where: str, declared: str | None = No
                 f"{where}: unknown FOCUS version {declared!r} (FocusVersion of the export's "
                 f"metadata); supported: {', '.join(SUPPORTED_VERSIONS)}"
             )
-    elif names & set(V1_3_COLUMNS) and "providername" not in names:
-        found = sorted(c for c in columns if c.lower() in V1_3_COLUMNS)
-        raise FocusFormatError(
-            f"{where}: line 1 (header): unknown FOCUS version (columns {', '.join(found)} "
-            f"are FOCUS 1.3 or later); supported: {', '.join(SUPPORTED_VERSIONS)}"
-        )
     elif names & set(PRE_1_0_COLUMNS) and not {"chargecategory", "effectivecost"} & names:
         found = sorted(c for c in columns if c.lower() in PRE_1_0_COLUMNS)
         raise FocusFormatError(
             f"{where}: line 1 (header): unknown FOCUS version (columns {', '.join(found)} "
             f"are FOCUS 0.5 / 1.0-preview); supported: {', '.join(SUPPORTED_VERSIONS)}"
         )
+    elif names & set(V1_3_COLUMNS):
+        version = "1.3"
     elif names & set(V1_2_COLUMNS):
         version = "1.2"
     elif names & set(V1_1_COLUMNS):
@@ -167,7 +176,12 @@ def check_header(columns: Sequence[str], where: str) -> None:
             )
         seen[name.lower()] = name
     wanted = [c.focus for c in COLUMNS if c.required] + list(PRESENCE_ONLY)
-    missing = sorted(name for name in wanted if name.lower() not in seen)  # FOCUS's order
+    missing = sorted(
+        name
+        for name in wanted
+        if name.lower() not in seen
+        and REPLACED_IN_1_3.get(name, "").lower() not in seen  # FOCUS 1.3's name for it
+    )  # FOCUS's order
     if missing:
         raise FocusFormatError(
             f"{where}: line 1 (header), column {missing[0]}: mandatory FOCUS column missing"
@@ -178,9 +192,67 @@ def check_header(columns: Sequence[str], where: str) -> None:
 
 
 def file_columns(columns: Sequence[str]) -> dict[str, str]:
-    """FOCUS name of each column we read -> its name in this file (as the file spells it)."""
+    """FOCUS name of each column we read (and `Tags`) -> its name in this file (as the file
+    spells it)."""
     present = {name.lower(): name for name in columns}
-    return {c.focus: present[c.focus.lower()] for c in COLUMNS if c.focus.lower() in present}
+    names = {c.focus: present[c.focus.lower()] for c in COLUMNS if c.focus.lower() in present}
+    for old, new in REPLACED_IN_1_3.items():  # a FOCUS 1.3 file without the deprecated name
+        if old not in names and new.lower() in present:
+            names[old] = present[new.lower()]
+    for name in (TAGS, ALLOCATED_TAGS):
+        if name.lower() in present:
+            names[name] = present[name.lower()]
+    return names
+
+
+def rollup_version(tag_keys: Sequence[str] = ()) -> str:
+    """ROLLUP_VERSION and the allocation tag keys: part of every fingerprint, so a change of
+    FINOPS_ALLOCATION_TAGS re-lands every period once (its rows now carry other values)."""
+    return ROLLUP_VERSION + (f"+tags={','.join(tag_keys)}" if tag_keys else "")
+
+
+def _tags_json(name: str, file_type: str) -> str:
+    """The file's Tags as JSON text: a MAP or STRUCT (Parquet) converted, text as written."""
+    if file_type.startswith(("MAP", "STRUCT")):
+        return f"cast(to_json({quote(name)}) as varchar)"
+    return _text(quote(name))
+
+
+def tags_select(names: dict[str, str], types: dict[str, str], tag_keys: Sequence[str]) -> str:
+    """`x_allocation_tags` and `x_tags_malformed` of the typed select.
+
+    x_allocation_tags: a JSON object of the configured keys, in their configured spelling and
+    order, each matched case-insensitively to the row's tag keys (the first match when the
+    row spells a key twice); a key present without a value (null or '') is the value `true`,
+    as FOCUS allows key-only tags; a number or boolean is its text; null when the row has
+    none of the keys (or no keys are configured, or the file has no Tags). A FOCUS 1.3
+    allocated charge (split cost allocation) is read from its AllocatedTags, which hold its
+    origin charge's Tags and the allocated resource's. x_tags_malformed: the row's tags are
+    not a JSON object (the import then fails naming file, line, column).
+    """
+    present = [n for n in (names.get(ALLOCATED_TAGS), names.get(TAGS)) if n is not None]
+    if not tag_keys or not present:
+        return f"cast(null as varchar) as {TAGS_RAW}, false as x_tags_malformed"
+    texts = [_tags_json(n, types[n].upper()) for n in present]
+    tags = texts[0] if len(texts) == 1 else f"coalesce({', '.join(texts)})"
+    valid = f"case when json_valid({tags}) then json_type({tags}) = 'OBJECT' else false end"
+    values = []
+    for key in tag_keys:
+        found = (
+            f"list_filter(json_keys({tags}), lambda k: lower(k) = {sql_literal(key.lower())})[1]"
+        )
+        pointer = f"'/' || replace(replace({found}, '~', '~0'), '/', '~1')"
+        value = f"coalesce(nullif(json_extract_string({tags}, {pointer}), ''), 'true')"
+        values.append(f"case when {found} is not null then {value} end")
+    pairs = ", ".join(f"{sql_literal(k)}, {v}" for k, v in zip(tag_keys, values, strict=True))
+    tagged = (
+        f"case when coalesce({', '.join(values)}) is not null "
+        f"then cast(json_object({pairs}) as varchar) end"
+    )
+    return (
+        f"case when {valid} then {tagged} end as {TAGS_RAW}, "
+        f"{tags} is not null and not ({valid}) as x_tags_malformed"
+    )
 
 
 def csv_types(columns: Sequence[str]) -> dict[str, str]:
@@ -228,7 +300,11 @@ def _text(expr: str) -> str:
 
 
 def typed_select(
-    names: dict[str, str], types: dict[str, str], where: str, csv: bool
+    names: dict[str, str],
+    types: dict[str, str],
+    where: str,
+    csv: bool,
+    tag_keys: Sequence[str] = (),
 ) -> tuple[str, dict[str, str]]:
     """The select list that types one file's rows, and per typed column the SQL of its raw
     (text) value where a failed conversion must be told apart from a missing value.
@@ -272,6 +348,7 @@ def typed_select(
             raw_values[column.focus] = _text(ref)
         else:
             raise FocusFormatError(f"{where}: column {name}: type {types[name]} is not a timestamp")
+    selects.append(tags_select(names, types, tag_keys))
     return ",\n        ".join(selects), raw_values
 
 
@@ -300,6 +377,7 @@ def violation_rules(raw_values: dict[str, str]) -> dict[str, tuple[str, str, str
         "billing_period_end <= billing_period_start",
         "BillingPeriodEnd is not after BillingPeriodStart",
     )
+    rules["malformed_tags"] = (TAGS, "x_tags_malformed", "value is not a JSON object")
     return rules
 
 

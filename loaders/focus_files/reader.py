@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import io
 import itertools
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -75,26 +76,33 @@ def csv_header(file: FocusFile) -> list[str]:
     return [name.strip() for name in header]
 
 
-def file_set_sha256(shas: set[str] | list[str], version: str) -> str:
+def file_set_sha256(shas: set[str] | list[str], version: str, rollup: str) -> str:
     """SHA-256 of the sorted file hashes (contents, not names), the FOCUS version and the
-    rollup version: the same files read the same way."""
-    digest = hashlib.sha256(f"focus-rollup-v{mapping.ROLLUP_VERSION}\n{version}\n".encode())
+    rollup version (`mapping.rollup_version`): the same files read the same way."""
+    digest = hashlib.sha256(f"focus-rollup-v{rollup}\n{version}\n".encode())
     for sha in sorted(shas):
         digest.update(f"{sha}\n".encode())
     return digest.hexdigest()
 
 
-def rows_sha256(row_count: int, row_hash_sum: int, version: str) -> str:
+def rows_sha256(row_count: int, row_hash_sum: int, version: str, rollup: str) -> str:
     """SHA-256 of a period's daily rows: their count and the sum of DuckDB's hash of each
     row (order-free; rows are unique by key), the FOCUS version and the rollup version."""
-    text = f"focus-rows-v{mapping.ROLLUP_VERSION}\n{version}\n{row_count}\n{row_hash_sum}\n"
+    text = f"focus-rows-v{rollup}\n{version}\n{row_count}\n{row_hash_sum}\n"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 class Stage:
     """The scratch database of one import (a file in the import's work folder)."""
 
-    def __init__(self, work_dir: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> None:
+    def __init__(
+        self,
+        work_dir: Path,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
+        tag_keys: tuple[str, ...] = (),
+    ) -> None:
+        self.tag_keys = tag_keys  # FINOPS_ALLOCATION_TAGS: the Tags keys read into rows
+        self.rollup = mapping.rollup_version(tag_keys)
         self.path = work_dir / "stage.duckdb"
         self.con = duckdb.connect(str(self.path))
         self.con.execute("set TimeZone = 'UTC'")
@@ -131,7 +139,9 @@ class Stage:
             rejects = ""
             reader = mapping.parquet_reader_sql(str(file.path))
         names = mapping.file_columns(header)
-        select, raw_values = mapping.typed_select(names, types, file.name, csv=file.is_csv)
+        select, raw_values = mapping.typed_select(
+            names, types, file.name, csv=file.is_csv, tag_keys=self.tag_keys
+        )
         rules = mapping.violation_rules(raw_values)
         try:
             self.con.execute(mapping.rollup_sql(reader, select, raw_values, index, rules))
@@ -221,6 +231,12 @@ class Stage:
             for rule in broken
             if rule.startswith("null_")
         ]
+        tags = (
+            [(names[n], position[names[n]]) for n in (mapping.ALLOCATED_TAGS, mapping.TAGS)
+             if n in names]
+            if "malformed_tags" in broken
+            else []
+        )  # fmt: skip
         periods: set[tuple[str, str]] = set()
         if "bad_billing_period" in broken:
             start, end = names["BillingPeriodStart"], names["BillingPeriodEnd"]
@@ -241,6 +257,16 @@ class Stage:
                         raise FocusFormatError(
                             f"{file.name}: line {record_no + 1}, column {focus}: {problem}"
                         )
+                # the tags the row is read by: AllocatedTags when given, else Tags (mapping)
+                column, index = next(
+                    ((c, i) for c, i in tags if _cell(record, i) not in mapping.NULL_STRINGS),
+                    (None, -1),
+                )
+                if column is not None and (problem := _not_a_json_object(record, index)):
+                    raise FocusFormatError(
+                        f"{file.name}: line {record_no + 1}, column {column}: "
+                        f"value is not a JSON object ({problem})"
+                    )
                 if periods:
                     pair = (record[position[names["BillingPeriodStart"]]],
                             record[position[names["BillingPeriodEnd"]]])  # fmt: skip
@@ -279,8 +305,8 @@ class Stage:
         assert first is not None
         row_index, rule = first
         focus, _, problem = rules[rule]
-        column = next(c for c in mapping.COLUMNS if c.focus == focus)
         if rule.startswith("bad_") and focus in raw_values:
+            column = next(c for c in mapping.COLUMNS if c.focus == focus)
             value = self.con.execute(
                 f"select cast(x_raw_{column.raw} as varchar) from {typed} "
                 f"where file_row_number = {row_index}"
@@ -396,8 +422,10 @@ class Stage:
                     last_charge_date=last,
                     files=files,
                     focus_version=version,
-                    file_set_sha256=file_set_sha256({f.sha256 for f in files}, version),
-                    rows_sha256=rows_sha256(row_count, hash_sum, version),
+                    file_set_sha256=file_set_sha256(
+                        {f.sha256 for f in files}, version, self.rollup
+                    ),
+                    rows_sha256=rows_sha256(row_count, hash_sum, version, self.rollup),
                     source_rows=int(source_rows),
                     row_count=row_count,
                 )
@@ -431,6 +459,22 @@ class Stage:
             f"{sql_literal(rollup.file_set_sha256)} as x_file_set_sha256 from {relation} "
             f"where {where}"
         )
+
+
+def _cell(record: list[str], index: int) -> str:
+    return record[index] if index < len(record) else ""
+
+
+def _not_a_json_object(record: list[str], index: int) -> str | None:
+    """Why a CSV record's tags cell is not a JSON object (None: it is one, or empty)."""
+    cell = _cell(record, index)
+    if cell in mapping.NULL_STRINGS:
+        return None
+    try:
+        value = json.loads(cell)
+    except ValueError as exc:
+        return str(exc)
+    return None if isinstance(value, dict) else f"a JSON {type(value).__name__}"
 
 
 def _check_overlaps(rollups: list[ScopeRollup]) -> None:

@@ -27,7 +27,7 @@ _FOCUS_DIMENSIONS = (
     "charge_class", "charge_frequency", "pricing_category", "billing_currency",
     "consumed_unit", "x_service_code", "commitment_discount_id", "commitment_discount_name",
     "commitment_discount_type", "commitment_discount_category", "commitment_discount_status",
-    "commitment_discount_unit",
+    "commitment_discount_unit", "x_allocation_tags",
 )  # fmt: skip
 _FOCUS_NOT_NULL = (
     "billing_account_id",
@@ -74,14 +74,16 @@ def path_configured() -> bool:
 
 @dataclass(frozen=True)
 class FocusFilesConfig:
-    """What an import needs: where the files are (FINOPS_FOCUS_PATH)."""
+    """What an import needs: where the files are (FINOPS_FOCUS_PATH) and which Tags keys
+    its rows keep (FINOPS_ALLOCATION_TAGS)."""
 
     path: str | None = None  # a file, a folder or s3://bucket/prefix
+    allocation_tags: tuple[str, ...] = ()
 
 
 def configure(settings: Settings) -> FocusFilesConfig:
     """The loader's configuration from the application's settings."""
-    return FocusFilesConfig(path=settings.focus_path)
+    return FocusFilesConfig(path=settings.focus_path, allocation_tags=settings.allocation_tags)
 
 
 SOURCE = SourceSpec(

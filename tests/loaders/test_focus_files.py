@@ -487,7 +487,7 @@ MALFORMED = [
     pytest.param(
         _header({"ChargeCategory": "ChargeType", "EffectiveCost": "AmortizedCost"}),
         "corrupt.csv: line 1 (header): unknown FOCUS version (columns AmortizedCost, "
-        "ChargeType are FOCUS 0.5 / 1.0-preview); supported: 1.0, 1.1, 1.2",
+        "ChargeType are FOCUS 0.5 / 1.0-preview); supported: 1.0, 1.1, 1.2, 1.3",
         id="unknown FOCUS version (columns)",
     ),
 ]

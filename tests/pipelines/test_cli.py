@@ -194,6 +194,33 @@ def test_a_run_that_would_fail_is_refused_before_anything_is_loaded(
     assert not (tmp_path / "data").exists() and not (tmp_path / "logs").exists()
 
 
+def test_a_bad_allocation_rules_file_is_refused_naming_its_line_before_anything_is_loaded(
+    tmp_path: Path,
+):
+    # GIVEN a rules file (relative: read from FINOPS_HOME) whose line 3 maps an account to a
+    # number YAML does not read as text
+    rules = tmp_path / "allocation.yml"
+    rules.write_text('keys:\n  team:\n    account_map: {"111122223333": 4711}\n')
+
+    # WHEN the daily run starts
+    proc = run_cli(
+        tmp_path,
+        "run",
+        "--date",
+        "2026-07-01",
+        FINOPS_ALLOCATION_TAGS="team",
+        FINOPS_ALLOCATION_RULES="allocation.yml",
+    )
+
+    # THEN it exits 2 with one line naming the file and the line, and nothing was loaded
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.strip() == (
+        f"finops: {rules}:3: the value of '111122223333' must be quoted (\"4711\"): YAML "
+        "reads 4711 as a number, not as text"
+    )
+    assert not (tmp_path / "data").exists() and not (tmp_path / "logs").exists()
+
+
 def test_a_home_that_is_a_file_is_refused_in_one_line(tmp_path: Path):
     home = tmp_path / "not-a-folder"
     home.write_text("I am a file")

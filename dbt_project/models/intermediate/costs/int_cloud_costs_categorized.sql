@@ -57,6 +57,7 @@ categorized as (
         costs.billed_cost,
         costs.effective_cost,
         costs.is_estimated,
+        costs.x_allocation_tags,
         costs.x_source,
         costs.scope,
         costs.service_category is not null or service_mapping.service_name is not null

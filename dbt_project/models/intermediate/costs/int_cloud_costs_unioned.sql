@@ -3,8 +3,10 @@
 -- rows at the same grain (int_focus_costs_aggregated). Only FOCUS rows carry the file's
 -- service and charge categories; the API rows get theirs from the mapping seeds in
 -- int_cloud_costs_categorized.
+-- x_allocation_tags holds the row's values of the allocation keys (FINOPS_ALLOCATION_TAGS,
+-- a JSON object) where the source gives them: FOCUS rows' Tags; null otherwise.
 -- cost_line_id keys a cost line by what it is (provider, sub account, day, service, region
--- as named by the provider, charge type, currency), not by the load scope or source that
+-- as named by the provider, charge type, currency, allocation tags), not by the load scope or source that
 -- brought it: two scopes or sources landing the same line would double count it, and the
 -- unique test on cost_line_id stops the build instead.
 --
@@ -52,7 +54,8 @@ unioned as (
         cast(null as string) as service_subcategory,
         cast(null as string) as charge_category,
         cast(null as string) as charge_class,
-        cast(null as string) as charge_frequency
+        cast(null as string) as charge_frequency,
+        cast(null as string) as x_allocation_tags
     from aws_costs
 
     union all
@@ -77,7 +80,8 @@ unioned as (
         cast(null as string) as service_subcategory,
         cast(null as string) as charge_category,
         cast(null as string) as charge_class,
-        cast(null as string) as charge_frequency
+        cast(null as string) as charge_frequency,
+        cast(null as string) as x_allocation_tags
     from azure_costs
 
     union all
@@ -102,7 +106,8 @@ unioned as (
         service_subcategory,
         charge_category,
         charge_class,
-        charge_frequency
+        charge_frequency,
+        x_allocation_tags
     from focus_costs
 ),
 
@@ -110,7 +115,7 @@ final as (
     select
         {{ surrogate_key([
             'provider_name', 'sub_account_id', 'charge_date', 'service_name', 'x_region_name',
-            'x_charge_type', 'billing_currency',
+            'x_charge_type', 'billing_currency', 'x_allocation_tags',
         ]) }} as cost_line_id,
         *,
         {{ loaded_through(ref('stg_finops__load_ledger')) }} as _loaded_through

@@ -1,5 +1,5 @@
 -- FOCUS rows at the grain of int_cloud_costs_unioned (provider x billing account x sub
--- account x day x service x region x charge x currency), summed over billing periods (a
+-- account x day x service x region x charge x currency x allocation tags), summed over billing periods (a
 -- late charge can sit in the next period's files) and over the dimensions the unified model
 -- does not keep (publisher, pricing category, unit, ...). The file's ServiceCategory is used
 -- (it takes precedence over service_category_mapping, see int_cloud_costs_categorized),
@@ -109,11 +109,17 @@ aggregated as (
         resolved_service_category as service_category,
         region_id,
         x_region_name,
-        x_charge_type,
+        -- a commitment's unused part is a charge of its own (nobody can tag or allocate it
+        -- by usage: int_cost_allocation_split)
+        case
+            when commitment_discount_status = 'Unused' then x_charge_type || ' / Unused commitment'
+            else x_charge_type
+        end as x_charge_type,
         charge_category,
         charge_class,
         charge_frequency,
         billing_currency,
+        x_allocation_tags,
         x_source,
         max(sub_account_name) as sub_account_name,
         max(resolved_service_subcategory) as service_subcategory,
@@ -131,11 +137,15 @@ aggregated as (
         resolved_service_category,
         region_id,
         x_region_name,
-        x_charge_type,
+        case
+            when commitment_discount_status = 'Unused' then x_charge_type || ' / Unused commitment'
+            else x_charge_type
+        end,
         charge_category,
         charge_class,
         charge_frequency,
         billing_currency,
+        x_allocation_tags,
         x_source
 ),
 
@@ -143,7 +153,7 @@ final as (
     select
         {{ surrogate_key([
             'scope', 'charge_date', 'sub_account_id', 'service_name', 'x_region_name',
-            'x_charge_type', 'billing_currency',
+            'x_charge_type', 'billing_currency', 'x_allocation_tags',
         ]) }} as focus_cost_id,
         charge_date,
         provider_name,
@@ -164,6 +174,7 @@ final as (
         cast(billed_cost as decimal(38, 10)) as billed_cost,
         cast(effective_cost as decimal(38, 10)) as effective_cost,
         is_estimated,
+        x_allocation_tags,
         x_source,
         {{ loaded_through(ref('stg_finops__load_ledger')) }} as _loaded_through
     from aggregated

@@ -50,7 +50,7 @@ renamed as (
             'charge_frequency', 'pricing_category', 'billing_currency', 'consumed_unit',
             'x_service_code', 'commitment_discount_id', 'commitment_discount_name',
             'commitment_discount_type', 'commitment_discount_category',
-            'commitment_discount_status', 'commitment_discount_unit',
+            'commitment_discount_status', 'commitment_discount_unit', 'x_allocation_tags',
         ]) }} as cost_row_id,
         -- Azure writes /providers/Microsoft.Billing/billingAccounts/{id}: keep the id.
         {{ billing_account }} as billing_account_id,
@@ -132,6 +132,9 @@ renamed as (
             else {{ null_if_placeholder('commitment_discount_status') }}
         end as commitment_discount_status,
         {{ null_if_placeholder('commitment_discount_unit') }} as commitment_discount_unit,
+        -- The row's values of the allocation keys (FINOPS_ALLOCATION_TAGS), a JSON object
+        -- the import wrote from the file's Tags; null without keys or tags.
+        x_allocation_tags,
         x_focus_version,
         x_file_set_sha256,
         _source as x_source,
