@@ -41,6 +41,31 @@ def provider_colors(providers: list[str]) -> dict[str, str]:
     return PROVIDER_COLORS | dict(zip(unknown, _FALLBACK_COLORS, strict=False))
 
 
+# Shared by the page chart modules (commitment_charts, allocation_charts).
+PALETTE = px.colors.qualitative.Safe
+
+
+def empty_figure(title: str, text: str) -> go.Figure:
+    """A titled figure without axes that says `text` (no data for the chart)."""
+    fig = go.Figure()
+    fig.update_layout(title=title, xaxis_visible=False, yaxis_visible=False)
+    fig.add_annotation(text=text, showarrow=False, font_size=14)
+    return fig
+
+
+def titled(fig: go.Figure, title: str) -> go.Figure:
+    """`fig` with its title, no legend title and tight margins."""
+    fig.update_layout(
+        title=title, legend_title_text="", margin={"l": 10, "r": 10, "t": 50, "b": 10}
+    )
+    return fig
+
+
+def bar_height(bars: int) -> int:
+    """Pixels for a horizontal bar chart: thin bars for a few, no squeeze for many."""
+    return max(260, min(900, 120 + 36 * bars))
+
+
 def _by_provider(frame: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     """(provider, colour, rows) in the same (sorted) legend order in every chart."""
     providers = sorted(frame["provider_name"].dropna().unique())

@@ -12,10 +12,9 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
-import plotly.express as px  # only for its colour sequences
 import plotly.graph_objects as go
 
-from dashboard.charts import provider_colors
+from dashboard.charts import PALETTE, bar_height, empty_figure, provider_colors, titled
 
 USED_COLOR = "#107C10"
 UNUSED_COLOR = "#D13438"
@@ -27,26 +26,6 @@ EXPIRY_BUCKETS = (
     ("Within a year", 365, "#0078D4"),
     ("Later", None, "#107C10"),
 )
-_PALETTE = px.colors.qualitative.Safe
-
-
-def _empty(title: str, text: str) -> go.Figure:
-    fig = go.Figure()
-    fig.update_layout(title=title, xaxis_visible=False, yaxis_visible=False)
-    fig.add_annotation(text=text, showarrow=False, font_size=14)
-    return fig
-
-
-def _layout(fig: go.Figure, title: str) -> go.Figure:
-    fig.update_layout(
-        title=title, legend_title_text="", margin={"l": 10, "r": 10, "t": 50, "b": 10}
-    )
-    return fig
-
-
-def _bar_height(bars: int) -> int:
-    """Pixels for a horizontal bar chart: thin bars for a few, no squeeze for many."""
-    return max(260, min(900, 120 + 36 * bars))
 
 
 def _rate_axis(fig: go.Figure, title: str) -> None:
@@ -90,7 +69,7 @@ def _groups(frame: pd.DataFrame) -> list[tuple[str, str, str, pd.DataFrame]]:
         # a second currency of the same cloud gets a fallback colour, not the same one
         nth = seen.get(provider, 0)
         seen[provider] = nth + 1
-        color = colors[provider] if nth == 0 else _PALETTE[(nth + 3) % len(_PALETTE)]
+        color = colors[provider] if nth == 0 else PALETTE[(nth + 3) % len(PALETTE)]
         rows = frame[(frame["provider_name"] == provider) & (frame["billing_currency"] == currency)]
         result.append((f"{provider} ({currency})", currency, color, rows))
     return result
@@ -105,7 +84,7 @@ def utilization_trend(daily: pd.DataFrame, currency: str) -> go.Figure:
     `utilization`); used and unused amounts (reporting currency) in the hover."""
     title = "Utilization per commitment, per day"
     if daily.empty:
-        return _empty(title, "No commitment use in this selection")
+        return empty_figure(title, "No commitment use in this selection")
     frame = daily.assign(
         label=commitment_label(daily), charge_date=pd.to_datetime(daily["charge_date"])
     )
@@ -116,7 +95,7 @@ def utilization_trend(daily: pd.DataFrame, currency: str) -> go.Figure:
                 y=_percent(rows["utilization"]),
                 name=label,
                 mode="lines+markers",
-                line_color=_PALETTE[i % len(_PALETTE)],
+                line_color=PALETTE[i % len(PALETTE)],
                 customdata=rows[["used_cost", "unused_cost"]].to_numpy(),
                 hovertemplate=(
                     f"%{{x|%Y-%m-%d}}<br>utilization %{{y:.1f}}%<br>used {currency} "
@@ -128,7 +107,7 @@ def utilization_trend(daily: pd.DataFrame, currency: str) -> go.Figure:
     )
     fig.update_yaxes(title_text="Utilization (%)", range=[0, 105], dtick=20, ticksuffix="%")
     fig.update_layout(xaxis_title_text="", hovermode="x unified")
-    return _layout(fig, title)
+    return titled(fig, title)
 
 
 def used_and_unused(daily: pd.DataFrame, currency: str, *, title: str) -> go.Figure:
@@ -136,7 +115,7 @@ def used_and_unused(daily: pd.DataFrame, currency: str, *, title: str) -> go.Fig
     (stacked bars, reporting currency), with the day's utilization on the right axis
     (`charge_date`, `used_cost`, `unused_cost`, `utilization`)."""
     if daily.empty:
-        return _empty(title, "No commitment use in this selection")
+        return empty_figure(title, "No commitment use in this selection")
     frame = daily.assign(charge_date=pd.to_datetime(daily["charge_date"]))
     x = frame["charge_date"]
     fig = go.Figure(
@@ -183,7 +162,7 @@ def used_and_unused(daily: pd.DataFrame, currency: str, *, title: str) -> go.Fig
             "showgrid": False,
         },
     )
-    return _layout(fig, title)
+    return titled(fig, title)
 
 
 # ---------------------------------------------------------------- coverage
@@ -195,7 +174,7 @@ def coverage_bars(frame: pd.DataFrame, label: str, title: str) -> go.Figure:
     `eligible_cost`, `coverage`), largest eligible usage on top; amounts in the hover in
     the group's own currency."""
     if frame.empty:
-        return _empty(title, "No usage a commitment could cover in this selection")
+        return empty_figure(title, "No usage a commitment could cover in this selection")
     order = frame.groupby(label)["eligible_cost"].max().sort_values(ascending=False).index
     order = list(dict.fromkeys(order))
     fig = go.Figure(
@@ -219,10 +198,10 @@ def coverage_bars(frame: pd.DataFrame, label: str, title: str) -> go.Figure:
             for name, currency, color, rows in _groups(frame)
         ]
     )
-    fig.update_layout(barmode="group", height=_bar_height(len(order) * len(fig.data)))
+    fig.update_layout(barmode="group", height=bar_height(len(order) * len(fig.data)))
     fig.update_xaxes(title_text="Coverage (%)", range=[0, 100], ticksuffix="%")
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)))
-    return _layout(fig, title)
+    return titled(fig, title)
 
 
 # ---------------------------------------------------------------- savings
@@ -234,7 +213,7 @@ def savings_rate_trend(months: pd.DataFrame) -> go.Figure:
     `total_savings`, `list_cost`)."""
     title = "Effective Savings Rate per month"
     if months.empty:
-        return _empty(title, "No usage with a list price in this selection")
+        return empty_figure(title, "No usage with a list price in this selection")
     fig = go.Figure(
         [
             go.Scatter(
@@ -255,7 +234,7 @@ def savings_rate_trend(months: pd.DataFrame) -> go.Figure:
     )
     _rate_axis(fig, "ESR (% of list cost)")
     fig.update_xaxes(title_text="", dtick="M1", tickformat="%b %Y")
-    return _layout(fig, title)
+    return titled(fig, title)
 
 
 def savings_split(months: pd.DataFrame) -> go.Figure:
@@ -264,7 +243,7 @@ def savings_split(months: pd.DataFrame) -> go.Figure:
     `negotiated_rate`, `commitment_rate`, `negotiated_savings`, `commitment_savings`)."""
     title = "Negotiated vs commitment savings (% of list cost)"
     if months.empty:
-        return _empty(title, "No usage with a list price in this selection")
+        return empty_figure(title, "No usage with a list price in this selection")
     traces = []
     for name, currency, color, rows in _groups(months):
         x = pd.to_datetime(rows["billing_month"])
@@ -287,7 +266,7 @@ def savings_split(months: pd.DataFrame) -> go.Figure:
     fig.update_layout(barmode="group")
     _rate_axis(fig, "Saved (% of list cost)")
     fig.update_xaxes(title_text="", dtick="M1", tickformat="%b %Y")
-    return _layout(fig, title)
+    return titled(fig, title)
 
 
 # ---------------------------------------------------------------- expiry
@@ -310,7 +289,7 @@ def expiry_calendar(commitments: pd.DataFrame, as_of: date | None) -> go.Figure:
     title = "Commitment terms and expiry"
     known = commitments[commitments["end_date"].notna()]
     if known.empty:
-        return _empty(title, "No end date known for these commitments")
+        return empty_figure(title, "No end date known for these commitments")
     frame = known.assign(
         label=commitment_label(known),
         start=pd.to_datetime(known["start_date"].fillna(known["first_charge_date"])),
@@ -337,9 +316,9 @@ def expiry_calendar(commitments: pd.DataFrame, as_of: date | None) -> go.Figure:
                 "<extra></extra>",
             )
         )
-    fig.update_layout(height=_bar_height(len(frame)))
+    fig.update_layout(height=bar_height(len(frame)))
     fig.update_xaxes(type="date", title_text="")
     fig.update_yaxes(categoryorder="array", categoryarray=frame["label"].tolist()[::-1])
     if as_of is not None:
         fig.add_vline(x=pd.Timestamp(as_of), line={"color": "#333333", "dash": "dot"})
-    return _layout(fig, title)
+    return titled(fig, title)

@@ -42,6 +42,7 @@ PAGES = {
             title="Commitments and savings",
             icon=":material/handshake:",
         ),
+        st.Page("app_pages/allocation.py", title="Allocation", icon=":material/call_split:"),
     ],
 }
 page = st.navigation(PAGES)

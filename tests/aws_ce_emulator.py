@@ -3,7 +3,9 @@
 * `MotoServer` runs `ThreadedMotoServer` on loopback; `queue()` posts GetCostAndUsage answers
   to `/moto-api/static/ce/cost-and-usage-results` and `reset()` to `/moto-api/reset`. Moto
   answers each *distinct* request body with the next queued result, so the queue must follow
-  the loader's request order: the discovery page(s), then every pair's pages, pairs sorted.
+  the loader's request order: the discovery page(s), then every pair's pages, pairs sorted,
+  then (with `Estate.tag_keys`) every tag query's pages, keys in the given order, accounts
+  sorted.
 * `Estate` describes costs as `Charge`s and renders the pages Cost Explorer would send for
   the loader's query scheme (`answers()`), in that order, with NextPageToken links.
 * `CostExplorerProxy` sits between boto3 and moto (`AWS_ENDPOINT_URL_COST_EXPLORER`): it logs
@@ -88,6 +90,9 @@ class Charge:
     amortized: str | None = None  # defaults to the unblended amount
     quantity: str = "0"
     unit: str = "N/A"
+    # The resource tags of the charge (activated cost allocation tags), keys case-sensitive
+    # as in Cost Explorer; None or a key missing: untagged for that key.
+    tags: dict[str, str] | None = None
 
     @property
     def effective(self) -> str:
@@ -174,6 +179,9 @@ class Estate:
     # Added to GetSavingsPlansCoverage's SpendCoveredBySavingsPlans of every day: an answer
     # that disagrees with the record types (0: it agrees, as Cost Explorer's does).
     coverage_drift: str = "0"
+    # The allocation tag keys the loader is told (FINOPS_ALLOCATION_TAGS), in its order: one
+    # DAILY query per key and account, grouped by TAG <key> and SERVICE (`tag_pages`).
+    tag_keys: tuple[str, ...] = ()
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
@@ -285,11 +293,67 @@ class Estate:
         ]
         return _link(pages, f"{account}-{record_type}")
 
+    @property
+    def accounts(self) -> list[str]:
+        """The linked accounts with costs (the discovered pairs'), sorted."""
+        return sorted({account for account, _ in self.pairs})
+
+    def tag_pages(self, key: str, account: str) -> list[dict[str, Any]]:
+        """DAILY pages of one tag key in one account grouped by TAG <key> and SERVICE: group
+        keys `<key>$<value>`, `<key>$` for the costs without the tag (an empty value looks
+        the same); every day listed, empty or not. Keys match case-sensitively, as in Cost
+        Explorer."""
+        results = []
+        for day in _days(self.start, self.end):
+            totals: dict[tuple[str, str], list[Decimal]] = {}
+            for c in self.charges:
+                if (c.day, c.account) == (day, account):
+                    value = (c.tags or {}).get(key) or ""
+                    total = totals.setdefault((value, c.service), [Decimal(0), Decimal(0)])
+                    total[0] += Decimal(c.unblended)
+                    total[1] += Decimal(c.effective)
+            groups = [
+                {
+                    "Keys": [f"{key}${value}", service],
+                    "Metrics": {
+                        "AmortizedCost": {"Amount": format(amortized, "f"), "Unit": "USD"},
+                        "UnblendedCost": {"Amount": format(unblended, "f"), "Unit": "USD"},
+                    },
+                }
+                for (value, service), (unblended, amortized) in sorted(totals.items())
+            ]
+            results.append(
+                {
+                    "TimePeriod": {
+                        "Start": day.isoformat(),
+                        "End": (day + timedelta(days=1)).isoformat(),
+                    },
+                    "Total": {},
+                    "Groups": groups,
+                    "Estimated": self.is_estimated(day),
+                }
+            )
+        pages = [
+            {
+                "GroupDefinitions": [
+                    {"Type": "TAG", "Key": key},
+                    {"Type": "DIMENSION", "Key": "SERVICE"},
+                ],
+                "ResultsByTime": chunk,
+                "DimensionValueAttributes": [],
+            }
+            for chunk in _chunks(results, self.days_per_page)
+        ]
+        return _link(pages, f"tag-{key}-{account}")
+
     def answers(self) -> list[dict[str, Any]]:
         """Every page the loader will ask for, in the order it asks."""
         pages = self.discovery()
         for account, record_type in self.pairs:
             pages += self.pair_pages(account, record_type)
+        for key in self.tag_keys:
+            for account in self.accounts:
+                pages += self.tag_pages(key, account)
         return pages
 
     def requests(self) -> int:

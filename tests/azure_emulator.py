@@ -59,6 +59,15 @@ What it serves (importable as `azure_emulator` from tests; a pytest-httpserver s
   them (`AzureSubscription.price_factors`, or set by hand), else 0. `cost_details_format`
   picks the EA (PascalCase) or MCA (camelCase, paygCostInBillingCurrency) header.
   `price_truth` gives what a complete load lands in raw.azure_price_details.
+* Tags (issue #18). Every ground-truth row has `tags` (resource tag key -> value, {} when
+  untagged). A subscription's `tags` (service -> {key: value}) tag the share `tagged_share`
+  of each row of that service, the rest of the row stays untagged (the parts sum to the row).
+  A query may group by one `{"type": "TagKey", "name": <key>}` (with at most one dimension:
+  two groupings in all); the key is matched without case, as Azure tag keys are, and the
+  answer gets the columns `TagKey` (the key as the row's tags spell it) and `TagValue`, both
+  null on the rows without the tag. Answered from the same rows as every other query, so a
+  key's totals per day x subscription x service equal the cost queries'. `tag_truth` gives
+  what the tag queries of a complete load land.
 * With `tenant_id` set, an identity authority for MSAL: `GET /{tenant}/v2.0/.well-known/
   openid-configuration` and `POST /{tenant}/oauth2/v2.0/token` (client credentials; the client
   secret must match `client_secret`); every ARM request must then carry the issued token.
@@ -181,6 +190,10 @@ class AzureSubscription:
     # (list, contracted) as multiples of a Usage row's cost in the Cost Details reports;
     # None: no prices (PayGPrice and UnitPrice 0, the marts then count the list as missing)
     price_factors: tuple[Decimal, Decimal] | None = None
+    # service -> the tags of its resources ({key: value}); the share `tagged_share` of each of
+    # its rows carries them, the rest is untagged. A service not named: untagged.
+    tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    tagged_share: Decimal = Decimal("0.7")
 
     @property
     def scope(self) -> str:
@@ -390,7 +403,11 @@ class AzureCostEmulator:
                                 "cost": cost,
                                 "currency": sub.currency,
                             }
-                            rows.extend(_with_prices(sub, part) for part in _priced(sub, row))
+                            rows.extend(
+                                _with_prices(sub, tagged)
+                                for part in _priced(sub, row)
+                                for tagged in _tagged(sub, part)
+                            )
         return rows
 
     def restate(self, factor: Decimal, *, on_or_after: date) -> None:
@@ -477,6 +494,21 @@ class AzureCostEmulator:
                     r["charge_type"], r["benefit_id"], r["currency"],
                 )  # fmt: skip
                 sums[key] += r["cost"]
+        return dict(sums)
+
+    def tag_truth(
+        self, scope: str, start: date, end: date, key: str
+    ) -> dict[tuple[int, str, str, str, str | None, str], Decimal]:
+        """(usage_date, query type, subscription_id, service, tag value - None when untagged,
+        currency) -> cost: what the tag queries of `key` (any case) of a complete load land."""
+        sums: dict[tuple[int, str, str, str, str | None, str], Decimal] = defaultdict(Decimal)
+        for r in self._rows_of(scope, start, end):
+            _, value = _tag_of(r, key)
+            row_key = (
+                r["usage_date"], r["query_type"], r["subscription_id"], r["service_name"],
+                value, r["currency"],
+            )  # fmt: skip
+            sums[row_key] += r["cost"]
         return dict(sums)
 
     def listed_benefits(self, kind: str | None = None) -> list[EmulatedBenefit]:
@@ -949,9 +981,16 @@ class AzureCostEmulator:
         aggregation = dataset["aggregation"]
         if [a.get("name") for a in aggregation.values()] != ["Cost"]:
             raise ValueError("the emulator aggregates Cost only")
-        grouping = [g["name"] for g in dataset.get("grouping") or []]
-        if len(grouping) > 2:
+        groupings = dataset.get("grouping") or []
+        if len(groupings) > 2:
             raise ValueError("at most 2 grouping dimensions are allowed")
+        tag_keys = [g["name"] for g in groupings if g.get("type") == "TagKey"]
+        if len(tag_keys) > 1:
+            raise ValueError("the emulator groups by one TagKey at most")
+        for g in groupings:
+            if g.get("type") not in ("Dimension", "TagKey"):
+                raise ValueError(f"grouping type {g.get('type')!r} is not supported")
+        grouping = [g["name"] for g in groupings if g.get("type") != "TagKey"]
         columns_of = {
             "subscriptionid": "subscription_id",
             "subscriptionname": "subscription_name",
@@ -976,6 +1015,7 @@ class AzureCostEmulator:
                 continue
             key = (
                 *((row["usage_date"],) if daily else ()),
+                *(_tag_of(row, tag_keys[0]) if tag_keys else ()),
                 *(row[columns_of[name.lower()]] for name in grouping),
                 row["currency"],
             )
@@ -983,9 +1023,19 @@ class AzureCostEmulator:
         columns = [{"name": "Cost", "type": "Number"}]
         if daily:
             columns.append({"name": "UsageDate", "type": "Number"})
+        if tag_keys:
+            columns += [
+                {"name": "TagKey", "type": "String"},
+                {"name": "TagValue", "type": "String"},
+            ]
         columns += [{"name": name, "type": "String"} for name in grouping]
         columns.append({"name": "Currency", "type": "String"})
-        rows = [[cost, *key] for key, cost in sorted(sums.items(), key=lambda kv: kv[0])]
+        rows = [
+            [cost, *key]
+            for key, cost in sorted(
+                sums.items(), key=lambda kv: tuple("" if v is None else v for v in kv[0])
+            )
+        ]
         return columns, rows
 
 
@@ -1033,6 +1083,29 @@ def _priced(sub: AzureSubscription, row: dict[str, Any]) -> list[dict[str, Any]]
         )
     parts.append({**row, **plain, "cost": rest})
     return parts
+
+
+def _tagged(sub: AzureSubscription, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """A ground-truth row with its tags: split into the tagged share (`tagged_share`) with
+    its service's tags and the untagged rest when the service has tags; the parts sum to the
+    row."""
+    tags = dict(sub.tags.get(row["service_name"], {}))
+    if not tags:
+        return [{**row, "tags": {}}]
+    tagged = (row["cost"] * sub.tagged_share).quantize(MICRO)
+    return [
+        {**row, "cost": tagged, "tags": tags},
+        {**row, "cost": row["cost"] - tagged, "tags": {}},
+    ]
+
+
+def _tag_of(row: Mapping[str, Any], key: str) -> tuple[str | None, str | None]:
+    """(the key as the row's tags spell it, its value), matched without case; (None, None)
+    when the row does not have the tag."""
+    for name, value in row["tags"].items():
+        if name.lower() == key.lower():
+            return name, value
+    return None, None
 
 
 def _with_prices(sub: AzureSubscription, row: dict[str, Any]) -> dict[str, Any]:

@@ -24,4 +24,5 @@ The package, one module per reason to change:
     forecast.py    the month's forecast, its daily series, accuracy, KPIs
     operations.py  freshness, failed loads, the last load's restatements
     commitments.py commitment utilization, coverage, savings (ESR), expiry; their CSVs
+    allocation.py  showback by allocation key, month over month, untagged cost, chargeback
 """

@@ -11,24 +11,18 @@ currency only, so they are always grouped by `billing_currency` and never summed
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-from typing import Any
-
-import duckdb
 import pandas as pd
 import streamlit as st
 
 from dashboard.data.connection import (
     CACHE_ENTRIES,
     CACHE_TTL,
-    bind_params,
+    copy_csv,
     query_frame,
     query_rows,
-    read_only_cursor,
 )
 from dashboard.data.serving import filter_options
-from dashboard.data.types import CostFilter, MartsUnavailable, Source
+from dashboard.data.types import CostFilter, Source
 
 COMMITMENT_MARTS = (
     "fct_commitment_utilization",
@@ -286,16 +280,4 @@ def mart_rows_csv(source: Source, export: str, filters: CostFilter) -> bytes:
     DuckDB writes the file itself (exact decimals, ISO dates). Not cached: it runs when the
     download button is clicked.
     """
-    sql = _EXPORTS[export]
-    params: dict[str, Any] = filters.params()
-    with tempfile.TemporaryDirectory(prefix="finops_export_") as folder:
-        target = Path(folder) / f"{export}.csv"
-        try:
-            with read_only_cursor(source) as con:
-                con.execute(
-                    f"copy ({sql}) to '{target}' (header, delimiter ',')",
-                    bind_params(sql, params),
-                )
-        except duckdb.CatalogException as exc:
-            raise MartsUnavailable(source.path) from exc
-        return target.read_bytes()
+    return copy_csv(source, _EXPORTS[export], filters.params(), export)

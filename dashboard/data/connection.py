@@ -5,6 +5,7 @@ parameters only, and the cache settings of every query function."""
 from __future__ import annotations
 
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -113,3 +114,20 @@ def as_decimal(value: Any) -> Decimal:
     if value is None:
         return Decimal(0)
     return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def copy_csv(source: Source, sql: str, params: dict[str, Any], name: str) -> bytes:
+    """The rows of `sql` (bound `params`) as CSV, written by DuckDB itself (exact decimals,
+    ISO dates) into a temporary file; MartsUnavailable when a mart is missing. For the
+    download buttons: not cached, it runs when one is clicked."""
+    with tempfile.TemporaryDirectory(prefix="finops_export_") as folder:
+        target = Path(folder) / f"{name}.csv"
+        try:
+            with read_only_cursor(source) as con:
+                con.execute(
+                    f"copy ({sql}) to '{target}' (header, delimiter ',')",
+                    bind_params(sql, params),
+                )
+        except duckdb.CatalogException as exc:
+            raise MartsUnavailable(source.path) from exc
+        return target.read_bytes()

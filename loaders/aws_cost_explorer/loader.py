@@ -18,13 +18,18 @@ request per day, GetReservationUtilization one DAILY query; the coverage cross-c
 GetSavingsPlansCoverage one DAILY query, GetReservationCoverage one DAILY query per service
 with reservation-covered usage); their rows land in `raw.aws_commitment_utilization` and
 `raw.aws_commitment_coverage` in the same transaction as the costs, under the costs' ledger
-row. Requests = discovery pages + the pairs' pages (+ the commitment pages), at least 1 + P;
-each costs USD 0.01.
+row. With allocation tag keys (`allocation_tags`, FINOPS_ALLOCATION_TAGS: K keys) and A
+linked accounts among the pairs, K x A tag queries follow the pairs' (`mapping.tag_request`:
+DAILY, Filter LINKED_ACCOUNT, GroupBy TAG <key> and SERVICE, keys in configured order,
+accounts sorted), paged like them; their rows land in `raw.aws_cost_explorer_tags`, in the
+same transaction (without keys: no tag query, and the window's tag rows are replaced by
+none). Requests = discovery pages + the pairs' pages (+ the tag queries' pages) (+ the
+commitment pages), at least 1 + P (+ K x A); each costs USD 0.01.
 
 The request budget (`max_requests`, FINOPS_AWS_MAX_REQUESTS) is checked three times:
 1. before any request, against an estimate from the pairs this scope had in earlier loads
-   (`known_pairs`): a backfill of a known estate that would be too expensive is refused
-   without calling Cost Explorer at all;
+   (`known_estate`: their pairs, and their accounts for the tag queries): a backfill of a
+   known estate that would be too expensive is refused without calling Cost Explorer at all;
 2. after discovery, against the estimate for the pairs actually found - before any daily
    query; the discovery request(s) spent to get there are counted and recorded;
 3. while paging, as a hard cap: the client refuses the request that would exceed it.
@@ -71,6 +76,7 @@ from loaders.aws_cost_explorer.source import (
     AWS_COMMITMENT_COVERAGE,
     AWS_COMMITMENT_UTILIZATION,
     AWS_COST_EXPLORER,
+    AWS_COST_EXPLORER_TAGS,
     CostExplorerConfig,
 )
 from loaders.aws_cost_explorer.source import SOURCE as SPEC
@@ -89,6 +95,7 @@ __all__ = [
     "RequestBudgetExceeded",
     "RequestEstimate",
     "estimate_requests",
+    "known_estate",
     "known_pairs",
     "load",
     "load_for_run",
@@ -109,12 +116,15 @@ class CostExplorerLoadError(RuntimeError):
 @dataclass(frozen=True)
 class RequestEstimate:
     """How many requests a load of `days` days over `pairs` pairs is expected to need
-    (with the commitment operations the discovered record types call for, if any)."""
+    (with the commitment operations the discovered record types call for, if any, and one
+    tag query per allocation tag key and linked account)."""
 
     days: int
     pairs: int
     discovery_requests: int
     commitment_operations: tuple[str, ...] = ()
+    tag_keys: int = 0
+    accounts: int = 0  # the linked accounts among the pairs (the tag queries' accounts)
 
     @property
     def pages_per_query(self) -> int:
@@ -128,9 +138,15 @@ class RequestEstimate:
         return sum(per_operation.get(op, self.pages_per_query) for op in self.commitment_operations)
 
     @property
+    def tag_queries(self) -> int:
+        return self.tag_keys * self.accounts
+
+    @property
     def requests(self) -> int:
         return (
-            self.discovery_requests + self.pairs * self.pages_per_query + self.commitment_requests
+            self.discovery_requests
+            + (self.pairs + self.tag_queries) * self.pages_per_query
+            + self.commitment_requests
         )
 
     @property
@@ -144,14 +160,19 @@ def estimate_requests(
     pairs: int,
     discovery_requests: int = 1,
     commitment_operations: tuple[str, ...] = (),
+    tag_keys: int = 0,
+    accounts: int = 0,
 ) -> RequestEstimate:
-    """The documented estimate: discovery + pairs x ceil(days / DAYS_PER_PAGE_ESTIMATE)
-    (+ one request per day for savings plans, one query for reservations)."""
+    """The documented estimate: discovery + (pairs + tag keys x accounts) x
+    ceil(days / DAYS_PER_PAGE_ESTIMATE) (+ one request per day for savings plans, one query
+    for reservations)."""
     return RequestEstimate(
         days=(end - start).days,
         pairs=pairs,
         discovery_requests=discovery_requests,
         commitment_operations=commitment_operations,
+        tag_keys=tag_keys,
+        accounts=accounts,
     )
 
 
@@ -160,12 +181,19 @@ def _check_budget(
 ) -> None:
     if estimate.requests <= max_requests:
         return
+    tags = (
+        f" + {estimate.tag_keys} tag key(s) x {estimate.accounts} {basis} account(s) x "
+        f"{estimate.pages_per_query} page(s)"
+        if estimate.tag_queries
+        else ""
+    )
     raise RequestBudgetExceeded(
         f"AWS Cost Explorer load of [{start}, {end}) would need about {estimate.requests} "
         f"requests (USD {estimate.cost_usd:.2f} at USD {CE_REQUEST_COST_USD} each: "
         f"{estimate.discovery_requests} discovery + {estimate.pairs} {basis} (account, record "
-        f"type) pair(s) x {estimate.pages_per_query} page(s) for {estimate.days} days), more than "
-        f"{BUDGET_SETTING}={max_requests}. Raise {BUDGET_SETTING} or load a shorter window."
+        f"type) pair(s) x {estimate.pages_per_query} page(s){tags} for {estimate.days} days), "
+        f"more than {BUDGET_SETTING}={max_requests}. Raise {BUDGET_SETTING} or load a shorter "
+        "window."
     )
 
 
@@ -175,15 +203,22 @@ def known_pairs(db_path: Path, scope: str) -> int:
     The basis of the budget check made before any request; a read failure only weakens that
     check (the later ones still hold), so it is logged, not raised.
     """
+    return known_estate(db_path, scope)[0]
+
+
+def known_estate(db_path: Path, scope: str) -> tuple[int, int]:
+    """(pairs, linked accounts) earlier loads landed for `scope` ((0, 0) if none): the pairs
+    and the tag queries' accounts of the budget check made before any request."""
     if not Path(db_path).exists():
-        return 0
+        return 0, 0
     try:
         with warehouse.writer_lock(Path(db_path), timeout_s=60):
             con = duckdb.connect(str(db_path), read_only=True)
             try:
                 row = con.execute(
-                    "select count(*) from (select distinct linked_account_id, record_type "
-                    "from raw.aws_cost_explorer where _source = ? and _scope = ?)",
+                    "select count(*), count(distinct linked_account_id) from (select distinct "
+                    "linked_account_id, record_type from raw.aws_cost_explorer "
+                    "where _source = ? and _scope = ?)",
                     [SOURCE, scope],
                 ).fetchone()
             finally:
@@ -191,8 +226,8 @@ def known_pairs(db_path: Path, scope: str) -> int:
     except (duckdb.Error, warehouse.WarehouseBusyError) as exc:
         if "does not exist" not in str(exc):
             log.warning("could not read the pairs of earlier loads: %s", exc)
-        return 0
-    return int(row[0]) if row else 0
+        return 0, 0
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def _fetch_rows(
@@ -202,9 +237,11 @@ def _fetch_rows(
     start: date,
     end: date,
     max_requests: int,
+    tag_keys: tuple[str, ...] = (),
 ) -> FetchedRows:
+    known, known_accounts = known_estate(db_path, scope)
     _check_budget(
-        estimate_requests(start, end, known_pairs(db_path, scope)),
+        estimate_requests(start, end, known, tag_keys=len(tag_keys), accounts=known_accounts),
         max_requests,
         start,
         end,
@@ -216,9 +253,10 @@ def _fetch_rows(
     for page in discovery:
         names.update(mapping.page_account_names(page))
     operations = tuple(commitments.needed_operations(record_type for _, record_type in pairs))
+    accounts = sorted({account for account, _ in pairs})
     estimate = estimate_requests(
         start, end, len(pairs), discovery_requests=client.requests,
-        commitment_operations=operations,
+        commitment_operations=operations, tag_keys=len(tag_keys), accounts=len(accounts),
     )  # fmt: skip
     log.info(
         "aws_cost_explorer %s [%s, %s): %d (account, record type) pairs in %d accounts; "
@@ -227,7 +265,7 @@ def _fetch_rows(
         start,
         end,
         len(pairs),
-        len({account for account, _ in pairs}),
+        len(accounts),
         estimate.requests,
         estimate.cost_usd,
     )
@@ -240,20 +278,41 @@ def _fetch_rows(
         fixed = mapping.fixed_dimensions(request["Filter"])
         for page in client.iter_pages(request):
             rows.extend(mapping.to_rows(page, group_by=group_by, fixed=fixed, account_names=names))
+    tags = _fetch_tags(client, tag_keys, accounts, start, end)  # GetCostAndUsage, like the pairs
     return FetchedRows(
         rows,
         _fetch_commitments(client, operations, start, end),
         _fetch_coverage(client, operations, start, end, commitments.reservation_services(rows)),
+        tags,
     )
 
 
 @dataclass(frozen=True)
 class FetchedRows:
-    """What a load lands: the cost rows and the commitment rows of the same window."""
+    """What a load lands: the cost rows and the commitment and tag rows of the same window."""
 
     costs: list[dict[str, Any]]
     commitments: list[dict[str, Any]]
     coverage: list[dict[str, Any]]
+    tags: list[dict[str, Any]]
+
+
+def _fetch_tags(
+    client: CostExplorerClient,
+    tag_keys: tuple[str, ...],
+    accounts: list[str],
+    start: date,
+    end: date,
+) -> list[dict[str, Any]]:
+    """The rows of `raw.aws_cost_explorer_tags`: one DAILY query per allocation tag key (in
+    the configured order) and linked account (sorted), each followed through its pages."""
+    rows: list[dict[str, Any]] = []
+    for key in tag_keys:
+        for account in accounts:
+            request = mapping.tag_request(start, end, account, key)
+            for page in client.iter_pages(request):
+                rows.extend(mapping.tag_rows(page, tag_key=key, linked_account_id=account))
+    return rows
 
 
 def _fetch_commitments(
@@ -331,15 +390,18 @@ def load(
     max_requests: int = DEFAULT_MAX_REQUESTS,
     role_arn: str | None = None,
     external_id: str | None = None,
+    allocation_tags: tuple[str, ...] = (),
     attempt: warehouse.LoadAttempt | None = None,
 ) -> list[warehouse.LoadResult]:
     """Replace `[start, end)` of the payer account's Cost Explorer data in the warehouse.
 
     `session` defaults to boto3's credential chain; `role_arn` (+ `external_id`) is assumed
-    first. Returns one LoadResult (one scope). Raises `RequestBudgetExceeded` when the load
-    would cost more than `max_requests` requests, `CostExplorerLoadError` on any other
-    failure; either way nothing is landed and the load attempt (`attempt`, else one of its
-    own) records a failed ledger row with the requests spent.
+    first. `allocation_tags`: the tag keys to query costs by (one query per key and linked
+    account; none: no tag query). Returns one LoadResult (one scope). Raises
+    `RequestBudgetExceeded` when the load would cost more than `max_requests` requests,
+    `CostExplorerLoadError` on any other failure; either way nothing is landed and the load
+    attempt (`attempt`, else one of its own) records a failed ledger row with the requests
+    spent.
     """
     if end <= start:
         raise ValueError(f"empty load window [{start}, {end})")
@@ -365,9 +427,12 @@ def load(
             attempt.expect([scope], billing_account_id=scope)
             client = CostExplorerClient(active, max_requests=max_requests)
             attempt.meter(lambda: (client.requests, client.cost_usd))
-            fetched = _fetch_rows(client, Path(db_path), scope, start, end, max_requests)
-            # the commitments in the same transaction, under the costs' ledger row: a window
-            # without commitments now loses those an earlier load had landed
+            fetched = _fetch_rows(
+                client, Path(db_path), scope, start, end, max_requests, tuple(allocation_tags)
+            )
+            # the commitments and tags in the same transaction, under the costs' ledger row: a
+            # window without commitments (or a load without tag keys) now loses those an
+            # earlier load had landed
             result = attempt.land(
                 scope,
                 fetched.costs,
@@ -375,6 +440,7 @@ def load(
                 with_tables={
                     AWS_COMMITMENT_UTILIZATION.name: fetched.commitments,
                     AWS_COMMITMENT_COVERAGE.name: fetched.coverage,
+                    AWS_COST_EXPLORER_TAGS.name: fetched.tags,
                 },
             )
         except Exception as exc:
@@ -421,6 +487,7 @@ def load_for_run(
         max_requests=config.max_requests,
         role_arn=config.role_arn,
         external_id=config.external_id,
+        allocation_tags=config.allocation_tags,
         attempt=attempt,
     )
 

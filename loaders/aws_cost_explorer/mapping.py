@@ -27,6 +27,18 @@ belong to in a way we can rely on (`GroupDefinitions` is optional), nor the valu
 `Filter` pinned, so the caller passes both: `group_by` (the request's GroupBy keys, in
 order) and `fixed` (see `fixed_dimensions`, which reads them from the request's Filter).
 
+Tag queries (`tag_request`, `tag_rows`): with allocation tag keys configured
+(FINOPS_ALLOCATION_TAGS), one more DAILY query per key and linked account over the window,
+`Filter` LINKED_ACCOUNT = the account, `GroupBy` TAG <key> and SERVICE, `Metrics`
+UnblendedCost and AmortizedCost. Cost Explorer writes a tag group's key as `<key>$<value>`,
+and `<key>$` for the costs without the tag; so one key's groups of an account add up to
+that account's costs. The request names the key as configured: Cost Explorer's tag keys
+are case-sensitive (`Team` and `team` are two cost allocation tags), so the configured
+spelling must be the one activated in AWS Billing; a resource tagged in another case shows
+as untagged. An answered key that differs from the requested one in more than case is
+refused (a mix-up of answers, not a tag). A tag whose value is empty is answered as `<key>$`
+too: Cost Explorer cannot tell it from no tag.
+
 Values are kept as the API wrote them ("NoRegion", "global", negative credits, the
 `Estimated` flag); cleaning them is dbt's job. Amounts are parsed from the API's decimal
 strings into `Decimal` - never through float - and held at the raw column's scale
@@ -43,6 +55,8 @@ from typing import Any
 QUERY_GROUP_BY = ("SERVICE", "REGION")
 QUERY_METRICS = ("UnblendedCost", "AmortizedCost", "UsageQuantity")
 DISCOVERY_GROUP_BY = ("LINKED_ACCOUNT", "RECORD_TYPE")
+TAG_QUERY_METRICS = ("UnblendedCost", "AmortizedCost")
+TAG_SEPARATOR = "$"
 # Both cost metrics, so a pair that has only amortized (or only unblended) cost is found too.
 DISCOVERY_METRICS = ("UnblendedCost", "AmortizedCost")
 
@@ -99,6 +113,25 @@ def pair_request(
         "Filter": query_filter(linked_account_id, record_type),
         "Metrics": list(QUERY_METRICS),
         "GroupBy": [{"Type": "DIMENSION", "Key": key} for key in QUERY_GROUP_BY],
+    }
+
+
+def tag_request(start: date, end: date, linked_account_id: str, tag_key: str) -> dict[str, Any]:
+    """The DAILY GetCostAndUsage request of one allocation tag key in one linked account,
+    grouped by the tag (the key as configured: Cost Explorer's keys are case-sensitive) and
+    SERVICE."""
+    return {
+        "TimePeriod": _time_period(start, end),
+        "Granularity": "DAILY",
+        "Filter": {
+            "Dimensions": {
+                "Key": "LINKED_ACCOUNT",
+                "Values": [linked_account_id],
+                "MatchOptions": ["EQUALS"],
+            }
+        },
+        "Metrics": list(TAG_QUERY_METRICS),
+        "GroupBy": [{"Type": "TAG", "Key": tag_key}, {"Type": "DIMENSION", "Key": "SERVICE"}],
     }
 
 
@@ -274,6 +307,76 @@ def to_rows(
                     "amortized_cost_unit": amortized_unit,
                     "usage_quantity": quantity,
                     "usage_quantity_unit": quantity_unit,
+                }
+            )
+    return rows
+
+
+def _split_tag(group_key: str, tag_key: str, where: str) -> tuple[str, str]:
+    """(key as answered, value) of a tag group key `<key>$<value>`; value '' for `<key>$`
+    (no tag). Tag keys and values cannot contain `$`, so the first one separates them."""
+    answered, separator, value = group_key.partition(TAG_SEPARATOR)
+    if not separator:
+        raise ValueError(f"{where}: tag group key {group_key!r} has no {TAG_SEPARATOR!r}")
+    if answered.casefold() != tag_key.casefold():
+        raise ValueError(
+            f"{where}: tag group key {group_key!r} is not of the requested tag key {tag_key!r}"
+        )
+    return answered, value
+
+
+def tag_rows(
+    page: Mapping[str, Any], *, tag_key: str, linked_account_id: str
+) -> list[dict[str, Any]]:
+    """Map one page of a tag query (`tag_request`) to `raw.aws_cost_explorer_tags` rows.
+
+    `tag_key` is the requested key, `linked_account_id` the account the request's Filter
+    pinned. Raises ValueError naming the tag key, account, ResultsByTime index and day, group
+    Keys and metric of a bad amount, or a group key that is not `<tag_key>$<value>`.
+    """
+    definitions = page.get("GroupDefinitions")
+    if definitions:
+        kinds = [(str(d.get("Type")), str(d.get("Key"))) for d in definitions]
+        if (
+            len(kinds) != 2
+            or kinds[0][0] != "TAG"
+            or kinds[0][1].casefold() != tag_key.casefold()
+            or kinds[1] != ("DIMENSION", "SERVICE")
+        ):
+            raise ValueError(
+                f"GetCostAndUsage tag page is grouped by {kinds}, expected "
+                f"[('TAG', {tag_key!r}), ('DIMENSION', 'SERVICE')]"
+            )
+    rows: list[dict[str, Any]] = []
+    for index, result in enumerate(page.get("ResultsByTime") or []):
+        where_day = f"tag {tag_key!r} account {linked_account_id} ResultsByTime[{index}]"
+        period = result.get("TimePeriod") or {}
+        start = _parse_day(period.get("Start"), f"{where_day}.TimePeriod.Start")
+        end = _parse_day(period.get("End"), f"{where_day}.TimePeriod.End")
+        where_day = f"{where_day} ({start})"
+        estimated = bool(result.get("Estimated", False))
+        for group in result.get("Groups") or []:
+            keys = [str(key) for key in group.get("Keys") or []]
+            where = f"{where_day} group Keys={keys}"
+            if len(keys) != 2:
+                raise ValueError(f"{where}: expected 2 keys (TAG {tag_key!r}, SERVICE)")
+            answered, value = _split_tag(keys[0], tag_key, where)
+            metrics = group.get("Metrics") or {}
+            unblended, unblended_unit = _metric(metrics, "UnblendedCost", where, required=True)
+            amortized, amortized_unit = _metric(metrics, "AmortizedCost", where, required=True)
+            rows.append(
+                {
+                    "time_period_start": start,
+                    "time_period_end": end,
+                    "estimated": estimated,
+                    "linked_account_id": linked_account_id,
+                    "service": keys[1],
+                    "tag_key": answered,
+                    "tag_value": value,
+                    "unblended_cost": unblended,
+                    "unblended_cost_unit": unblended_unit,
+                    "amortized_cost": amortized,
+                    "amortized_cost_unit": amortized_unit,
                 }
             )
     return rows

@@ -116,6 +116,38 @@ AWS_COMMITMENT_COVERAGE = RawTable(
 )
 
 
+# One row per Cost Explorer group of the tag queries (loaders/aws_cost_explorer/mapping.py
+# `tag_request`): one DAILY query per configured allocation tag key (FINOPS_ALLOCATION_TAGS)
+# and linked account, grouped by TAG <key> and SERVICE. Grain: day x linked account x service
+# x tag key x tag value. `tag_key` is the key as Cost Explorer answered it (the part of the
+# group key before `$`), `tag_value` the part after it: '' for the costs without the tag
+# (Cost Explorer's `<key>$`). No cost measures: the money is already in
+# raw.aws_cost_explorer (each key's rows of an account add up to that account's costs), so
+# the restatement ledger must not count it again.
+AWS_COST_EXPLORER_TAGS = RawTable(
+    name="aws_cost_explorer_tags",
+    columns=(
+        ("time_period_start", "date not null", pa.date32()),
+        ("time_period_end", "date not null", pa.date32()),
+        ("estimated", "boolean not null", pa.bool_()),
+        ("linked_account_id", "varchar not null", pa.string()),
+        ("service", "varchar not null", pa.string()),
+        ("tag_key", "varchar not null", pa.string()),
+        ("tag_value", "varchar not null", pa.string()),
+        ("unblended_cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("unblended_cost_unit", "varchar not null", pa.string()),
+        ("amortized_cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("amortized_cost_unit", "varchar not null", pa.string()),
+    ),
+    date_column="time_period_start",
+    charge_date_sql="time_period_start",
+    account_sql="linked_account_id",
+    measures=(),
+    key_columns=("time_period_start", "linked_account_id", "service", "tag_key", "tag_value"),
+    provider_name="AWS",
+)
+
+
 def credentials_configured() -> bool:
     """True when boto3's standard chain has something explicit to go on.
 
@@ -141,6 +173,8 @@ class CostExplorerConfig:
     max_requests: int = 500  # FINOPS_AWS_MAX_REQUESTS: requests one load may spend
     role_arn: str | None = None  # FINOPS_AWS_ROLE_ARN: assumed before querying
     external_id: str | None = None  # FINOPS_AWS_EXTERNAL_ID: the role's external id
+    # FINOPS_ALLOCATION_TAGS: one tag query per key and linked account (none: no tag query)
+    allocation_tags: tuple[str, ...] = ()
 
 
 def configure(settings: Settings) -> CostExplorerConfig:
@@ -149,13 +183,19 @@ def configure(settings: Settings) -> CostExplorerConfig:
         max_requests=settings.aws_max_requests,
         role_arn=settings.aws_role_arn,
         external_id=settings.aws_external_id,
+        allocation_tags=settings.allocation_tags,
     )
 
 
 SOURCE = SourceSpec(
     name="aws",
     ledger_source="aws_cost_explorer",
-    raw_tables=(AWS_COST_EXPLORER, AWS_COMMITMENT_UTILIZATION, AWS_COMMITMENT_COVERAGE),
+    raw_tables=(
+        AWS_COST_EXPLORER,
+        AWS_COMMITMENT_UTILIZATION,
+        AWS_COMMITMENT_COVERAGE,
+        AWS_COST_EXPLORER_TAGS,
+    ),
     dbt_sources=("aws_cost_explorer",),
     providers=("AWS",),
     window="restatement",

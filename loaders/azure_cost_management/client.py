@@ -51,7 +51,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -313,6 +313,9 @@ class ScopeFetch:
     # raw.azure_price_details rows: the Cost Details reports (mapping, "price details");
     # empty when FINOPS_AZURE_PRICE_DETAILS is off or the reports could not be read (403)
     price_rows: list[dict[str, Any]] = field(default_factory=list)
+    # raw.azure_cost_management_tags rows: the tag queries (mapping, "Tags"); empty when no
+    # allocation key is configured
+    tag_rows: list[dict[str, Any]] = field(default_factory=list)
     queries: int = 0  # logical queries (a query and its nextLink pages count once)
     pages: int = 0
     requests: int = 0  # HTTP requests, retries included
@@ -523,12 +526,18 @@ class CostManagementQueryClient:
         return names
 
     def fetch_scope(
-        self, scope: str, start: date, end: date, names: Mapping[str, str]
+        self,
+        scope: str,
+        start: date,
+        end: date,
+        names: Mapping[str, str],
+        tag_keys: Sequence[str] = (),
     ) -> ScopeFetch:
         """All raw rows of `scope` in [start, end) by the documented scheme (see `mapping`).
 
         `names` maps lower-case subscription ids to names (from `list_subscriptions`); ids it
-        lacks are named by one extra query at the scope.
+        lacks are named by one extra query at the scope. `tag_keys` (FINOPS_ALLOCATION_TAGS,
+        configured spelling): the keys of the tag queries; none, no tag query.
         """
         before = self.requests
         fetch = ScopeFetch(scope=scope)
@@ -563,6 +572,7 @@ class CostManagementQueryClient:
                                 f"query at {scope} ({_describe_body(body)}): unusable answer: {exc}"
                             ) from None
             self._fetch_commitments(fetch, chunk_start, chunk_end, discovered)
+            self._fetch_tags(fetch, chunk_start, chunk_end, discovered, tag_keys)
         self._name_rows(fetch, start, end, names)
         fetch.requests = self.requests - before
         return fetch
@@ -624,6 +634,40 @@ class CostManagementQueryClient:
                     mapping.BREAKDOWN_BENEFIT,
                     {"SubscriptionId": subscription_id, "ChargeType": charge_type},
                 )
+
+    def _fetch_tags(
+        self,
+        fetch: ScopeFetch,
+        start: date,
+        end: date,
+        discovered: Mapping[str, list[tuple[str, str]]],
+        tag_keys: Sequence[str],
+    ) -> None:
+        """The tag queries of one month (mapping, "Tags"): per query type, subscription that
+        discovery found with cost of that type, and key, one query, every page mapped into
+        `fetch.tag_rows`."""
+        for query_type in mapping.QUERY_TYPES:
+            subscriptions = dict.fromkeys(s for s, _ in discovered.get(query_type, []))
+            for subscription_id in subscriptions:
+                for tag_key in tag_keys:
+                    body = mapping.tag_definition(query_type, start, end, subscription_id, tag_key)
+                    fetch.queries += 1
+                    for page in self.query_pages(fetch.scope, body):
+                        fetch.pages += 1
+                        try:
+                            fetch.tag_rows.extend(
+                                mapping.tag_rows(
+                                    page,
+                                    query_type=query_type,
+                                    allocation_key=tag_key,
+                                    fixed={"SubscriptionId": subscription_id},
+                                )
+                            )
+                        except ValueError as exc:
+                            raise AzureCostManagementError(
+                                f"query at {fetch.scope} ({_describe_body(body)}): unusable "
+                                f"answer: {exc}"
+                            ) from None
 
     def name_benefits(
         self, fetch: ScopeFetch, start: date, end: date, names: Mapping[str, str | None]
@@ -783,7 +827,10 @@ class CostManagementQueryClient:
 def _describe_body(body: Mapping[str, Any]) -> str:
     period = body.get("timePeriod") or {}
     dataset = body.get("dataset") or {}
-    grouping = "+".join(g.get("name", "?") for g in dataset.get("grouping") or [])
+    grouping = "+".join(
+        ("tag " if g.get("type") == "TagKey" else "") + str(g.get("name", "?"))
+        for g in dataset.get("grouping") or []
+    )
     text = (
         f"{body.get('type')} {str(period.get('from', ''))[:10]}..{str(period.get('to', ''))[:10]}"
     )

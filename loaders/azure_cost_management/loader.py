@@ -10,9 +10,11 @@ each scope (default: every subscription the credential can list) with the query 
 documented in `mapping` - per scope, month and query type one discovery query (SubscriptionId
 x ChargeType) and one Daily detail query per discovered pair (ServiceName x ResourceLocation),
 then the commitment queries (a pricing query per subscription with usage, a benefit query
-where reservations or savings plans show), every page followed - and replaces that window in
-`raw.azure_cost_management` and `raw.azure_commitment_costs`, one `replace_window` per scope
-(`_scope` = the scope path), both tables in its one transaction under its one ledger row.
+where reservations or savings plans show) and, with allocation keys (FINOPS_ALLOCATION_TAGS),
+the tag queries (one per key, subscription, month and query type), every page followed - and
+replaces that window in `raw.azure_cost_management`, `raw.azure_commitment_costs` and
+`raw.azure_cost_management_tags`, one `replace_window` per scope (`_scope` = the scope path),
+the tables in its one transaction under its one ledger row.
 `load_for_run(config, window, attempt)` does the same for a daily run: its window,
 FINOPS_AZURE_* settings, credential from azure-identity.
 
@@ -73,6 +75,7 @@ from loaders.azure_cost_management.source import (
     AZURE_COMMITMENT_COSTS,
     AZURE_COMMITMENTS,
     AZURE_COST_MANAGEMENT,
+    AZURE_COST_MANAGEMENT_TAGS,
     AZURE_PRICE_DETAILS,
     CostManagementConfig,
 )
@@ -134,6 +137,12 @@ def _check_dates(fetch: ScopeFetch, start: date, end: date) -> None:
                 f"scope {fetch.scope}'s cost details report has a row dated "
                 f"{row['usage_date']}, outside the load window [{start}, {end})"
             )
+    for row in fetch.tag_rows:
+        if not lo <= row["usage_date"] < hi:
+            raise AzureCostManagementError(
+                f"scope {fetch.scope} answered a tag row dated {row['usage_date']}, outside "
+                f"the load window [{start}, {end})"
+            )
 
 
 def load(
@@ -149,6 +158,7 @@ def load(
     sleep: Callable[[float], None] | None = None,
     attempt: warehouse.LoadAttempt | None = None,
     price_details: bool = True,
+    allocation_tags: Sequence[str] = (),
 ) -> list[warehouse.LoadResult]:
     """Replace [start, end) of every scope in `raw.azure_cost_management`.
 
@@ -159,6 +169,9 @@ def load(
     on throttling and retries; `sleep` is how it waits (time.sleep unless given).
     `price_details` (FINOPS_AZURE_PRICE_DETAILS): also read each scope's Cost Details reports
     for list and contracted prices (`raw.azure_price_details`).
+    `allocation_tags` (FINOPS_ALLOCATION_TAGS, configured spelling): per key, scope, month,
+    query type and subscription one tag query (`mapping`, "Tags") into
+    `raw.azure_cost_management_tags`; none, no tag query (that table's window is emptied).
     Raises AzureCostManagementError when a scope cannot be read: nothing landed, and the
     load attempt (`attempt`, else one of its own) records a failed ledger row per scope.
     """
@@ -183,6 +196,7 @@ def load(
             max_wait_s,
             sleep,
             price_details,
+            tuple(allocation_tags),
         )
         # Landing is one transaction per scope (its costs, commitment rows and terms): should
         # one fail, the scopes before it are landed (complete and consistent each), it and
@@ -203,14 +217,17 @@ def load(
 def _commitment_tables(
     fetch: ScopeFetch, terms: dict[str, dict[str, Any]] | None
 ) -> dict[str, list[dict[str, Any]]]:
-    """The scope's rows of the commitment tables landed with its costs: its commitment rows,
-    and the terms of the benefits they name - unless a benefits list could not be read
+    """The scope's rows of the other tables landed with its costs: its commitment, price and
+    tag rows, and the terms of the benefits they name - unless a benefits list could not be read
     (`terms` None): then the terms table keeps what earlier loads landed."""
     tables = {
         AZURE_COMMITMENT_COSTS.name: fetch.commitment_rows,
         # Always replaced: a window whose reports were not read (setting off, HTTP 403)
         # keeps no prices of an earlier load beside costs they may no longer describe.
         AZURE_PRICE_DETAILS.name: fetch.price_rows,
+        # Always replaced too: without keys (or with other keys) the window keeps no tag rows
+        # of an earlier load's keys.
+        AZURE_COST_MANAGEMENT_TAGS.name: fetch.tag_rows,
     }
     if terms is not None:
         named = dict.fromkeys(
@@ -231,6 +248,7 @@ def _fetch(
     max_wait_s: float,
     sleep: Callable[[float], None] | None,
     price_details: bool,
+    allocation_tags: tuple[str, ...] = (),
 ) -> tuple[list[ScopeFetch], int, dict[str, dict[str, Any]] | None]:
     """Every scope's rows, fetched and checked before anything lands; the requests the
     subscription and benefits listings took; the terms of the benefits (lower-cased id ->
@@ -269,20 +287,21 @@ def _fetch(
             attempt.expect(wanted)
             for current in wanted:
                 attempt.working_on(current)
-                fetch = client.fetch_scope(current, start, end, names)
+                fetch = client.fetch_scope(current, start, end, names, allocation_tags)
                 if price_details:
                     _read_prices(client, fetch, start, end)
                 _check_dates(fetch, start, end)
                 fetched.append(fetch)
                 log.info(
-                    "azure: %s [%s, %s): %d rows (%d commitment rows, %d price rows) from %d "
-                    "queries, %d pages, %d requests",
+                    "azure: %s [%s, %s): %d rows (%d commitment rows, %d price rows, %d tag "
+                    "rows) from %d queries, %d pages, %d requests",
                     current,
                     start,
                     end,
                     len(fetch.rows),
                     len(fetch.commitment_rows),
                     len(fetch.price_rows),
+                    len(fetch.tag_rows),
                     fetch.queries,
                     fetch.pages,
                     fetch.requests,
@@ -429,6 +448,7 @@ def load_for_run(
                 max_wait_s=config.max_wait_s,
                 attempt=attempt,
                 price_details=config.price_details,
+                allocation_tags=config.allocation_tags,
             )
         finally:
             close = getattr(credential, "close", None)

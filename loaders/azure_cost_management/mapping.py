@@ -73,6 +73,32 @@ Pricing rows land with `breakdown` 'PricingModel', benefit rows with 'BenefitId'
 `raw.azure_commitment_costs` (`commitment_rows`); the terms in `raw.azure_commitments`
 (`benefit_row`).
 
+Tags
+----
+Only with allocation keys configured (FINOPS_ALLOCATION_TAGS, issue #18); none: none of
+these queries. Per scope, month, query type, subscription the discovery query found for that
+query type, and configured key, after the detail queries:
+
+6. one *tag* query (`tag_definition`): Daily, aggregation Cost Sum, grouping
+   `{"type": "TagKey", "name": <key>}` and ServiceName (`TAG_GROUPING`), filtered on the
+   subscription. The Query API takes at most two groupings, so the subscription cannot be a
+   third one: it is pinned by the filter, as in the detail queries. No ChargeType filter:
+   a key's rows of a day x subscription x service sum to the cost of all its charge types
+   and locations, the tagged and the untagged alike.
+
+The answer assumed (Query API, grouping type TagKey): the grouping adds two columns,
+`TagKey` and `TagValue`. A row of resources with the tag has TagKey = the key (Azure tag
+keys are case-insensitive: it is compared with the configured key without case, and any
+other key is refused) and TagValue = the value ('' or null for a key-only tag); a row of
+resources without the tag has TagKey null or '' and TagValue null or ''. `tag_rows` keeps
+the configured spelling (`allocation_key`), the answered one (`tag_key`, null when
+untagged) and the value (`tag_value`: null when untagged, '' for a key-only tag) in
+`raw.azure_cost_management_tags`; dbt turns '' into 'true'.
+
+Extra calls of a scope = sum over its months, query types and keys of the tag queries' pages:
+at least (subscriptions with cost of that query type in that month) each. A subscription
+scope with costs in both months of a two-month window and two keys: 2 x 2 x 2 = +8.
+
 Price details
 -------------
 Once per scope and month, when FINOPS_AZURE_PRICE_DETAILS is on: one Cost Details report
@@ -113,6 +139,8 @@ BENEFIT_CHARGE_TYPES = {
     "AmortizedCost": ("UnusedReservation", "UnusedSavingsPlan"),
 }
 BREAKDOWN_PRICING, BREAKDOWN_BENEFIT = "PricingModel", "BenefitId"
+# Tags (see "Tags" above): the dimension grouped by besides the tag key.
+TAG_GROUPING = ("ServiceName",)
 BREAKDOWNS = (BREAKDOWN_PRICING, BREAKDOWN_BENEFIT)
 # The benefits lists: kind -> (ARM path, api-version); GET, paged by nextLink.
 BENEFIT_LISTS = {
@@ -152,15 +180,18 @@ def _query_definition(
     *,
     daily: bool = False,
     where: dict[str, Any] | None = None,
+    tag_key: str | None = None,
 ) -> dict[str, Any]:
     """A Query API request body over the half-open window [start, end): Cost summed,
-    grouped by the `grouping` dimensions, Daily when `daily` (else one total per group),
-    filtered by `where` (the body's `filter`) when given. Every query of the scheme is one of these."""
+    grouped by the tag `tag_key` (when given) and the `grouping` dimensions, Daily when
+    `daily` (else one total per group), filtered by `where` (the body's `filter`) when given.
+    Every query of the scheme is one of these."""
     dataset: dict[str, Any] = {}
     if daily:
         dataset["granularity"] = "Daily"
     dataset["aggregation"] = {"totalCost": {"name": "Cost", "function": "Sum"}}
-    dataset["grouping"] = [{"type": "Dimension", "name": name} for name in grouping]
+    tags = [{"type": "TagKey", "name": tag_key}] if tag_key is not None else []
+    dataset["grouping"] = tags + [{"type": "Dimension", "name": name} for name in grouping]
     if where is not None:
         dataset["filter"] = where
     return {
@@ -599,6 +630,103 @@ def benefit_names(result: Mapping[str, Any]) -> dict[str, str]:
         if benefit and name:
             names[benefit.lower()] = name
     return names
+
+
+# ---------------------------------------------------------------------- tags
+
+
+def tag_definition(
+    query_type: str, start: date, end: date, subscription_id: str, tag_key: str
+) -> dict[str, Any]:
+    """The tag query of one subscription, month, query type and allocation key: Daily,
+    grouped by the tag `tag_key` (TagKey) and ServiceName (`TAG_GROUPING`), filtered on the
+    subscription (see "Tags" above)."""
+    if not tag_key.strip():
+        raise ValueError("tag_key is empty")
+    return _query_definition(
+        query_type,
+        start,
+        end,
+        TAG_GROUPING,
+        daily=True,
+        where=_dimension_filter("SubscriptionId", subscription_id),
+        tag_key=tag_key,
+    )
+
+
+def tag_rows(
+    result: Mapping[str, Any],
+    *,
+    query_type: str,
+    allocation_key: str,
+    fixed: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """Map one tag answer page to `raw.azure_cost_management_tags` rows.
+
+    `allocation_key` is the key the query grouped by, as configured; `fixed` gives the
+    SubscriptionId the query filtered on. Columns read: the cost column (`COST_COLUMNS`),
+    UsageDate, ServiceName, TagKey, TagValue and Currency (see "Tags" above). Raises
+    ValueError naming the row index, the column and the value it cannot use: a TagKey that
+    is not `allocation_key` (in any case), a TagValue without a TagKey, a null ServiceName.
+    """
+    if query_type not in QUERY_TYPES:
+        raise ValueError(f"query_type must be one of {QUERY_TYPES}, got {query_type!r}")
+    fixed_by_name = {str(k).lower(): v for k, v in fixed.items()}
+    subscription = _text_value(fixed_by_name.get("subscriptionid"))
+    if subscription is None:
+        raise ValueError("fixed must give the SubscriptionId the query filtered on")
+    properties = result_properties(result)
+    positions = _column_positions(properties)
+    cost_column = next((c for c in COST_COLUMNS if c.lower() in positions), None)
+    if cost_column is None:
+        raise ValueError(f"Query API result has none of the cost columns {COST_COLUMNS}")
+    for name in ("UsageDate", "ServiceName", "TagKey", "TagValue"):
+        if name.lower() not in positions:
+            raise ValueError(f"tag answer has no {name} column")
+    currency_at = None if cost_column == "CostUSD" else positions.get("currency")
+    if cost_column != "CostUSD" and currency_at is None:
+        raise ValueError("Query API result has no Currency column")
+    cost_at, date_at = positions[cost_column.lower()], positions["usagedate"]
+    service_at = positions["servicename"]
+    key_at, value_at = positions["tagkey"], positions["tagvalue"]
+    wanted = allocation_key.lower()
+    rows: list[dict[str, Any]] = []
+    for index, values in _checked_rows(properties):
+        cost, usage_date, currency = _cost_day_currency(
+            index, values, (cost_column, cost_at), date_at, currency_at, "USD"
+        )
+        service = values[service_at]
+        if service is None:
+            raise ValueError(f"row {index}, column ServiceName: value is null")
+        answered, value = values[key_at], values[value_at]
+        tag_key = _text_value(answered)
+        if tag_key is None:
+            if _text_value(value) is not None:
+                raise ValueError(
+                    f"row {index}, column TagValue: {value!r} on a row without a TagKey"
+                )
+            tag_value = None
+        elif tag_key.lower() != wanted:
+            raise ValueError(
+                f"row {index}, column TagKey: {answered!r} is not the key the query grouped "
+                f"by ({allocation_key!r})"
+            )
+        else:
+            tag_value = "" if value is None else str(value)
+        rows.append(
+            {
+                "usage_date": usage_date,
+                "query_type": query_type,
+                "subscription_id": subscription,
+                "service_name": str(service),
+                "allocation_key": allocation_key,
+                "tag_key": tag_key,
+                "tag_value": tag_value,
+                "cost": cost,
+                "currency": currency,
+            }
+        )
+    return rows
 
 
 def _timestamp(value: Any, where: str) -> datetime | None:

@@ -93,6 +93,46 @@ AZURE_COMMITMENT_COSTS = RawTable(
     provider_name="Azure",
 )
 
+# One row per Query API result row of the tag queries (mapping.py, "Tags", issue #18): per
+# configured allocation key (FINOPS_ALLOCATION_TAGS), cost per day x subscription x service x
+# TagKey / TagValue, ActualCost and AmortizedCost. `allocation_key` is the key as configured
+# (the query's grouping name), `tag_key` the TagKey as the answer spelt it (Azure tag keys are
+# case-insensitive, so it may differ in case) - null on the rows of resources without the tag,
+# whose `tag_value` is null too; a key-only tag has `tag_value` ''. Landed with
+# raw.azure_cost_management in one transaction (same load, same ledger row). No cost
+# measures: the money is already in raw.azure_cost_management (each key's rows split it by
+# tag value), so the restatement ledger must not count it again.
+AZURE_COST_MANAGEMENT_TAGS = RawTable(
+    name="azure_cost_management_tags",
+    columns=(
+        ("usage_date", "integer not null", pa.int32()),
+        ("query_type", "varchar not null", pa.string()),
+        ("subscription_id", "varchar not null", pa.string()),
+        ("service_name", "varchar not null", pa.string()),
+        ("allocation_key", "varchar not null", pa.string()),
+        ("tag_key", "varchar", pa.string()),
+        ("tag_value", "varchar", pa.string()),
+        ("cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("currency", "varchar not null", pa.string()),
+    ),
+    date_column="usage_date",
+    charge_date_sql="cast(strptime(cast(usage_date as varchar), '%Y%m%d') as date)",
+    account_sql="subscription_id",
+    measures=(),
+    key_columns=(
+        "usage_date",
+        "query_type",
+        "subscription_id",
+        "service_name",
+        "allocation_key",
+        "tag_key",
+        "tag_value",
+        "currency",
+    ),
+    date_is_yyyymmdd=True,
+    provider_name="Azure",
+)
+
 # The Cost Details API's reports (generateCostDetailsReport, AmortizedCost, per scope and month;
 # mapping.py, "price details") summed to the grain of raw.azure_commitment_costs: day x
 # subscription x service (MeterCategory) x charge type x pricing model x benefit x currency,
@@ -184,6 +224,8 @@ class CostManagementConfig:
     client_type: str = "finops-dashboard"  # FINOPS_AZURE_CLIENT_TYPE (ClientType header)
     max_wait_s: int = 300  # FINOPS_AZURE_MAX_WAIT_SECONDS: waiting on throttling, in all
     price_details: bool = True  # FINOPS_AZURE_PRICE_DETAILS: Cost Details reports for prices
+    # FINOPS_ALLOCATION_TAGS: the tag keys queried per scope (configured spelling); () = none
+    allocation_tags: tuple[str, ...] = ()
 
 
 def configure(settings: Settings) -> CostManagementConfig:
@@ -194,6 +236,7 @@ def configure(settings: Settings) -> CostManagementConfig:
         client_type=settings.azure_client_type,
         max_wait_s=settings.azure_max_wait_s,
         price_details=settings.azure_price_details,
+        allocation_tags=settings.allocation_tags,
     )
 
 
@@ -205,6 +248,7 @@ SOURCE = SourceSpec(
         AZURE_COMMITMENT_COSTS,
         AZURE_COMMITMENTS,
         AZURE_PRICE_DETAILS,
+        AZURE_COST_MANAGEMENT_TAGS,
     ),
     dbt_sources=("azure_cost_management",),
     providers=("Azure",),

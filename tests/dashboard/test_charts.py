@@ -8,7 +8,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from dashboard import charts, commitment_charts
+from dashboard import allocation_charts, charts, commitment_charts
 
 
 @pytest.mark.parametrize(
@@ -363,3 +363,123 @@ def test_expiry_calendar_without_end_dates_says_so() -> None:
 
     assert not fig.data
     assert fig.layout.annotations[0].text == "No end date known for these commitments"
+
+
+# ---------------------------------------------------------------- allocation
+
+
+def test_showback_bars_split_each_value_by_method_costliest_on_top() -> None:
+    # GIVEN two values of a key, web reached by a tag and a shared rule
+    by_method = pd.DataFrame(
+        {
+            "allocation_value": ["platform", "web", "web", "(unallocated)"],
+            "allocation_method": ["account_map", "tag", "shared_rule", "unallocated"],
+            "cost": [100.0, 40.0, 18.18, 5.0],
+        }
+    )
+
+    fig = allocation_charts.showback_bars(by_method, "team", "USD")
+
+    # THEN one trace per method, in the lookup order, and the frame's first value on top
+    assert [(t.name, list(t.y), list(t.x)) for t in fig.data] == [
+        ("Tag", ["web"], [40.0]),
+        ("Account map", ["platform"], [100.0]),
+        ("Shared rule", ["web"], [18.18]),
+        ("Unallocated", ["(unallocated)"], [5.0]),
+    ]
+    assert fig.layout.barmode == "relative"
+    assert list(fig.layout.yaxis.categoryarray) == ["(unallocated)", "web", "platform"]
+    assert fig.layout.title.text == "Cost by team"
+
+
+def test_monthly_showback_stacks_values_unallocated_in_grey() -> None:
+    months = pd.DataFrame(
+        {
+            "billing_month": [date(2025, 12, 1), date(2026, 1, 1), date(2026, 1, 1)],
+            "allocation_value": ["web", "web", "(unallocated)"],
+            "cost": [65.0, 58.0, 50.0],
+            "previous_cost": [None, 65.0, 0.0],
+            "change": [None, -7.0, 50.0],
+        }
+    )
+
+    fig = allocation_charts.monthly_showback(months, "team", "USD")
+
+    # THEN one trace per value, largest total first, with its change in the hover data
+    assert [t.name for t in fig.data] == ["web", "(unallocated)"]
+    assert list(fig.data[0].y) == [65.0, 58.0]
+    assert fig.data[0].customdata[1][0] == -7.0
+    assert fig.data[1].marker.color == allocation_charts.UNALLOCATED_COLOR
+
+
+def test_allocated_over_time_stacks_the_methods_per_day() -> None:
+    daily = pd.DataFrame(
+        {
+            "charge_date": [date(2026, 1, 10)] * 3,
+            "allocation_method": ["unallocated", "tag", "account_map"],
+            "cost": [54.0, 40.0, 100.0],
+        }
+    )
+
+    fig = allocation_charts.allocated_over_time(daily, "USD")
+
+    assert [(t.name, list(t.y)) for t in fig.data] == [
+        ("Tag", [40.0]),
+        ("Account map", [100.0]),
+        ("Unallocated", [54.0]),
+    ]
+    assert fig.data[-1].marker.color == allocation_charts.UNALLOCATED_COLOR
+
+
+def test_untagged_bars_put_the_largest_on_top_coloured_by_cloud() -> None:
+    items = pd.DataFrame(
+        {
+            "provider_name": ["Azure", "AWS"],
+            "service_name": ["Virtual Machines", "Amazon Simple Storage Service"],
+            "untagged_cost": [54.0, 20.0],
+            "untagged_pct": [50.0, 100.0],
+        }
+    )
+
+    fig = allocation_charts.untagged_bars(items, "service_name", "Untagged by service", "USD")
+
+    assert {t.name: (list(t.y), t.marker.color) for t in fig.data} == {
+        "AWS": (["Amazon Simple Storage Service"], charts.PROVIDER_COLORS["AWS"]),
+        "Azure": (["Virtual Machines"], charts.PROVIDER_COLORS["Azure"]),
+    }
+    assert list(fig.layout.yaxis.categoryarray) == [
+        "Amazon Simple Storage Service",
+        "Virtual Machines",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("build", "text"),
+    [
+        pytest.param(
+            lambda f: allocation_charts.showback_bars(f, "team", "USD"),
+            "No cost in this selection",
+            id="showback",
+        ),
+        pytest.param(
+            lambda f: allocation_charts.monthly_showback(f, "team", "USD"),
+            "No cost in this selection",
+            id="per month",
+        ),
+        pytest.param(
+            lambda f: allocation_charts.allocated_over_time(f, "USD"),
+            "No cost in this selection",
+            id="allocated",
+        ),
+        pytest.param(
+            lambda f: allocation_charts.untagged_bars(f, "service_name", "Untagged", "USD"),
+            "No untagged taggable cost in this selection",
+            id="untagged",
+        ),
+    ],
+)
+def test_empty_allocation_charts_say_so(build, text: str) -> None:  # type: ignore[no-untyped-def]
+    fig = build(pd.DataFrame())
+
+    assert not fig.data
+    assert fig.layout.annotations[0].text == text

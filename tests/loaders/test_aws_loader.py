@@ -783,3 +783,217 @@ def test_a_bad_commitment_answer_names_the_plan_and_lands_nothing(aws: Aws) -> N
     assert arn in message and "UnusedCommitment" in message
     # and nothing was landed
     assert query(aws.db, "select count(*) from raw.aws_cost_explorer") == [(0,)]
+
+
+# ------------------------------------------------------------------ tag queries
+
+TEAM, COST_CENTER = "team", "cost-center"
+
+
+def tagged_estate(tag_keys: tuple[str, ...] = (TEAM, COST_CENTER)) -> Estate:
+    """10 days of 3 accounts' costs (usage, a credit, tax) with a tag mix: tagged, untagged,
+    a key-only tag, a key in another case; 4 days a page, so 3 pages per query."""
+    start, end = FEB, FEB + timedelta(days=10)
+    web = {TEAM: "web", COST_CENTER: "4711"}
+    charges = []
+    for d in days(start, end):
+        charges += [
+            Charge(d, PROD, EC2, "us-east-1", "Usage", "120.1234567891", tags=web),
+            Charge(d, PROD, EC2, "eu-west-1", "Usage", "80", "75.5", tags={TEAM: "data"}),
+            Charge(d, PROD, EC2, "eu-west-1", "Credit", "-8", tags={TEAM: "data"}),
+            Charge(d, PROD, S3, "us-east-1", "Usage", "3.3", tags={TEAM: ""}),  # key only
+            Charge(d, PROD, "Tax", "NoRegion", "Tax", "19.9"),  # nobody tags tax
+            Charge(d, DATA, RDS, "us-east-1", "Usage", "44.44", tags={"Team": "data"}),
+            Charge(d, DATA, S3, "eu-central-1", "Usage", "0.0000000001", tags=web),
+        ]
+    charges += [Charge(FEB, DEV, EC2, "ap-southeast-2", "Usage", "5", tags={COST_CENTER: "0815"})]
+    return Estate(start, end, charges, NAMES, days_per_page=4, tag_keys=tag_keys)
+
+
+def tag_calls(aws: Aws) -> list[dict[str, Any]]:
+    return [s.body for s in aws.proxy.calls() if s.body["GroupBy"][0]["Type"] == "TAG"]
+
+
+def test_tag_queries_per_key_and_account_land_with_the_costs(aws: Aws) -> None:
+    # GIVEN Cost Explorer holding tagged costs of 3 linked accounts, and two configured keys
+    estate = tagged_estate()
+    aws.answer(estate)
+
+    # WHEN the window is loaded with those keys
+    [result] = aws_cost_explorer.load(
+        aws.db, estate.start, estate.end, allocation_tags=(TEAM, COST_CENTER)
+    )
+
+    # THEN one DAILY query per key and account (keys in configured order, accounts sorted),
+    # grouped by the tag and SERVICE, filtered on the account, each followed to its 3rd page
+    sent = tag_calls(aws)
+    first_pages = [b for b in sent if "NextPageToken" not in b]
+    accounts = sorted([PROD, DATA, DEV])
+    assert [(b["GroupBy"][0]["Key"], b["Filter"]["Dimensions"]["Values"]) for b in first_pages] == [
+        (key, [account]) for key in (TEAM, COST_CENTER) for account in accounts
+    ]
+    for body in first_pages:
+        assert body["Granularity"] == "DAILY"
+        assert body["TimePeriod"] == {"Start": "2026-02-01", "End": "2026-02-11"}
+        assert body["GroupBy"][1] == {"Type": "DIMENSION", "Key": "SERVICE"}
+        assert body["Filter"]["Dimensions"]["Key"] == "LINKED_ACCOUNT"
+        assert body["Metrics"] == ["UnblendedCost", "AmortizedCost"]
+    assert len(sent) == 2 * 3 * 3
+    # ... counted and priced with the others, on the one ledger row of the load
+    assert result.api_requests == len(aws.proxy.seen) == estate.requests()
+    assert result.api_requests == 1 + len(estate.pairs) * 3 + 2 * 3 * 3
+    assert result.api_cost_usd == Decimal("0.01") * result.api_requests
+    assert ledger(aws.db) == [
+        ("succeeded", MOTO_ACCOUNT, len(estate.charges), 0, result.api_requests,
+         result.api_cost_usd, None)
+    ]  # fmt: skip
+    # ... and the tag rows landed in the costs' transaction, under that load's id
+    assert query(
+        aws.db,
+        "select distinct t._load_id = l.load_id, t._scope from raw.aws_cost_explorer_tags t, "
+        "raw.load_ledger l",
+    ) == [(True, MOTO_ACCOUNT)]
+
+    # THEN per key, the tag rows of every (day, account, service) add up to that account's
+    # and service's costs from the pair queries, billed and effective, to the last decimal
+    for key in (TEAM, COST_CENTER):
+        by_tag = query(
+            aws.db,
+            "select time_period_start, linked_account_id, service, sum(unblended_cost), "
+            "sum(amortized_cost) from raw.aws_cost_explorer_tags where tag_key = ? "
+            "group by all order by all",
+            [key],
+        )
+        by_pairs = query(
+            aws.db,
+            "select time_period_start, linked_account_id, service, sum(unblended_cost), "
+            "sum(amortized_cost) from raw.aws_cost_explorer group by all order by all",
+        )
+        assert by_tag == by_pairs and len(by_pairs) == 10 * 5 + 1  # (PROD: 3, DATA: 2) + DEV
+
+    # THEN each value carries its costs; untagged ('') holds the costs without the tag, the
+    # key-only tag (Cost Explorer cannot tell it from none) and the tag spelled `Team`
+    values = query(
+        aws.db,
+        "select tag_key, tag_value, sum(unblended_cost) from raw.aws_cost_explorer_tags "
+        "group by all order by all",
+    )
+    assert values == [
+        (COST_CENTER, "", Decimal("1396.4000000000")),  # 10 x (80 - 8 + 3.3 + 19.9 + 44.44)
+        (COST_CENTER, "0815", Decimal("5.0000000000")),
+        (COST_CENTER, "4711", Decimal("1201.2345678920")),  # 10 x (120.1234567891 + 1e-10)
+        (TEAM, "", Decimal("681.4000000000")),  # 10 x (3.3 + 19.9 + 44.44) + 5
+        (TEAM, "data", Decimal("720.0000000000")),  # 10 x (80 - 8)
+        (TEAM, "web", Decimal("1201.2345678920")),
+    ]
+
+
+def test_without_tag_keys_no_tag_query_is_sent_and_earlier_tag_rows_go(aws: Aws) -> None:
+    # GIVEN a window whose tags a load with keys landed
+    aws.answer(tagged_estate())
+    aws_cost_explorer.load(aws.db, FEB, FEB + timedelta(days=10), allocation_tags=(TEAM,))
+    assert query(aws.db, "select count(*) > 0 from raw.aws_cost_explorer_tags") == [(True,)]
+    costs = raw_totals(aws.db)
+
+    # WHEN the next run loads it without keys (FINOPS_ALLOCATION_TAGS unset)
+    aws.next_run()
+    estate = tagged_estate(tag_keys=())
+    aws.answer(estate)
+    [result] = aws_cost_explorer.load(aws.db, estate.start, estate.end)
+
+    # THEN no tag query was sent: the requests are the discovery's and the pairs' alone
+    assert tag_calls(aws) == []
+    assert result.api_requests == len(aws.proxy.seen) == 1 + len(estate.pairs) * 3
+    # ... the costs are the same, and the window's tag rows were replaced by none
+    assert raw_totals(aws.db) == costs
+    assert query(aws.db, "select count(*) from raw.aws_cost_explorer_tags") == [(0,)]
+
+
+def test_a_run_sends_the_configured_tag_keys(aws: Aws) -> None:
+    # GIVEN settings with FINOPS_ALLOCATION_TAGS=team for the run of 2026-02-11
+    from finops.settings import Settings
+    from pipelines.sources import load_source
+
+    settings = Settings(
+        home=aws.db.parent,
+        duckdb_path=aws.db,
+        sources=("aws",),
+        restatement_days=10,
+        allocation_tags=(TEAM,),
+    )
+    estate = tagged_estate(tag_keys=(TEAM,))
+    aws.answer(estate)
+
+    # WHEN the run loads AWS
+    [result] = load_source("aws", settings, FEB + timedelta(days=10)).results
+
+    # THEN the key reached the loader: a tag query per account, counted in the run's load
+    assert (result.window_start, result.window_end) == (estate.start, estate.end)
+    assert {b["GroupBy"][0]["Key"] for b in tag_calls(aws)} == {TEAM}
+    assert result.api_requests == estate.requests()
+
+
+@pytest.mark.parametrize(
+    ("tag_keys", "requests", "usd"),
+    [
+        pytest.param((), 41, "0.41", id="no keys: as before"),
+        pytest.param((TEAM,), 61, "0.61", id="one key, 10 accounts"),
+        pytest.param((TEAM, COST_CENTER, "env"), 101, "1.01", id="three keys, 10 accounts"),
+    ],
+)
+def test_request_estimate_adds_a_query_per_tag_key_and_account(
+    tag_keys: tuple[str, ...], requests: int, usd: str
+) -> None:
+    # GIVEN the default window (2 months of days: 2 pages a query), 20 pairs in 10 accounts
+    estimate = aws_cost_explorer.estimate_requests(
+        date(2026, 11, 1), date(2026, 12, 3), 20, tag_keys=len(tag_keys), accounts=10
+    )
+    # THEN discovery + (pairs + keys x accounts) x pages
+    assert (estimate.requests, estimate.cost_usd) == (requests, Decimal(usd))
+
+
+@pytest.mark.parametrize(
+    ("known_estate", "budget", "reached_aws", "message"),
+    [
+        pytest.param(
+            True,
+            8,  # 7 days, 3 known pairs in 3 accounts, 2 keys: 1 + (3 + 2 x 3) x 1 = 10
+            0,
+            "would need about 10 requests (USD 0.10 at USD 0.01 each: 1 discovery + 3 "
+            "previously seen (account, record type) pair(s) x 1 page(s) + 2 tag key(s) x 3 "
+            "previously seen account(s) x 1 page(s) for 7 days)",
+            id="known estate: refused before any request",
+        ),
+        pytest.param(
+            False,
+            9,  # the pairs alone (1 + 3 = 4) fit, the tag queries do not
+            1,
+            "would need about 10 requests (USD 0.10 at USD 0.01 each: 1 discovery + 3 "
+            "discovered (account, record type) pair(s) x 1 page(s) + 2 tag key(s) x 3 "
+            "discovered account(s) x 1 page(s) for 7 days)",
+            id="first load: refused after discovery",
+        ),
+    ],
+)
+def test_the_request_budget_counts_the_tag_queries(
+    aws: Aws, known_estate: bool, budget: int, reached_aws: int, message: str
+) -> None:
+    # GIVEN an estate of 3 (account, record type) pairs in 3 accounts, known or not
+    if known_estate:
+        _first_load_then_known_estate(aws)
+    estate = several_accounts_and_regions()
+    estate.tag_keys = (TEAM, COST_CENTER)
+    aws.answer(estate)
+
+    # WHEN two tag keys make the load need more requests than the budget
+    with pytest.raises(aws_cost_explorer.RequestBudgetExceeded) as raised:
+        aws_cost_explorer.load(
+            aws.db, estate.start, estate.end, max_requests=budget,
+            allocation_tags=(TEAM, COST_CENTER),
+        )  # fmt: skip
+
+    # THEN it stops saying what the tag queries add, before any of them was sent
+    assert message in str(raised.value)
+    assert len(aws.proxy.calls()) == reached_aws
+    assert tag_calls(aws) == []
+    assert ledger(aws.db)[-1][0] == "failed"

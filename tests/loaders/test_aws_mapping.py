@@ -14,12 +14,13 @@ import pytest
 
 from loaders import warehouse
 from loaders.aws_cost_explorer import commitments, mapping
-from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
+from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER, AWS_COST_EXPLORER_TAGS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "aws_ce"
 SERVICE_REGION = list(mapping.QUERY_GROUP_BY)
 USAGE_FILTER = {"LINKED_ACCOUNT": "123456789012", "RECORD_TYPE": "Usage"}
 RAW_COLUMNS = [name for name, _, _ in AWS_COST_EXPLORER.columns]
+TAG_COLUMNS = [name for name, _, _ in AWS_COST_EXPLORER_TAGS.columns]
 
 
 def page(name: str) -> dict[str, Any]:
@@ -317,3 +318,110 @@ def test_a_bad_coverage_answer_names_the_operation_day_and_field() -> None:
     page = {"CoveragesByTime": [{"TimePeriod": {"Start": "2026-01-10"}, "Total": {}}]}
     with pytest.raises(ValueError, match=r"GetReservationCoverage EC2 .*\(2026-01-10\).*Reserved"):
         commitments.reservations_coverage_rows(page, "EC2")
+
+
+# ------------------------------------------------------------------ tag query answers
+
+TAG_ACCOUNT = "210987654321"
+
+
+def test_a_tag_page_maps_to_a_row_per_day_value_and_service_with_untagged_as_empty() -> None:
+    # GIVEN a tag query's page for key `team` (grouped by TAG team, SERVICE) over two days
+    answer = page("tag_team")
+
+    # WHEN it is mapped
+    rows = mapping.tag_rows(answer, tag_key="team", linked_account_id=TAG_ACCOUNT)
+
+    # THEN one row per group, with the raw table's exact columns and the account pinned by
+    # the request's filter
+    assert all(list(row) == TAG_COLUMNS for row in rows)
+    assert {row["linked_account_id"] for row in rows} == {TAG_ACCOUNT}
+    # ... `team$` is the cost without the tag: value '' (a value, not a missing field)
+    assert [(r["time_period_start"], r["tag_key"], r["tag_value"], r["service"]) for r in rows] == [
+        (date(2026, 1, 30), "team", "", "Amazon Simple Storage Service"),
+        (date(2026, 1, 30), "team", "", "Tax"),
+        (date(2026, 1, 30), "team", "data platform", "Amazon Elastic Compute Cloud - Compute"),
+        (date(2026, 1, 30), "team", "web", "Amazon Elastic Compute Cloud - Compute"),
+        (date(2026, 1, 31), "team", "web", "Amazon Elastic Compute Cloud - Compute"),
+    ]
+    # ... amounts exact (a credit stays negative), unblended and amortized apart
+    assert sum(r["unblended_cost"] for r in rows) == Decimal("1554.4961408490")
+    assert sum(r["amortized_cost"] for r in rows) == Decimal("1516.2695408490")
+    assert {(r["unblended_cost_unit"], r["amortized_cost_unit"]) for r in rows} == {("USD", "USD")}
+    # ... and the Estimated flag of its day
+    assert [r["estimated"] for r in rows] == [False] * 4 + [True]
+
+
+def test_a_tag_key_answered_in_another_case_is_kept_as_answered() -> None:
+    # GIVEN an answer whose group keys spell the requested key `team` as `Team`
+    answer = json.loads(json.dumps(page("tag_team")).replace("team$", "Team$"))
+    answer["GroupDefinitions"][0]["Key"] = "Team"
+
+    # WHEN it is mapped THEN the rows keep Cost Explorer's spelling (dbt maps it back)
+    rows = mapping.tag_rows(answer, tag_key="team", linked_account_id=TAG_ACCOUNT)
+    assert {r["tag_key"] for r in rows} == {"Team"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param(
+            lambda g: g["Metrics"].pop("AmortizedCost"),
+            "metric AmortizedCost is missing",
+            id="missing metric",
+        ),
+        pytest.param(
+            lambda g: g["Metrics"]["UnblendedCost"].update(Amount="1.402,00"),
+            "metric UnblendedCost: Amount '1.402,00' is not a decimal",
+            id="unparseable Amount",
+        ),
+        pytest.param(
+            lambda g: g["Keys"].__setitem__(0, "env$prod"),
+            "tag group key 'env$prod' is not of the requested tag key 'team'",
+            id="another key's group",
+        ),
+        pytest.param(
+            lambda g: g["Keys"].__setitem__(0, "web"),
+            "tag group key 'web' has no '$'",
+            id="no separator",
+        ),
+    ],
+)
+def test_a_bad_tag_group_names_the_key_account_day_group_and_metric(change, message) -> None:
+    # GIVEN the tag page with its second day's group damaged
+    answer = page("tag_team")
+    change(answer["ResultsByTime"][1]["Groups"][0])
+
+    # WHEN it is mapped, THEN the error says where the bad value is
+    with pytest.raises(ValueError) as error:
+        mapping.tag_rows(answer, tag_key="team", linked_account_id=TAG_ACCOUNT)
+    text = str(error.value)
+    assert f"tag 'team' account {TAG_ACCOUNT} ResultsByTime[1] (2026-01-31) group Keys=" in text
+    assert message in text
+
+
+def test_a_tag_page_grouped_otherwise_is_refused() -> None:
+    # GIVEN a page of the pair queries (SERVICE, REGION) taken for a tag query's answer
+    # WHEN it is mapped as one, THEN keys are not read as tags
+    with pytest.raises(ValueError, match=r"tag page is grouped by \[\('DIMENSION', 'SERVICE'\)"):
+        mapping.tag_rows(page("usage.page_2"), tag_key="team", linked_account_id=TAG_ACCOUNT)
+
+
+def test_the_tag_request_groups_by_the_configured_key_and_service_in_one_account() -> None:
+    request = mapping.tag_request(date(2026, 1, 1), date(2026, 2, 1), TAG_ACCOUNT, "Cost-Center")
+    assert request == {
+        "TimePeriod": {"Start": "2026-01-01", "End": "2026-02-01"},
+        "Granularity": "DAILY",
+        "Filter": {
+            "Dimensions": {
+                "Key": "LINKED_ACCOUNT",
+                "Values": [TAG_ACCOUNT],
+                "MatchOptions": ["EQUALS"],
+            }
+        },
+        "Metrics": ["UnblendedCost", "AmortizedCost"],
+        "GroupBy": [
+            {"Type": "TAG", "Key": "Cost-Center"},
+            {"Type": "DIMENSION", "Key": "SERVICE"},
+        ],
+    }

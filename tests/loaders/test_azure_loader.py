@@ -1005,3 +1005,194 @@ def test_windows_are_cut_at_month_boundaries(start: date, end: date, chunks: int
     assert cut[0][0] == start and cut[-1][1] == end
     assert all(a[1] == b[0] for a, b in itertools.pairwise(cut))
     assert all((hi - lo).days <= 31 and lo.month == (hi - date.resolution).month for lo, hi in cut)
+
+
+# ---------------------------------------------------------------------- tags (issue #18)
+
+# TEAMS tags its VMs 'Team: web, env: prod' and its storage 'team: data' with a key-only
+# 'env' (Azure tag keys in any case); SHARED (EUR) tags its Log Analytics 'TEAM' key-only.
+# Each service's rows are 70 % tagged, the rest and every other service untagged.
+TEAMS = AzureSubscription(
+    "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8",
+    "contoso-teams",
+    charge_types=("Usage", "Purchase", "Refund"),
+    tags={
+        "Virtual Machines": {"Team": "web", "env": "prod"},
+        "Storage": {"team": "data", "env": ""},
+    },
+)
+SHARED = AzureSubscription(
+    "5f6a7b8c-9d0e-4f1a-b2c3-d4e5f6a7b8c9",
+    "contoso-shared",
+    currency="EUR",
+    services=("Storage", "Log Analytics"),
+    charge_types=("Usage", "Tax"),
+    tags={"Log Analytics": {"TEAM": ""}},
+)
+TAG_KEYS = ("team", "env")
+
+
+def is_tag_query(request: Any) -> bool:
+    return any(g.get("type") == "TagKey" for g in request.body["dataset"].get("grouping") or [])
+
+
+def by_day_subscription_service(rows: list[dict[str, Any]]) -> dict[tuple, Decimal]:
+    """Cost per (day, query type, subscription, service, currency)."""
+    sums: dict[tuple, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        key = (
+            r["usage_date"], r["query_type"], r["subscription_id"], r["service_name"],
+            r["currency"],
+        )  # fmt: skip
+        sums[key] += Decimal(r["cost"])
+    return dict(sums)
+
+
+def test_tag_queries_one_per_key_subscription_month_and_type_land_with_the_costs(
+    emulator: Any, db: Path, tmp_path: Path
+) -> None:
+    # GIVEN a billing account over two subscriptions with tagged resources, and the same
+    # estate loaded once without allocation keys (the baseline)
+    scope = f"/providers/Microsoft.Billing/billingAccounts/{BILLING_ACCOUNT}"
+    accounts = {BILLING_ACCOUNT: [TEAMS.subscription_id, SHARED.subscription_id]}
+    baseline = emulator([TEAMS, SHARED], billing_accounts=accounts)
+    run_load(baseline, tmp_path / "baseline.duckdb", scopes=[scope])
+
+    # WHEN May and June are loaded with the keys 'team' and 'env'
+    emu = emulator([TEAMS, SHARED], billing_accounts=accounts)
+    results = run_load(emu, db, scopes=[scope], allocation_tags=TAG_KEYS)
+
+    # THEN one tag query per month, query type, subscription and key - grouped by the tag and
+    # ServiceName (two groupings, the API's limit), the subscription pinned by the filter
+    tag_queries = [q for q in emu.query_requests if is_tag_query(q)]
+    asked = [
+        (
+            q.body["timePeriod"]["from"][:7],
+            q.body["type"],
+            *filtered(q, "SubscriptionId"),
+            q.body["dataset"]["grouping"][0]["name"],
+        )
+        for q in tag_queries
+    ]
+    assert sorted(asked) == sorted(
+        itertools.product(
+            ("2026-05", "2026-06"),
+            mapping.QUERY_TYPES,
+            (TEAMS.subscription_id, SHARED.subscription_id),
+            TAG_KEYS,
+        )
+    )
+    assert {json_groups(q) for q in tag_queries} == {
+        (("TagKey", key), ("Dimension", "ServiceName")) for key in TAG_KEYS
+    }
+    assert all(q.body["dataset"]["granularity"] == "Daily" for q in tag_queries)
+    assert not any(is_tag_query(q) for q in baseline.query_requests)
+
+    # THEN they are all the requests the keys added, and the ledger counts them
+    assert len(emu.requests) == len(baseline.requests) + 16
+    assert results[0].api_requests == len(emu.requests)
+
+    # THEN the tag rows landed in the costs' load: one ledger row, one load id
+    tags = landed_table(db, "azure_cost_management_tags")
+    costs = landed(db)
+    assert {r["_load_id"] for r in tags} == {r["_load_id"] for r in costs} == {results[0].load_id}
+    assert [r["raw_table"] for r in ledger(db)] == ["raw.azure_cost_management"]
+    assert landed_table(tmp_path / "baseline.duckdb", "azure_cost_management_tags") == []
+
+    # THEN per key, the tag rows of a day x subscription x service sum to its cost rows (all
+    # locations and charge types), tagged and untagged together
+    for key in TAG_KEYS:
+        mine = [r for r in tags if r["allocation_key"] == key]
+        assert by_day_subscription_service(mine) == by_day_subscription_service(costs)
+
+    # THEN each value got its cost, keys matched in any case: the configured spelling in
+    # allocation_key, the answered one in tag_key; untagged rows have no key and no value
+    for key in TAG_KEYS:
+        got = {
+            (
+                r["usage_date"], r["query_type"], r["subscription_id"], r["service_name"],
+                r["tag_value"], r["currency"],
+            ): r["cost"]
+            for r in tags
+            if r["allocation_key"] == key
+        }  # fmt: skip
+        assert got == emu.tag_truth(scope, START, END, key)
+    spelt = {(r["allocation_key"], r["tag_key"], r["tag_value"]) for r in tags}
+    assert spelt == {
+        ("team", "Team", "web"),
+        ("team", "team", "data"),
+        ("team", "TEAM", ""),
+        ("team", None, None),
+        ("env", "env", "prod"),
+        ("env", "env", ""),
+        ("env", None, None),
+    }
+    # ... 70 % of the VMs' amortized cost is the web team's, to the cent
+    vms = [
+        r
+        for r in costs
+        if r["service_name"] == "Virtual Machines" and r["query_type"] == "AmortizedCost"
+    ]
+    web = [r for r in tags if r["tag_value"] == "web" and r["query_type"] == "AmortizedCost"]
+    assert sum(r["cost"] for r in web).quantize(Decimal("0.01")) == (
+        sum(r["cost"] for r in vms) * Decimal("0.7")
+    ).quantize(Decimal("0.01"))
+
+
+def json_groups(request: Any) -> tuple:
+    return tuple((g["type"], g["name"]) for g in request.body["dataset"]["grouping"])
+
+
+def test_every_page_of_a_tag_query_is_followed_and_lands(emulator: Any, db: Path) -> None:
+    # GIVEN one subscription answered 40 rows a page: June's tag rows of one key (30 days x 5
+    # service / value groups = 150 rows) take 4 pages per query type
+    emu = emulator([TEAMS], page_rows=40)
+
+    # WHEN June is loaded with the key 'team'
+    results = run_load(
+        emu, db, start=date(2026, 6, 1), end=date(2026, 7, 1), allocation_tags=("team",)
+    )
+
+    # THEN each tag query followed its nextLinks with the same body
+    tag_queries = [q for q in emu.query_requests if is_tag_query(q)]
+    for query_type in mapping.QUERY_TYPES:
+        pages = [q for q in tag_queries if q.body["type"] == query_type]
+        assert ["$skiptoken" in p.query for p in pages] == [False, True, True, True]
+        assert all(p.body == pages[0].body and p.status == 200 for p in pages)
+
+    # THEN every row landed: the tag rows equal the truth and sum to the costs
+    tags = landed_table(db, "azure_cost_management_tags")
+    assert len(tags) == 2 * 150
+    got = {
+        (
+            r["usage_date"], r["query_type"], r["subscription_id"], r["service_name"],
+            r["tag_value"], r["currency"],
+        ): r["cost"]
+        for r in tags
+    }  # fmt: skip
+    assert got == emu.tag_truth(TEAMS.scope, date(2026, 6, 1), date(2026, 7, 1), "team")
+    assert by_day_subscription_service(tags) == by_day_subscription_service(landed(db))
+    # ... and every page is a counted request
+    assert results[0].api_requests == len(emu.requests)
+
+
+def test_without_keys_no_tag_query_and_the_window_keeps_no_tag_rows(
+    emulator: Any, db: Path
+) -> None:
+    # GIVEN a window loaded with the key 'team'
+    emu = emulator([TEAMS])
+    run_load(emu, db, scopes=[TEAMS.scope], allocation_tags=("team",))
+    assert landed_table(db, "azure_cost_management_tags")
+    before = len(emu.requests)
+
+    # WHEN it is loaded again with no allocation key configured
+    results = run_load(emu, db, scopes=[TEAMS.scope])
+
+    # THEN no tag query was made, and the window holds no tag rows of the earlier keys
+    second = emu.requests[before:]
+    assert not any(is_tag_query(q) for q in second if q.is_query)
+    assert results[0].api_requests == len(second)
+    assert landed_table(db, "azure_cost_management_tags") == []
+    assert AzureCostEmulator.totals(landed(db)) == AzureCostEmulator.totals(
+        emu.truth(TEAMS.scope, START, END)
+    )

@@ -20,6 +20,7 @@ from loaders.azure_cost_management.source import (
     AZURE_COMMITMENT_COSTS,
     AZURE_COMMITMENTS,
     AZURE_COST_MANAGEMENT,
+    AZURE_COST_MANAGEMENT_TAGS,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "azure_query"
@@ -484,6 +485,134 @@ def test_commitment_rows_land_with_the_costs_in_one_transaction(tmp_path: Path) 
     assert ids == [(first.load_id,)]
     assert ledger == [(first.load_id, "raw.azure_cost_management", len(costs))]
     assert total == Decimal("894.275")
+
+
+# ---------------------------------------------------------------------- tags
+
+
+def test_a_tag_query_groups_by_the_key_and_service_within_the_api_limit() -> None:
+    # WHEN the tag query of one subscription, month and key is built
+    body = mapping.tag_definition(
+        "AmortizedCost", date(2026, 1, 1), date(2026, 2, 1), SUBSCRIPTION, "cost-center"
+    )
+
+    # THEN it groups by the tag and ServiceName only (the API takes two groupings), Daily,
+    # over the month, with the subscription pinned by the filter
+    assert body["type"] == "AmortizedCost"
+    assert body["dataset"]["granularity"] == "Daily"
+    assert body["dataset"]["grouping"] == [
+        {"type": "TagKey", "name": "cost-center"},
+        {"type": "Dimension", "name": "ServiceName"},
+    ]
+    assert body["dataset"]["filter"] == {
+        "dimensions": {"name": "SubscriptionId", "operator": "In", "values": [SUBSCRIPTION]}
+    }
+    assert body["timePeriod"] == {
+        "from": "2026-01-01T00:00:00+00:00",
+        "to": "2026-01-31T23:59:59+00:00",
+    }
+
+
+def test_a_tag_answer_maps_values_in_any_key_case_and_the_untagged_rows() -> None:
+    # GIVEN a tag answer for the key configured as 'team': TagKey spelt 'Team' and 'team',
+    # rows of resources without the tag (TagKey null, or ''), a key-only tag (TagValue '')
+    body = answer("actual_cost.by_tag_key")
+
+    # WHEN it is mapped
+    rows = mapping.tag_rows(
+        body,
+        query_type="ActualCost",
+        allocation_key="team",
+        fixed={"SubscriptionId": SUBSCRIPTION},
+    )
+
+    # THEN every row is kept with the configured key, the answered spelling and the value;
+    # untagged rows have neither key nor value, the key-only tag has the value ''
+    assert all(list(r) == [n for n, _, _ in AZURE_COST_MANAGEMENT_TAGS.columns] for r in rows)
+    assert [
+        (r["service_name"], r["allocation_key"], r["tag_key"], r["tag_value"], r["cost"])
+        for r in rows
+    ] == [
+        ("Virtual Machines", "team", "Team", "web", Decimal("412.5")),
+        ("Virtual Machines", "team", "team", "data", Decimal("120.25")),
+        ("Virtual Machines", "team", None, None, Decimal("33.125")),
+        ("Storage", "team", "team", "", Decimal("8.5")),
+        ("Storage", "team", None, None, Decimal("2.75")),
+    ]
+    assert {
+        (r["usage_date"], r["query_type"], r["subscription_id"], r["currency"]) for r in rows
+    } == {(20260131, "ActualCost", SUBSCRIPTION, "USD")}
+    # ... and nothing of the money is lost: the rows sum to the answer
+    assert sum(r["cost"] for r in rows) == Decimal("577.125")
+
+
+def tag_answer(row: int, column: int, value: Any) -> dict[str, Any]:
+    body = copy.deepcopy(answer("actual_cost.by_tag_key"))
+    body["properties"]["rows"][row][column] = value
+    return body
+
+
+def tag_answer_without(column: str) -> dict[str, Any]:
+    body = copy.deepcopy(answer("actual_cost.by_tag_key"))
+    properties = body["properties"]
+    at = [c["name"] for c in properties["columns"]].index(column)
+    del properties["columns"][at]
+    for values in properties["rows"]:
+        del values[at]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param(
+            tag_answer(0, 2, "env"),
+            "row 0, column TagKey: 'env' is not the key the query grouped by ('team')",
+            id="another key",
+        ),
+        pytest.param(
+            tag_answer(2, 3, "web"),
+            "row 2, column TagValue: 'web' on a row without a TagKey",
+            id="value without a key",
+        ),
+        pytest.param(
+            tag_answer(1, 0, "12,5"),
+            "row 1, column Cost: '12,5' is not a number",
+            id="text cost",
+        ),
+        pytest.param(
+            tag_answer(3, 4, None),
+            "row 3, column ServiceName: value is null",
+            id="null service",
+        ),
+        pytest.param(
+            tag_answer(4, 1, 20260230),
+            "row 4, column UsageDate: 20260230",
+            id="no such day",
+        ),
+        pytest.param(
+            tag_answer_without("TagValue"),
+            "tag answer has no TagValue column",
+            id="no TagValue column",
+        ),
+        pytest.param(
+            answer("amortized_cost.usage_by_pricing_model"),
+            "tag answer has no TagKey column",
+            id="pricing answer read as tags",
+        ),
+    ],
+)
+def test_a_bad_tag_value_names_its_row_column_and_value(body: dict[str, Any], message: str) -> None:
+    # GIVEN a tag answer page with one damaged value
+    # WHEN it is mapped, THEN the error names the row, the column and the value
+    with pytest.raises(ValueError) as error:
+        mapping.tag_rows(
+            body,
+            query_type="ActualCost",
+            allocation_key="team",
+            fixed={"SubscriptionId": SUBSCRIPTION},
+        )
+    assert message in str(error.value)
 
 
 # ---------------------------------------------------------------------- price details

@@ -6,7 +6,12 @@
 --    value's direct (tag or account map) effective cost of the same day, provider, billing
 --    currency and key (a negative sum counts as 0); a day whose proportional base is zero
 --    splits evenly. Method `shared_rule`.
--- 2. else the row's tag value (its x_allocation_tags, read at import), method `tag`;
+-- 2. else the row's tag value, method `tag`: a FOCUS row's x_allocation_tags (read at
+--    import); a cost API row (no tags of its own) is first split by its day, sub account,
+--    service and currency's tag cut (stg_aws_cost_explorer__tag_costs,
+--    stg_azure_cost_management__tag_costs) in each value's share of the cut's effective
+--    cost (billed when that is 0, else evenly), the untagged part taking the remainder and
+--    going on to 3 and 4;
 -- 3. else the value the key's account map gives its sub account, method `account_map`;
 -- 4. else `(unallocated)`, method `unallocated`.
 -- A split row's parts are rounded to 10 decimals and its first value takes the remainder, so
@@ -30,6 +35,10 @@
 {%- set grain = [
     'charge_date', 'provider_name', 'billing_account_id', 'sub_account_id', 'service_name',
     'charge_category', 'is_taggable', 'billing_currency',
+] %}
+{%- set cut_grain = [
+    'charge_date', 'provider_name', 'sub_account_id', 'service_name', 'billing_currency',
+    'allocation_key',
 ] %}
 {%- set untaggable_charge_types = [
     'SavingsPlanRecurringFee', 'RIFee', 'UnusedReservation', 'UnusedSavingsPlan',
@@ -67,7 +76,8 @@ tagged as (
     group by {{ grain | join(', ') }}, x_allocation_tags
 ),
 
-keyed as (
+-- each row once per key, with the key's value from its own tags (FOCUS files)
+keyed_by_row as (
     {%- for key in keys %}
         select
             tagged.*,
@@ -84,6 +94,100 @@ keyed as (
             cast(null as string) as tag_value
         from tagged
     {%- endfor %}
+),
+
+-- the cost APIs' tag cuts: per day, sub account, service, currency and key, each tag value's
+-- cost (Cost Explorer's TAG grouping, the Query API's TagKey grouping; null = untagged)
+tag_cuts as (
+    {%- for relation in ['stg_aws_cost_explorer__tag_costs', 'stg_azure_cost_management__tag_costs'] %}
+        select
+            charge_date,
+            provider_name,
+            sub_account_id,
+            service_name,
+            billing_currency,
+            allocation_key,
+            tag_value,
+            billed_cost,
+            effective_cost
+        from {{ ref(relation) }}
+        {{ rebuilt_days_filter(ref('stg_finops__load_ledger'), fingerprint=fingerprint) }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
+),
+
+cut_totals as (
+    select
+        *,
+        sum(effective_cost) over (partition by {{ cut_grain | join(', ') }}) as cut_effective,
+        sum(billed_cost) over (partition by {{ cut_grain | join(', ') }}) as cut_billed,
+        count(*) over (partition by {{ cut_grain | join(', ') }}) as cut_values,
+        row_number() over (
+            partition by {{ cut_grain | join(', ') }} order by tag_value nulls first
+        ) as cut_rank
+    from tag_cuts
+),
+
+-- a value's share of its cut: by effective cost, else by billed cost (a day of covered
+-- usage billed 0), else evenly
+cut_shares as (
+    select
+        {{ cut_grain | join(', ') }},
+        tag_value,
+        cut_rank,
+        case
+            when cut_effective != 0 then cast(effective_cost as double) / cast(cut_effective as double)
+            when cut_billed != 0 then cast(billed_cost as double) / cast(cut_billed as double)
+            else 1.0 / cut_values
+        end as share
+    from cut_totals
+),
+
+-- an API row without tags of its own takes its cut's values in their shares; the first
+-- value takes what rounding left, so the parts sum to the row exactly
+keyed_parts as (
+    select
+        {%- for column in grain %}
+            keyed_by_row.{{ column }},
+        {%- endfor %}
+        keyed_by_row.x_allocation_tags,
+        keyed_by_row.allocation_key,
+        keyed_by_row.billed_cost as row_billed_cost,
+        keyed_by_row.effective_cost as row_effective_cost,
+        coalesce(cut_shares.tag_value, keyed_by_row.tag_value) as tag_value,
+        cut_shares.cut_rank,
+        cut_shares.share
+    from keyed_by_row
+    left join cut_shares
+        on
+            keyed_by_row.x_allocation_tags is null
+            {%- for column in cut_grain %}
+                and keyed_by_row.{{ column }} = cut_shares.{{ column }}
+            {%- endfor %}
+),
+
+keyed as (
+    select
+        {{ grain | join(', ') }},
+        x_allocation_tags,
+        allocation_key,
+        tag_value,
+        {%- for amount in ['billed_cost', 'effective_cost'] %}
+            case
+                when cut_rank is null then row_{{ amount }}
+                when cut_rank = 1
+                    then row_{{ amount }} - (
+                        sum(cast(row_{{ amount }} * share as decimal(38, 10))) over (
+                            partition by {{ grain | join(', ') }}, x_allocation_tags, allocation_key
+                        ) - cast(row_{{ amount }} * share as decimal(38, 10))
+                    )
+                else cast(row_{{ amount }} * share as decimal(38, 10))
+            end as {{ amount }}
+            {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from keyed_parts
 ),
 
 account_map as (
@@ -268,6 +372,7 @@ split_parts as (
         {%- endfor %}
         direct.x_allocation_tags,
         direct.allocation_key,
+        direct.tag_value,
         shares.allocation_value,
         shares.target_rank,
         {%- for amount in ['billed_cost', 'effective_cost'] %}
@@ -297,7 +402,7 @@ split as (
                 when target_rank = 1
                     then row_{{ amount }} - (
                         sum(part_{{ amount }}) over (
-                            partition by {{ grain | join(', ') }}, x_allocation_tags, allocation_key
+                            partition by {{ grain | join(', ') }}, x_allocation_tags, allocation_key, tag_value
                         ) - part_{{ amount }}
                     )
                 else part_{{ amount }}
