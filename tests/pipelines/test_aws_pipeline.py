@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -69,7 +70,9 @@ def aws_source(
     return finops_home
 
 
-def estate() -> Estate:
+def estate(tag_keys: tuple[str, ...] = ()) -> Estate:
+    """A month of costs; with `tag_keys`, EC2 in us-east-1 tagged team=web and Redshift's
+    usage team=data (everything else untagged), answered by Cost Explorer's tag queries."""
     start, end = WINDOW
     window = [start + timedelta(days=n) for n in range((end - start).days)]
     charges = (
@@ -97,6 +100,12 @@ def estate() -> Estate:
         + charges_for(window, DATA, "Credit", {("Amazon Redshift", "us-east-1"): "-100"})
         + charges_for(window, DATA, "Tax", {("Tax", "NoRegion"): "57.8900000000"})
     )
+    teams = {(EC2, "us-east-1", "Usage"): "web", ("Amazon Redshift", "us-east-1", "Usage"): "data"}
+    charges = [
+        replace(c, tags={"team": teams[key]}) if (key := (c.service, c.region, c.record_type)) in teams
+        else c
+        for c in charges
+    ]  # fmt: skip
     return Estate(
         start,
         end,
@@ -104,6 +113,7 @@ def estate() -> Estate:
         {PROD: "acme-prod", DATA: "acme-data"},
         estimated_from=end - timedelta(days=3),
         days_per_page=10,  # 29 days: 3 pages per pair
+        tag_keys=tag_keys,
     )
 
 
@@ -112,16 +122,18 @@ def cents(value: Decimal) -> Decimal:
 
 
 def test_daily_pipeline_on_aws_matches_cost_explorer_to_the_cent(
-    aws_source: Path, moto: MotoServer, proxy: CostExplorerProxy
+    aws_source: Path, moto: MotoServer, proxy: CostExplorerProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN Cost Explorer of the payer account holding a month of costs (6 pairs, 3 pages
     # each) and a savings plan (one GetSavingsPlansUtilizationDetails request a day, and its
-    # GetSavingsPlansCoverage query, 3 pages like the pairs')
-    costs = estate()
+    # GetSavingsPlansCoverage query, 3 pages like the pairs'), with costs allocated by the tag
+    # key `team` (one tag query per linked account, 3 pages each)
+    monkeypatch.setenv("FINOPS_ALLOCATION_TAGS", "team")
+    costs = estate(tag_keys=("team",))
     moto.queue(costs.answers(), account_id=PAYER)
     proxy.estate = costs
     requests = costs.requests()
-    assert requests == 1 + 6 * 3 + 29 + 3
+    assert requests == 1 + 6 * 3 + 29 + 3 + 2 * 3
 
     # WHEN the daily pipeline runs on the AWS source
     result = run_pipeline(RUN_DATE)
@@ -139,9 +151,26 @@ def test_daily_pipeline_on_aws_matches_cost_explorer_to_the_cent(
         billing_accounts = con.execute(
             "select distinct billing_account_id from marts.fct_daily_costs"
         ).fetchall()
+        allocated = con.execute(
+            "select allocation_value, allocation_method, sum(billed_cost), sum(effective_cost) "
+            "from marts.fct_cost_allocation where allocation_key = 'team' group by all order by all"
+        ).fetchall()
     finally:
         con.close()
     billed, effective = costs.totals()
+    # THEN each team gets its tagged cost - every API row split by its day's tag cut - and the
+    # rest is unallocated: the key sums to the daily costs to the cent
+    tagged = {
+        team: sum((Decimal(c.effective) for c in costs.charges if c.tags == {"team": team}),
+                  Decimal(0))
+        for team in ("data", "web")
+    }  # fmt: skip
+    assert [(v, m, cents(e)) for v, m, _, e in allocated] == [
+        ("(unallocated)", "unallocated", cents(effective - tagged["data"] - tagged["web"])),
+        ("data", "tag", cents(tagged["data"])),
+        ("web", "tag", cents(tagged["web"])),
+    ]
+    assert cents(sum(b for _, _, b, _ in allocated)) == cents(billed)
     [(provider, currency, mart_billed, mart_effective, accounts, first, last, estimated)] = totals
     assert (provider, currency, accounts) == ("AWS", "USD", 2)
     assert (cents(mart_billed), cents(mart_effective)) == (cents(billed), cents(effective))
