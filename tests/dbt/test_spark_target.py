@@ -31,14 +31,24 @@ from pipelines.exports import MART_TABLES
 FINOPS = str(Path(sys.executable).with_name("finops"))
 RUN_DATES = (date(2026, 7, 1), date(2026, 7, 2))
 # Columns that record when something was built or run, not what was computed.
-NOT_COMPARED = {"fct_daily_costs": {"_loaded_through"}}
+NOT_COMPARED = {"fct_daily_costs": {"_loaded_through"}, "fct_cost_allocation": {"_loaded_through"}}
+# The sample's tags allocate its costs (issue #18): the allocation models run with keys on
+# both engines (JSON members read by `json_text`, splits, FX) and are compared like the rest.
+ALLOCATION_TAGS = "environment,CostCenter"
+
+
+def home_env(home: Path) -> dict[str, str]:
+    return finops_env(
+        home,
+        FINOPS_SOURCES="focus",
+        FINOPS_FOCUS_PATH=str(home / "exports" / "focus"),
+        FINOPS_ALLOCATION_TAGS=ALLOCATION_TAGS,
+    )
 
 
 def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("FINOPS_", "AWS_"))}
-    env = finops_env(
-        home, FINOPS_SOURCES="focus", FINOPS_FOCUS_PATH=str(home / "exports" / "focus")
-    )
+    env = home_env(home)
     return subprocess.run(
         [FINOPS, *args],
         env={**clean, **env},
@@ -111,7 +121,7 @@ def spark_builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     assert second_run.returncode == 0, second_run.stdout[-3000:] + second_run.stderr[-3000:]
 
     # build 2: the models only (their tests ran in build 1), fct_daily_costs incremental
-    env = finops_env(home, FINOPS_SOURCES="focus", FINOPS_FOCUS_PATH=str(export))
+    env = home_env(home)
     with pytest.MonkeyPatch.context() as mp:
         for name in [n for n in os.environ if n.startswith("FINOPS_")]:
             mp.delenv(name)
@@ -180,6 +190,10 @@ def test_every_mart_on_spark_equals_duckdb_row_for_row(spark_builds: dict, state
         assert marts["spark"][table] == marts["duckdb"][table], table
     assert len(marts["duckdb"]["fct_daily_costs"]) == 721
     assert len(marts["duckdb"]["fct_cost_kpis"]) == 8
+    # ... the sample's tags allocated: both keys, tagged values and the untagged rest
+    allocation = marts["duckdb"]["fct_cost_allocation"]
+    for value in ("environment", "CostCenter", "prod", "1234", "(unallocated)"):
+        assert any(value in row for row in allocation), value
 
 
 def test_spark_daily_costs_reconcile_with_the_file_to_the_cent(spark_builds: dict):
