@@ -11,6 +11,7 @@ dbt builds the marts.
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -43,6 +44,8 @@ SUBSCRIPTIONS = [
         services=("Virtual Machines", "Storage", "SQL Database", "Bandwidth"),
         locations=("eastus", "westus2"),
         charge_types=("Usage", "Purchase", "UnusedReservation", "Refund"),
+        # 70 % of each row of these services carries the tag (Azure keys have no case)
+        tags={"Virtual Machines": {"team": "web"}, "Storage": {"Team": "data"}},
     ),
     AzureSubscription(
         "c1b7e9f4-2a6d-4e83-8f05-9d3a6b2c7e19",
@@ -59,6 +62,10 @@ SUBSCRIPTIONS = [
         locations=("westeurope", "northeurope"),
     ),
 ]
+
+
+def cents(value: Decimal) -> Decimal:
+    return Decimal(value).quantize(Decimal("0.01"))
 
 
 @pytest.fixture
@@ -97,10 +104,14 @@ def azure_cloud(
 
 
 def test_daily_pipeline_on_azure_reconciles_with_the_api_to_the_cent(
-    finops_home: Path, azure_cloud: tuple[AzureCostEmulator, ConnectProxy]
+    finops_home: Path,
+    azure_cloud: tuple[AzureCostEmulator, ConnectProxy],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     emulator, proxy = azure_cloud
-    # GIVEN Azure credentials configured and no FINOPS_SOURCES: the pipeline picks Azure
+    # GIVEN Azure credentials configured and no FINOPS_SOURCES: the pipeline picks Azure,
+    # and costs are allocated by the tag key `team` (the Query API's TagKey grouping)
+    monkeypatch.setenv("FINOPS_ALLOCATION_TAGS", "team")
     assert load_settings().sources == ("azure",)
 
     # WHEN the daily pipeline runs
@@ -163,6 +174,33 @@ def test_daily_pipeline_on_azure_reconciles_with_the_api_to_the_cent(
         ("USD", expected[("ActualCost", "USD")], expected[("AmortizedCost", "USD")]),
     ]
     assert {(first, last) for _, _, _, first, last in marts} == {(WINDOW[0], date(2026, 6, 30))}
+
+    # THEN each team gets the effective cost its tags carry - every API row split by its day's
+    # tag cut - and the rest stays unallocated: the key sums to the daily costs to the cent
+    tagged: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for s in SUBSCRIPTIONS:
+        for (_, query_type, _, _, value, currency), cost in emulator.tag_truth(
+            s.scope, *WINDOW, "team"
+        ).items():
+            if query_type == "AmortizedCost" and value is not None:
+                tagged[(value, currency)] += cost
+    with duckdb.connect(str(serving), read_only=True) as con:
+        allocated = con.execute(
+            "select allocation_value, billing_currency, sum(effective_cost) "
+            "from marts.fct_cost_allocation where allocation_key = 'team' "
+            "and allocation_method = 'tag' group by all order by all"
+        ).fetchall()
+        by_currency = con.execute(
+            "select billing_currency, sum(billed_cost), sum(effective_cost) "
+            "from marts.fct_cost_allocation where allocation_key = 'team' group by all order by all"
+        ).fetchall()
+    assert [(v, c, cents(e)) for v, c, e in allocated] == [
+        (v, c, cents(tagged[(v, c)])) for v, c in sorted(tagged)
+    ]
+    assert len(allocated) == 2  # web and data, both in USD
+    assert [(c, cents(b), cents(e)) for c, b, e in by_currency] == [
+        (c, cents(b), cents(e)) for c, b, e, _, _ in marts
+    ]
     assert names == {s.subscription_id: s.name for s in SUBSCRIPTIONS}
 
     # THEN neither the client secret nor the token is written anywhere under FINOPS_HOME:
