@@ -13,3 +13,11 @@
         {{ otherwise }}
     )
 {%- endmacro %}
+
+
+{#- The join keys of an Azure commitment or price row (stg_azure_cost_management__
+    commitment_costs, __price_details): pricing model and benefit id, normalised. -#}
+{% macro azure_benefit_keys() -%}
+    replace(lower(coalesce(pricing_model, '')), ' ', '') as pricing_key,
+    lower(trim(coalesce(benefit_id, ''))) as benefit_key
+{%- endmacro %}

@@ -23,3 +23,20 @@
         else cast({{ amount }} * {{ share }} as decimal(38, 10))
     end
 {%- endmacro %}
+
+
+{#- `amount` x `share` at decimal(38, 10), exact over the parts of one row: every part but the
+    first (`is_first`) is the rounded product, the first takes the amount less the others, so
+    the parts of the row (the rows of the window `partition by row_columns`) sum to it
+    exactly. The allocation splits (int_cost_allocation_split: tag cuts, shared rules). -#}
+{% macro exact_share(amount, share, is_first, row_columns) -%}
+    case
+        when {{ is_first }}
+            then {{ amount }} - (
+                sum(cast({{ amount }} * {{ share }} as decimal(38, 10))) over (
+                    partition by {{ row_columns | join(', ') }}
+                ) - cast({{ amount }} * {{ share }} as decimal(38, 10))
+            )
+        else cast({{ amount }} * {{ share }} as decimal(38, 10))
+    end
+{%- endmacro %}

@@ -177,13 +177,10 @@ keyed as (
         {%- for amount in ['billed_cost', 'effective_cost'] %}
             case
                 when cut_rank is null then row_{{ amount }}
-                when cut_rank = 1
-                    then row_{{ amount }} - (
-                        sum(cast(row_{{ amount }} * share as decimal(38, 10))) over (
-                            partition by {{ grain | join(', ') }}, x_allocation_tags, allocation_key
-                        ) - cast(row_{{ amount }} * share as decimal(38, 10))
-                    )
-                else cast(row_{{ amount }} * share as decimal(38, 10))
+                else {{ exact_share(
+                    'row_' ~ amount, 'share', 'cut_rank = 1',
+                    grain + ['x_allocation_tags', 'allocation_key'],
+                ) }}
             end as {{ amount }}
             {%- if not loop.last %},{% endif %}
         {%- endfor %}
@@ -375,11 +372,9 @@ split_parts as (
         direct.tag_value,
         shares.allocation_value,
         shares.target_rank,
-        {%- for amount in ['billed_cost', 'effective_cost'] %}
-            direct.{{ amount }} as row_{{ amount }},
-            cast(direct.{{ amount }} * shares.share as decimal(38, 10)) as part_{{ amount }}
-            {%- if not loop.last %},{% endif %}
-        {%- endfor %}
+        direct.billed_cost as row_billed_cost,
+        direct.effective_cost as row_effective_cost,
+        shares.share
     from direct
     inner join shares
         on
@@ -398,15 +393,10 @@ split as (
         'shared_rule' as allocation_method,
         -- the first value takes what rounding the others' parts left: exact sums
         {%- for amount in ['billed_cost', 'effective_cost'] %}
-            case
-                when target_rank = 1
-                    then row_{{ amount }} - (
-                        sum(part_{{ amount }}) over (
-                            partition by {{ grain | join(', ') }}, x_allocation_tags, allocation_key, tag_value
-                        ) - part_{{ amount }}
-                    )
-                else part_{{ amount }}
-            end as {{ amount }}
+            {{ exact_share(
+                'row_' ~ amount, 'share', 'target_rank = 1',
+                grain + ['x_allocation_tags', 'allocation_key', 'tag_value'],
+            ) }} as {{ amount }}
             {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from split_parts

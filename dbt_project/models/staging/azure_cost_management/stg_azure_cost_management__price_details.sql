@@ -18,8 +18,7 @@ source as (
 keyed as (
     select
         *,
-        replace(lower(coalesce(pricing_model, '')), ' ', '') as pricing_key,
-        lower(trim(coalesce(benefit_id, ''))) as benefit_key
+        {{ azure_benefit_keys() }}
     from source
 ),
 
