@@ -20,6 +20,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+# The suite's Spark settings (spark-defaults.conf there says why), for every Spark JVM a test
+# starts: dbt's (`finops spark`) and the query child below.
+SPARK_CONF_DIR = Path(__file__).parent / "fixtures" / "spark-conf"
+
 
 def plain(value: Any, places: int = 6) -> Any:
     """A JSON-able value both engines' rows compare by: numbers rounded to `places` decimals
@@ -43,6 +47,7 @@ def query(spark_dir: Path, sqls: list[str], timeout: float = 600) -> list[list[l
         text=True,
         timeout=timeout,
         check=False,
+        env={**os.environ, "SPARK_CONF_DIR": str(SPARK_CONF_DIR)},
     )
     if proc.returncode != 0:
         raise AssertionError(f"spark query failed: {proc.stderr[-4000:]}")

@@ -22,7 +22,7 @@ import duckdb
 import pytest
 from finops_testing import finops_env
 from focus_testing import SAMPLE, altered_copy, cents, copy_sample, file_totals
-from spark_sql import plain, query
+from spark_sql import SPARK_CONF_DIR, plain, query
 
 from finops import spark
 from finops.settings import load_settings
@@ -43,6 +43,7 @@ def home_env(home: Path) -> dict[str, str]:
         FINOPS_SOURCES="focus",
         FINOPS_FOCUS_PATH=str(home / "exports" / "focus"),
         FINOPS_ALLOCATION_TAGS=ALLOCATION_TAGS,
+        SPARK_CONF_DIR=str(SPARK_CONF_DIR),
     )
 
 
@@ -89,6 +90,13 @@ def mart_queries(home: Path) -> dict[str, str]:
         con.close()
 
 
+# Per provider and currency, the daily costs' totals: read by both engines after the restatement
+TOTALS_SQL = (
+    "select provider_name, billing_currency, sum(billed_cost), sum(effective_cost) "
+    "from marts.fct_daily_costs group by provider_name, billing_currency"
+)
+
+
 def restate_ten_aws_rows(header: list[str], rows: list[list[str]]):
     col = {name: i for i, name in enumerate(header)}
     for row in [r for r in rows if r[col["ProviderName"]] == "AWS"][:10]:
@@ -128,7 +136,10 @@ def spark_builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         for name, value in env.items():
             mp.setenv(name, value)
         rebuilt = spark.build(load_settings(), ["run"])
-    *spark_marts, partitions = query(spark_dir, [*sqls, "show partitions marts.fct_daily_costs"])
+    # one Spark session (a JVM start) reads every mart, the partitions and the totals
+    *spark_marts, partitions, totals = query(
+        spark_dir, [*sqls, "show partitions marts.fct_daily_costs", TOTALS_SQL]
+    )
     state_2 = {
         "spark": dict(zip(queries, spark_marts, strict=True)),
         "duckdb": dict(zip(queries, duckdb_rows(home, sqls), strict=True)),
@@ -140,6 +151,7 @@ def spark_builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         "state_2": state_2,
         "rebuilt": rebuilt,
         "partitions": [row[0] for row in partitions],
+        "totals": totals,
         "restated_file": restated,
         "spark_dir": spark_dir,
     }
@@ -190,19 +202,19 @@ def test_every_mart_on_spark_equals_duckdb_row_for_row(spark_builds: dict, state
         assert marts["spark"][table] == marts["duckdb"][table], table
     assert len(marts["duckdb"]["fct_daily_costs"]) == 721
     assert len(marts["duckdb"]["fct_cost_kpis"]) == 8
-    # ... the sample's tags allocated: both keys, tagged values and the untagged rest
+    # ... the sample's tags allocated: both keys, tagged values and the untagged rest, with
+    # the charge and service categories of the costs (the dashboard's tag filter reads them)
     allocation = marts["duckdb"]["fct_cost_allocation"]
     for value in ("environment", "CostCenter", "prod", "1234", "(unallocated)"):
         assert any(value in row for row in allocation), value
+    for charge_category, service_category in (("Usage", "Networking"), ("Credit", "Compute")):
+        assert any(charge_category in row and service_category in row for row in allocation), (
+            charge_category
+        )
 
 
 def test_spark_daily_costs_reconcile_with_the_file_to_the_cent(spark_builds: dict):
-    home, spark_dir = spark_builds["home"], spark_builds["spark_dir"]
-    sql = (
-        "select provider_name, billing_currency, sum(billed_cost), sum(effective_cost) "
-        "from marts.fct_daily_costs group by provider_name, billing_currency"
-    )
-    [rows] = query(spark_dir, [sql])
+    rows = spark_builds["totals"]
     totals = {(p, c): (Decimal(b), Decimal(e)) for p, c, b, e in rows}
     # THEN after the restatement Spark holds the restated file's totals, never old plus new
     assert cents(totals) == cents(file_totals(spark_builds["restated_file"]))
@@ -211,7 +223,7 @@ def test_spark_daily_costs_reconcile_with_the_file_to_the_cent(spark_builds: dic
         aws_before + Decimal("12.50")
     ).quantize(Decimal("0.01"))
     # ... and DuckDB's serving marts say the same
-    [duck] = duckdb_rows(home, [sql])
+    [duck] = duckdb_rows(spark_builds["home"], [TOTALS_SQL])
     assert sorted(rows) == sorted(duck)
 
 
