@@ -1,21 +1,28 @@
-"""The sidebar selection every page shares: period, clouds, accounts, categories, cost basis
-and charges.
+"""The sidebar selection every page shares: period, clouds, accounts, categories, the tag
+filter (when the serving copy has allocation rows), cost basis and charges.
 
 The entrypoint (streamlit_app.py) draws these widgets on every run, before it runs the
 chosen page, so they are the same widgets on every page and keep their values across page
 switches (they also persist for the session, `persist_state="session"`). Values live in
 `st.session_state` under the `*_KEY` names below; the page reads the resulting `View` with
 `current()`.
+
+The tag filter (a key of FINOPS_ALLOCATION_TAGS and some of its values) applies where the
+cost is read from fct_cost_allocation (dashboard/data/costs.py: Overview, Services and
+categories, Accounts); a page or section reading a mart without tags says so with
+`tag_filter_not_applied`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from dashboard.data import allocation
 from dashboard.data.serving import category_options, filter_options
 from dashboard.data.types import CostBasis, CostFilter, Source, Summary
 
@@ -23,6 +30,8 @@ PERIOD_KEY = "filter_period"
 PROVIDERS_KEY = "filter_providers"
 ACCOUNTS_KEY = "filter_accounts"
 CATEGORIES_KEY = "filter_categories"
+TAG_KEY = "filter_tag_key"
+TAG_VALUES_KEY = "filter_tag_values"
 BASIS_KEY = "filter_cost_basis"
 CHARGES_KEY = "filter_charges"
 VIEW_KEY = "_finops_view"
@@ -69,10 +78,11 @@ class View:
     def describe(self) -> str:
         """One line saying what the numbers on the page are."""
         sel = self.selection
+        tagged = f" · tag filter **{sel.tag_label}**" if sel.tagged else ""
         return (
             f"Data as of **{self.summary.as_of_date:%Y-%m-%d}** · amounts in **{self.currency}** "
             f"({BASIS_LABELS[self.basis].lower()} cost, {CHARGES_LABELS[sel.charges].lower()}) · "
-            f"period {sel.start:%Y-%m-%d} to {sel.end:%Y-%m-%d} ({sel.days} days)"
+            f"period {sel.start:%Y-%m-%d} to {sel.end:%Y-%m-%d} ({sel.days} days){tagged}"
         )
 
 
@@ -102,6 +112,53 @@ def _keep_valid(key: str, allowed: list[str]) -> None:
     stored = st.session_state.get(key)
     if stored and any(value not in allowed for value in stored):
         st.session_state[key] = [value for value in stored if value in allowed]
+
+
+def _allow_list(label: str, options: list[str], key: str, **kwargs: Any) -> list[str]:
+    """A multiselect of `options` kept for the session, its stored choices that are no
+    longer options dropped first (empty = no filter)."""
+    _keep_valid(key, options)
+    return st.multiselect(label, options, key=key, persist_state="session", **kwargs)
+
+
+def _tag_filter(source: Source, summary: Summary) -> tuple[str | None, list[str]]:
+    """The tag key and values chosen; no widget when the serving copy has no allocation rows
+    (no FINOPS_ALLOCATION_TAGS, or marts published before allocation or its filter columns)."""
+    options = allocation.tag_options(source) if allocation.available(source, summary) else None
+    if options is None or options.empty:
+        return None, []
+    keys = list(options["allocation_key"].unique())
+    if st.session_state.get(TAG_KEY) not in (None, *keys):
+        del st.session_state[TAG_KEY]  # a key no longer built: back to no tag filter
+    key = st.selectbox(
+        "Tag",
+        keys,
+        index=None,
+        key=TAG_KEY,
+        persist_state="session",
+        placeholder="No tag filter",
+        help="Only the cost allocated to the chosen values of a tag key of "
+        "FINOPS_ALLOCATION_TAGS (by tag, account map or shared-cost rule), on the Overview, "
+        "Services and categories and Accounts pages. Pages and sections without tags say "
+        "that it does not apply to them.",
+    )
+    chosen = _allow_list(
+        "Tag value",
+        options.loc[options["allocation_key"] == key, "allocation_value"].tolist(),
+        TAG_VALUES_KEY,
+        disabled=key is None,
+        placeholder="Choose a tag first" if key is None else "Choose values",
+    )
+    return key, chosen
+
+
+def tag_filter_not_applied(view: View, what: str) -> None:
+    """Under a page or section whose figures come from marts without tags: a caption saying
+    the tag filter does not apply to `what`, so they are never taken for filtered ones."""
+    if view.selection.tagged:
+        st.caption(
+            f":material/sell: The tag filter ({view.selection.tag_label}) does not apply to {what}."
+        )
 
 
 def sidebar(source: Source, summary: Summary) -> View:
@@ -134,34 +191,20 @@ def sidebar(source: Source, summary: Summary) -> View:
             help=f"Data from {first:%Y-%m-%d} to {last:%Y-%m-%d}.",
         )
         clouds = sorted(options["provider_name"].unique())
-        _keep_valid(PROVIDERS_KEY, clouds)
-        providers = st.multiselect(
-            "Cloud",
-            clouds,
-            key=PROVIDERS_KEY,
-            persist_state="session",
-            placeholder="All clouds",
-        )
+        providers = _allow_list("Cloud", clouds, PROVIDERS_KEY, placeholder="All clouds")
         in_clouds = options[options["provider_name"].isin(providers)] if providers else options
         labels = _account_label(in_clouds)
-        _keep_valid(ACCOUNTS_KEY, list(labels))
-        accounts = st.multiselect(
+        accounts = _allow_list(
             "Account",
             list(labels),
+            ACCOUNTS_KEY,
             format_func=labels.get,
-            key=ACCOUNTS_KEY,
-            persist_state="session",
             placeholder="All accounts",
         )
-        categories_offered = category_options(source)
-        _keep_valid(CATEGORIES_KEY, categories_offered)
-        categories = st.multiselect(
-            "Category",
-            categories_offered,
-            key=CATEGORIES_KEY,
-            persist_state="session",
-            placeholder="All categories",
+        categories = _allow_list(
+            "Category", category_options(source), CATEGORIES_KEY, placeholder="All categories"
         )
+        tag_key, tag_values = _tag_filter(source, summary)
         basis = st.radio(
             "Cost basis",
             list(BASIS_LABELS),
@@ -195,6 +238,8 @@ def sidebar(source: Source, summary: Summary) -> View:
             accounts=tuple(accounts),
             categories=tuple(categories),
             charges=charges,
+            tag_key=tag_key,
+            tag_values=tuple(tag_values),
         ),
         basis=basis,
     )

@@ -76,10 +76,10 @@ def showback_by_account() -> None:
     )
 
 
-if not set(allocation.ALLOCATION_MARTS) <= summary.tables:
+if not allocation.available(source, summary):
     st.info(
-        "This serving copy has no allocation marts yet: run the pipeline. Until then, the "
-        "showback by account.",
+        "This serving copy has no allocation marts yet (or older ones): run the pipeline. "
+        "Until then, the showback by account.",
         icon=":material/info:",
     )
     showback_by_account()
@@ -97,10 +97,12 @@ if not any(allocation.row_counts(source).values()):
 
 st.caption(
     f"Period {selection.start:%Y-%m-%d} to {selection.end:%Y-%m-%d} · amounts in "
-    f"**{currency}** ({filters.BASIS_LABELS[basis].lower()} cost) · every key allocates the "
-    "whole cost once, so amounts are never added across keys. The charges filter does not "
-    "apply (the allocation marts have no charge category); the category filter applies by "
-    "each service's category."
+    f"**{currency}** ({filters.BASIS_LABELS[basis].lower()} cost, "
+    f"{filters.CHARGES_LABELS[selection.charges].lower()}) · every key allocates the whole "
+    "cost once, so amounts are never added across keys."
+)
+filters.tag_filter_not_applied(
+    view, "this page (it splits the whole cost over every value of the key chosen below)"
 )
 
 # The keys as configured for this dashboard first (its settings may name none), then the rest
@@ -381,6 +383,6 @@ if not totals.empty:
         )
     st.caption(
         f"Allocated cost rows: every row of fct_cost_allocation for {key} in the period, cloud, "
-        "account and category filters, all columns (billing and reporting currency); the "
-        "others: the tables above."
+        "account, category and charges filters, all columns (billing and reporting currency); "
+        "the others: the tables above."
     )

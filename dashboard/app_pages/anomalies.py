@@ -23,6 +23,9 @@ st.caption(
     "Usage) against the same weekday of the previous weeks, so the cost-basis and charges "
     "filters do not change them."
 )
+filters.tag_filter_not_applied(
+    view, "this page (anomalies are scored on the series of clouds, accounts and services)"
+)
 if "fct_cost_anomalies" not in summary.tables:
     st.info("This serving copy has no anomaly marts yet: run the pipeline.", icon=":material/info:")
     st.stop()

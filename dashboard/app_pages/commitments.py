@@ -25,6 +25,9 @@ st.caption(
     "effective (amortized) cost of usage, so the cost-basis and charges filters do not "
     "change them."
 )
+filters.tag_filter_not_applied(
+    view, "this page (commitments are bought, used and covered per account, not per tag)"
+)
 if not set(commitments.COMMITMENT_MARTS) <= summary.tables:
     st.info(
         "This serving copy has no commitment marts yet: run the pipeline.", icon=":material/info:"

@@ -16,6 +16,7 @@ SCOPE_LABELS = {"All": "all clouds", "AWS": "AWS", "Azure": "Azure"}
 
 view = filters.current()
 source, selection, currency, summary = view.source, view.selection, view.currency, view.summary
+filters.tag_filter_not_applied(view, "this page (the forecast is of each cloud's whole cost)")
 if "fct_cost_forecast" not in summary.tables:
     st.info("This serving copy has no forecast mart yet: run the pipeline.", icon=":material/info:")
     st.stop()

@@ -17,6 +17,7 @@ st.caption(
     f"**{summary.as_of_date:%Y-%m-%d}** · amounts in **{currency}**. The cloud filter applies "
     "here; the period, account and category filters do not (a load covers a whole scope)."
 )
+filters.tag_filter_not_applied(view, "this page (a load covers a whole scope)")
 if "fct_load_freshness" not in summary.tables:
     st.info(
         "This serving copy has no load freshness mart yet: run the pipeline.",

@@ -1,5 +1,6 @@
 """Overview: what was spent in the period, how it moves day by day, AWS vs Azure, and the
-week's and the month's biggest movers."""
+week's and the month's biggest movers. The tag filter applies to the costs (read from
+fct_cost_allocation), not to the anomaly count nor to the movers (marts without tags)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ with st.container(horizontal=True):
         help="Flagged days of a cloud x account x service usage series (billed cost); "
         "see the Anomalies page.",
     )
+filters.tag_filter_not_applied(view, "the anomaly count (series of accounts and services)")
 
 # ---------- AWS vs Azure
 st.subheader("AWS vs Azure")
@@ -88,6 +90,7 @@ period = st.radio(
     label_visibility="collapsed",
 )
 moved = costs.cost_movers(source, period, selection.providers, MOVERS_TOP)
+filters.tag_filter_not_applied(view, "the movers (the fct_cost_movers mart has no tags)")
 if moved.empty:
     st.info("No cost changed between the two periods.", icon=":material/info:")
 else:
@@ -128,6 +131,12 @@ with st.container(horizontal=True):
         key="download_daily_by_cloud",
     )
 st.caption(
-    "Daily costs: every fct_daily_costs row in the filters (all its columns, billed and "
-    "effective, in the billing and the reporting currency), written by DuckDB when clicked."
+    (
+        f"Daily costs: every fct_cost_allocation row of the tag filter ({selection.tag_label}) "
+        "in the other filters"
+        if selection.tagged
+        else "Daily costs: every fct_daily_costs row in the filters"
+    )
+    + " (all its columns, billed and effective, in the billing and the reporting currency), "
+    "written by DuckDB when clicked."
 )

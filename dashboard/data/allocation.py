@@ -5,11 +5,14 @@ tagging KPIs and the monthly chargeback.
 
 fct_cost_allocation holds every day's cost once per key, so its amounts are only ever
 summed within one `allocation_key`, and always in the reporting currency (`*_reporting`
-columns, the chosen cost basis). The period, cloud and account filters apply to it; the
-category filter through each service's category in dim_services; the charges filter cannot
-(the mart has no charge category). fct_allocation_kpis (per month, cloud and billing
-currency) takes the months the period overlaps and the cloud filter; the chargeback (per
-month, every cloud together) takes neither: it is the month's file as finance books it.
+columns, the chosen cost basis). It has fct_daily_costs' filter columns with the same values
+(charge_category, service_category: assert_fct_cost_allocation_reconciles), so the period,
+cloud, account, category and charges filters apply to it as to the cost pages
+(`costs.SCOPE`); the sidebar's tag filter does not (the page splits the whole cost over the
+values of the key it shows). fct_allocation_kpis (per month, cloud and billing currency)
+takes the months the period overlaps and the cloud filter; the chargeback (per month, every
+cloud together) takes neither: it is the month's file as finance books it. `tag_options`
+gives the sidebar's tag filter its keys and values.
 """
 
 from __future__ import annotations
@@ -27,35 +30,24 @@ from dashboard.data.connection import (
     query_frame,
     query_rows,
 )
+from dashboard.data.costs import COST, SCOPE
 from dashboard.data.serving import filter_options
-from dashboard.data.types import CostBasis, CostFilter, Source
+from dashboard.data.types import CostBasis, CostFilter, Source, Summary
 
 ALLOCATION_MARTS = ("fct_cost_allocation", "fct_allocation_kpis", "fct_allocation_chargeback")
 UNALLOCATED = "(unallocated)"
+# fct_cost_allocation's columns of fct_daily_costs' filters, which the marts of older versions
+# lack
+FILTER_COLUMNS = ("charge_category", "service_category")
 # allocation_method values, in the order a row's value is looked for (docs/allocation.md)
 METHODS = ("shared_rule", "tag", "account_map", "unallocated")
 
 _PROVIDERS = (
     "(len($providers::varchar[]) = 0 or list_contains($providers::varchar[], provider_name))"
 )
-# fct_cost_allocation under the filters, for one key, in the one reporting currency
-_SCOPE = f"""
-    allocation_key = $key
-    and reporting_currency = $currency
-    and {_PROVIDERS}
-    and (len($accounts::varchar[]) = 0 or list_contains($accounts::varchar[], sub_account_id))
-    and (
-        len($categories::varchar[]) = 0
-        or (provider_name, service_name) in (
-            select (provider_name, service_name) from marts.dim_services
-            where list_contains($categories::varchar[], service_category)
-        )
-    )
-"""
+# fct_cost_allocation under the filters (the cost pages' scope), for one key
+_SCOPE = f"allocation_key = $key and {SCOPE}"
 _PERIOD = f"charge_date between $start and $end and {_SCOPE}"
-_COST = """
-    case when $basis = 'effective' then effective_cost_reporting else billed_cost_reporting end
-"""
 # Whole months: every month the period overlaps, and the one before (for the change)
 _MONTHS = f"""
     charge_date >= date_trunc('month', $start::date) - interval 1 month
@@ -67,6 +59,28 @@ _UNTAGGED = "is_taggable and allocation_method != 'tag'"
 
 def _params(filters: CostFilter, basis: CostBasis, key: str) -> dict[str, Any]:
     return {**filters.params(), "basis": basis, "key": key}
+
+
+def available(source: Source, summary: Summary) -> bool:
+    """The serving copy has the allocation marts as this version reads them: all three, and
+    fct_cost_allocation with the filter columns (FILTER_COLUMNS). A copy published before
+    them counts as one without the allocation marts until the next run publishes them."""
+    return set(ALLOCATION_MARTS) <= summary.tables and _has_filter_columns(source)
+
+
+@st.cache_data(ttl=CACHE_TTL, max_entries=CACHE_ENTRIES, show_spinner=False)
+def _has_filter_columns(source: Source) -> bool:
+    [(found,)] = query_rows(
+        source,
+        """
+        select count(*) from duckdb_columns()
+        where database_name = 'serving' and schema_name = 'marts'
+            and table_name = 'fct_cost_allocation'
+            and list_contains($columns::varchar[], column_name)
+        """,
+        {"columns": list(FILTER_COLUMNS)},
+    )
+    return found == len(FILTER_COLUMNS)
 
 
 @st.cache_data(ttl=CACHE_TTL, max_entries=CACHE_ENTRIES, show_spinner=False)
@@ -93,6 +107,23 @@ def keys(source: Source) -> list[str]:
 
 
 @st.cache_data(ttl=CACHE_TTL, max_entries=CACHE_ENTRIES, show_spinner=False)
+def tag_options(source: Source) -> pd.DataFrame:
+    """Every allocation key and value with cost, for the sidebar's tag filter:
+    allocation_key, allocation_value; by key, `(unallocated)` last. From the monthly
+    chargeback (sums of fct_cost_allocation: the same keys and values, far fewer rows). No
+    rows without FINOPS_ALLOCATION_TAGS."""
+    return query_frame(
+        source,
+        f"""
+        select distinct allocation_key, allocation_value
+        from marts.fct_allocation_chargeback
+        order by allocation_key, allocation_value = '{UNALLOCATED}', allocation_value
+        """,
+        {},
+    )
+
+
+@st.cache_data(ttl=CACHE_TTL, max_entries=CACHE_ENTRIES, show_spinner=False)
 def totals(source: Source, filters: CostFilter, basis: CostBasis, key: str) -> pd.DataFrame:
     """One row over the period for the key: total_cost, allocated_cost (a value other than
     `(unallocated)`), taggable_cost, tagged_cost (taggable, its value from the tag),
@@ -103,19 +134,19 @@ def totals(source: Source, filters: CostFilter, basis: CostBasis, key: str) -> p
         source,
         f"""
         select
-            sum({_COST}) as total_cost,
-            coalesce(sum({_COST}) filter (where allocation_value != '{UNALLOCATED}'), 0)
+            sum({COST}) as total_cost,
+            coalesce(sum({COST}) filter (where allocation_value != '{UNALLOCATED}'), 0)
                 as allocated_cost,
-            coalesce(sum({_COST}) filter (where is_taggable), 0) as taggable_cost,
-            coalesce(sum({_COST}) filter (where is_taggable and allocation_method = 'tag'), 0)
+            coalesce(sum({COST}) filter (where is_taggable), 0) as taggable_cost,
+            coalesce(sum({COST}) filter (where is_taggable and allocation_method = 'tag'), 0)
                 as tagged_cost,
-            coalesce(sum({_COST}) filter (where {_UNTAGGED}), 0) as untagged_cost,
-            case when sum({_COST}) != 0 then
-                coalesce(sum({_COST}) filter (where allocation_value != '{UNALLOCATED}'), 0)
-                / sum({_COST}) end as allocated_share,
-            case when sum({_COST}) filter (where is_taggable) != 0 then
-                coalesce(sum({_COST}) filter (where {_UNTAGGED}), 0)
-                / sum({_COST}) filter (where is_taggable) end as untagged_share,
+            coalesce(sum({COST}) filter (where {_UNTAGGED}), 0) as untagged_cost,
+            case when sum({COST}) != 0 then
+                coalesce(sum({COST}) filter (where allocation_value != '{UNALLOCATED}'), 0)
+                / sum({COST}) end as allocated_share,
+            case when sum({COST}) filter (where is_taggable) != 0 then
+                coalesce(sum({COST}) filter (where {_UNTAGGED}), 0)
+                / sum({COST}) filter (where is_taggable) end as untagged_share,
             count(distinct allocation_value) filter (where allocation_value != '{UNALLOCATED}')
                 as values_allocated
         from marts.fct_cost_allocation
@@ -142,7 +173,7 @@ def showback(source: Source, filters: CostFilter, basis: CostBasis, key: str) ->
                 case grouping(allocation_method) when 0 then 'method' else 'value' end as level,
                 allocation_value,
                 allocation_method,
-                sum({_COST}) as cost
+                sum({COST}) as cost
             from marts.fct_cost_allocation
             where {_PERIOD}
             group by grouping sets ((allocation_value, allocation_method), (allocation_value))
@@ -177,7 +208,7 @@ def monthly(source: Source, filters: CostFilter, basis: CostBasis, key: str) -> 
             select
                 cast(date_trunc('month', charge_date) as date) as billing_month,
                 allocation_value,
-                sum({_COST}) as cost
+                sum({COST}) as cost
             from marts.fct_cost_allocation
             where {_MONTHS}
             group by all
@@ -237,7 +268,7 @@ def daily(source: Source, filters: CostFilter, basis: CostBasis, key: str) -> pd
     return query_frame(
         source,
         f"""
-        select charge_date, allocation_method, sum({_COST}) as cost
+        select charge_date, allocation_method, sum({COST}) as cost
         from marts.fct_cost_allocation
         where {_PERIOD}
         group by charge_date, allocation_method
@@ -266,8 +297,8 @@ def untagged(source: Source, filters: CostFilter, basis: CostBasis, key: str) ->
                 provider_name,
                 service_name,
                 sub_account_id,
-                coalesce(sum({_COST}) filter (where {_UNTAGGED}), 0) as untagged_cost,
-                sum({_COST}) as taggable_cost
+                coalesce(sum({COST}) filter (where {_UNTAGGED}), 0) as untagged_cost,
+                sum({COST}) as taggable_cost
             from marts.fct_cost_allocation
             where {_PERIOD} and is_taggable
             group by grouping sets ((provider_name, service_name), (provider_name, sub_account_id))

@@ -1,12 +1,15 @@
 """Costs under the sidebar's filters, from fct_daily_costs: per-provider totals against the
-previous period, the daily series, services and accounts with their ranks, the rows as CSV."""
+previous period, the daily series, services and accounts with their ranks, the rows as CSV.
+
+With a tag filter (`CostFilter.tagged`) the same queries read fct_cost_allocation instead,
+the rows of the chosen key's chosen values: that mart has every column the filters and the
+queries name, with fct_daily_costs' values (assert_fct_cost_allocation_reconciles), and
+holds the whole cost once per key, so one key's values are never added to another's. The
+mart is one of two literal names; the key and values are bound parameters.
+"""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
-import duckdb
 import pandas as pd
 import streamlit as st
 
@@ -14,33 +17,46 @@ from dashboard.data.connection import (
     CACHE_ENTRIES,
     CACHE_TTL,
     as_decimal,
-    bind_params,
+    copy_csv,
     query_frame,
     query_rows,
-    read_only_cursor,
 )
 from dashboard.data.serving import filter_options
-from dashboard.data.types import CostBasis, CostFilter, MartsUnavailable, ProviderTotal, Source
+from dashboard.data.types import CostBasis, CostFilter, ProviderTotal, Source
 
 # The scope part of every fct_daily_costs predicate: one reporting currency, the charges,
-# and the three optional allow-lists. Date ranges are added by the queries.
-_SCOPE = """
+# and the three optional allow-lists. Date ranges are added by the queries. The allocation
+# page filters fct_cost_allocation with it too (dashboard/data/allocation.py).
+SCOPE = """
     reporting_currency = $currency
     and ($charges = 'all' or charge_category = 'Usage')
     and (len($providers::varchar[]) = 0 or list_contains($providers::varchar[], provider_name))
     and (len($accounts::varchar[]) = 0 or list_contains($accounts::varchar[], sub_account_id))
     and (len($categories::varchar[]) = 0 or list_contains($categories::varchar[], service_category))
 """
-_PERIOD = f"charge_date between $start and $end and {_SCOPE}"
+_PERIOD = f"charge_date between $start and $end and {SCOPE}"
 # The period and the previous one of the same length, split with FILTER in the aggregates.
-_BOTH_PERIODS = f"charge_date between $previous_start and $end and {_SCOPE}"
+_BOTH_PERIODS = f"charge_date between $previous_start and $end and {SCOPE}"
+# The tag filter over fct_cost_allocation: the chosen values of the one chosen key.
+_TAGGED = """
+    allocation_key = $tag_key
+    and list_contains($tag_values::varchar[], allocation_value)
+"""
 
 # The chosen cost basis, always in the reporting currency (never billing currencies summed).
-_COST = """
+COST = """
     case when $basis = 'effective' then effective_cost_reporting else billed_cost_reporting end
 """
-_CURRENT = f"coalesce(sum({_COST}) filter (where charge_date >= $start), 0)"
-_PREVIOUS = f"coalesce(sum({_COST}) filter (where charge_date < $start), 0)"
+_CURRENT = f"coalesce(sum({COST}) filter (where charge_date >= $start), 0)"
+_PREVIOUS = f"coalesce(sum({COST}) filter (where charge_date < $start), 0)"
+
+
+def _rows(filters: CostFilter, predicate: str) -> str:
+    """`from <mart> where <predicate>`: fct_daily_costs, or with a tag filter the rows of the
+    chosen values of fct_cost_allocation (the same columns)."""
+    if filters.tagged:
+        return f"from marts.fct_cost_allocation where {predicate} and {_TAGGED}"
+    return f"from marts.fct_daily_costs where {predicate}"
 
 
 @st.cache_data(ttl=CACHE_TTL, max_entries=CACHE_ENTRIES, show_spinner=False)
@@ -52,8 +68,7 @@ def provider_totals(
         source,
         f"""
         select provider_name, {_CURRENT} as current_cost, {_PREVIOUS} as previous_cost
-        from marts.fct_daily_costs
-        where {_BOTH_PERIODS}
+        {_rows(filters, _BOTH_PERIODS)}
         group by provider_name
         order by provider_name
         """,
@@ -68,9 +83,8 @@ def daily_by_provider(source: Source, filters: CostFilter, basis: CostBasis) -> 
     return query_frame(
         source,
         f"""
-        select charge_date, provider_name, sum({_COST}) as cost
-        from marts.fct_daily_costs
-        where {_PERIOD}
+        select charge_date, provider_name, sum({COST}) as cost
+        {_rows(filters, _PERIOD)}
         group by charge_date, provider_name
         order by charge_date, provider_name
         """,
@@ -102,7 +116,8 @@ _COMPARED = """
 @st.cache_data(ttl=CACHE_TTL, max_entries=CACHE_ENTRIES, show_spinner=False)
 def service_costs(source: Source, filters: CostFilter, basis: CostBasis) -> pd.DataFrame:
     """Every service, category x cloud and category with cost in the period or the
-    previous one (same length, same filters), from one scan of fct_daily_costs.
+    previous one (same length, same filters), from one scan of fct_daily_costs (or of
+    fct_cost_allocation under a tag filter).
 
     `level` says which: 'service' (provider_name, service_name, service_category),
     'category_provider' (service_category, provider_name) or 'category'. Columns:
@@ -127,8 +142,7 @@ def service_costs(source: Source, filters: CostFilter, basis: CostBasis) -> pd.D
                 {_CURRENT} as current_cost,
                 {_PREVIOUS} as previous_cost,
                 count(*) filter (where charge_date >= $start) > 0 as has_current
-            from marts.fct_daily_costs
-            where {_BOTH_PERIODS}
+            {_rows(filters, _BOTH_PERIODS)}
             group by grouping sets (
                 (provider_name, service_name, service_category),
                 (service_category, provider_name),
@@ -161,8 +175,7 @@ def account_costs(source: Source, filters: CostFilter, basis: CostBasis) -> pd.D
                 {_CURRENT} as current_cost,
                 {_PREVIOUS} as previous_cost,
                 count(*) filter (where charge_date >= $start) as current_rows
-            from marts.fct_daily_costs
-            where {_BOTH_PERIODS}
+            {_rows(filters, _BOTH_PERIODS)}
             group by provider_name, sub_account_id, billing_currency
         ),
         items as (
@@ -235,33 +248,23 @@ def level(items: pd.DataFrame, name: str) -> pd.DataFrame:
     return items[items["level"] == name].sort_values("cost_rank").reset_index(drop=True)
 
 
-def daily_rows_sql() -> str:
+def daily_rows_sql(filters: CostFilter) -> str:
+    key = "cost_allocation_id" if filters.tagged else "daily_cost_id"
     return f"""
         select *
-        from marts.fct_daily_costs
-        where {_PERIOD}
-        order by charge_date, provider_name, sub_account_id, service_name, daily_cost_id
+        {_rows(filters, _PERIOD)}
+        order by charge_date, provider_name, sub_account_id, service_name, {key}
     """
 
 
 def daily_rows_csv(source: Source, filters: CostFilter) -> bytes:
-    """The fct_daily_costs rows in the filters, every column as stored, as CSV.
+    """The fct_daily_costs rows in the filters (with a tag filter: the fct_cost_allocation
+    rows of its values), every column as stored, as CSV.
 
     DuckDB writes the file itself (exact decimals, ISO dates) so that no row passes through
     pandas. Not cached: it runs when the download button is clicked.
     """
-    sql = daily_rows_sql()
-    with tempfile.TemporaryDirectory(prefix="finops_export_") as folder:
-        target = Path(folder) / "daily_costs.csv"
-        try:
-            with read_only_cursor(source) as con:
-                con.execute(
-                    f"copy ({sql}) to '{target}' (header, delimiter ',')",
-                    bind_params(sql, filters.params()),
-                )
-        except duckdb.CatalogException as exc:
-            raise MartsUnavailable(source.path) from exc
-        return target.read_bytes()
+    return copy_csv(source, daily_rows_sql(filters), filters.params(), "daily_costs")
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:

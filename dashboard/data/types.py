@@ -43,6 +43,11 @@ class CostFilter:
     every charge category, so credits and refunds are netted in; `usage`: charge_category
     Usage only) and the one reporting currency amounts are read in (rows in any other
     currency are never added in).
+
+    A tag filter (`tag_key` and at least one of its `tag_values`, `(unallocated)` among
+    them) reads the same filters over fct_cost_allocation instead: the cost of those values
+    of that one key (every key there holds the whole cost once). Marts without tags cannot
+    apply it; the pages say so where they show them.
     """
 
     start: date
@@ -52,6 +57,18 @@ class CostFilter:
     accounts: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     charges: Charges = "all"
+    tag_key: str | None = None
+    tag_values: tuple[str, ...] = ()
+
+    @property
+    def tagged(self) -> bool:
+        """A tag filter is set: a key and at least one of its values."""
+        return self.tag_key is not None and bool(self.tag_values)
+
+    @property
+    def tag_label(self) -> str:
+        """`team: web, data` for the tag filter; empty without one."""
+        return f"{self.tag_key}: {', '.join(self.tag_values)}" if self.tagged else ""
 
     @property
     def days(self) -> int:
@@ -83,6 +100,8 @@ class CostFilter:
             "providers": list(self.providers),
             "accounts": list(self.accounts),
             "categories": list(self.categories),
+            "tag_key": self.tag_key,
+            "tag_values": list(self.tag_values),
         }
 
 

@@ -12,7 +12,8 @@
     warehouse when the model is compiled (so the filter is a constant DuckDB pushes down to
     the raw scans), '9999-12-31' when no load finished since (nothing to rebuild), none when
     the whole model is rebuilt: a full build, or a table without the watermark column (built
-    before it existed).
+    before it existed) or without another column the model's yml declares (built by an older
+    version: on_schema_change appends the column, and every day is rebuilt to fill it).
 
     delete_days_to_rebuild(ledger): the DuckDB pre-hook (delete+insert): delete those days, so
     a day a reload emptied disappears too.
@@ -33,6 +34,12 @@
     {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
     {%- if watermark_column not in columns -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {#- a table an older version built without a column the model now declares (a new grain
+        column, e.g.): rebuilt whole, so no day keeps it null (on_schema_change appends it) -#}
+    {%- set declared = model['columns'].keys() | map('lower') | list -%}
+    {%- if declared | reject('in', columns) | list -%}
         {{ return(none) }}
     {%- endif -%}
     {%- if fingerprint is not none -%}

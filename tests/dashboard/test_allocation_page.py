@@ -12,6 +12,10 @@ every figure worked out by hand in tests/dbt/test_allocation.py):
 
 Expected values are computed with plain SQL over the same serving file, never with
 `dashboard.data`, and the hand-computed figures are checked beside them.
+
+The sidebar's tag filter is tested here too, on the same marts: the Overview, Services and
+categories and Accounts pages under a key's values against fct_cost_allocation, and the
+captions of the pages it does not apply to.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from marts_sql import CENT, query
+from marts_sql import CENT, Selection, query, where
 from streamlit.testing.v1 import AppTest
 from test_app import APP, chart
 from test_app import downloads as downloads  # the fixture, registered here for pytest
+from test_app import table as page_table
 
 PAGE = "app_pages/allocation.py"
 DAY = date(2026, 1, 10)  # the tagged export's day
@@ -40,18 +45,37 @@ MICRO = 1e-6
 # ---------------------------------------------------------------- helpers
 
 
-def open_page(key: str = "team", basis: str | None = None, **filters: Any) -> AppTest:
-    """The app on the allocation page with the key chosen, after setting sidebar filters by
-    key (`providers=[...]`, `period=(start, end)`) and the cost basis."""
+def open_app(
+    page: str,
+    basis: str | None = None,
+    charges: str | None = None,
+    tag: tuple[str, list[str]] | None = None,
+    **filters: Any,
+) -> AppTest:
+    """The app on `page` after setting sidebar filters by key (`providers=[...]`,
+    `period=(start, end)`), the cost basis, the charges and the tag filter (key, values)."""
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]
-    at.switch_page(PAGE).run()
+    at.switch_page(page).run()
     for name, value in filters.items():
         widget = at.date_input if name == "period" else at.multiselect
         widget(key=f"filter_{name}").set_value(value)
     if basis:
         at.radio(key="filter_cost_basis").set_value(basis)
+    if charges:
+        at.radio(key="filter_charges").set_value(charges)
+    if tag:  # the values offered are the chosen key's
+        at.selectbox(key="filter_tag_key").set_value(tag[0]).run()
+        at.multiselect(key="filter_tag_values").set_value(tag[1])
     at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def open_page(key: str = "team", basis: str | None = None, **filters: Any) -> AppTest:
+    """The app on the allocation page with the key chosen, after setting sidebar filters by
+    key (`providers=[...]`, `period=(start, end)`, `charges="usage"`) and the cost basis."""
+    at = open_app(PAGE, basis, **filters)
     at.selectbox(key="allocation_key").set_value(key).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.header[0].value == "Allocation"
@@ -448,29 +472,47 @@ def test_without_keys_the_page_says_how_and_shows_cost_by_account(
     assert chart(at, "chart_allocation_accounts").data
 
 
-def test_an_older_serving_copy_without_the_allocation_marts(
-    serving_copy: Callable[..., Path],
+@pytest.mark.parametrize(
+    "statements",
+    [
+        pytest.param(
+            (
+                "drop table marts.fct_allocation_chargeback",
+                "drop table marts.fct_allocation_kpis",
+                "drop table marts.fct_cost_allocation",
+            ),
+            id="before the allocation marts",
+        ),
+        pytest.param(
+            (
+                "alter table marts.fct_cost_allocation drop column charge_category",
+                "alter table marts.fct_cost_allocation drop column service_category",
+            ),
+            id="before their charge and service category",
+        ),
+    ],
+)
+def test_an_older_serving_copy_of_the_allocation_marts(
+    serving_copy: Callable[..., Path], statements: tuple[str, ...]
 ) -> None:
-    # GIVEN marts published before the allocation marts existed
-    copy = serving_copy(
-        "drop table marts.fct_allocation_chargeback",
-        "drop table marts.fct_allocation_kpis",
-        "drop table marts.fct_cost_allocation",
-    )
+    # GIVEN marts published before the allocation marts existed, or had the filter columns
+    copy = serving_copy(*statements)
 
     # WHEN the page is opened, THEN it says they are missing and shows cost by account
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.switch_page(PAGE).run()
     assert not at.exception, [e.value for e in at.exception]
     assert [i.value for i in at.info] == [
-        "This serving copy has no allocation marts yet: run the pipeline. Until then, the "
-        "showback by account."
+        "This serving copy has no allocation marts yet (or older ones): run the pipeline. "
+        "Until then, the showback by account."
     ]
     [(total,)] = query(
         copy, "select sum(billed_cost_reporting) from marts.fct_daily_costs"
     )  # one month of data or so: the default period holds it all
     accounts = table(at, "sub_account_id", "current_cost")
     assert accounts["current_cost"].sum() == pytest.approx(float(total), abs=MICRO)
+    # AND the sidebar offers no tag filter it could not apply
+    assert "filter_tag_key" not in [w.key for w in at.selectbox]
 
 
 def test_the_category_filter_applies_by_the_services_category(dashboard_env: Path) -> None:
@@ -486,3 +528,238 @@ def test_the_category_filter_applies_by_the_services_category(dashboard_env: Pat
     assert table(at, "service_name", "untagged_cost")["service_name"].tolist() == [
         "Amazon Simple Storage Service"
     ]
+
+
+def test_the_charges_filter_applies(dashboard_env: Path) -> None:
+    # GIVEN AWS on 2026-01-10, key `team`, billed: 160 with the savings plan's purchase (100,
+    # platform by the account map); the usage is EC2 40 (web), S3 20 (the shared rule), and
+    # the covered and unused usage billed 0
+    sel = Selection(DAY, DAY, providers=("AWS",), charges="usage")
+    clause, params = where(sel)
+    expected = dict(
+        query(
+            dashboard_env,
+            f"""select allocation_value, sum(billed_cost_reporting)
+                from marts.fct_cost_allocation
+                where allocation_key = 'team' and {clause} group by all""",
+            params,
+        )
+    )
+    assert expected == {
+        "web": Decimal("58.1818181818"),
+        "data": Decimal("1.8181818182"),
+        "platform": Decimal(0),
+    }
+
+    # WHEN the page shows `team` with usage only
+    at = open_page("team", providers=["AWS"], period=(DAY, DAY), charges="usage")
+
+    # THEN the purchase is left out: 60, no longer 160, and each value is its usage
+    assert metrics(at)["Total cost"][0] == "USD 60.00"
+    showback = table(at, "allocation_value", "share_pct").set_index("allocation_value")
+    assert showback["cost"].to_dict() == pytest.approx(
+        {k: float(v) for k, v in expected.items()}, abs=MICRO
+    )
+    assert "usage only" in at.caption[0].value
+
+
+# ---------------------------------------------------------------- the sidebar's tag filter
+
+
+def tagged(
+    serving: Path, sel: Selection, key: str, values: list[str], group: str
+) -> dict[tuple[Any, ...], Decimal]:
+    """{group values: Σ chosen cost} of fct_cost_allocation for a key's values under the
+    selection's filters (our own SQL: marts_sql's clause, whose columns both marts have)."""
+    clause, params = where(sel)
+    rows = query(
+        serving,
+        f"""select {group}, sum({sel.column}) from marts.fct_cost_allocation
+            where {clause} and allocation_key = ?
+              and allocation_value in ({", ".join("?" * len(values))})
+            group by all""",
+        [*params, key, *values],
+    )
+    return {tuple(keys): Decimal(cost) for *keys, cost in rows}
+
+
+def untagged(serving: Path, sel: Selection, group: str) -> dict[tuple[Any, ...], Decimal]:
+    """{group values: Σ chosen cost} of fct_daily_costs under the selection (our own SQL)."""
+    clause, params = where(sel)
+    rows = query(
+        serving,
+        f"""select {group}, sum({sel.column}) from marts.fct_daily_costs
+            where {clause} group by all""",
+        params,
+    )
+    return {tuple(keys): Decimal(cost) for *keys, cost in rows}
+
+
+def cost_pages(at: AppTest) -> dict[str, Any]:
+    """What the Overview, Services and categories and Accounts pages show, visited in turn:
+    the total and the cloud cards (text), the daily chart per cloud, and the services,
+    categories and accounts tables ({keys: cost})."""
+    shown: dict[str, Any] = {"cards": metrics(at)}
+    shown["daily"] = {t.name: float(sum(t.y)) for t in chart(at, "chart_daily").data}
+    for page, tables in (
+        ("services", {"services_table": ("provider_name", "service_name")}),
+        ("accounts", {"accounts_table": ("provider_name", "sub_account_id")}),
+    ):
+        at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        if page == "services":
+            tables["categories_table"] = ("service_category",)
+        for name, keys in tables.items():
+            rows = page_table(at, name)
+            shown[name] = {
+                tuple(row[k] for k in keys): row["current_cost"] for _, row in rows.iterrows()
+            }
+    return shown
+
+
+def assert_pages_show(shown: dict[str, Any], serving: Path, sel: Selection, costs: Any) -> None:
+    """The pages' figures equal `costs(serving, sel, group)` (tagged or untagged) per cloud,
+    service, category and account; the total to the cent."""
+    by_provider = costs(serving, sel, "provider_name")
+    assert shown["cards"]["Total cost"][0] == money(sum(by_provider.values()))
+    for (provider,), cost in by_provider.items():
+        assert shown["cards"][provider][0] == money(cost)
+    assert shown["daily"] == pytest.approx(
+        {p: float(c) for (p,), c in by_provider.items()}, abs=MICRO
+    )
+    for name, group in (
+        ("services_table", "provider_name, service_name"),
+        ("categories_table", "service_category"),
+        ("accounts_table", "provider_name, sub_account_id"),
+    ):
+        expected = {k: float(v) for k, v in costs(serving, sel, group).items()}
+        assert shown[name] == pytest.approx(expected, abs=MICRO), name
+
+
+@pytest.mark.parametrize(
+    ("key", "values", "sel"),
+    [
+        pytest.param("team", ["web"], Selection(DEC, DAY), id="team web, billed"),
+        pytest.param(
+            "team",
+            ["data", "(unallocated)"],
+            Selection(DEC, DAY, providers=("Azure",), basis="effective"),
+            id="team data and unallocated, Azure, effective",
+        ),
+        pytest.param(
+            "env",
+            ["prod", "dev"],
+            Selection(DEC, DAY, charges="usage"),
+            id="env prod and dev, usage only",
+        ),
+    ],
+)
+def test_the_tag_filter_shows_the_cost_of_its_values_on_the_cost_pages(
+    dashboard_env: Path,
+    downloads: dict[str, Callable[[], bytes]],
+    key: str,
+    values: list[str],
+    sel: Selection,
+) -> None:
+    # GIVEN the cost of the key's values in fct_cost_allocation, by our own SQL
+    def costs(serving: Path, s: Selection, group: str) -> dict[tuple[Any, ...], Decimal]:
+        return tagged(serving, s, key, values, group)
+
+    # WHEN the sidebar is set to the selection and the tag filter (the default period: both
+    # days of data)
+    at = open_app(
+        "app_pages/overview.py",
+        sel.basis,
+        sel.charges,
+        (key, values),
+        **({"providers": list(sel.providers)} if sel.providers else {}),
+    )
+
+    # THEN the page says so, and the daily-rows CSV is those values' allocation rows
+    assert f"tag filter **{key}: {', '.join(values)}**" in at.caption[0].value
+    [(count, billed)] = query(
+        dashboard_env,
+        f"""select count(*), sum(billed_cost_reporting) from marts.fct_cost_allocation
+            where {where(sel)[0]} and allocation_key = ?
+              and allocation_value in ({", ".join("?" * len(values))})""",
+        [*where(sel)[1], key, *values],
+    )
+    rows = read_csv(downloads[f"daily_costs_{DEC:%Y%m%d}_{DAY:%Y%m%d}.csv"])
+    assert len(rows) == count > 0
+    assert set(rows["allocation_key"]) == {key} and set(rows["allocation_value"]) <= set(values)
+    assert sum(Decimal(v) for v in rows["billed_cost_reporting"]) == billed
+    # AND the Overview's totals and daily chart, the Services, Categories and Accounts tables
+    # are those values' cost
+    assert_pages_show(cost_pages(at), dashboard_env, sel, costs)
+
+
+def test_the_tag_filter_by_hand(dashboard_env: Path) -> None:
+    # WHEN the tag filter is team = web, AWS, billed, both days
+    at = open_app("app_pages/overview.py", tag=("team", ["web"]), providers=["AWS"])
+
+    # THEN December's 65 (EC2's pod 60, Lambda 5) and January's 58.18 (EC2 40 by tag, S3
+    # 18.18 by the shared-storage rule)
+    assert metrics(at)["Total cost"][0] == "USD 123.18"
+    shown = cost_pages(at)
+    assert shown["services_table"] == pytest.approx(
+        {
+            ("AWS", "Amazon Elastic Compute Cloud"): 100.0,
+            ("AWS", "AWS Lambda"): 5.0,
+            ("AWS", "Amazon Simple Storage Service"): 18.1818181818,
+        },
+        abs=MICRO,
+    )
+    assert shown["categories_table"] == pytest.approx(
+        {("Compute",): 105.0, ("Storage",): 18.1818181818}, abs=MICRO
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "basis"), [("team", "billed"), ("env", "effective")], ids=["team", "env, effective"]
+)
+def test_every_value_of_a_key_together_is_the_unfiltered_page(
+    dashboard_env: Path, key: str, basis: str
+) -> None:
+    # GIVEN every value of the key
+    values = [v for (v,) in query(
+        dashboard_env,
+        "select distinct allocation_value from marts.fct_cost_allocation "
+        "where allocation_key = ? order by all",
+        [key],
+    )]  # fmt: skip
+    sel = Selection(DEC, DAY, basis=basis)
+
+    # WHEN the pages are shown with all of them, and without a tag filter
+    with_all = cost_pages(open_app("app_pages/overview.py", basis, tag=(key, values)))
+    without = cost_pages(open_app("app_pages/overview.py", basis))
+
+    # THEN they show the same figures: fct_daily_costs', to the cent
+    assert_pages_show(with_all, dashboard_env, sel, untagged)
+    assert_pages_show(without, dashboard_env, sel, untagged)
+    assert with_all["cards"] == without["cards"]
+
+
+@pytest.mark.parametrize(
+    ("page", "count"),
+    [
+        pytest.param("app_pages/overview.py", 2, id="overview: anomaly count and movers"),
+        pytest.param("app_pages/anomalies.py", 1, id="anomalies"),
+        pytest.param("app_pages/forecast.py", 1, id="forecast"),
+        pytest.param("app_pages/freshness.py", 1, id="freshness"),
+        pytest.param("app_pages/commitments.py", 1, id="commitments"),
+        pytest.param(PAGE, 1, id="allocation"),
+    ],
+)
+def test_pages_without_tags_say_the_tag_filter_does_not_apply(
+    dashboard_env: Path, page: str, count: int
+) -> None:
+    # WHEN the tag filter team = web is set on a page whose marts have no tags
+    at = open_app(page, tag=("team", ["web"]))
+
+    # THEN a caption says it does not apply there
+    notes = [c.value for c in at.caption if "The tag filter (team: web) does not apply" in c.value]
+    assert len(notes) == count, [c.value for c in at.caption]
+
+    # WHEN a key is chosen without values, THEN there is no tag filter and no such caption
+    at.multiselect(key="filter_tag_values").set_value([]).run()
+    assert not [c for c in at.caption if "tag filter" in c.value]

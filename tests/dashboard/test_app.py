@@ -317,6 +317,22 @@ def test_usage_only_leaves_out_credits_tax_and_purchases(dashboard_env: Path, fa
     assert abs((net - usage) - Decimal(others)) <= CENT
 
 
+def test_no_tag_filter_without_allocation_rows(dashboard_env: Path, facts: Facts) -> None:
+    # GIVEN marts built without FINOPS_ALLOCATION_TAGS: the allocation marts hold no row
+    [(rows,)] = query(dashboard_env, "select count(*) from marts.fct_cost_allocation")
+    assert rows == 0
+
+    # WHEN the dashboard is opened
+    at = run_app()
+
+    # THEN the sidebar has no tag widgets, and the page is the unfiltered one
+    assert "filter_tag_key" not in [w.key for w in at.selectbox]
+    assert "filter_tag_values" not in [w.key for w in at.multiselect]
+    assert not [c for c in at.caption if "tag filter" in c.value]
+    total = sql.total(dashboard_env, facts.default)
+    assert money(metric(at, "Total cost"), facts.currency) == total.quantize(CENT)
+
+
 def test_trend_compares_with_the_previous_period(dashboard_env: Path, facts: Facts) -> None:
     # GIVEN a 7-day period whose previous 7 days are inside the data
     sel = Selection(facts.last - timedelta(days=6), facts.last)

@@ -85,17 +85,21 @@ def test_even_splits_and_a_zero_proportional_base_split_evenly_by_hand(allocatio
 
 
 def test_every_key_sums_to_the_daily_costs_to_the_cent(allocation_home: Path):
+    # per provider and currency, and per charge and service category: the dashboard's
+    # charges and category filters select the same cost in both marts
     db = allocation_home / "data" / "finops.duckdb"
+    grain = "provider_name, billing_currency, charge_category, service_category"
     daily = fetch(
         db,
-        "select provider_name, billing_currency, sum(billed_cost), sum(effective_cost) "
+        f"select {grain}, sum(billed_cost), sum(effective_cost) "
         "from marts.fct_daily_costs group by all order by all",
     )
+    assert ("AWS", "USD", "Purchase", "Compute", Decimal(100), Decimal(0)) in daily
     for key in ("team", "env"):
         assert (
             fetch(
                 db,
-                "select provider_name, billing_currency, sum(billed_cost), sum(effective_cost) "
+                f"select {grain}, sum(billed_cost), sum(effective_cost) "
                 "from marts.fct_cost_allocation where allocation_key = ? group by all order by all",
                 [key],
             )
@@ -123,6 +127,33 @@ def test_allocation_kpis_by_hand(allocation_home: Path):
     ]
 
 
+def dbt_build(home: Path, db: Path, work: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`dbt build *args` on the warehouse file `db` with the allocation configuration of the
+    run that built `home` (as the pipeline hands it to dbt), every test over all history."""
+    settings_env = {
+        "FINOPS_HOME": str(home),
+        "FINOPS_ALLOCATION_TAGS": KEYS,
+        "FINOPS_ALLOCATION_RULES": str(home / "allocation.yml"),
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in settings_env.items():
+            mp.setenv(name, value)
+        config = load_settings().allocation_config
+    env = {
+        **os.environ,
+        "FINOPS_DUCKDB_PATH": str(db),
+        "FINOPS_ALLOCATION_CONFIG": config,
+        "FINOPS_DBT_WINDOW_START": "",
+        "DO_NOT_TRACK": "1",
+    }
+    command = [
+        str(Path(sys.executable).parent / "dbt"), "build", *args,
+        "--project-dir", str(REPO_ROOT / "dbt_project"), "--profiles-dir", str(REPO_ROOT),
+        "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
+    ]  # fmt: skip
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
 def test_the_reconciliation_catches_a_cent_created_by_allocation(
     allocation_home: Path, tmp_path: Path
 ):
@@ -139,41 +170,81 @@ def test_the_reconciliation_catches_a_cent_created_by_allocation(
         con.close()
 
     # WHEN the reconciliation test runs with the run's allocation configuration
-    settings_env = {
-        "FINOPS_HOME": str(allocation_home),
-        "FINOPS_ALLOCATION_TAGS": KEYS,
-        "FINOPS_ALLOCATION_RULES": str(allocation_home / "allocation.yml"),
-    }
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in settings_env.items():
-            mp.setenv(name, value)
-        config = load_settings().allocation_config
-    env = {
-        **os.environ,
-        "FINOPS_DUCKDB_PATH": str(tampered),
-        "FINOPS_ALLOCATION_CONFIG": config,
-        "FINOPS_DBT_WINDOW_START": "",
-        "DO_NOT_TRACK": "1",
-    }
-    command = [
-        str(Path(sys.executable).parent / "dbt"), "build",
-        "--select", "assert_fct_cost_allocation_reconciles", "--store-failures",
-        "--project-dir", str(REPO_ROOT / "dbt_project"), "--profiles-dir", str(REPO_ROOT),
-        "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
-    ]  # fmt: skip
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    done = dbt_build(
+        allocation_home,
+        tampered,
+        tmp_path,
+        "--select",
+        "assert_fct_cost_allocation_reconciles",
+        "--store-failures",
+    )
 
-    # THEN it fails and names the key, provider, currency and the day (and the total)
+    # THEN it fails and names the key, provider, currency, categories and the day (and the
+    # total)
     assert done.returncode != 0, done.stdout[-3000:]
     assert "Failure in test assert_fct_cost_allocation_reconciles" in done.stdout
     assert fetch(
         tampered,
-        "select allocation_key, provider_name, billing_currency, charge_day, billed_difference "
+        "select allocation_key, provider_name, billing_currency, charge_category, "
+        "service_category, charge_day, billed_difference "
         "from dbt_test__audit.assert_fct_cost_allocation_reconciles order by charge_day",
     ) == [
-        ("env", "AWS", "USD", "2026-01-10", Decimal("0.01")),
-        ("env", "AWS", "USD", "all", Decimal("0.01")),
+        ("env", "AWS", "USD", "Purchase", "Compute", "2026-01-10", Decimal("0.01")),
+        ("env", "AWS", "USD", "Purchase", "Compute", "all", Decimal("0.01")),
     ]
+
+
+# Every column of fct_cost_allocation but the watermark (when a row was built), in one order
+ALLOCATION_ROWS = (
+    "select cost_allocation_id, charge_date, provider_name, billing_account_id, sub_account_id, "
+    "service_name, service_category, charge_category, billing_currency, allocation_key, "
+    "allocation_value, allocation_method, is_taggable, billed_cost, effective_cost, "
+    "reporting_currency, fx_rate, billed_cost_reporting, effective_cost_reporting, "
+    "x_config_fingerprint from marts.fct_cost_allocation order by cost_allocation_id"
+)
+
+
+def test_a_warehouse_built_before_the_category_columns_gets_them_on_the_next_build(
+    allocation_home: Path, tmp_path: Path
+):
+    # GIVEN a copy of the warehouse as the previous version built it: the allocation tables
+    # without service_category (and the mart without charge_category), same configuration
+    built = allocation_home / "data" / "finops.duckdb"
+    older = tmp_path / "older.duckdb"
+    shutil.copyfile(built, older)
+    con = duckdb.connect(str(older))
+    try:
+        for table, column in (
+            ("intermediate.int_cost_allocation_split", "service_category"),
+            ("marts.fct_cost_allocation", "service_category"),
+            ("marts.fct_cost_allocation", "charge_category"),
+        ):
+            con.execute(f"alter table {table} drop column {column}")
+    finally:
+        con.close()
+
+    # WHEN the next build runs, no load having finished since (by the loads, no day to
+    # rebuild)
+    done = dbt_build(
+        allocation_home,
+        older,
+        tmp_path,
+        "--select",
+        "int_cost_allocation_split",
+        "fct_cost_allocation",
+        "--exclude-resource-type",
+        "unit_test",
+    )
+
+    # THEN it passes, the reconciliation by charge and service category among its tests
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "assert_fct_cost_allocation_reconciles" in done.stdout
+    # ... every day was rebuilt with the new columns: the rows are the fresh build's
+    assert fetch(older, ALLOCATION_ROWS) == fetch(built, ALLOCATION_ROWS)
+    assert fetch(
+        older,
+        "select count(*) from intermediate.int_cost_allocation_split where service_category is null",
+    ) == [(0,)]
 
 
 def test_a_focus_1_3_split_charge_is_allocated_by_its_pods_tags_and_counted_once(

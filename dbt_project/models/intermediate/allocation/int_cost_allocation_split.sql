@@ -19,14 +19,17 @@
 -- (tests/marts/assert_fct_cost_allocation_reconciles.sql proves it per key against
 -- fct_daily_costs).
 --
--- Grain: day x provider x billing account x sub account x service x charge category x
--- taggable x billing currency x key x value x method. Taggable: not tax, credits,
+-- Grain: day x provider x billing account x sub account x service x service category x
+-- charge category x taggable x billing currency x key x value x method; the service
+-- category is the one fct_daily_costs gives the row, so the dashboard's category and
+-- charges filters select the same cost in both marts. Taggable: not tax, credits,
 -- commitment purchases or unused commitments (Cost Explorer's SavingsPlanRecurringFee /
 -- RIFee, Azure's UnusedReservation / UnusedSavingsPlan, FOCUS rows with
 -- CommitmentDiscountStatus Unused): nobody can tag those.
 -- Incremental on charge_date like its input; the configuration's fingerprint is stored in
--- x_config_fingerprint, and another configuration rebuilds every day
--- (macros/delete_days_to_rebuild.sql). Without keys the model holds no row.
+-- x_config_fingerprint, and another configuration rebuilds every day, as does a table an
+-- older version built without a column of the model (macros/delete_days_to_rebuild.sql).
+-- Without keys the model holds no row.
 {%- set allocation = allocation_config() %}
 {%- set keys = allocation['keys'] %}
 {%- set rules = allocation['rules'] | sort(attribute='order') %}
@@ -34,7 +37,12 @@
 {{ config(**incremental_by_day(fingerprint=fingerprint)) }}
 {%- set grain = [
     'charge_date', 'provider_name', 'billing_account_id', 'sub_account_id', 'service_name',
-    'charge_category', 'is_taggable', 'billing_currency',
+    'service_category', 'charge_category', 'is_taggable', 'billing_currency',
+] %}
+{#- fct_daily_costs' grain, over which that mart takes the max service category -#}
+{%- set daily_grain = [
+    'charge_date', 'provider_name', 'sub_account_id', 'service_name', 'region_id',
+    'charge_category', 'charge_class', 'billing_currency',
 ] %}
 {%- set cut_grain = [
     'charge_date', 'provider_name', 'sub_account_id', 'service_name', 'billing_currency',
@@ -50,9 +58,21 @@ costs as (
     {{ rebuilt_days_filter(ref('stg_finops__load_ledger'), fingerprint=fingerprint) }}
 ),
 
+-- the service category fct_daily_costs gives the row (the max over its daily grain, which
+-- may hold several), so a category selects the same cost in both marts
 classified as (
     select
-        *,
+        charge_date,
+        provider_name,
+        billing_account_id,
+        sub_account_id,
+        service_name,
+        max(service_category) over (partition by {{ daily_grain | join(', ') }}) as service_category,
+        charge_category,
+        billing_currency,
+        x_allocation_tags,
+        billed_cost,
+        effective_cost,
         charge_category not in ('Tax', 'Credit', 'Purchase')
         and x_charge_type not in (
             {%- for charge_type in untaggable_charge_types %}

@@ -2,11 +2,14 @@
 -- each part given a value of the key by a shared-cost rule, the row's tag, the key's account
 -- map, or `(unallocated)` (int_cost_allocation_split; docs/allocation.md), in the billing
 -- and the reporting currency. Per key, the values sum to fct_daily_costs of the same day,
--- provider and currency to the cent (assert_fct_cost_allocation_reconciles). Without keys
--- the mart holds no row.
+-- provider, currency, charge category and service category to the cent
+-- (assert_fct_cost_allocation_reconciles): the columns the dashboard filters fct_daily_costs
+-- by are here too, with the same values, so its tag filter selects from this mart instead.
+-- Without keys the mart holds no row.
 --
 -- Incremental on charge_date like fct_daily_costs; the allocation configuration's
--- fingerprint (x_config_fingerprint) rebuilds every day when the configuration changes.
+-- fingerprint (x_config_fingerprint) rebuilds every day when the configuration changes, and
+-- so does a table an older version built without a column of the mart.
 {%- set fingerprint = allocation_fingerprint() %}
 {{ config(**incremental_by_day(fingerprint=fingerprint)) }}
 with
@@ -26,6 +29,8 @@ daily as (
         provider_name,
         sub_account_id,
         service_name,
+        service_category,
+        charge_category,
         billing_currency,
         allocation_key,
         allocation_value,
@@ -40,6 +45,8 @@ daily as (
         provider_name,
         sub_account_id,
         service_name,
+        service_category,
+        charge_category,
         billing_currency,
         allocation_key,
         allocation_value,
@@ -54,14 +61,17 @@ converted as (
 final as (
     select
         cast({{ surrogate_key([
-            'charge_date', 'provider_name', 'sub_account_id', 'service_name', 'billing_currency',
-            'allocation_key', 'allocation_value', 'allocation_method', 'is_taggable',
+            'charge_date', 'provider_name', 'sub_account_id', 'service_name', 'service_category',
+            'charge_category', 'billing_currency', 'allocation_key', 'allocation_value',
+            'allocation_method', 'is_taggable',
         ]) }} as string) as cost_allocation_id,
         cast(charge_date as date) as charge_date,
         cast(provider_name as string) as provider_name,
         cast(billing_account_id as string) as billing_account_id,
         cast(sub_account_id as string) as sub_account_id,
         cast(service_name as string) as service_name,
+        cast(service_category as string) as service_category,
+        cast(charge_category as string) as charge_category,
         cast(billing_currency as string) as billing_currency,
         cast(allocation_key as string) as allocation_key,
         cast(allocation_value as string) as allocation_value,
