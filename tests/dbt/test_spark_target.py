@@ -3,14 +3,17 @@
 One FINOPS_HOME, the FinOps Foundation's FOCUS sample imported by `finops run` (DuckDB build),
 then `finops spark`: the raw tables exported to Parquet, registered in Spark and every seed,
 model, unit test and data test built there (`dbt build --target spark`). Then AWS restates ten
-rows, the next `finops run` re-imports that billing period, and Spark rebuilds incrementally
-(insert_overwrite of the restated days). After each Spark build every mart read through Spark
-SQL must equal DuckDB's, row for row.
+rows, the next `finops run` re-imports that billing period, and Spark rebuilds its incremental
+models (insert_overwrite of the restated days). Then, read through Spark SQL in one session,
+every table mart (as build 1 wrote it; build 2 does not reach them) must equal DuckDB's after
+its first run, and every incremental model DuckDB's after the restatement, row for row.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,10 +34,12 @@ from pipelines.exports import MART_TABLES
 FINOPS = str(Path(sys.executable).with_name("finops"))
 RUN_DATES = (date(2026, 7, 1), date(2026, 7, 2))
 # Columns that record when something was built or run, not what was computed.
-NOT_COMPARED = {"fct_daily_costs": {"_loaded_through"}, "fct_cost_allocation": {"_loaded_through"}}
+NOT_COMPARED = {"_loaded_through"}
 # The sample's tags allocate its costs (issue #18): the allocation models run with keys on
 # both engines (JSON members read by `json_text`, splits, FX) and are compared like the rest.
 ALLOCATION_TAGS = "environment,CostCenter"
+# The second Spark build's selection: the incremental models and the views they read
+INCREMENTAL = "+config.materialized:incremental"
 
 
 def home_env(home: Path) -> dict[str, str]:
@@ -60,34 +65,48 @@ def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def duckdb_rows(home: Path, sqls: list[str]) -> list[list[list]]:
-    con = duckdb.connect(str(home / "data" / "finops.duckdb"), read_only=True)
+def duckdb_rows(warehouse: Path, sqls: list[str]) -> list[list[list]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
     try:
         return [[[plain(v) for v in row] for row in con.execute(sql).fetchall()] for sql in sqls]
     finally:
         con.close()
 
 
-def mart_queries(home: Path) -> dict[str, str]:
-    """Per mart: every compared column, sorted the same way by both engines."""
-    con = duckdb.connect(str(home / "data" / "finops.duckdb"), read_only=True)
+def relation_queries(warehouse: Path, relations: list[tuple[str, str]]) -> dict[str, str]:
+    """Per relation ("schema.table"): every compared column, sorted the same way by both
+    engines (the columns DuckDB's table has; Spark's must have them too)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
     try:
         queries = {}
-        for table in MART_TABLES:
+        for schema, table in relations:
             columns = [
                 name
                 for (name,) in con.execute(
                     "select column_name from information_schema.columns "
-                    "where table_schema = 'marts' and table_name = ? order by ordinal_position",
-                    [table],
+                    "where table_schema = ? and table_name = ? order by ordinal_position",
+                    [schema, table],
                 ).fetchall()
-                if name not in NOT_COMPARED.get(table, set())
+                if name not in NOT_COMPARED
             ]
+            assert columns, f"{schema}.{table} is not in DuckDB's warehouse"
             listed = ", ".join(columns)
-            queries[table] = f"select {listed} from marts.{table} order by {listed}"
+            queries[f"{schema}.{table}"] = (
+                f"select {listed} from {schema}.{table} order by {listed}"
+            )
         return queries
     finally:
         con.close()
+
+
+def incremental_models(spark_dir: Path) -> list[tuple[str, str]]:
+    """(schema, table) of every incremental model, from the Spark build's manifest."""
+    manifest = json.loads((spark_dir / "dbt" / "target" / "manifest.json").read_text())
+    return sorted(
+        (node["schema"], node["alias"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+    )
 
 
 # Per provider and currency, the daily costs' totals: read by both engines after the restatement
@@ -112,40 +131,65 @@ def spark_builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     first_run = run_cli(home, "run", "--date", RUN_DATES[0].isoformat())
     assert first_run.returncode == 0, first_run.stdout[-3000:] + first_run.stderr[-3000:]
 
+    # DuckDB's warehouse as the first Spark build read it (the Spark marts that the second
+    # build leaves alone are compared with it)
+    warehouse = home / "data" / "finops.duckdb"
+    first_state = home / "first_run.duckdb"
+    shutil.copyfile(warehouse, first_state)
+    assert not warehouse.with_name("finops.duckdb.wal").exists()  # nothing left out of the copy
+
     # build 1: the whole project on Spark through the CLI, every test included
     spark_cli = run_cli(home, "spark")
     assert spark_cli.returncode == 0, spark_cli.stdout[-3000:] + spark_cli.stderr[-5000:]
     spark_dir = home / "data" / "spark"
-    queries = mart_queries(home)
-    sqls = list(queries.values())
-    state_1 = {
-        "spark": dict(zip(queries, query(spark_dir, sqls), strict=True)),
-        "duckdb": dict(zip(queries, duckdb_rows(home, sqls), strict=True)),
-    }
 
     # AWS restates ten rows; the next daily run re-imports that period (DuckDB incremental)
     restated = altered_copy(export / "focus_sample.csv", restate_ten_aws_rows)
     second_run = run_cli(home, "run", "--date", RUN_DATES[1].isoformat())
     assert second_run.returncode == 0, second_run.stdout[-3000:] + second_run.stderr[-3000:]
 
-    # build 2: the models only (their tests ran in build 1), fct_daily_costs incremental
+    # build 2: the incremental models (and the views and tables they read) only - what a
+    # restatement reaches through insert_overwrite of its days; their tests ran in build 1.
+    # The table marts are downstream of them, so build 2 leaves them as build 1 wrote them.
     env = home_env(home)
     with pytest.MonkeyPatch.context() as mp:
         for name in [n for n in os.environ if n.startswith("FINOPS_")]:
             mp.delenv(name)
         for name, value in env.items():
             mp.setenv(name, value)
-        rebuilt = spark.build(load_settings(), ["run"])
-    # one Spark session (a JVM start) reads every mart, the partitions and the totals
-    *spark_marts, partitions, totals = query(
-        spark_dir, [*sqls, "show partitions marts.fct_daily_costs", TOTALS_SQL]
+        rebuilt = spark.build(load_settings(), ["run", "--select", INCREMENTAL])
+    incremental_relations = incremental_models(spark_dir)
+    built_once = relation_queries(
+        first_state,
+        [("marts", t) for t in MART_TABLES if ("marts", t) not in incremental_relations],
     )
+    incremental = relation_queries(warehouse, incremental_relations)
+    # one Spark session (a JVM start) reads every mart and incremental model, the daily
+    # mart's partitions and its totals
+    *spark_rows, partitions, totals = query(
+        spark_dir,
+        [
+            *built_once.values(),
+            *incremental.values(),
+            "show partitions marts.fct_daily_costs",
+            TOTALS_SQL,
+        ],
+    )
+    state_1 = {
+        "spark": dict(zip(built_once, spark_rows[: len(built_once)], strict=True)),
+        "duckdb": dict(
+            zip(built_once, duckdb_rows(first_state, list(built_once.values())), strict=True)
+        ),
+    }
     state_2 = {
-        "spark": dict(zip(queries, spark_marts, strict=True)),
-        "duckdb": dict(zip(queries, duckdb_rows(home, sqls), strict=True)),
+        "spark": dict(zip(incremental, spark_rows[len(built_once) :], strict=True)),
+        "duckdb": dict(
+            zip(incremental, duckdb_rows(warehouse, list(incremental.values())), strict=True)
+        ),
     }
     yield {
         "home": home,
+        "warehouse": warehouse,
         "spark_cli": spark_cli,
         "state_1": state_1,
         "state_2": state_2,
@@ -193,18 +237,35 @@ def test_finops_spark_builds_every_node_of_the_project(spark_builds: dict):
     assert counts["pass"] > 150 and counts["success"] >= 30, counts
 
 
-@pytest.mark.parametrize("state", ["state_1", "state_2"])
-def test_every_mart_on_spark_equals_duckdb_row_for_row(spark_builds: dict, state: str):
-    # GIVEN the marts of both engines after the first build, and after the restatement
-    marts = spark_builds[state]
+def test_every_mart_on_spark_equals_duckdb_row_for_row(spark_builds: dict):
+    # GIVEN the table marts as the first Spark build wrote them, and DuckDB's as its first run
+    # built them (the incremental marts: in the next test, after the restatement)
+    marts = spark_builds["state_1"]
+    tables = {f"marts.{table}" for table in MART_TABLES} - set(spark_builds["state_2"]["duckdb"])
+    assert set(marts["duckdb"]) == tables and "marts.fct_cost_kpis" in tables
     # THEN each mart holds the same rows (amounts to 6 decimals), and none is empty by accident
-    for table in MART_TABLES:
-        assert marts["spark"][table] == marts["duckdb"][table], table
-    assert len(marts["duckdb"]["fct_daily_costs"]) == 721
-    assert len(marts["duckdb"]["fct_cost_kpis"]) == 8
+    for relation in sorted(tables):
+        assert marts["spark"][relation] == marts["duckdb"][relation], relation
+    assert len(marts["duckdb"]["marts.fct_cost_kpis"]) == 8
+
+
+def test_after_the_restatement_every_incremental_model_on_spark_equals_duckdb(
+    spark_builds: dict,
+):
+    # GIVEN every incremental model of both engines after the restatement: DuckDB's daily
+    # build and Spark's insert_overwrite of the restated days' partitions
+    models = spark_builds["state_2"]
+    # THEN each holds the same rows - staging, intermediate and both incremental marts
+    assert len(models["duckdb"]) == 15 and {
+        "marts.fct_daily_costs",
+        "marts.fct_cost_allocation",
+    } <= set(models["duckdb"]), sorted(models["duckdb"])
+    for relation, rows in models["duckdb"].items():  # the API sources' models are empty here
+        assert models["spark"][relation] == rows, relation
+    assert len(models["duckdb"]["marts.fct_daily_costs"]) == 721
     # ... the sample's tags allocated: both keys, tagged values and the untagged rest, with
     # the charge and service categories of the costs (the dashboard's tag filter reads them)
-    allocation = marts["duckdb"]["fct_cost_allocation"]
+    allocation = models["duckdb"]["marts.fct_cost_allocation"]
     for value in ("environment", "CostCenter", "prod", "1234", "(unallocated)"):
         assert any(value in row for row in allocation), value
     for charge_category, service_category in (("Usage", "Networking"), ("Credit", "Compute")):
@@ -223,7 +284,7 @@ def test_spark_daily_costs_reconcile_with_the_file_to_the_cent(spark_builds: dic
         aws_before + Decimal("12.50")
     ).quantize(Decimal("0.01"))
     # ... and DuckDB's serving marts say the same
-    [duck] = duckdb_rows(spark_builds["home"], [TOTALS_SQL])
+    [duck] = duckdb_rows(spark_builds["warehouse"], [TOTALS_SQL])
     assert sorted(rows) == sorted(duck)
 
 
@@ -247,7 +308,7 @@ def test_spark_rebuild_is_incremental_by_daily_partition(spark_builds: dict):
     assert "insert overwrite table" in executed and "partition (charge_date)" in executed
     # ... and it holds one partition per day with costs, the same days as DuckDB's mart
     [days] = duckdb_rows(
-        spark_builds["home"],
+        spark_builds["warehouse"],
         ["select distinct charge_date from marts.fct_daily_costs order by charge_date"],
     )
     assert spark_builds["partitions"] == [f"charge_date={day}" for (day,) in days]
