@@ -253,11 +253,41 @@ class Estate:
             )
         return _link(pages, "discovery")
 
+    def _daily_pages(
+        self,
+        group_by: list[tuple[str, str]],
+        groups_of: Callable[[date], list[dict[str, Any]]],
+        label: str,
+    ) -> list[dict[str, Any]]:
+        """DAILY pages grouped by `group_by` ((Type, Key) pairs): every day of the window
+        listed, empty or not, with the groups `groups_of(day)`, `days_per_page` days a page."""
+        results = [
+            {
+                "TimePeriod": {
+                    "Start": day.isoformat(),
+                    "End": (day + timedelta(days=1)).isoformat(),
+                },
+                "Total": {},
+                "Groups": groups_of(day),
+                "Estimated": self.is_estimated(day),
+            }
+            for day in _days(self.start, self.end)
+        ]
+        pages = [
+            {
+                "GroupDefinitions": [{"Type": kind, "Key": key} for kind, key in group_by],
+                "ResultsByTime": chunk,
+                "DimensionValueAttributes": [],
+            }
+            for chunk in _chunks(results, self.days_per_page)
+        ]
+        return _link(pages, label)
+
     def pair_pages(self, account: str, record_type: str) -> list[dict[str, Any]]:
         """DAILY pages of one pair grouped by SERVICE, REGION; every day listed, empty or not."""
-        results = []
-        for day in _days(self.start, self.end):
-            groups = [
+
+        def groups_of(day: date) -> list[dict[str, Any]]:
+            return [
                 {
                     "Keys": [c.service, c.region],
                     "Metrics": {
@@ -269,29 +299,12 @@ class Estate:
                 for c in self.charges
                 if (c.day, c.account, c.record_type) == (day, account, record_type)
             ]
-            results.append(
-                {
-                    "TimePeriod": {
-                        "Start": day.isoformat(),
-                        "End": (day + timedelta(days=1)).isoformat(),
-                    },
-                    "Total": {},
-                    "Groups": groups,
-                    "Estimated": self.is_estimated(day),
-                }
-            )
-        pages = [
-            {
-                "GroupDefinitions": [
-                    {"Type": "DIMENSION", "Key": "SERVICE"},
-                    {"Type": "DIMENSION", "Key": "REGION"},
-                ],
-                "ResultsByTime": chunk,
-                "DimensionValueAttributes": [],
-            }
-            for chunk in _chunks(results, self.days_per_page)
-        ]
-        return _link(pages, f"{account}-{record_type}")
+
+        return self._daily_pages(
+            [("DIMENSION", "SERVICE"), ("DIMENSION", "REGION")],
+            groups_of,
+            f"{account}-{record_type}",
+        )
 
     @property
     def accounts(self) -> list[str]:
@@ -303,8 +316,8 @@ class Estate:
         keys `<key>$<value>`, `<key>$` for the costs without the tag (an empty value looks
         the same); every day listed, empty or not. Keys match case-sensitively, as in Cost
         Explorer."""
-        results = []
-        for day in _days(self.start, self.end):
+
+        def groups_of(day: date) -> list[dict[str, Any]]:
             totals: dict[tuple[str, str], list[Decimal]] = {}
             for c in self.charges:
                 if (c.day, c.account) == (day, account):
@@ -312,7 +325,7 @@ class Estate:
                     total = totals.setdefault((value, c.service), [Decimal(0), Decimal(0)])
                     total[0] += Decimal(c.unblended)
                     total[1] += Decimal(c.effective)
-            groups = [
+            return [
                 {
                     "Keys": [f"{key}${value}", service],
                     "Metrics": {
@@ -322,29 +335,10 @@ class Estate:
                 }
                 for (value, service), (unblended, amortized) in sorted(totals.items())
             ]
-            results.append(
-                {
-                    "TimePeriod": {
-                        "Start": day.isoformat(),
-                        "End": (day + timedelta(days=1)).isoformat(),
-                    },
-                    "Total": {},
-                    "Groups": groups,
-                    "Estimated": self.is_estimated(day),
-                }
-            )
-        pages = [
-            {
-                "GroupDefinitions": [
-                    {"Type": "TAG", "Key": key},
-                    {"Type": "DIMENSION", "Key": "SERVICE"},
-                ],
-                "ResultsByTime": chunk,
-                "DimensionValueAttributes": [],
-            }
-            for chunk in _chunks(results, self.days_per_page)
-        ]
-        return _link(pages, f"tag-{key}-{account}")
+
+        return self._daily_pages(
+            [("TAG", key), ("DIMENSION", "SERVICE")], groups_of, f"tag-{key}-{account}"
+        )
 
     def answers(self) -> list[dict[str, Any]]:
         """Every page the loader will ask for, in the order it asks."""

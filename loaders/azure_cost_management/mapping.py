@@ -363,6 +363,26 @@ def _checked_rows(properties: Mapping[str, Any]) -> Iterator[tuple[int, list[Any
         yield index, values
 
 
+def _grouped_columns(
+    properties: Mapping[str, Any], answer: str, *grouped: str
+) -> tuple[dict[str, int], str, int | None]:
+    """The columns of a commitment or tag answer, each checked: positions by lower-cased
+    name, the cost column's name and the Currency column's position (None for CostUSD, in
+    USD whatever the currency column says). Every such answer has UsageDate, ServiceName
+    and its `grouped` columns; a missing one is a ValueError naming the `answer` kind."""
+    positions = _column_positions(properties)
+    cost_column = next((c for c in COST_COLUMNS if c.lower() in positions), None)
+    if cost_column is None:
+        raise ValueError(f"Query API result has none of the cost columns {COST_COLUMNS}")
+    for name in ("UsageDate", "ServiceName", *grouped):
+        if name.lower() not in positions:
+            raise ValueError(f"{answer} answer has no {name} column")
+    currency_at = None if cost_column == "CostUSD" else positions.get("currency")
+    if cost_column != "CostUSD" and currency_at is None:
+        raise ValueError("Query API result has no Currency column")
+    return positions, cost_column, currency_at
+
+
 def _cost_day_currency(
     index: int,
     values: Sequence[Any],
@@ -569,16 +589,7 @@ def commitment_rows(
     if subscription is None or charge_type is None:
         raise ValueError("fixed must give the SubscriptionId and ChargeType the query filtered on")
     properties = result_properties(result)
-    positions = _column_positions(properties)
-    cost_column = next((c for c in COST_COLUMNS if c.lower() in positions), None)
-    if cost_column is None:
-        raise ValueError(f"Query API result has none of the cost columns {COST_COLUMNS}")
-    for name in ("UsageDate", "ServiceName", breakdown):
-        if name.lower() not in positions:
-            raise ValueError(f"{breakdown} answer has no {name} column")
-    currency_at = None if cost_column == "CostUSD" else positions.get("currency")
-    if cost_column != "CostUSD" and currency_at is None:
-        raise ValueError("Query API result has no Currency column")
+    positions, cost_column, currency_at = _grouped_columns(properties, breakdown, breakdown)
     cost_at, date_at = positions[cost_column.lower()], positions["usagedate"]
     service_at, key_at = positions["servicename"], positions[breakdown.lower()]
     name_at = positions.get("benefitname")
@@ -676,16 +687,7 @@ def tag_rows(
     if subscription is None:
         raise ValueError("fixed must give the SubscriptionId the query filtered on")
     properties = result_properties(result)
-    positions = _column_positions(properties)
-    cost_column = next((c for c in COST_COLUMNS if c.lower() in positions), None)
-    if cost_column is None:
-        raise ValueError(f"Query API result has none of the cost columns {COST_COLUMNS}")
-    for name in ("UsageDate", "ServiceName", "TagKey", "TagValue"):
-        if name.lower() not in positions:
-            raise ValueError(f"tag answer has no {name} column")
-    currency_at = None if cost_column == "CostUSD" else positions.get("currency")
-    if cost_column != "CostUSD" and currency_at is None:
-        raise ValueError("Query API result has no Currency column")
+    positions, cost_column, currency_at = _grouped_columns(properties, "tag", "TagKey", "TagValue")
     cost_at, date_at = positions[cost_column.lower()], positions["usagedate"]
     service_at = positions["servicename"]
     key_at, value_at = positions["tagkey"], positions["tagvalue"]

@@ -15,6 +15,16 @@ from loaders.registry import SourceSpec
 if TYPE_CHECKING:
     from finops.settings import Settings
 
+# How every table of daily Query API / Cost Details rows is dated and attributed: UsageDate
+# as a yyyymmdd integer, the subscription as the sub account.
+_DAILY_ROWS = {
+    "date_column": "usage_date",
+    "charge_date_sql": "cast(strptime(cast(usage_date as varchar), '%Y%m%d') as date)",
+    "account_sql": "subscription_id",
+    "date_is_yyyymmdd": True,
+    "provider_name": "Azure",
+}
+
 # One row per Cost Management Query API result row. ActualCost (billed) and AmortizedCost
 # (effective) are separate queries; `query_type` says which one a row came from.
 AZURE_COST_MANAGEMENT = RawTable(
@@ -30,9 +40,7 @@ AZURE_COST_MANAGEMENT = RawTable(
         ("cost", AMOUNT_SQL + " not null", AMOUNT),
         ("currency", "varchar not null", pa.string()),
     ),
-    date_column="usage_date",
-    charge_date_sql="cast(strptime(cast(usage_date as varchar), '%Y%m%d') as date)",
-    account_sql="subscription_id",
+    **_DAILY_ROWS,
     measures=(
         CostMeasure("billed", "cost", "currency", "query_type = 'ActualCost'"),
         CostMeasure("effective", "cost", "currency", "query_type = 'AmortizedCost'"),
@@ -46,8 +54,6 @@ AZURE_COST_MANAGEMENT = RawTable(
         "charge_type",
         "currency",
     ),
-    date_is_yyyymmdd=True,
-    provider_name="Azure",
 )
 
 
@@ -74,9 +80,7 @@ AZURE_COMMITMENT_COSTS = RawTable(
         ("cost", AMOUNT_SQL + " not null", AMOUNT),
         ("currency", "varchar not null", pa.string()),
     ),
-    date_column="usage_date",
-    charge_date_sql="cast(strptime(cast(usage_date as varchar), '%Y%m%d') as date)",
-    account_sql="subscription_id",
+    **_DAILY_ROWS,
     measures=(),
     key_columns=(
         "usage_date",
@@ -89,8 +93,6 @@ AZURE_COMMITMENT_COSTS = RawTable(
         "benefit_id",
         "currency",
     ),
-    date_is_yyyymmdd=True,
-    provider_name="Azure",
 )
 
 # One row per Query API result row of the tag queries (mapping.py, "Tags", issue #18): per
@@ -115,9 +117,7 @@ AZURE_COST_MANAGEMENT_TAGS = RawTable(
         ("cost", AMOUNT_SQL + " not null", AMOUNT),
         ("currency", "varchar not null", pa.string()),
     ),
-    date_column="usage_date",
-    charge_date_sql="cast(strptime(cast(usage_date as varchar), '%Y%m%d') as date)",
-    account_sql="subscription_id",
+    **_DAILY_ROWS,
     measures=(),
     key_columns=(
         "usage_date",
@@ -129,8 +129,6 @@ AZURE_COST_MANAGEMENT_TAGS = RawTable(
         "tag_value",
         "currency",
     ),
-    date_is_yyyymmdd=True,
-    provider_name="Azure",
 )
 
 # The Cost Details API's reports (generateCostDetailsReport, AmortizedCost, per scope and month;
@@ -155,9 +153,7 @@ AZURE_PRICE_DETAILS = RawTable(
         ("effective_cost", AMOUNT_SQL + " not null", AMOUNT),
         ("detail_rows", "integer not null", pa.int32()),
     ),
-    date_column="usage_date",
-    charge_date_sql="cast(strptime(cast(usage_date as varchar), '%Y%m%d') as date)",
-    account_sql="subscription_id",
+    **_DAILY_ROWS,
     measures=(),
     key_columns=(
         "usage_date",
@@ -168,8 +164,6 @@ AZURE_PRICE_DETAILS = RawTable(
         "benefit_id",
         "currency",
     ),
-    date_is_yyyymmdd=True,
-    provider_name="Azure",
 )
 
 # One row per reservation (Microsoft.Capacity reservations list) or savings plan
