@@ -58,6 +58,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--log-path", str(work_dir / "logs"),
         "--select", "+fct_cost_anomalies", "+fct_anomaly_root_causes",
         "--indirect-selection", "cautious",
+        "--exclude-resource-type", "unit_test",  # tests/dbt/test_unit_tests.py runs them
     ]  # fmt: skip
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]

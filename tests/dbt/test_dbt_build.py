@@ -42,7 +42,8 @@ SPIKE_DAY = date(2026, 3, 30)
 
 
 def dbt_build(db_path: Path, work_dir: Path, currency: str = "USD") -> str:
-    """Run `dbt build` against `db_path` in a subprocess; return its output, fail on error."""
+    """Run `dbt build` against `db_path` in a subprocess; return its output, fail on error.
+    Without the unit tests (they need no data: tests/dbt/test_unit_tests.py runs them)."""
     env = {
         **os.environ,
         "FINOPS_DUCKDB_PATH": str(db_path),
@@ -53,6 +54,7 @@ def dbt_build(db_path: Path, work_dir: Path, currency: str = "USD") -> str:
     command = [
         str(DBT),
         "build",
+        "--exclude-resource-type", "unit_test",
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(REPO_ROOT),
         "--target-path", str(work_dir / "target"),

@@ -32,6 +32,7 @@ EMPTIED_DAY = date(2026, 4, 25)
 
 
 def dbt(db_path: Path, work_dir: Path, *args: str, window_start: str | None = None) -> str:
+    """`dbt build [args]` without the unit tests (tests/dbt/test_unit_tests.py runs them)."""
     env = {
         **os.environ,
         "FINOPS_DBT_WINDOW_START": window_start or "",
@@ -41,7 +42,7 @@ def dbt(db_path: Path, work_dir: Path, *args: str, window_start: str | None = No
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     command = [
-        str(DBT), "build", *args,
+        str(DBT), "build", "--exclude-resource-type", "unit_test", *args,
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(REPO_ROOT),
         "--target-path", str(work_dir / "target"),
@@ -82,7 +83,7 @@ def daily_build(db_path: Path, work_dir: Path) -> str:
     finally:
         con.close()
     assert window_start is not None
-    dbt(db_path, work_dir, "--exclude-resource-type", "unit_test", window_start=window_start)
+    dbt(db_path, work_dir, window_start=window_start)
     return window_start
 
 

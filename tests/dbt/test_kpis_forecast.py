@@ -35,6 +35,7 @@ def dbt_build_kpis(db_path: Path, work_dir: Path) -> str:
            "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}  # fmt: skip
     command = [
         str(DBT), "build", "--select", *SELECT, "--indirect-selection", "cautious",
+        "--exclude-resource-type", "unit_test",
         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(REPO_ROOT),
         "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
     ]  # fmt: skip
