@@ -14,7 +14,7 @@ import luigi
 from finops.dbt_runner import run_dbt
 from finops.settings import Settings
 from loaders import registry, warehouse
-from pipelines import reporting
+from pipelines import build_scope, reporting
 from pipelines.base import BUILD_MARKER, CompleteWithInputs, FinopsTask
 from pipelines.build_window import rebuilt_window_start
 from pipelines.load_tasks import NoSourceLoadedError, current_load_ids, enabled_loads, load_outcomes
@@ -132,6 +132,8 @@ class DbtBuild(CompleteWithInputs, FinopsTask):
         counts = ", ".join(f"{n} {k}" for k, n in sorted(payload.get("counts", {}).items()))
         window = payload.get("window_start")
         tested = f"days from {window} rebuilt and tested" if window else "all days tested"
+        if payload.get("nodes_left_out"):
+            tested += f", {payload['nodes_left_out']} nodes no load reached left out"
         return (
             f"{payload.get('build_id')} from {len(payload.get('built_on_load_ids', []))} "
             f"load(s) ({counts}; {tested}); {payload.get('published_tables')} marts published"
@@ -142,32 +144,50 @@ def build(settings: Settings) -> dict[str, Any]:
     """`dbt build`, then `dbt source freshness` in the same dbt process (one start-up).
 
     A daily build (incremental tables exist) rebuilds the days from the first one a load
-    changed and tests those days only; the first build tests all days. Neither runs the dbt
+    changed and tests those days only, and runs only the nodes the loads since the last
+    build reach (pipelines/build_scope.py); the first build tests all days. Neither runs the dbt
     unit tests: they test the SQL on fixed rows, not the data, so they belong to development
     and CI (dbt's own advice), and `finops verify` runs them on the installed project.
     Freshness is reported, never fatal: stale raw data is worth a line in the report, not a
     reason to withhold today's marts."""
-    window_start = build_window_start(settings)
-    args = ["build", "--exclude-resource-type", "unit_test"]
+    window_start, scope = plan_build(settings)
+    if scope.left_out:
+        log.info(
+            "dbt build: %d seeds, models and tests left out, the loads since the last build "
+            "do not reach them (pipelines/build_scope.py)",
+            len(scope.left_out),
+        )
+    elif window_start is not None:
+        log.info("dbt build: every node runs (%s)", scope.reason or "the loads reach them all")
+    args = ["build", "--exclude-resource-type", "unit_test", *scope.exclude_args()]
     freshness_results_path(settings).unlink(missing_ok=True)
     summary = run_dbt(settings, args, window_start=window_start, then=[freshness_args(settings)])
+    build_scope.record(settings, scope)
     if summary.pop("then_returncodes", None) != [0]:
         log.warning(
             "source freshness: dbt did not pass, see %s", settings.log_dir / "dbt_output.log"
         )
+    # the run record names what was left out by count (the list is in logs/dbt_output.log)
+    summary["dbt_args"] = args[:3]
     summary["window_start"] = window_start
+    summary["nodes_left_out"] = len(scope.left_out)
     summary["source_freshness"] = freshness_statuses(settings)
     return summary
 
 
-def build_window_start(settings: Settings) -> str | None:
-    """The first charge date this build rebuilds (pipelines/build_window.py); None: all."""
+def plan_build(settings: Settings) -> tuple[str | None, build_scope.BuildScope]:
+    """The first charge date this build rebuilds (pipelines/build_window.py; None: all) and
+    the nodes it leaves out (pipelines/build_scope.py), read under the writer lock."""
     if not settings.duckdb_path.exists():
-        return None
+        return None, build_scope.BuildScope(
+            ledger_mark=None, fingerprint=build_scope.project_fingerprint(settings)
+        )
     with warehouse.writer_lock(settings.duckdb_path):
         con = warehouse.connect_writer(settings.duckdb_path)
         try:
-            return rebuilt_window_start(con)
+            daily = rebuilt_window_start(con) is not None
+            scope = build_scope.plan(settings, con, daily=daily)
+            return rebuilt_window_start(con, scope.left_out_relations), scope
         finally:
             con.close()
 

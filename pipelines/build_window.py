@@ -37,9 +37,17 @@ order by table_schema, table_name
 """
 
 
-def rebuilt_window_start(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The first charge date the next `dbt build` rebuilds in any incremental table."""
-    tables = con.execute(_INCREMENTAL_TABLES_SQL).fetchall()
+def rebuilt_window_start(
+    con: duckdb.DuckDBPyConnection, left_out: frozenset[str] | set[str] = frozenset()
+) -> str | None:
+    """The first charge date the next `dbt build` rebuilds in any incremental table;
+    `left_out`: the tables ("schema.table") the build does not run (build_scope.py), whose
+    watermarks stay where they are until their sources land again."""
+    tables = [
+        table
+        for table in con.execute(_INCREMENTAL_TABLES_SQL).fetchall()
+        if f"{table[0]}.{table[1]}".lower() not in left_out
+    ]
     ledger = con.execute(
         "select count(*) from information_schema.tables "
         "where table_catalog = current_database() and table_schema = 'raw' "

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from unittest.mock import ANY
 
 import duckdb
 import pytest
@@ -299,6 +300,31 @@ def step_line(output: str, step: str) -> str:
     return next(line for line in output.splitlines() if line.strip().startswith(step + " "))
 
 
+def left_out_nodes(home: Path) -> set[str]:
+    """The nodes the last dbt build of `home` was told to leave out (its --exclude)."""
+    header = [
+        line
+        for line in (home / "logs" / "dbt_output.log").read_text().splitlines()
+        if line.startswith("===== ") and " dbt build " in line
+    ][-1]
+    words = header.split("; then ")[0].split()
+    if "--exclude" not in words:
+        return set()
+    return set(words[words.index("--exclude") + 1 :])
+
+
+def built_tables(db_path: Path) -> list[str]:
+    return [
+        f"{schema}.{name}"
+        for schema, name in fetch(
+            db_path,
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('staging', 'intermediate', 'marts') "
+            "and table_type = 'BASE TABLE' order by all",
+        )
+    ]
+
+
 def differences_from_a_full_refresh(db_path: Path, work_dir: Path, tables: list[str]) -> dict:
     """Rows of `tables` (every column but the build watermark) that a copy of the warehouse
     rebuilt with `dbt build --full-refresh` does not have, and the other way round."""
@@ -347,8 +373,8 @@ def test_a_rerun_imports_new_and_changed_files_and_force_reimports_every_file(
     settings = {"FINOPS_SOURCES": "focus", "FINOPS_FOCUS_PATH": str(exports)}
     manifest = home / "data" / "exports" / "processed" / RUN_DATE.isoformat() / "_manifest.json"
 
-    def run(*extra: str) -> subprocess.CompletedProcess:
-        done = run_cli(home, "run", "--date", RUN_DATE.isoformat(), *extra, **settings)
+    def run(*extra: str, **env: str) -> subprocess.CompletedProcess:
+        done = run_cli(home, "run", "--date", RUN_DATE.isoformat(), *extra, **settings, **env)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return done
 
@@ -372,6 +398,19 @@ def test_a_rerun_imports_new_and_changed_files_and_force_reimports_every_file(
     assert "loaded" in load_line and "1 billing period(s) landed" in load_line, load_line
     assert "(1 of 2 file(s) read)" in load_line, load_line
     assert step_line(second.stdout, "dbt build").split()[2] == "built", second.stdout
+    # ... by a build that left out what no FOCUS load reaches: the Cost Explorer and Cost
+    # Management models and tests, the seeds, the allocation models (no key configured)
+    left_out = left_out_nodes(home)
+    assert "nodes no load reached left out" in step_line(second.stdout, "dbt build")
+    assert {
+        "finops.staging.aws_cost_explorer.stg_aws_cost_explorer__costs",
+        "finops.intermediate.costs.int_azure_costs_pivoted",
+        "finops.fx_rates",
+        "finops.marts.allocation.fct_cost_allocation",
+    } <= left_out, sorted(left_out)
+    assert not {
+        n for n in left_out if "focus_files" in n or "focus_costs" in n or "fct_daily_costs" in n
+    }
     build_2 = json.loads(manifest.read_text())["build_id"]
     assert build_2 != build_1
     assert mart_totals(home) == cents(plus_totals(file_totals(SAMPLE), file_totals(october)))
@@ -404,8 +443,11 @@ def test_a_rerun_imports_new_and_changed_files_and_force_reimports_every_file(
         "intermediate.int_cloud_costs_unioned",
         "marts.fct_daily_costs",
     ]
-    assert differences_from_a_full_refresh(warehouse, tmp_path, tables) == {
-        table: (True, 0, 0) for table in tables
+    # ... and so did every other table, the ones those builds left out included
+    others = [t for t in built_tables(warehouse) if t not in tables]
+    assert differences_from_a_full_refresh(warehouse, tmp_path, tables + others) == {
+        **{table: (True, 0, 0) for table in tables},
+        **{table: (ANY, 0, 0) for table in others},
     }
 
     # WHEN the date is forced
@@ -423,3 +465,19 @@ def test_a_rerun_imports_new_and_changed_files_and_force_reimports_every_file(
         "qualify row_number() over (partition by scope order by started_at desc) = 1",
     )
     assert len(forced) == 5 and all(new == replaced for new, replaced in forced), forced
+
+    # WHEN the October export is restated again and the date runs with an allocation key
+    # configured (a setting dbt reads)
+    rows[0][col["BilledCost"]] = str(amount(rows[0][col["BilledCost"]]) + Decimal("1"))
+    write_rows(october, header, rows)
+    tagged = run(FINOPS_ALLOCATION_TAGS="environment")
+    # THEN that build ran every node (not the ones the load reaches only): the allocation
+    # marts hold the FOCUS rows' tags, and reconcile to the daily costs
+    assert "left out" not in step_line(tagged.stdout, "dbt build"), tagged.stdout
+    assert not left_out_nodes(home)
+    assert fetch(
+        warehouse,
+        "select count(*) from marts.fct_cost_allocation where allocation_key = 'environment'",
+    )[0][0]
+    dbt_log = (home / "logs" / "dbt_output.log").read_text()
+    assert "PASS assert_fct_cost_allocation_reconciles" in dbt_log.rsplit("===== ", 1)[-1]
