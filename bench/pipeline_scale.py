@@ -12,13 +12,15 @@ each stage in a fresh child process so its peak memory is its own:
     load          warehouse.replace_window with Arrow tables, one call per scope for the
                   whole history as the API loaders land a window (`--load-by-month`: one
                   call per scope and calendar month), amounts decimal(38, 10)
-    dbt full      finops.dbt_runner.run_dbt(["build", "--full-refresh"]): the real project,
-                  seeds, models, every data and unit test (as DbtBuild runs it)
+    dbt full      pipelines.build_tasks.build on the fresh warehouse, as a first run's
+                  DbtBuild runs it: the real project, seeds, models and every data test over
+                  all days (no unit tests: no pipeline build runs them), then `dbt source
+                  freshness`; it records the build for the next one (pipelines/build_scope.py)
     publish       warehouse.publish_serving_copy (marts -> <name>_serving.duckdb)
     daily load    one more day + the last `--restated-days` days restated, per scope
     dbt daily     pipelines.build_tasks.build, as DbtBuild runs it: `dbt build` incremental
-                  over the restated days, tests of those days, then `dbt source freshness`
-                  in the same dbt process
+                  over the restated days, tests of those days, only the nodes the loads
+                  reach, then `dbt source freshness` in the same dbt process
     publish       again, for the daily build
     export        pipelines.exports local store: every mart as Parquet + CSV, KPIs, manifest
     prune         `--export-folders` dated export folders (hard links to the real export
@@ -98,7 +100,7 @@ STAGES = (
 LABELS = {
     "validate": "validate (Arrow)",
     "load": "load (replace_window)",
-    "dbt_full": "dbt build --full-refresh",
+    "dbt_full": "dbt build + freshness (first, as DbtBuild)",
     "publish_full": "publish serving copy",
     "daily_load": "daily load (1 day + restated)",
     "dbt_daily": "dbt build + freshness (daily, as DbtBuild)",
@@ -411,15 +413,16 @@ def _node_name(unique_id: str) -> str:
     return name if kind == "model" else f"{kind} {name}"
 
 
-def stage_dbt(settings: Settings, dbt_args: list[str], daily: bool = False) -> dict[str, Any]:
-    """`dbt` as the pipeline runs it; `daily`: as DbtBuild runs a daily build (its tests
-    scoped to the rebuilt days, pipelines/build_window.py; no unit tests)."""
+def stage_dbt(settings: Settings, dbt_args: list[str], pipeline: bool = False) -> dict[str, Any]:
+    """`dbt DBT_ARGS` (`finops verify`), or with `pipeline` the build as DbtBuild runs it:
+    the first build over all days, a daily one over the rebuilt days (pipelines/build_window.py)
+    and the nodes the loads reach (pipelines/build_scope.py); no unit tests."""
     from finops.dbt_runner import run_dbt
     from pipelines.build_tasks import build
 
     began = time.perf_counter()
     window_start = None
-    if daily:
+    if pipeline:
         summary = build(settings)
         window_start = summary["window_start"]
     else:
@@ -433,7 +436,9 @@ def stage_dbt(settings: Settings, dbt_args: list[str], daily: bool = False) -> d
         by_kind[kind] = by_kind.get(kind, 0.0) + node_s
     kinds = ", ".join(f"{kind}s {node_s:.0f} s" for kind, node_s in sorted(by_kind.items()))
     window = f"tests from {window_start}; " if window_start else ""
-    if daily:
+    if summary.get("nodes_left_out"):
+        window += f"{summary['nodes_left_out']} nodes left out; "
+    if pipeline:
         window += (
             "freshness "
             + ", ".join(f"{v}" for _, v in sorted(summary["source_freshness"].items()))
@@ -518,10 +523,10 @@ def run_stage(name: str, args: argparse.Namespace) -> None:
     handlers = {
         "validate": stage_validate,
         "load": stage_load,
-        "dbt_full": lambda s, a: stage_dbt(s, ["build", "--full-refresh"]),
+        "dbt_full": lambda s, a: stage_dbt(s, ["build"], pipeline=True),
         "publish_full": stage_publish,
         "daily_load": stage_daily_load,
-        "dbt_daily": lambda s, a: stage_dbt(s, ["build"], daily=True),
+        "dbt_daily": lambda s, a: stage_dbt(s, ["build"], pipeline=True),
         "publish_daily": stage_publish,
         "export": stage_export,
         "prune": stage_prune,
