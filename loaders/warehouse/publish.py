@@ -7,6 +7,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
+
 from loaders.warehouse.locking import connect_writer, writer_lock
 
 
@@ -39,8 +41,37 @@ def publish_serving_copy(
                         f"create table serving.{schema}.{name} as select * from {schema}.{name}"
                     )
                     count += 1
+                _copy_comments(con, schema)
             con.execute("detach serving")
         finally:
             con.close()
     os.replace(tmp, serving_path)
     return count
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _copy_comments(con: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """The table and column comments of `schema` (dbt's persisted docs of the marts) onto the
+    serving copy's tables, so whoever reads the copy reads the docs too."""
+    statements = [
+        f"comment on table serving.{schema}.{table} is {_sql_text(comment)}"
+        for table, comment in con.execute(
+            "select table_name, comment from duckdb_tables() "
+            "where database_name = current_database() and schema_name = ? and comment is not null",
+            [schema],
+        ).fetchall()
+    ] + [
+        f'comment on column serving.{schema}.{table}."{column}" is {_sql_text(comment)}'
+        for table, column, comment in con.execute(
+            "select table_name, column_name, comment from duckdb_columns() "
+            "where database_name = current_database() and schema_name = ? and comment is not null",
+            [schema],
+        ).fetchall()
+    ]
+    con.execute("begin transaction")  # one commit, not one per comment
+    for statement in statements:
+        con.execute(statement)
+    con.execute("commit")

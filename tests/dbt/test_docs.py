@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 from finops_testing import finops_env
 
 FINOPS = str(Path(sys.executable).with_name("finops"))
@@ -61,3 +62,29 @@ def test_docs_site_is_built_and_every_model_seed_column_and_macro_is_described(b
         "fct_cost_kpis",
         "fct_cost_anomalies",
     }
+
+
+def test_the_serving_copy_carries_the_marts_docs_and_only_theirs(built_home: Path):
+    # GIVEN the warehouse and serving copy the pipeline built and published
+    manifest = json.loads((built_home / "data" / "dbt" / "target" / "manifest.json").read_text())
+    daily = manifest["nodes"]["model.finops.fct_daily_costs"]
+    with duckdb.connect(str(built_home / "data" / "finops_serving.duckdb"), read_only=True) as con:
+        # THEN a mart's table and column comments are its dbt descriptions
+        [(table_comment,)] = con.execute(
+            "select comment from duckdb_tables() where table_name = 'fct_daily_costs'"
+        ).fetchall()
+        columns = dict(
+            con.execute(
+                "select column_name, comment from duckdb_columns() "
+                "where table_name = 'fct_daily_costs'"
+            ).fetchall()
+        )
+    assert table_comment == daily["description"]
+    assert columns["billed_cost"] == daily["columns"]["billed_cost"]["description"]
+    # ... while the layers only dbt reads carry none (persist_docs is set on the marts only)
+    with duckdb.connect(str(built_home / "data" / "finops.duckdb"), read_only=True) as con:
+        [(commented,)] = con.execute(
+            "select count(*) from duckdb_columns() "
+            "where schema_name in ('staging', 'intermediate') and comment is not null"
+        ).fetchall()
+    assert commented == 0

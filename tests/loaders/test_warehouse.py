@@ -281,6 +281,29 @@ def test_the_writer_waits_for_a_short_lived_reader(tmp_path: Path):
     assert totals(db) == [("123456789012", START, Decimal("6"))]
 
 
+def test_the_serving_copy_carries_the_marts_table_and_column_comments(tmp_path: Path):
+    # GIVEN a mart whose table and columns carry comments (dbt's persisted docs), quotes too
+    db = tmp_path / "w.duckdb"
+    serving = tmp_path / "w_serving.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema marts")
+        con.execute('create table marts.fct_x as select 1 as v, 2 as "Odd name"')
+        con.execute("comment on table marts.fct_x is 'One row per day''s cost.'")
+        con.execute("comment on column marts.fct_x.v is 'FOCUS BilledCost.'")
+        con.execute("comment on column marts.fct_x.\"Odd name\" is 'A ''quoted'' column.'")
+    # WHEN it is published
+    warehouse.publish_serving_copy(db, serving)
+    # THEN the copy's readers (BI tools, `finops sql`) read the same comments
+    with duckdb.connect(str(serving), read_only=True) as con:
+        assert con.execute(
+            "select comment from duckdb_tables() where table_name = 'fct_x'"
+        ).fetchall() == [("One row per day's cost.",)]
+        assert con.execute(
+            "select column_name, comment from duckdb_columns() where table_name = 'fct_x' "
+            "order by column_index"
+        ).fetchall() == [("v", "FOCUS BilledCost."), ("Odd name", "A 'quoted' column.")]
+
+
 def test_publishing_replaces_the_serving_copy_atomically_for_readers(tmp_path: Path):
     # GIVEN a warehouse with a mart, published once, and a reader holding the published file
     db = tmp_path / "w.duckdb"
