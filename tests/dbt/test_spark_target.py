@@ -6,7 +6,8 @@ model, unit test and data test built there (`dbt build --target spark`). Then AW
 rows, the next `finops run` re-imports that billing period, and Spark rebuilds its incremental
 models (insert_overwrite of the restated days). Then, read through Spark SQL in one session,
 every table mart (as build 1 wrote it; build 2 does not reach them) must equal DuckDB's after
-its first run, and every incremental model DuckDB's after the restatement, row for row.
+its first run, and every incremental model DuckDB's after the restatement, row for row - Spark's
+tables read from the Parquet files it wrote (tests/spark_sql.py).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import duckdb
 import pytest
 from finops_testing import finops_env
 from focus_testing import SAMPLE, altered_copy, cents, copy_sample, file_totals
-from spark_sql import SPARK_CONF_DIR, plain, query
+from spark_sql import SPARK_CONF_DIR, SparkTables, plain
 
 from finops import spark
 from finops.settings import load_settings
@@ -164,17 +165,12 @@ def spark_builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         [("marts", t) for t in MART_TABLES if ("marts", t) not in incremental_relations],
     )
     incremental = relation_queries(warehouse, incremental_relations)
-    # one Spark session (a JVM start) reads every mart and incremental model, the daily
-    # mart's partitions and its totals
-    *spark_rows, partitions, totals = query(
-        spark_dir,
-        [
-            *built_once.values(),
-            *incremental.values(),
-            "show partitions marts.fct_daily_costs",
-            TOTALS_SQL,
-        ],
-    )
+    # every mart and incremental model as Spark wrote it (its Parquet files, read by DuckDB:
+    # no third JVM), the daily mart's partitions and its totals
+    tables = SparkTables(spark_dir, [*built_once, *incremental])
+    spark_rows = [tables.rows(r, sql) for r, sql in [*built_once.items(), *incremental.items()]]
+    partitions = tables.partitions("marts.fct_daily_costs")
+    totals = tables.rows("marts.fct_daily_costs", TOTALS_SQL)
     state_1 = {
         "spark": dict(zip(built_once, spark_rows[: len(built_once)], strict=True)),
         "duckdb": dict(
@@ -194,7 +190,7 @@ def spark_builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         "state_1": state_1,
         "state_2": state_2,
         "rebuilt": rebuilt,
-        "partitions": [row[0] for row in partitions],
+        "partitions": partitions,
         "totals": totals,
         "restated_file": restated,
         "spark_dir": spark_dir,
