@@ -29,7 +29,9 @@ $(STAMP): pyproject.toml
 	@echo ">> creating $(VENV) and installing finops-dashboard (about a minute the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	# --no-compile: Python compiles each module the first time it is imported; compiling
+	# every file of every package up front (pyspark's thousands) took half the install
+	$(PY) -m pip install --quiet --no-compile -e '.[test]'
 	@touch $@
 
 pipeline: setup
