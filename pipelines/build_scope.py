@@ -41,6 +41,7 @@ from typing import Any
 import duckdb
 
 from finops.settings import DBT_PROFILES_DIR, DBT_PROJECT_DIR, Settings
+from pipelines.build_window import has_ledger
 
 log = logging.getLogger("finops.pipeline")
 
@@ -157,11 +158,7 @@ class BuildScope:
 
 
 def _ledger_mark(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_catalog = current_database() "
-        "and table_schema = 'raw' and table_name = 'load_ledger'"
-    ).fetchone()[0]
-    if not exists:
+    if not has_ledger(con):
         return None
     return con.execute("select max(finished_at) from raw.load_ledger").fetchone()[0]
 

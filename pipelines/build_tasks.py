@@ -185,9 +185,11 @@ def plan_build(settings: Settings) -> tuple[str | None, build_scope.BuildScope]:
     with warehouse.writer_lock(settings.duckdb_path):
         con = warehouse.connect_writer(settings.duckdb_path)
         try:
-            daily = rebuilt_window_start(con) is not None
-            scope = build_scope.plan(settings, con, daily=daily)
-            return rebuilt_window_start(con, scope.left_out_relations), scope
+            window_start = rebuilt_window_start(con)
+            scope = build_scope.plan(settings, con, daily=window_start is not None)
+            if scope.left_out_relations:  # their watermarks do not name the window
+                window_start = rebuilt_window_start(con, scope.left_out_relations)
+            return window_start, scope
         finally:
             con.close()
 

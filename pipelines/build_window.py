@@ -37,6 +37,17 @@ order by table_schema, table_name
 """
 
 
+def has_ledger(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse has its load ledger (raw.load_ledger) yet."""
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_catalog = current_database() and table_schema = 'raw' "
+            "and table_name = 'load_ledger'"
+        ).fetchone()[0]
+    )
+
+
 def rebuilt_window_start(
     con: duckdb.DuckDBPyConnection, left_out: frozenset[str] | set[str] = frozenset()
 ) -> str | None:
@@ -48,12 +59,7 @@ def rebuilt_window_start(
         for table in con.execute(_INCREMENTAL_TABLES_SQL).fetchall()
         if f"{table[0]}.{table[1]}".lower() not in left_out
     ]
-    ledger = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_catalog = current_database() and table_schema = 'raw' "
-        "and table_name = 'load_ledger'"
-    ).fetchone()[0]
-    if not tables or not ledger:
+    if not tables or not has_ledger(con):
         return None
     starts: list[date] = []
     built = False  # an incremental table holds rows, so its watermark says when it was built

@@ -4,10 +4,10 @@ One FINOPS_HOME, the FinOps Foundation's FOCUS sample imported by `finops run` (
 then `finops spark`: the raw tables exported to Parquet, registered in Spark and every seed,
 model, unit test and data test built there (`dbt build --target spark`). Then AWS restates ten
 rows, the next `finops run` re-imports that billing period, and Spark rebuilds its incremental
-models (insert_overwrite of the restated days). Then, read through Spark SQL in one session,
-every table mart (as build 1 wrote it; build 2 does not reach them) must equal DuckDB's after
-its first run, and every incremental model DuckDB's after the restatement, row for row - Spark's
-tables read from the Parquet files it wrote (tests/spark_sql.py).
+models (insert_overwrite of the restated days). Then, read from the Parquet files Spark wrote
+(tests/spark_sql.py), every table mart (as build 1 wrote it; build 2 does not reach them) must
+equal DuckDB's after its first run, and every incremental model DuckDB's after the
+restatement, row for row.
 """
 
 from __future__ import annotations
