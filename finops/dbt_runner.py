@@ -50,9 +50,10 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def dbt_env(settings: Settings, **extra: str) -> dict[str, str]:
-    """dbt's environment: ours without the secret variables, plus the settings dbt reads."""
-    return {**redaction.without_secrets(os.environ), **settings.dbt_env(), **extra}
+def dbt_env(settings: Settings, folder: Path | None = None, **extra: str) -> dict[str, str]:
+    """dbt's environment: ours without the secret variables, plus the settings dbt reads
+    (paths relative to `folder`, the folder dbt runs in, where they lie in it)."""
+    return {**redaction.without_secrets(os.environ), **settings.dbt_env(folder), **extra}
 
 
 @dataclass
@@ -181,8 +182,9 @@ def run_dbt(
             args,
             target_path=settings.data_dir / "dbt" / "target",
             log_path=settings.log_dir / "dbt",
-            env=dbt_env(settings, FINOPS_DBT_WINDOW_START=window_start or ""),
+            env=dbt_env(settings, settings.dbt_folder, FINOPS_DBT_WINDOW_START=window_start or ""),
             output_log=output_log,
+            cwd=settings.dbt_folder,
             header=f"{now_iso()} dbt {' '.join(args)}"
             + "".join(f"; then dbt {' '.join(c)}" for c in then),
             then=then,

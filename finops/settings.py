@@ -291,15 +291,34 @@ class Settings:
         )
         return allocation.dbt_config(rules, self.allocation_tags)
 
-    def dbt_env(self) -> dict[str, str]:
+    @property
+    def dbt_folder(self) -> Path:
+        """The folder the pipeline runs dbt in: the warehouse's (see `dbt_env`)."""
+        return self.duckdb_path.parent
+
+    def dbt_env(self, folder: Path | None = None) -> dict[str, str]:
         """Environment for dbt: where the warehouse is, how much memory DuckDB may use and
         where it spills, which currency to report in, and the allocation configuration
         (always set, the empty document when nothing is configured, so a
-        FINOPS_ALLOCATION_CONFIG in the caller's environment never reaches dbt)."""
+        FINOPS_ALLOCATION_CONFIG in the caller's environment never reaches dbt).
+
+        `folder`: the folder dbt runs in (`dbt_folder`); the warehouse and its spill folder
+        are then named relative to it when they lie in it. dbt's saved parse
+        (target/partial_parse.msgpack) holds the profile's values and is thrown away when
+        one differs: with relative names it does not depend on where FINOPS_HOME is, so a
+        moved or restored home keeps its parse, and homes with the same settings can share
+        one (the test suite's do: tests/conftest.py)."""
+        temp = self.duckdb_temp_dir or Path(f"{self.duckdb_path}.tmp")
+
+        def named(path: Path) -> str:
+            if folder is not None and path.is_relative_to(folder):
+                return str(path.relative_to(folder))
+            return str(path)
+
         return {
-            "FINOPS_DUCKDB_PATH": str(self.duckdb_path),
+            "FINOPS_DUCKDB_PATH": named(self.duckdb_path),
             "FINOPS_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
-            "FINOPS_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir or f"{self.duckdb_path}.tmp"),
+            "FINOPS_DUCKDB_TEMP_DIR": named(temp),
             "FINOPS_REPORTING_CURRENCY": self.reporting_currency,
             "FINOPS_ALLOCATION_CONFIG": self.allocation_config,
             "DBT_PROFILES_DIR": str(DBT_PROFILES_DIR),

@@ -22,7 +22,7 @@ from commitments_testing import (
     query_api_subscription,
     write_export,
 )
-from finops_testing import FIXED_RUN_DATE, finops_env, run_pipeline
+from finops_testing import FIXED_RUN_DATE, dbt, finops_env, run_pipeline
 
 # Fixtures that run the pipeline once and are shared: every test using one goes to the same
 # pytest-xdist worker (`make test` runs `-n auto --dist loadgroup`), so each is built once.
@@ -92,6 +92,26 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             "this pytest does not honour --dist loadgroup; install the pytest pinned in "
             "pyproject.toml"
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_dbt_parse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One parse of the dbt project per pytest worker, which every dbt of the suite starts
+    from (DBT_PARTIAL_PARSE_FILE_PATH, read by dbt in place of target/partial_parse.msgpack):
+    the pipeline names the warehouse relative to the folder dbt runs in (Settings.dbt_env),
+    so a new home with the default settings re-parses nothing instead of the whole project
+    (4-7 s each, ~40 homes). dbt itself checks that the parse fits - the project's files,
+    the profile's values, vars, env vars - and parses again what does not."""
+    folder = tmp_path_factory.mktemp("dbt_parse")
+    db_path = folder / "data" / "finops.duckdb"
+    db_path.parent.mkdir()
+    done = dbt(db_path, folder, "parse")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    parsed = folder / "target" / "partial_parse.msgpack"
+    assert parsed.exists()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DBT_PARTIAL_PARSE_FILE_PATH", str(parsed))
+        yield parsed
 
 
 @pytest.fixture

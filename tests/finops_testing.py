@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
 import luigi
+import pytest
+
+from finops.settings import DBT_PROFILES_DIR, DBT_PROJECT_DIR, load_settings
+
+DBT = Path(sys.executable).with_name("dbt")
 
 # A run date far enough in the past that every simulated day is final (not estimated), so
 # figures do not depend on the day the suite runs.
@@ -33,4 +41,48 @@ def run_pipeline(run_date: date) -> luigi.execution_summary.LuigiRunResult:
         workers=1,
         detailed_summary=True,
         log_level="WARNING",
+    )
+
+
+def dbt_env(db_path: Path, **settings: str) -> dict[str, str]:
+    """dbt's environment for the warehouse `db_path` as the pipeline gives it (paths
+    relative to the warehouse's folder, which dbt runs in), with FINOPS_* `settings` on top
+    of the defaults: so a test's own dbt starts from the suite's shared parse
+    (tests/conftest.py) like the pipeline's."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if n.startswith("FINOPS_")]:
+            mp.delenv(name)
+        for name, value in {"FINOPS_DUCKDB_PATH": str(db_path), **settings}.items():
+            mp.setenv(name, value)
+        dbt_settings = load_settings(db_path.parent / ".env")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FINOPS_")}
+    return {
+        **clean,
+        **dbt_settings.dbt_env(db_path.parent),
+        "FINOPS_DBT_WINDOW_START": settings.get("FINOPS_DBT_WINDOW_START", ""),
+        "DO_NOT_TRACK": "1",
+    }
+
+
+def dbt(
+    db_path: Path, work_dir: Path, *args: str, timeout: int = 600, **settings: str
+) -> subprocess.CompletedProcess:
+    """`dbt ARGS` of the project on the warehouse `db_path` (artifacts in work_dir/target,
+    log in work_dir/logs), run as the pipeline runs it (`dbt_env`); the caller checks the
+    outcome."""
+    command = [
+        str(DBT), *args,
+        "--project-dir", str(DBT_PROJECT_DIR),
+        "--profiles-dir", str(DBT_PROFILES_DIR),
+        "--target-path", str(work_dir / "target"),
+        "--log-path", str(work_dir / "logs"),
+    ]  # fmt: skip
+    return subprocess.run(
+        command,
+        env=dbt_env(db_path, **settings),
+        cwd=db_path.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )

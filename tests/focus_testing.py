@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import csv
 import gzip
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+from finops_testing import dbt
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = REPO_ROOT / "tests" / "fixtures" / "focus-sample" / "focus_sample.csv"
@@ -147,21 +145,6 @@ def dbt_build(db_path: Path, work_dir: Path, *args: str) -> str:
     """`dbt build [args]` of the project against `db_path` in a subprocess; fails on any
     error. Without the unit tests: they need no data and tests/dbt/test_unit_tests.py runs
     every one of them."""
-    env = {
-        **os.environ,
-        "FINOPS_DUCKDB_PATH": str(db_path),
-        "FINOPS_REPORTING_CURRENCY": "USD",
-        "DO_NOT_TRACK": "1",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    command = [
-        str(Path(sys.executable).parent / "dbt"),
-        "build", "--exclude-resource-type", "unit_test", *args,
-        "--project-dir", str(REPO_ROOT / "dbt_project"),
-        "--profiles-dir", str(REPO_ROOT),
-        "--target-path", str(work_dir / "target"),
-        "--log-path", str(work_dir / "logs"),
-    ]  # fmt: skip
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    done = dbt(db_path, work_dir, "build", "--exclude-resource-type", "unit_test", *args)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     return done.stdout

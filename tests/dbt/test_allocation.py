@@ -23,20 +23,16 @@ value but EC2's key-only tag, `true`, which is neither): evenly, 10 / 10 each; t
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-import pytest
 from allocation_testing import KEYS, SPLIT_DAY
+from finops_testing import dbt
 from focus_testing import fetch
-
-from finops.settings import REPO_ROOT, load_settings
 
 DAY = date(2026, 1, 10)
 THIRD = Decimal("33.3333333333")
@@ -130,35 +126,23 @@ def test_allocation_kpis_by_hand(allocation_home: Path):
 def dbt_build(home: Path, db: Path, work: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`dbt build *args` on the warehouse file `db` with the allocation configuration of the
     run that built `home` (as the pipeline hands it to dbt), every test over all history."""
-    settings_env = {
-        "FINOPS_HOME": str(home),
-        "FINOPS_ALLOCATION_TAGS": KEYS,
-        "FINOPS_ALLOCATION_RULES": str(home / "allocation.yml"),
-    }
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in settings_env.items():
-            mp.setenv(name, value)
-        config = load_settings().allocation_config
-    env = {
-        **os.environ,
-        "FINOPS_DUCKDB_PATH": str(db),
-        "FINOPS_ALLOCATION_CONFIG": config,
-        "FINOPS_DBT_WINDOW_START": "",
-        "DO_NOT_TRACK": "1",
-    }
-    command = [
-        str(Path(sys.executable).parent / "dbt"), "build", *args,
-        "--project-dir", str(REPO_ROOT / "dbt_project"), "--profiles-dir", str(REPO_ROOT),
-        "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-    ]  # fmt: skip
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    return dbt(
+        db,
+        work,
+        "build",
+        *args,
+        timeout=300,
+        FINOPS_ALLOCATION_TAGS=KEYS,
+        FINOPS_ALLOCATION_RULES=str(home / "allocation.yml"),
+    )
 
 
 def test_the_reconciliation_catches_a_cent_created_by_allocation(
     allocation_home: Path, tmp_path: Path
 ):
     # GIVEN a copy of the built warehouse where one allocated part gained a cent
-    tampered = tmp_path / "tampered.duckdb"
+    tampered = tmp_path / "tampered" / "finops.duckdb"  # the name that shares the suite's parse
+    tampered.parent.mkdir()
     shutil.copyfile(allocation_home / "data" / "finops.duckdb", tampered)
     con = duckdb.connect(str(tampered))
     try:
@@ -210,7 +194,8 @@ def test_a_warehouse_built_before_the_category_columns_gets_them_on_the_next_bui
     # GIVEN a copy of the warehouse as the previous version built it: the allocation tables
     # without service_category (and the mart without charge_category), same configuration
     built = allocation_home / "data" / "finops.duckdb"
-    older = tmp_path / "older.duckdb"
+    older = tmp_path / "older" / "finops.duckdb"  # the name that shares the suite's parse
+    older.parent.mkdir()
     shutil.copyfile(built, older)
     con = duckdb.connect(str(older))
     try:

@@ -10,21 +10,15 @@ finds the anomalies the simulated source injected (its ground truth).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
+from finops_testing import dbt
 
 from loaders import simulated
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
 
 START, END = date(2026, 1, 1), date(2026, 7, 1)
 CENT = Decimal("0.01")
@@ -43,24 +37,15 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work_dir = tmp_path_factory.mktemp("dbt_anomalies")
     db_path = work_dir / "finops.duckdb"
     simulated.load(db_path, START, END, as_of=END)
-    env = {
-        **os.environ,
-        "FINOPS_DUCKDB_PATH": str(db_path),
-        "FINOPS_REPORTING_CURRENCY": "USD",
-        "DO_NOT_TRACK": "1",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    command = [
-        str(DBT), "build",
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(REPO_ROOT),
-        "--target-path", str(work_dir / "target"),
-        "--log-path", str(work_dir / "logs"),
+    done = dbt(
+        db_path,
+        work_dir,
+        "build",
         "--select", "+fct_cost_anomalies", "+fct_anomaly_root_causes",
         "--indirect-selection", "cautious",
         "--exclude-resource-type", "unit_test",  # tests/dbt/test_unit_tests.py runs them
-    ]  # fmt: skip
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        timeout=300,
+    )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert "WARN=0 ERROR=0" in done.stdout, done.stdout[-3000:]
     return db_path

@@ -11,23 +11,20 @@ run on the simulated source is checked against its raw tables.
 from __future__ import annotations
 
 import csv
-import os
 import re
-import subprocess
-import sys
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
+from finops_testing import dbt
 from focus_testing import fetch
 
 from loaders import warehouse
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
 
 WINDOW = (date(2026, 3, 1), date(2026, 3, 31))  # [start, end): March 1-30
 PAYER = "999900000001"
@@ -44,23 +41,13 @@ SPIKE_DAY = date(2026, 3, 30)
 def dbt_build(db_path: Path, work_dir: Path, currency: str = "USD") -> str:
     """Run `dbt build` against `db_path` in a subprocess; return its output, fail on error.
     Without the unit tests (they need no data: tests/dbt/test_unit_tests.py runs them)."""
-    env = {
-        **os.environ,
-        "FINOPS_DUCKDB_PATH": str(db_path),
-        "FINOPS_REPORTING_CURRENCY": currency,
-        "DO_NOT_TRACK": "1",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    command = [
-        str(DBT),
-        "build",
-        "--exclude-resource-type", "unit_test",
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(REPO_ROOT),
-        "--target-path", str(work_dir / "target"),
-        "--log-path", str(work_dir / "logs"),
-    ]  # fmt: skip
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    done = dbt(
+        db_path,
+        work_dir,
+        "build", "--exclude-resource-type", "unit_test",
+        timeout=300,
+        FINOPS_REPORTING_CURRENCY=currency,
+    )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     return done.stdout
 
@@ -314,7 +301,8 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
     # (what mixing demo and real data, or two scopes over one account, would do) and the
     # daily mart carries three off-spec FOCUS values
     db_path, _ = handmade_warehouse
-    tampered = tmp_path / "tampered.duckdb"
+    tampered = tmp_path / "tampered" / "finops.duckdb"  # the name that shares the suite's parse
+    tampered.parent.mkdir()
     tampered.write_bytes(db_path.read_bytes())
     con = duckdb.connect(str(tampered))
     try:
@@ -366,13 +354,10 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
         con.close()
 
     # WHEN the primary-key and FOCUS conformance tests run on it
-    env = {**os.environ, "FINOPS_DUCKDB_PATH": str(tampered), "DO_NOT_TRACK": "1"}
-    command = [
-        str(DBT), "test",
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(REPO_ROOT),
-        "--target-path", str(tmp_path / "target"),
-        "--log-path", str(tmp_path / "logs"),
+    done = dbt(
+        tampered,
+        tmp_path,
+        "test",
         "--store-failures",
         "--select",
         "test_name:unique,int_cloud_costs_unioned",
@@ -380,8 +365,8 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
         "test_name:focus_conformant,fct_daily_costs",
         "assert_fct_anomaly_series_band_matches_flags",
         "assert_fct_daily_costs_reconcile_to_raw",
-    ]  # fmt: skip
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        timeout=300,
+    )
 
     # THEN the build would stop: the doubled line breaks cost_line_id's uniqueness, and the
     # conformance test names each off-spec value (the unknown category also has no such

@@ -7,15 +7,14 @@ of the same warehouse, row for row.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
-from test_dbt_build import DBT, DBT_PROJECT_DIR, REPO_ROOT, fetch
+from finops_testing import dbt as run_dbt
+from test_dbt_build import fetch
 
 from loaders import simulated, warehouse
 from pipelines.build_window import rebuilt_window_start
@@ -33,22 +32,13 @@ EMPTIED_DAY = date(2026, 4, 25)
 
 def dbt(db_path: Path, work_dir: Path, *args: str, window_start: str | None = None) -> str:
     """`dbt build [args]` without the unit tests (tests/dbt/test_unit_tests.py runs them)."""
-    env = {
-        **os.environ,
-        "FINOPS_DBT_WINDOW_START": window_start or "",
-        "FINOPS_DUCKDB_PATH": str(db_path),
-        "FINOPS_REPORTING_CURRENCY": "USD",
-        "DO_NOT_TRACK": "1",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    command = [
-        str(DBT), "build", "--exclude-resource-type", "unit_test", *args,
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(REPO_ROOT),
-        "--target-path", str(work_dir / "target"),
-        "--log-path", str(work_dir / "logs"),
-    ]  # fmt: skip
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    done = run_dbt(
+        db_path,
+        work_dir,
+        "build", "--exclude-resource-type", "unit_test", *args,
+        timeout=300,
+        FINOPS_DBT_WINDOW_START=window_start or "",
+    )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert "WARN=0 ERROR=0" in done.stdout, done.stdout[-3000:]
     return done.stdout
@@ -100,7 +90,9 @@ def tables_of(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> lis
 @pytest.fixture(scope="module")
 def incremental_and_full(tmp_path_factory: pytest.TempPathFactory) -> dict:
     work_dir = tmp_path_factory.mktemp("dbt_incremental")
-    db_path, full_path = work_dir / "finops.duckdb", work_dir / "full_refresh.duckdb"
+    # (both named finops.duckdb: the name that shares the suite's parse)
+    db_path, full_path = work_dir / "finops.duckdb", work_dir / "full_refresh" / "finops.duckdb"
+    full_path.parent.mkdir()
 
     # GIVEN March-April built once
     simulated.load(db_path, *HISTORY, as_of=date(2026, 4, 30), seed=42)

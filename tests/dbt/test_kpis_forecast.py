@@ -9,15 +9,14 @@ months to backtest, a month in progress to forecast.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from test_dbt_build import DBT, DBT_PROJECT_DIR, REPO_ROOT, fetch
+from finops_testing import dbt
+from test_dbt_build import fetch
 
 START, END = date(2026, 1, 1), date(2026, 4, 19)  # [start, end): as_of = April 18
 AS_OF = END - timedelta(days=1)
@@ -31,15 +30,13 @@ SELECT = ["+fct_cost_kpis", "+fct_cost_movers", "+fct_cost_forecast_backtest"]
 
 def dbt_build_kpis(db_path: Path, work_dir: Path) -> str:
     """`dbt build` of SELECT against `db_path`; return its output, fail on any error."""
-    env = {**os.environ, "FINOPS_DUCKDB_PATH": str(db_path), "FINOPS_REPORTING_CURRENCY": "USD",
-           "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}  # fmt: skip
-    command = [
-        str(DBT), "build", "--select", *SELECT, "--indirect-selection", "cautious",
+    done = dbt(
+        db_path,
+        work_dir,
+        "build", "--select", *SELECT, "--indirect-selection", "cautious",
         "--exclude-resource-type", "unit_test",
-        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(REPO_ROOT),
-        "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
-    ]  # fmt: skip
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        timeout=300,
+    )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     return done.stdout
 

@@ -158,6 +158,9 @@ def spark_builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             mp.delenv(name)
         for name, value in env.items():
             mp.setenv(name, value)
+        # Spark's own parse from build 1 (target/partial_parse.msgpack), not the suite's
+        # DuckDB one (tests/conftest.py), which another target makes dbt throw away
+        mp.delenv("DBT_PARTIAL_PARSE_FILE_PATH", raising=False)
         rebuilt = spark.build(load_settings(), ["run", "--select", INCREMENTAL])
     incremental_relations = incremental_models(spark_dir)
     built_once = relation_queries(

@@ -9,12 +9,10 @@ with `--empty` (zero rows, right types), then the unit tests. Part of `make test
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import duckdb
-from test_dbt_build import DBT, DBT_PROJECT_DIR, REPO_ROOT
+from finops_testing import dbt
 
 from loaders.warehouse import schema
 
@@ -26,21 +24,9 @@ def test_every_dbt_unit_test_passes_on_an_empty_warehouse(tmp_path: Path) -> Non
         schema.ensure_raw_schema(con)
     finally:
         con.close()
-    env = {
-        **os.environ,
-        "FINOPS_DUCKDB_PATH": str(db_path),
-        "FINOPS_REPORTING_CURRENCY": "USD",
-        "FINOPS_DBT_WINDOW_START": "",
-        "DO_NOT_TRACK": "1",
-    }
-    command = [
-        str(DBT), "build", "--empty", "--exclude-resource-type", "test",
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(REPO_ROOT),
-        "--target-path", str(tmp_path / "target"),
-        "--log-path", str(tmp_path / "logs"),
-    ]  # fmt: skip
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    done = dbt(
+        db_path, tmp_path, "build", "--empty", "--exclude-resource-type", "test"
+    )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
 
     results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from finops_testing import FIXED_RUN_DATE, finops_env
-
-from finops.settings import load_settings
+from finops_testing import FIXED_RUN_DATE, dbt, finops_env
 
 FINOPS = str(Path(sys.executable).with_name("finops"))
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -299,27 +297,16 @@ def test_verify_tests_all_history_where_a_daily_build_tests_only_its_window(
     # WHEN the primary-key test runs scoped to a later window, as in a daily build (with the
     # environment and target folder of the verify above: dbt parses only what changed)
     window = (oldest + timedelta(days=1)).isoformat()
-    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("FINOPS_")}
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in finops_env(home).items():
-            mp.setenv(name, value)
-        settings = load_settings()
     target = home / "data" / "dbt" / "target"
-    scoped = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("dbt")), "test",
-            "--select", "unique_fct_daily_costs_daily_cost_id",
-            "--project-dir", str(REPO_ROOT / "dbt_project"),
-            "--profiles-dir", str(REPO_ROOT),
-            "--target-path", str(target),
-            "--log-path", str(tmp_path / "logs"),
-        ],
-        env={**clean_env, **settings.dbt_env(), "FINOPS_DBT_WINDOW_START": window},
-        capture_output=True,
-        text=True,
+    scoped = dbt(
+        warehouse,
+        target.parent,
+        "test",
+        "--select",
+        "unique_fct_daily_costs_daily_cost_id",
         timeout=300,
-        check=False,
-    )  # fmt: skip
+        FINOPS_DBT_WINDOW_START=window,
+    )
     # THEN it does not see the old day ...
     assert scoped.returncode == 0, scoped.stdout[-3000:]
     assert (

@@ -168,7 +168,7 @@ def test_daily_pipeline_lands_builds_exports_and_reruns_without_double_counting(
 
     # WHEN FINOPS_DUCKDB_PATH names a new, empty warehouse (same FINOPS_HOME, whose
     # exports, reports and history say the date is done) and the date runs through luigid
-    other = finops_home / "elsewhere" / "costs.duckdb"
+    other = finops_home / "elsewhere" / "finops.duckdb"  # the name sharing the suite's dbt parse
     monkeypatch.setenv("FINOPS_DUCKDB_PATH", str(other))
     luigid = Luigid(finops_home / "luigid").start()
     try:

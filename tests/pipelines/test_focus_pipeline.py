@@ -328,7 +328,8 @@ def built_tables(db_path: Path) -> list[str]:
 def differences_from_a_full_refresh(db_path: Path, work_dir: Path, tables: list[str]) -> dict:
     """Rows of `tables` (every column but the build watermark) that a copy of the warehouse
     rebuilt with `dbt build --full-refresh` does not have, and the other way round."""
-    full = work_dir / "full_refresh.duckdb"
+    full = work_dir / "full_refresh" / "finops.duckdb"  # the name that shares the suite's parse
+    full.parent.mkdir()
     shutil.copyfile(db_path, full)
     dbt_build(full, work_dir, "--full-refresh")
     con = duckdb.connect(str(db_path), read_only=True)
