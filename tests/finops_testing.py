@@ -11,6 +11,7 @@ from pathlib import Path
 import luigi
 import pytest
 
+from finops import dbt_runner
 from finops.settings import DBT_PROFILES_DIR, DBT_PROJECT_DIR, load_settings
 
 DBT = Path(sys.executable).with_name("dbt")
@@ -55,13 +56,12 @@ def dbt_env(db_path: Path, **settings: str) -> dict[str, str]:
         for name, value in {"FINOPS_DUCKDB_PATH": str(db_path), **settings}.items():
             mp.setenv(name, value)
         dbt_settings = load_settings(db_path.parent / ".env")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("FINOPS_")}
-    return {
-        **clean,
-        **dbt_settings.dbt_env(db_path.parent),
-        "FINOPS_DBT_WINDOW_START": settings.get("FINOPS_DBT_WINDOW_START", ""),
-        "DO_NOT_TRACK": "1",
-    }
+    return dbt_runner.dbt_env(
+        dbt_settings,
+        db_path.parent,
+        FINOPS_DBT_WINDOW_START=settings.get("FINOPS_DBT_WINDOW_START", ""),
+        DO_NOT_TRACK="1",
+    )
 
 
 def dbt(
