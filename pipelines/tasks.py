@@ -48,7 +48,7 @@ import luigi
 
 from finops.settings import load_settings
 from pipelines import history, notify
-from pipelines.base import FinopsTask, RunParameters
+from pipelines.base import FinopsTask, RunParameters, one_run_state
 from pipelines.build_tasks import ArchiveRawExtract, DbtBuild
 from pipelines.delivery_tasks import Export, Prune, PruneExports, Report
 from pipelines.load_tasks import LoadSource, RetireDemoSources, load_outcomes
@@ -110,6 +110,11 @@ def run_steps(root: luigi.Task) -> list[FinopsTask]:
 def step_lines(root: RunParameters, ran: set[str], failed: set[str]) -> list[str]:
     """One line per step: what it did in this run (loaded / unchanged / built ...), or why
     it did not run (already complete, and what the warehouse's record of it says)."""
+    with one_run_state():
+        return _step_lines(root, ran, failed)
+
+
+def _step_lines(root: RunParameters, ran: set[str], failed: set[str]) -> list[str]:
     run_state = root.run_state()
     lines = []
     for task in run_steps(root):
