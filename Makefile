@@ -29,13 +29,15 @@ $(STAMP): pyproject.toml
 	@echo ">> creating $(VENV) and installing finops-dashboard (about a minute the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# Bytecode compiled once here, on both cores (pip compiles one file after another), and
-	# without the packages' own test suites. Not left to import time: where
+	# Bytecode compiled once here, on both cores (pip compiles one file after another),
+	# without the packages' own test suites and the packages nothing here imports (cfn-lint
+	# and its sympy come with moto; pip, setuptools). Not left to import time: where
 	# PYTHONDONTWRITEBYTECODE is set (CI images often set it) nothing would ever be cached and
 	# every process - each dbt, finops and streamlit the suite starts - would compile dbt,
 	# botocore, pandas... from source again (1.3 s of dbt's 3 s start-up).
 	$(PY) -m pip install --quiet --no-compile -e '.[test]'
-	$(PY) -m compileall -q -j 0 -x '/tests/' $(VENV)/lib finops loaders pipelines dashboard
+	$(PY) -m compileall -q -j 0 -x '/tests/|/site-packages/(cfnlint|sympy|mpmath|pip|setuptools)/' \
+		$(VENV)/lib finops loaders pipelines dashboard
 	@touch $@
 
 pipeline: setup
