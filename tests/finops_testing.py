@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -43,6 +44,17 @@ def run_pipeline(run_date: date) -> luigi.execution_summary.LuigiRunResult:
         detailed_summary=True,
         log_level="WARNING",
     )
+
+
+def copy_warehouse(source: Path, folder: Path) -> Path:
+    """A copy of the warehouse file `source` (and its WAL, if any) as `folder`/finops.duckdb:
+    the name the pipeline's warehouse has, so dbt on the copy shares the suite's parse."""
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / "finops.duckdb"
+    for suffix in ("", ".wal"):
+        if Path(f"{source}{suffix}").exists():
+            shutil.copyfile(f"{source}{suffix}", f"{copy}{suffix}")
+    return copy
 
 
 def dbt_env(db_path: Path, **settings: str) -> dict[str, str]:

@@ -23,7 +23,6 @@ value but EC2's key-only tag, `true`, which is neither): evenly, 10 / 10 each; t
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from datetime import date
 from decimal import Decimal
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import duckdb
 from allocation_testing import KEYS, SPLIT_DAY
-from finops_testing import dbt
+from finops_testing import copy_warehouse, dbt
 from focus_testing import fetch
 
 DAY = date(2026, 1, 10)
@@ -141,9 +140,7 @@ def test_the_reconciliation_catches_a_cent_created_by_allocation(
     allocation_home: Path, tmp_path: Path
 ):
     # GIVEN a copy of the built warehouse where one allocated part gained a cent
-    tampered = tmp_path / "tampered" / "finops.duckdb"  # the name that shares the suite's parse
-    tampered.parent.mkdir()
-    shutil.copyfile(allocation_home / "data" / "finops.duckdb", tampered)
+    tampered = copy_warehouse(allocation_home / "data" / "finops.duckdb", tmp_path / "tampered")
     con = duckdb.connect(str(tampered))
     try:
         con.execute(
@@ -194,9 +191,7 @@ def test_a_warehouse_built_before_the_category_columns_gets_them_on_the_next_bui
     # GIVEN a copy of the warehouse as the previous version built it: the allocation tables
     # without service_category (and the mart without charge_category), same configuration
     built = allocation_home / "data" / "finops.duckdb"
-    older = tmp_path / "older" / "finops.duckdb"  # the name that shares the suite's parse
-    older.parent.mkdir()
-    shutil.copyfile(built, older)
+    older = copy_warehouse(built, tmp_path / "older")
     con = duckdb.connect(str(older))
     try:
         for table, column in (

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from finops_testing import dbt
+from finops_testing import copy_warehouse, dbt
 from focus_testing import fetch
 
 from loaders import warehouse
@@ -301,9 +301,7 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
     # (what mixing demo and real data, or two scopes over one account, would do) and the
     # daily mart carries three off-spec FOCUS values
     db_path, _ = handmade_warehouse
-    tampered = tmp_path / "tampered" / "finops.duckdb"  # the name that shares the suite's parse
-    tampered.parent.mkdir()
-    tampered.write_bytes(db_path.read_bytes())
+    tampered = copy_warehouse(db_path, tmp_path / "tampered")
     con = duckdb.connect(str(tampered))
     try:
         # the Tax lines landed twice, as if a second source brought them too

@@ -7,12 +7,12 @@ of the same warehouse, row for row.
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
+from finops_testing import copy_warehouse
 from finops_testing import dbt as run_dbt
 from test_dbt_build import fetch
 
@@ -42,12 +42,6 @@ def dbt(db_path: Path, work_dir: Path, *args: str, window_start: str | None = No
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert "WARN=0 ERROR=0" in done.stdout, done.stdout[-3000:]
     return done.stdout
-
-
-def copy_warehouse(source: Path, target: Path) -> None:
-    for suffix in ("", ".wal"):
-        if Path(str(source) + suffix).exists():
-            shutil.copyfile(str(source) + suffix, str(target) + suffix)
 
 
 def empty_day_in_every_scope(db_path: Path, day: date) -> None:
@@ -90,9 +84,7 @@ def tables_of(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> lis
 @pytest.fixture(scope="module")
 def incremental_and_full(tmp_path_factory: pytest.TempPathFactory) -> dict:
     work_dir = tmp_path_factory.mktemp("dbt_incremental")
-    # (both named finops.duckdb: the name that shares the suite's parse)
-    db_path, full_path = work_dir / "finops.duckdb", work_dir / "full_refresh" / "finops.duckdb"
-    full_path.parent.mkdir()
+    db_path = work_dir / "finops.duckdb"
 
     # GIVEN March-April built once
     simulated.load(db_path, *HISTORY, as_of=date(2026, 4, 30), seed=42)
@@ -108,7 +100,7 @@ def incremental_and_full(tmp_path_factory: pytest.TempPathFactory) -> dict:
             empty_day_in_every_scope(db_path, emptied_day)
         window_starts.append(daily_build(db_path, work_dir))
     # ... and a copy of the same warehouse is rebuilt from scratch
-    copy_warehouse(db_path, full_path)
+    full_path = copy_warehouse(db_path, work_dir / "full_refresh")
     dbt(full_path, work_dir, "--full-refresh")
     return {
         "db": db_path,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from finops_testing import FIXED_RUN_DATE, dbt, finops_env
+from finops_testing import FIXED_RUN_DATE, copy_warehouse, dbt, finops_env
 
 FINOPS = str(Path(sys.executable).with_name("finops"))
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -270,11 +270,7 @@ def test_verify_tests_all_history_where_a_daily_build_tests_only_its_window(
 ):
     # GIVEN a copy of a built warehouse
     home = tmp_path / "home"
-    (home / "data").mkdir(parents=True)
-    for suffix in ("", ".wal"):
-        source = built_home / "data" / f"finops.duckdb{suffix}"
-        if source.exists():
-            (home / "data" / source.name).write_bytes(source.read_bytes())
+    copy_warehouse(built_home / "data" / "finops.duckdb", home / "data")
 
     # WHEN `finops verify` runs on it THEN every test passes
     clean = run_cli(home, "verify")

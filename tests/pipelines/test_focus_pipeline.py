@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from unittest.mock import ANY
 
 import duckdb
 import pytest
-from finops_testing import finops_env
+from finops_testing import copy_warehouse, finops_env
 from focus_testing import (
     SAMPLE,
     altered_copy,
@@ -328,9 +327,7 @@ def built_tables(db_path: Path) -> list[str]:
 def differences_from_a_full_refresh(db_path: Path, work_dir: Path, tables: list[str]) -> dict:
     """Rows of `tables` (every column but the build watermark) that a copy of the warehouse
     rebuilt with `dbt build --full-refresh` does not have, and the other way round."""
-    full = work_dir / "full_refresh" / "finops.duckdb"  # the name that shares the suite's parse
-    full.parent.mkdir()
-    shutil.copyfile(db_path, full)
+    full = copy_warehouse(db_path, work_dir / "full_refresh")
     dbt_build(full, work_dir, "--full-refresh")
     con = duckdb.connect(str(db_path), read_only=True)
     try:
