@@ -32,12 +32,12 @@ scratch DuckDB before the first write: a malformed file (missing mandatory colum
 header, bad number, unparseable date, empty mandatory value, unknown FOCUS version) fails
 the import with the file, line (or Parquet row) and column, and nothing of it is landed -
 not even a ledger row: the raw tables and the ledger are unchanged (the run's failure record
-and log carry the error). Landing is then one transaction per (billing account, period);
-should the warehouse refuse one mid-way, the periods before it stay landed, complete, and
-a rerun lands the rest (the landed ones are unchanged). The warehouse is attached to the
-scratch database for the landing (`LoadAttempt.writing(via=...)`): each period's daily
-rows go to the raw table with `insert ... select` (`StagedRows`, checked by the writer in
-SQL), never through Python.
+and log carry the error). Landing is then one transaction: every (billing account, period)
+replaced with its own ledger row, and the import records; should the warehouse refuse one
+(disk full, killed process), none is landed and a rerun lands them all. The warehouse is
+attached to the scratch database for the landing (`LoadAttempt.writing(via=...,
+together=True)`): each period's daily rows go to the raw table with `insert ... select`
+(`StagedRows`, checked by the writer in SQL), never through Python.
 """
 
 from __future__ import annotations
@@ -252,23 +252,16 @@ def _window(rollup: ScopeRollup, landed: _Landed | None) -> tuple[date, date]:
 
 
 def _record(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
-    """The import's records, in one transaction on the writer's connection."""
+    """The import's records, on the writer's connection in the landing's transaction."""
     if not rows:
         return
-    con.execute("create schema if not exists raw")
     con.execute(IMPORTS_DDL)
-    con.execute("begin transaction")
-    try:
-        columns = list(rows[0])
-        con.executemany(
-            f"insert into {IMPORTS_TABLE} ({', '.join(columns)}) "
-            f"values ({', '.join('?' * len(columns))})",
-            [[row[c] for c in columns] for row in rows],
-        )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+    columns = list(rows[0])
+    con.executemany(
+        f"insert into {IMPORTS_TABLE} ({', '.join(columns)}) "
+        f"values ({', '.join('?' * len(columns))})",
+        [[row[c] for c in columns] for row in rows],
+    )
 
 
 def load(
@@ -332,10 +325,10 @@ def load(
                 records = [_kept(key, state[scope].record) for scope in kept]
                 unchanged = list(kept)
                 rollups = stage.rollups(declared, only=need) if read else []
-                # The warehouse attached to the stage for every billing period (each its
-                # own transaction): the rows go from the stage's tables to the raw table in
-                # SQL, and the import records in the same session.
-                with attempt.writing(via=stage.con):
+                # The warehouse attached to the stage, every billing period and the import
+                # records in one transaction: the rows go from the stage's tables to the
+                # raw table in SQL; all periods land, or none.
+                with attempt.writing(via=stage.con, together=True):
                     for rollup in rollups:
                         previous = state.get(rollup.scope)
                         current = previous.record if previous is not None else None
@@ -371,11 +364,9 @@ def load(
             finally:
                 stage.close()
         except (FocusFormatError, FocusSourceError, warehouse.LoadValidationError) as exc:
-            raise FocusImportError(_failure(location, exc, landed)) from None
+            raise FocusImportError(_failure(location, exc)) from None
         except (duckdb.Error, OSError) as exc:
-            raise FocusImportError(
-                _failure(location, f"{type(exc).__name__}: {exc}", landed)
-            ) from None
+            raise FocusImportError(_failure(location, f"{type(exc).__name__}: {exc}")) from None
     log.info(
         "focus_files %s: %d file(s), %d read, %d billing period(s) landed, %d unchanged",
         location,
@@ -395,19 +386,13 @@ def _read(
     stage: reader.Stage, files: list[focus_file_sources.FocusFile], declared: str | None
 ) -> set[str]:
     """Check and roll up `files` into the stage; returns their SHA-256."""
-    for file in files:
-        version = stage.add(file, declared)
-        log.info("focus_files: %s read (FOCUS %s)", file.name, version)
+    for name, version in stage.add_all(files, declared).items():
+        log.info("focus_files: %s read (FOCUS %s)", name, version)
     return {file.sha256 for file in files}
 
 
-def _failure(location: str, error: object, landed: list[warehouse.LoadResult]) -> str:
-    if landed:
-        done = ", ".join(result.scope for result in landed)
-        return (
-            f"FOCUS import of {location} failed after landing {len(landed)} billing "
-            f"period(s) ({done}); rerun the import to land the rest: {error}"
-        )
+def _failure(location: str, error: object) -> str:
+    # the periods land in one transaction: a failure before its commit lands none of them
     return f"FOCUS import of {location} failed; nothing was loaded: {error}"
 
 

@@ -284,10 +284,19 @@ def csv_reader_sql(path: str, columns: Sequence[str], rejects: str | None = None
     )
 
 
-def parquet_reader_sql(path: str, row_numbers: bool = False) -> str:
-    """`read_parquet`; with `row_numbers` (locating a bad row) also its file_row_number."""
+def parquet_reader_sql(
+    path: str | Sequence[str], row_numbers: bool = False, file_names: bool = False
+) -> str:
+    """`read_parquet` of a file, or of files of one schema; with `row_numbers` (locating a
+    bad row) also its file_row_number, with `file_names` the `filename` it came from."""
+    paths = (
+        sql_literal(path)
+        if isinstance(path, str)
+        else "[" + ", ".join(sql_literal(p) for p in path) + "]"
+    )
     numbers = ", file_row_number = true" if row_numbers else ""
-    return f"read_parquet({sql_literal(path)}{numbers})"
+    names = ", filename = true" if file_names else ""
+    return f"read_parquet({paths}{numbers}{names})"
 
 
 NUMERIC_TYPES = ("DECIMAL", "DOUBLE", "FLOAT", "REAL", "INTEGER", "BIGINT", "HUGEINT",
@@ -381,10 +390,11 @@ def violation_rules(raw_values: dict[str, str]) -> dict[str, tuple[str, str, str
     return rules
 
 
-def rollup_sql(reader: str, select: str, raw_values: dict[str, str], file_index: int,
+def rollup_sql(reader: str, select: str, raw_values: dict[str, str], file_index: int | str,
                rules: dict[str, tuple[str, str, str]]) -> str:  # fmt: skip
     """One file's rows -> daily rows in `parts` (costs and quantities summed per charge day
-    and dimensions), with per-group counts of the rows that break each rule."""
+    and dimensions), with per-group counts of the rows that break each rule. `file_index`:
+    the file's index, or SQL giving it per row (several files read by one query)."""
     raws = "".join(
         f",\n        {expr} as x_raw_{c.raw}"
         for c in COLUMNS

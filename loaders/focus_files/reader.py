@@ -35,6 +35,9 @@ from loaders.warehouse.validation import StagedRows
 log = logging.getLogger("finops.loaders.focus_files")
 
 DEFAULT_MEMORY_LIMIT = "4GB"
+# At most this many bytes of Parquet files in one query (`Stage.add_all`): a year of monthly
+# files in one scan, the scratch database's memory and a failed batch's re-read bounded.
+PARQUET_BATCH_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,73 @@ class Stage:
         self.con.close()
 
     # ------------------------------------------------------------------ one file
+
+    def add_all(self, files: list[FocusFile], declared: str | None) -> dict[str, str]:
+        """Check and roll up `files` into `parts`, in their order; returns each file's
+        FOCUS version by name. Parquet files with one schema are read by one query
+        (`PARQUET_BATCH_BYTES` at most): a file of one row group is one thread's work, so
+        a month per file would leave every core but one idle. The first problem raises
+        FocusFormatError naming its file, as `add` does, whichever query found it."""
+        versions: dict[str, str] = {}
+        batch: list[FocusFile] = []
+        schema: tuple[list[str], dict[str, str]] = ([], {})
+        for file in files:
+            if file.is_csv or file.size == 0:
+                versions |= self._add_batch(batch, schema, declared)
+                batch = []
+                versions[file.name] = self.add(file, declared)
+                continue
+            header, types = self._parquet_schema(file)
+            full = sum(f.size for f in batch) + file.size > PARQUET_BATCH_BYTES
+            if batch and ((header, types) != schema or full):
+                versions |= self._add_batch(batch, schema, declared)
+                batch = []
+            batch.append(file)
+            schema = (header, types)
+        versions |= self._add_batch(batch, schema, declared)
+        return versions
+
+    def _add_batch(
+        self,
+        files: list[FocusFile],
+        schema: tuple[list[str], dict[str, str]],
+        declared: str | None,
+    ) -> dict[str, str]:
+        """Parquet `files` of one `schema` (column names in order, their types): one query
+        rolls them all up (the file a row came from is its `file_index`); a failed query or
+        a broken rule reads them one by one (`add`), which names the file, row and column."""
+        if len(files) < 2:
+            return {file.name: self.add(file, declared) for file in files}
+        first = len(self.files)
+        header, types = schema
+        found = [mapping.detect_version(header, file.name, declared) for file in files]
+        names = mapping.file_columns(header)
+        select, raw_values = mapping.typed_select(
+            names, types, files[0].name, csv=False, tag_keys=self.tag_keys
+        )
+        rules = mapping.violation_rules(raw_values)
+        paths = [str(file.path) for file in files]
+        reader = mapping.parquet_reader_sql(paths, file_names=True)
+        index = "case filename " + " ".join(
+            f"when {sql_literal(path)} then {first + i}" for i, path in enumerate(paths)
+        ) + " end"  # fmt: skip
+        try:
+            self.con.execute(
+                mapping.rollup_sql(reader, select + ",\n        filename", raw_values, index, rules)
+            )
+        except duckdb.Error:
+            return {file.name: self.add(file, declared) for file in files}
+        counts = self.con.execute(
+            "select " + " + ".join(f"coalesce(sum({rule}), 0)" for rule in rules)
+            + f" from parts where file_index >= {first}"
+        ).fetchone()[0]  # fmt: skip
+        if counts:  # find and name the first problem: the batch's rows go, each file is read
+            self.con.execute(f"delete from parts where file_index >= {first}")
+            return {file.name: self.add(file, declared) for file in files}
+        for file, version in zip(files, found, strict=True):
+            self.versions[len(self.files)] = version
+            self.files.append(file)
+        return {file.name: version for file, version in zip(files, found, strict=True)}
 
     def add(self, file: FocusFile, declared: str | None) -> str:
         """Check and roll up one file into `parts`; returns its FOCUS version. Raises

@@ -146,6 +146,7 @@ def replace_window(
     started_at: datetime | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
     with_tables: Mapping[str, Sequence[dict[str, Any]] | pa.Table] | None = None,
+    in_transaction: bool = False,
 ) -> LoadResult:
     """Replace everything `source` landed for `scope` in `[window_start, window_end)`.
 
@@ -159,7 +160,9 @@ def replace_window(
     `started_at` is when the load began (default: now, when it writes). `con`: a writer
     connection the caller opened under the writer's lock (`LoadAttempt.writing`), used and
     left open, so landing many windows in a row pays for one connection and one checkpoint.
-    Returns what was loaded and what it replaced.
+    `in_transaction`: `con` is in the caller's transaction, which this write joins (the
+    caller ensured the raw schema before it began, and commits, or rolls back every window it
+    landed: `LoadAttempt.writing(together=True)`). Returns what was loaded and what it replaced.
 
     `with_tables`: more raw tables of the same load (raw table name -> its rows), replaced
     for the same source, scope and window in the same transaction - e.g. a cost API's
@@ -189,8 +192,9 @@ def replace_window(
     cols = ", ".join(name for name, _, _ in table.columns)
 
     def write(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
-        ensure_raw_schema(con)
-        con.execute("begin transaction")
+        if not in_transaction:  # else the caller ensured the schema before its transaction
+            ensure_raw_schema(con)
+            con.execute("begin transaction")
         try:
             if staged:  # checked in the transaction: a refusal rolls the view back too
                 con.execute(f"create temp view incoming_rows as {rows.sql}")
@@ -250,12 +254,16 @@ def replace_window(
                 billing_account_id=billing_account_id,
                 billing_period_start=billing_period_start,
             )
-            con.execute("commit")
+            if not in_transaction:
+                con.execute("commit")
         except BaseException:
-            con.execute("rollback")
+            if not in_transaction:
+                con.execute("rollback")
             raise
         return int(replaced), row_count
 
+    if in_transaction and con is None:
+        raise ValueError("in_transaction: pass the connection that holds the transaction")
     if con is not None:
         replaced, row_count = write(con)
     else:

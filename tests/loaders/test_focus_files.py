@@ -555,6 +555,110 @@ def test_bad_value_in_parquet_names_the_row(tmp_path: Path):
     )
 
 
+def _parquet_parts(csv_path: Path, folder: Path, parts: int) -> list[Path]:
+    """The sample's rows dealt over `parts` Parquet files of one schema (row i to part i mod
+    `parts`: the hours of one day and key end up in several files)."""
+    whole = parquet_copy(csv_path, folder.parent / f"{folder.name}-whole.parquet")
+    folder.mkdir(parents=True)
+    con = duckdb.connect()
+    try:
+        paths = []
+        for part in range(parts):
+            path = folder / f"part-{part}.parquet"
+            con.execute(
+                f"copy (select * exclude (file_row_number) "
+                f"from read_parquet('{whole}', file_row_number = true) "
+                f"where file_row_number % {parts} = {part} order by file_row_number) "
+                f"to '{path}' (format parquet)"
+            )
+            paths.append(path)
+        return paths
+    finally:
+        con.close()
+
+
+def test_parquet_files_of_one_schema_read_by_one_query_land_as_the_one_file(
+    sample_import: tuple[Path, Path], tmp_path: Path
+):
+    # GIVEN the sample's rows dealt over three Parquet files of one schema (read by one
+    # DuckDB query: `Stage.add_all`), each period's rows in all three
+    db_path, csv_path = sample_import
+    _parquet_parts(csv_path, tmp_path / "export", 3)
+
+    # WHEN they are imported into a fresh warehouse
+    fresh = tmp_path / "fresh.duckdb"
+    result = focus_files.load(fresh, str(tmp_path / "export"))
+
+    # THEN the same daily rows land as from the one CSV file, value for value, the
+    # periods spread over the files summed across them
+    assert sorted(load.scope for load in result.loads) == SCOPES
+    assert data_rows(fresh) == data_rows(db_path)
+    assert result.files_read == [f"part-{i}.parquet" for i in range(3)]
+    files = fetch(fresh, "select files from raw.focus_imports order by scope")
+    assert [len(json.loads(f)) for (f,) in files] == [3, 3, 3, 1]  # the last: one row
+
+    # AND the one CSV file is recognised as the same rows (unchanged fingerprints)
+    again = focus_files.load(fresh, str(csv_path))
+    assert again.loads == [] and again.unchanged == SCOPES
+
+
+def test_a_bad_row_in_a_batch_of_parquet_files_names_its_file_and_row(tmp_path: Path):
+    # GIVEN three Parquet files of one schema; the second has no ChargePeriodStart on
+    # its 5th row (the file is read with the other two by one query)
+    _, bad, _ = _parquet_parts(SAMPLE, tmp_path / "export", 3)
+    broken = tmp_path / "broken.parquet"
+    con = duckdb.connect()
+    con.execute(
+        f"copy (select * exclude (file_row_number) replace (case when file_row_number = 4 "
+        f"then null else ChargePeriodStart end as ChargePeriodStart) "
+        f"from read_parquet('{bad}', file_row_number = true) order by file_row_number) "
+        f"to '{broken}' (format parquet)"
+    )
+    con.close()
+    broken.replace(bad)
+
+    # WHEN the folder is imported THEN the error names the second file, its 5th row and
+    # the column, and nothing is landed
+    db_path = tmp_path / "finops.duckdb"
+    with pytest.raises(focus_files.FocusImportError) as failure:
+        focus_files.load(db_path, str(tmp_path / "export"))
+    assert "part-1.parquet: row 5, column ChargePeriodStart: mandatory value is empty" in str(
+        failure.value
+    )
+    assert warehouse_state(db_path).get("focus_costs", []) == []
+
+
+def test_a_refused_write_after_some_periods_lands_none_of_them(tmp_path: Path):
+    # GIVEN a warehouse whose import records table refuses the import's records (a column
+    # the loader does not fill, NOT NULL): the last write of an import, after every period
+    db_path = tmp_path / "finops.duckdb"
+    focus_files.load(db_path, str(copy_sample(tmp_path / "first")))
+    con = duckdb.connect(str(db_path))
+    con.execute("alter table raw.focus_imports add column reviewer varchar default null")
+    con.execute("delete from raw.focus_imports")
+    con.execute("alter table raw.focus_imports alter column reviewer set not null")
+    con.close()
+    before = warehouse_state(db_path)
+
+    # WHEN a restated export of every period is imported
+    restated = altered_copy(tmp_path / "export" / "restated.csv", _restate_every_cost)
+    with pytest.raises(focus_files.FocusImportError) as failure:
+        focus_files.load(db_path, str(restated))
+
+    # THEN none of the periods landed: the periods, their ledger rows and the records are
+    # one transaction (no period replaced without its import record)
+    assert "nothing was loaded" in str(failure.value)
+    assert warehouse_state(db_path) == before
+
+
+def _restate_every_cost(header: list[str], rows: list[list[str]]):
+    col = {name: i for i, name in enumerate(header)}
+    for row in rows:
+        if row[col["BilledCost"]] not in ("", "NULL"):
+            row[col["BilledCost"]] = str(Decimal(row[col["BilledCost"]]) + Decimal("1"))
+    return header, rows
+
+
 def test_a_location_without_focus_files_is_an_error(tmp_path: Path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "README.txt").write_text("no data here")
