@@ -28,6 +28,7 @@ def publish_serving_copy(
         con = connect_writer(db_path)
         try:
             con.execute(f"attach '{tmp}' as serving")
+            con.execute("begin transaction")  # one commit for every table, not one each
             for schema in schemas:
                 tables = con.execute(
                     "select table_name from information_schema.tables "
@@ -42,6 +43,7 @@ def publish_serving_copy(
                     )
                     count += 1
                 _copy_comments(con, schema)
+            con.execute("commit")
             con.execute("detach serving")
         finally:
             con.close()
@@ -71,7 +73,5 @@ def _copy_comments(con: duckdb.DuckDBPyConnection, schema: str) -> None:
             [schema],
         ).fetchall()
     ]
-    con.execute("begin transaction")  # one commit, not one per comment
-    for statement in statements:
+    for statement in statements:  # in the publish's transaction: no commit of their own
         con.execute(statement)
-    con.execute("commit")

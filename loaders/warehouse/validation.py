@@ -196,11 +196,30 @@ def provider_of(table: RawTable, provider_name: str | None) -> str:
     return provider
 
 
-def check_rows(table: RawTable, data: pa.Table, window_start: date, window_end: date) -> None:
-    """Every row inside the window, no mandatory field empty, no natural key twice."""
+def check_rows(
+    table: RawTable, data: pa.Table, window_start: date, window_end: date, unique: bool = True
+) -> None:
+    """Every row inside the window, no mandatory field empty, no natural key twice (unless
+    `unique` is False: the writer checks the keys in DuckDB, `check_registered_keys`)."""
     _check_window(table, data, window_start, window_end)
     _check_not_null(table, data)
-    check_unique_keys(table, data)
+    if unique:
+        check_unique_keys(table, data)
+
+
+def check_registered_keys(
+    table: RawTable, con: duckdb.DuckDBPyConnection, relation: str, data: pa.Table
+) -> None:
+    """`check_unique_keys` for `data` registered in `con` as `relation`: DuckDB counts the
+    distinct hashes of the keys (in parallel, over the Arrow buffers: 10M API rows, 4.5 s
+    of pyarrow's single-threaded grouping); only when they are fewer than the rows - a key
+    repeats, or two keys share a hash - does pyarrow find and name the repeat."""
+    keys = ", ".join(table.key_columns)
+    rows, hashes = con.execute(
+        f"select count(*), count(distinct hash({keys})) from {relation}"
+    ).fetchone()
+    if hashes != rows:
+        check_unique_keys(table, data)
 
 
 @dataclass(frozen=True)

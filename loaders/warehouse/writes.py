@@ -20,6 +20,7 @@ from loaders.warehouse.locking import writer_connection
 from loaders.warehouse.schema import ensure_raw_schema
 from loaders.warehouse.validation import (
     StagedRows,
+    check_registered_keys,
     check_rows,
     check_staged,
     conform_arrow,
@@ -183,7 +184,7 @@ def replace_window(
         data = (
             conform_arrow(table, rows) if isinstance(rows, pa.Table) else rows_to_arrow(table, rows)
         )
-        check_rows(table, data, window_start, window_end)
+        check_rows(table, data, window_start, window_end, unique=False)  # keys: in write
     extra = _extra_tables(table, with_tables or {}, window_start, window_end)
 
     load_id = new_load_id(source)
@@ -201,6 +202,7 @@ def replace_window(
                 row_count = check_staged(table, con, "incoming_rows", window_start, window_end)
             else:
                 con.register("incoming_rows", data)
+                check_registered_keys(table, con, "incoming_rows", data)
                 row_count = data.num_rows
             _record_restatements(
                 con,
