@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -137,11 +137,13 @@ class LoadAttempt:
             con.execute("begin transaction")
             try:
                 yield
+                con.execute("commit")
             except BaseException:
-                con.execute("rollback")
+                # a commit that failed has rolled back already
+                with suppress(duckdb.Error):
+                    con.execute("rollback")
                 self._forget_rolled_back()
                 raise
-            con.execute("commit")
         finally:
             self._con, self._together, self._in_transaction = None, False, []
 
