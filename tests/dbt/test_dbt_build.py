@@ -361,6 +361,7 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
         "test_name:unique,int_cloud_costs_unioned",
         "test_name:not_null_columns,int_cloud_costs_unioned",
         "test_name:focus_conformant,fct_daily_costs",
+        "test_name:focus_conformant,int_cloud_costs_categorized",
         "assert_fct_anomaly_series_band_matches_flags",
         "assert_fct_daily_costs_reconcile_to_raw",
         timeout=300,
@@ -405,16 +406,33 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
     assert nulls == expected and all(n > 0 for _, n in nulls)
     violations = fetch(
         tampered,
-        "select rule, offending_value from dbt_test__audit.focus_conformant_fct_daily_costs_ "
-        "order by all",
+        "select rule, offending_value, row_count "
+        "from dbt_test__audit.focus_conformant_fct_daily_costs_ order by all",
     )
+    counts = fetch(
+        tampered,
+        "select count(*) filter (where billing_currency = 'eur'), "
+        "count(*) filter (where charge_class = 'Refund'), "
+        "count(*) filter (where service_category = 'Compute and Stuff') "
+        "from marts.fct_daily_costs",
+    )[0]
+    assert all(n > 0 for n in counts)
     assert violations == [
-        ("billing_currency is not an upper-case ISO 4217 code", "eur"),
-        ("charge_class is not Correction or null", "Refund"),
-        ("service_category is not a FOCUS 1.2 ServiceCategory", "Compute and Stuff"),
+        ("billing_currency is not an upper-case ISO 4217 code", "eur", counts[0]),
+        ("charge_class is not Correction or null", "Refund", counts[1]),
+        ("service_category is not a FOCUS 1.2 ServiceCategory", "Compute and Stuff", counts[2]),
         ("service_subcategory is not a subcategory of its service_category",
-         "Compute and Stuff / Other (Other)"),
+         "Compute and Stuff / Other (Other)", counts[2]),
     ]  # fmt: skip
+    # ... and on the unified model it names each mandatory column left null, with its rows
+    assert "Failure in test focus_conformant_int_cloud_costs_categorized_" in done.stdout
+    assert fetch(
+        tampered,
+        "select rule, row_count "
+        "from dbt_test__audit.focus_conformant_int_cloud_costs_categorized_ order by all",
+    ) == [
+        (f"mandatory column {column} is null", n) for column, n in expected
+    ]
 
 
 def test_commitment_days_without_an_answer_count_in_coverage_not_utilization(

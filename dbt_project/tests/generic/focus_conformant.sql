@@ -30,6 +30,17 @@
     'service_category', 'charge_category', 'billing_currency', 'billed_cost', 'effective_cost',
 ] -%}
 
+{#- One scan of the model: its rows counted per combination of the low-cardinality columns
+    the rules check (a few thousand groups), with the nulls of the other mandatory columns
+    summed; every rule then reads that profile. A scan per rule took 6 s at 10M rows. -#}
+{%- set grouped = [] -%}
+{%- for column in [
+    'provider_name', 'service_name', 'service_category', 'service_subcategory',
+    'charge_category', 'charge_class', 'charge_frequency', 'billing_currency', 'region_id',
+] if column in present -%}
+    {%- do grouped.append(column) -%}
+{%- endfor -%}
+
 with
 
 costs as (
@@ -40,15 +51,36 @@ categories as (
     select * from {{ ref('focus_service_categories') }}
 ),
 
+profile as (
+    select
+        {%- for column in grouped %}
+        {{ column }},
+        {%- endfor %}
+        {%- for column in mandatory if column in present and column not in grouped %}
+        count(*) - count({{ column }}) as {{ column }}_nulls,
+        {%- endfor %}
+        count(*) as row_count
+    from costs
+    {%- if grouped %}
+    group by {{ grouped | join(', ') }}
+    {%- endif %}
+),
+
 violations as (
     {%- for column in mandatory if column in present %}
     select
         'mandatory column {{ column }} is null' as rule,
         cast(null as string) as offending_value,
-        count(*) as row_count
-    from costs
+        {%- if column in grouped %}
+        sum(row_count) as row_count
+    from profile
     where {{ column }} is null
-    having count(*) > 0
+    having sum(row_count) > 0
+        {%- else %}
+        sum({{ column }}_nulls) as row_count
+    from profile
+    having sum({{ column }}_nulls) > 0
+        {%- endif %}
 
     union all
     {%- endfor %}
@@ -56,11 +88,11 @@ violations as (
     {%- if 'service_category' in present %}
     select
         'service_category is not a FOCUS 1.2 ServiceCategory' as rule,
-        cast(costs.service_category as string) as offending_value,
-        count(*) as row_count
-    from costs
-    where costs.service_category not in (select categories.service_category from categories)
-    group by costs.service_category
+        cast(profile.service_category as string) as offending_value,
+        sum(profile.row_count) as row_count
+    from profile
+    where profile.service_category not in (select categories.service_category from categories)
+    group by profile.service_category
 
     union all
     {%- endif %}
@@ -68,16 +100,16 @@ violations as (
     {%- if 'service_subcategory' in present %}
     select
         'service_subcategory is not a subcategory of its service_category' as rule,
-        cast(costs.service_category || ' / ' || costs.service_subcategory as string)
+        cast(profile.service_category || ' / ' || profile.service_subcategory as string)
             as offending_value,
-        count(*) as row_count
-    from costs
+        sum(profile.row_count) as row_count
+    from profile
     left join categories
         on
-            costs.service_category = categories.service_category
-            and costs.service_subcategory = categories.service_subcategory
-    where costs.service_subcategory is not null and categories.service_subcategory is null
-    group by costs.service_category, costs.service_subcategory
+            profile.service_category = categories.service_category
+            and profile.service_subcategory = categories.service_subcategory
+    where profile.service_subcategory is not null and categories.service_subcategory is null
+    group by profile.service_category, profile.service_subcategory
 
     union all
     {%- endif %}
@@ -92,8 +124,8 @@ violations as (
     select
         '{{ column }} is not {{ allowed | join(", ") }}{{ " or null" if nullable }}' as rule,
         cast({{ column }} as string) as offending_value,
-        count(*) as row_count
-    from costs
+        sum(row_count) as row_count
+    from profile
     where
         {%- if nullable %} {{ column }} is not null and{% endif %}
         {{ column }} not in ('{{ allowed | join("', '") }}')
@@ -106,8 +138,8 @@ violations as (
     select
         'billing_currency is not an upper-case ISO 4217 code' as rule,
         cast(billing_currency as string) as offending_value,
-        count(*) as row_count
-    from costs
+        sum(row_count) as row_count
+    from profile
     where not {{ full_match('billing_currency', '[A-Z]{3}') }}
     group by billing_currency
 
@@ -118,8 +150,8 @@ violations as (
     select
         'region_id is empty or not lower-case' as rule,
         cast(region_id as string) as offending_value,
-        count(*) as row_count
-    from costs
+        sum(row_count) as row_count
+    from profile
     where region_id is not null and (trim(region_id) = '' or region_id != lower(region_id))
     group by region_id
 
@@ -130,8 +162,8 @@ violations as (
     select
         'service_name maps to more than one service_category' as rule,
         cast(provider_name || ' / ' || service_name as string) as offending_value,
-        count(*) as row_count
-    from costs
+        sum(row_count) as row_count
+    from profile
     group by provider_name, service_name
     having count(distinct service_category) > 1
 
