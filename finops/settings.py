@@ -217,6 +217,12 @@ class Settings:
     # Run report and webhook: a commitment day whose utilization is below this ratio is an
     # alert (pipelines/reporting.py)
     utilization_alert: float = 0.9
+    # Run report and webhook: a savings opportunity first seen in the last 7 days is listed
+    # when its monthly estimate (reporting currency) is at least this
+    opportunity_min_savings: Decimal = Decimal("100")
+    # FOCUS import: the last days of the files kept per resource (raw.focus_resource_costs)
+    # for the savings opportunities' billing-data rules; 0 keeps none
+    focus_resource_days: int = 35
     # Cost allocation (issue #18): the tag keys costs are allocated by, in their configured
     # spelling (matched case-insensitively), and the rules file (account maps, shared costs;
     # absolute: a relative FINOPS_ALLOCATION_RULES is read from FINOPS_HOME)
@@ -388,6 +394,8 @@ def load_settings(env_file: Path | None = None) -> Settings:
         webhook_min_impact=_env_amount("FINOPS_WEBHOOK_MIN_IMPACT", Decimal("100")),
         webhook_timeout_s=_env_int("FINOPS_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1),
         utilization_alert=_env_ratio("FINOPS_UTILIZATION_ALERT", 0.9),
+        opportunity_min_savings=_env_amount("FINOPS_OPPORTUNITY_MIN_SAVINGS", Decimal("100")),
+        focus_resource_days=_env_int("FINOPS_FOCUS_RESOURCE_DAYS", 35, minimum=0),
         allocation_tags=allocation.parse_tag_keys(_env(allocation.TAGS_SETTING)),
         allocation_rules=_allocation_rules(home),
         run_wait_s=_env_int("FINOPS_RUN_WAIT_SECONDS", 3600, minimum=0),

@@ -7,7 +7,8 @@ dbt's fixed cost per node (about 30 ms of Python each, over 300 nodes) is most o
 daily build. This module leaves those nodes out when that cannot change any table:
 
     kept      a node with a raw table upstream that a load or purge (succeeded or failed:
-              fct_load_freshness reports failures) was ledgered for since the last
+              fct_load_freshness reports failures; a load writes every raw table of its
+              source in one transaction) was ledgered for since the last
               successful build; a node whose only raw inputs are the ledgers themselves
               (they change with every load: stg_finops__load_ledger, fct_cost_restatements)
     left out  every other node: the models and tests of sources that landed nothing, and the
@@ -41,6 +42,7 @@ from typing import Any
 import duckdb
 
 from finops.settings import DBT_PROFILES_DIR, DBT_PROJECT_DIR, Settings
+from loaders import registry
 from pipelines.build_window import has_ledger
 
 log = logging.getLogger("finops.pipeline")
@@ -186,14 +188,21 @@ def plan(settings: Settings, con: duckdb.DuckDBPyConnection, *, daily: bool) -> 
         return scope
 
     since = datetime.fromisoformat(state["ledger_mark"]) if state.get("ledger_mark") else None
-    changed = {
-        relation.lower()
-        for (relation,) in con.execute(
-            "select distinct raw_table from raw.load_ledger where ? is null or finished_at > ?",
-            [since, since],
-        ).fetchall()
-        if relation
+    # a load writes its ledger row's raw table and, in the same transaction, the source's
+    # other raw tables (`with_tables`: commitments, tags, the FOCUS resource grain): every
+    # raw table of a source that was ledgered counts as changed
+    tables_of = {
+        spec.ledger_source: {table.qualified.lower() for table in spec.raw_tables}
+        for spec in registry.SOURCES
     }
+    changed: set[str] = set()
+    for source, relation in con.execute(
+        "select distinct source, raw_table from raw.load_ledger where ? is null or finished_at > ?",
+        [since, since],
+    ).fetchall():
+        if relation:
+            changed.add(relation.lower())
+        changed |= tables_of.get(source, set())
     no_keys = not json.loads(settings.allocation_config).get("keys")
     for entry in sorted(state["nodes"].values(), key=lambda e: e["selector"]):
         reached = entry["ledger_only"] or bool(changed.intersection(entry["raw"]))

@@ -161,7 +161,10 @@ class Report(CompleteWithInputs, FinopsTask):
         con = duckdb.connect(str(settings.serving_path), read_only=True)
         try:
             facts = reporting.gather_facts(
-                con, settings.reporting_currency, settings.utilization_alert
+                con,
+                settings.reporting_currency,
+                settings.utilization_alert,
+                settings.opportunity_min_savings,
             )
         finally:
             con.close()

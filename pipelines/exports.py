@@ -54,6 +54,7 @@ MART_TABLES = (
     "fct_cost_allocation",
     "fct_allocation_kpis",
     "fct_allocation_chargeback",
+    "fct_optimization_opportunities",
     "dim_sub_accounts",
     "dim_services",
     "dim_provider_scopes",

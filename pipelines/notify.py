@@ -7,7 +7,9 @@ per-provider rows, API requests and their cost, totals per provider and billing 
 (never added across currencies), the anomalies of the last 7 days whose |cost impact| is at
 least `FINOPS_WEBHOOK_MIN_IMPACT` (reporting currency), the commitment alerts when there are
 any (days of the last 7 whose utilization fell below `FINOPS_UTILIZATION_ALERT`,
-commitments ending within 30 / 60 / 90 days), and for a partial or failed run the error.
+commitments ending within 30 / 60 / 90 days), the savings opportunities first seen in the
+last 7 days whose monthly estimate is at least `FINOPS_OPPORTUNITY_MIN_SAVINGS` (reporting
+currency), and for a partial or failed run the error.
 
 A webhook is a courtesy, never a reason to fail the run: `send` never raises. It retries a
 429 (honouring Retry-After up to 10 s) or a 5xx/connection error twice, then gives up and
@@ -31,6 +33,7 @@ from pipelines.reporting import (
     anomalies_above,
     commitment_label,
     expiry_heading,
+    opportunity_text,
     percent,
     unused_text,
 )
@@ -42,6 +45,7 @@ BACKOFF_S = (1.0, 2.0)
 MAX_RETRY_AFTER_S = 10.0
 MAX_ANOMALY_LINES = 15
 MAX_COMMITMENT_LINES = 10  # per commitment list (low utilization; each expiry horizon)
+MAX_OPPORTUNITY_LINES = 10  # new savings opportunities
 SECTION_LIMIT = 2900  # Slack: a section's text is at most 3,000 characters
 HEADER_LIMIT = 150  # Slack: a header's plain text is at most 150 characters
 STATUS_ICONS = {"succeeded": ":white_check_mark:", "partial": ":warning:", "failed": ":x:"}
@@ -138,6 +142,24 @@ def commitment_blocks(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
+def opportunity_blocks(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The new savings opportunities, cut at MAX_OPPORTUNITY_LINES: a section only when there
+    is one to act on."""
+    new = summary["new_opportunities"]
+    found = new["opportunities"]
+    if not found:
+        return []
+    cur = summary["reporting_currency"]
+    lines = [
+        f"*New savings opportunities, last 7 days, ≥ {_money(new['min_savings'], cur)} a "
+        f"month*: {len(found)}",
+        *(f"• {_escape(opportunity_text(o))}" for o in found[:MAX_OPPORTUNITY_LINES]),
+    ]
+    if len(found) > MAX_OPPORTUNITY_LINES:
+        lines.append(f"… and {len(found) - MAX_OPPORTUNITY_LINES} more (see the report)")
+    return [_section("\n".join(lines))]
+
+
 def provider_field(p: dict[str, Any]) -> str:
     lines = [f"*{p['provider']}*" + (" - load *FAILED*" if p["status"] == "failed" else "")]
     lines.append(
@@ -188,6 +210,7 @@ def run_message(summary: dict[str, Any], min_impact: Decimal) -> dict[str, Any]:
         lines.append(f"… and {len(flagged) - MAX_ANOMALY_LINES} more (see the report)")
     blocks.append(_section("\n".join([heading, *lines])))
     blocks += commitment_blocks(summary)
+    blocks += opportunity_blocks(summary)
     blocks.append(
         {
             "type": "context",
@@ -222,6 +245,8 @@ def run_message(summary: dict[str, Any], min_impact: Decimal) -> dict[str, Any]:
     if ending := sum(len(g["commitments"]) for g in alerts["expiring"]):
         horizon = alerts["expiring"][-1]["within_days"]
         text += f" - {ending} commitment(s) ending within {horizon} days"
+    if found := len(summary["new_opportunities"]["opportunities"]):
+        text += f" - {found} new savings opportunit{'y' if found == 1 else 'ies'}"
     return {"text": _clip(text, 2900), "blocks": blocks}
 
 

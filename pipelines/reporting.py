@@ -98,6 +98,33 @@ def expiring_commitments(con: duckdb.DuckDBPyConnection) -> list[dict]:
     )
 
 
+def new_opportunities(con: duckdb.DuckDBPyConnection, min_savings: Decimal) -> list[dict]:
+    """The savings opportunities of marts.fct_optimization_opportunities first seen in the
+    last RECENT_DAYS (first_seen after max(charge_date) of fct_daily_costs - 7: a rule's
+    first charge date, a provider recommendation's first snapshot), still open and counted
+    (duplicate_of null: the same saving reported again is not listed twice), whose monthly
+    estimate in the reporting currency is at least `min_savings`
+    (FINOPS_OPPORTUNITY_MIN_SAVINGS), the largest first. None when the serving copy was
+    published before the mart existed."""
+    if not warehouse.table_exists(con, "marts", "fct_optimization_opportunities"):
+        return []
+    return _rows(
+        con,
+        f"""
+        select opportunity_id, source, provider_name, sub_account_id, resource_id,
+               service_name, category, action, first_seen, billing_currency,
+               estimated_monthly_savings, reporting_currency,
+               estimated_monthly_savings_reporting
+        from marts.fct_optimization_opportunities
+        where status = 'open' and duplicate_of is null
+          and first_seen > (select max(charge_date) from marts.fct_daily_costs) - {RECENT_DAYS}
+          and estimated_monthly_savings_reporting >= ?
+        order by estimated_monthly_savings_reporting desc, first_seen, opportunity_id
+        """,
+        [min_savings],
+    )
+
+
 def providers_of_source(source: str) -> tuple[str, ...]:
     """The providers a configured source stands for (a 'files' source can hold any: its
     loads name theirs, see `scope_providers` in the facts)."""
@@ -115,10 +142,12 @@ def gather_facts(
     con: duckdb.DuckDBPyConnection,
     reporting_currency: str,
     utilization_alert: float = Settings.utilization_alert,
+    opportunity_min_savings: Decimal = Settings.opportunity_min_savings,
 ) -> dict[str, Any]:
     """Totals, KPIs, recent anomalies, commitment alerts (utilization below
-    `utilization_alert`, FINOPS_UTILIZATION_ALERT; commitments about to end) and load
-    freshness from the published marts."""
+    `utilization_alert`, FINOPS_UTILIZATION_ALERT; commitments about to end), new savings
+    opportunities (FINOPS_OPPORTUNITY_MIN_SAVINGS) and load freshness from the published
+    marts."""
     totals = _rows(
         con,
         """
@@ -193,6 +222,8 @@ def gather_facts(
         "utilization_alert": utilization_alert,
         "low_utilization_days": low_utilization_days(con, utilization_alert),
         "expiring_commitments": expiring_commitments(con),
+        "opportunity_min_savings": opportunity_min_savings,
+        "new_opportunities": new_opportunities(con, opportunity_min_savings),
         "freshness": freshness,
         "scope_providers": scope_providers,
     }
@@ -295,6 +326,45 @@ def commitment_alerts(facts: dict[str, Any]) -> dict[str, Any]:
             for previous, horizon in zip((-1, *EXPIRY_HORIZONS), EXPIRY_HORIZONS, strict=False)
         ],
     }
+
+
+def opportunity_items(facts: dict[str, Any]) -> dict[str, Any]:
+    """The new savings opportunities as plain records (amounts as exact decimal strings in
+    the billing and the reporting currency) with the threshold they passed."""
+    return {
+        "min_savings": str(facts["opportunity_min_savings"]),
+        "opportunities": [
+            {
+                "opportunity_id": o["opportunity_id"],
+                "source": o["source"],
+                "provider": o["provider_name"],
+                "sub_account_id": o["sub_account_id"],
+                "resource_id": o["resource_id"],
+                "service": o["service_name"],
+                "category": o["category"],
+                "action": o["action"],
+                "first_seen": str(o["first_seen"]),
+                "currency": o["billing_currency"],
+                "estimated_monthly_savings": _amount(o["estimated_monthly_savings"]),
+                "reporting_currency": o["reporting_currency"],
+                "estimated_monthly_savings_reporting": _amount(
+                    o["estimated_monthly_savings_reporting"]
+                ),
+            }
+            for o in facts["new_opportunities"]
+        ],
+    }
+
+
+def opportunity_text(o: dict[str, Any]) -> str:
+    """One new opportunity in a line: what to do, where, and the monthly estimate."""
+    where = " ".join(part for part in (o["provider"], o["sub_account_id"]) if part)
+    estimate = f"{o['currency']} {Decimal(o['estimated_monthly_savings']):,.2f}"
+    if o["currency"] != o["reporting_currency"]:
+        estimate += (
+            f" ({o['reporting_currency']} {Decimal(o['estimated_monthly_savings_reporting']):,.2f})"
+        )
+    return f"{o['category']}, {where}: {o['action']} - {estimate} a month [{o['source']}]"
 
 
 def commitment_label(c: dict[str, Any]) -> str:
@@ -441,6 +511,7 @@ def run_summary(
         "total_anomalies_last_7_days": len(facts["recent_total_anomalies"]),
         "anomalies": anomalies,
         "commitment_alerts": commitment_alerts(facts),
+        "new_opportunities": opportunity_items(facts),
         "durations_s": durations,
         "duration_s": round(sum(durations.values()), 2),
     }
@@ -581,6 +652,18 @@ def render_report(summary: dict[str, Any], facts: dict[str, Any]) -> str:
             f"z={_z(a['z_score'])} impact {_money(a['cost_impact'], cur)}"
         )
     lines += commitment_report_lines(summary)
+    new = summary["new_opportunities"]
+    found = new["opportunities"]
+    lines += [
+        "",
+        f"New savings opportunities (first seen in the last 7 days, at least "
+        f"{_money(new['min_savings'], cur)} a month): {len(found)}",
+    ]
+    lines += [f"  {opportunity_text(o)}" for o in found[:MAX_REPORT_LINES]]
+    if len(found) > MAX_REPORT_LINES:
+        lines.append(
+            f"  ... and {len(found) - MAX_REPORT_LINES} more (marts.fct_optimization_opportunities)"
+        )
     stale = [f for f in facts.get("freshness", []) if f["last_attempt_status"] == "failed"]
     if stale:
         lines += ["", "Stale data (last load attempt failed; marts hold the last good load):"]

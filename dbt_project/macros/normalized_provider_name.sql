@@ -13,3 +13,18 @@
         else trim({{ expression }})
     end
 {%- endmacro %}
+
+{#
+    A FOCUS ChargeCategory in FOCUS's own spelling whatever the file's case ('usage' ->
+    'Usage'); null for a value FOCUS does not know (the staging models keep it visible in
+    x_charge_type).
+#}
+{% macro focus_charge_category(expression) -%}
+    case lower(trim({{ expression }}))
+        when 'usage' then 'Usage'
+        when 'purchase' then 'Purchase'
+        when 'tax' then 'Tax'
+        when 'credit' then 'Credit'
+        when 'adjustment' then 'Adjustment'
+    end
+{%- endmacro %}

@@ -59,7 +59,7 @@ from loaders.focus_files import mapping, reader
 from loaders.focus_files.files import FileSet, FocusSourceError
 from loaders.focus_files.mapping import FocusFormatError
 from loaders.focus_files.reader import DEFAULT_MEMORY_LIMIT, ScopeRollup
-from loaders.focus_files.source import FOCUS_COSTS, FocusFilesConfig
+from loaders.focus_files.source import FOCUS_COSTS, FOCUS_RESOURCE_COSTS, FocusFilesConfig
 from loaders.focus_files.source import SOURCE as SPEC
 
 if TYPE_CHECKING:
@@ -273,6 +273,7 @@ def load(
     force: bool = False,
     attempt: warehouse.LoadAttempt | None = None,
     tag_keys: tuple[str, ...] = (),
+    resource_days: int = 0,
 ) -> FocusImport:
     """Import the FOCUS files at `location` (a file, a folder, or s3://bucket/prefix).
 
@@ -282,7 +283,10 @@ def load(
     billing period in them, as if none had been imported (`finops run --force`). Each
     billing period lands through the load attempt (`attempt`, else one of its own).
     `tag_keys` (FINOPS_ALLOCATION_TAGS) are the Tags keys each row keeps, in
-    `x_allocation_tags`; other keys re-land every period once.
+    `x_allocation_tags`; other keys re-land every period once. `resource_days`
+    (FINOPS_FOCUS_RESOURCE_DAYS) keeps the last days of the files read per resource in
+    raw.focus_resource_costs, landed with each period; after the import the table keeps only
+    its last `resource_days` days (0: no resource grain; a change re-lands every period once).
     """
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -300,8 +304,8 @@ def load(
             state = landed_state(db_path)
             if force:  # forget the fingerprints: every file is read, every period re-landed
                 state = {k: _Landed(v.first_day, v.last_day) for k, v in state.items()}
-            plan = _plan(file_set, declared, state, mapping.rollup_version(tag_keys))
-            stage = reader.Stage(work_dir, memory_limit, tag_keys)
+            plan = _plan(file_set, declared, state, mapping.rollup_version(tag_keys, resource_days))
+            stage = reader.Stage(work_dir, memory_limit, tag_keys, resource_days)
             try:
                 # New files first: they say which landed periods they add rows to; those
                 # periods (and the stale ones) are read again from all their files.
@@ -325,6 +329,8 @@ def load(
                 records = [_kept(key, state[scope].record) for scope in kept]
                 unchanged = list(kept)
                 rollups = stage.rollups(declared, only=need) if read else []
+                if rollups:
+                    stage.add_resources()
                 # The warehouse attached to the stage, every billing period and the import
                 # records in one transaction: the rows go from the stage's tables to the
                 # raw table in SQL; all periods land, or none.
@@ -339,11 +345,17 @@ def load(
                             )
                             continue
                         start, end = _window(rollup, previous)
+                        resources = (
+                            {FOCUS_RESOURCE_COSTS.name: stage.resource_rows(rollup)}
+                            if resource_days > 0
+                            else None
+                        )
                         result = attempt.land(
                             rollup.scope,
                             stage.staged_rows(rollup),
                             window_start=start,
                             window_end=end,
+                            with_tables=resources,
                             provider_name=rollup.provider_name,
                             billing_account_id=rollup.billing_account_id,
                             billing_period_start=rollup.billing_period_start,
@@ -361,6 +373,8 @@ def load(
                             end,
                         )
                     _record(attempt.connection, records)
+                    if landed:
+                        _keep_recent_resources(attempt.connection, resource_days)
             finally:
                 stage.close()
         except (FocusFormatError, FocusSourceError, warehouse.LoadValidationError) as exc:
@@ -379,6 +393,18 @@ def load(
     current = sorted({record["load_id"] for record in records})
     return FocusImport(
         import_id, location, len(file_set.files), landed, sorted(unchanged), names, current
+    )
+
+
+def _keep_recent_resources(con: duckdb.DuckDBPyConnection, days: int) -> None:
+    """raw.focus_resource_costs keeps the last `days` days from its latest charge date (all
+    of it with 0 days: none is landed then, and the rows of an earlier setting go): a first
+    import and the daily imports that follow it hold the same rows."""
+    table = FOCUS_RESOURCE_COSTS.qualified
+    con.execute(
+        f"delete from {table} where ? = 0 or charge_date < "
+        f"(select max(charge_date) from {table}) - cast(? as integer) + 1",
+        [days, days],
     )
 
 
@@ -440,6 +466,7 @@ def load_for_run(
         force=window.force,
         attempt=attempt,
         tag_keys=config.allocation_tags,
+        resource_days=config.resource_days,
     )
     log.info("focus_files run %s: %s", window.run_date, json.dumps(result.as_dict(), default=str))
     return result
@@ -451,7 +478,8 @@ def input_signature(config: FocusFilesConfig) -> str | None:
     if not config.path:
         return None
     listing = focus_file_sources.listing_signature(config.path)
-    if listing is None or not config.allocation_tags:
+    rollup = mapping.rollup_version(config.allocation_tags, config.resource_days)
+    if listing is None or rollup == mapping.ROLLUP_VERSION:
         return listing
-    # other allocation keys make other rows of the same files
-    return f"{listing}; tags={mapping.rollup_version(config.allocation_tags)}"
+    # other allocation keys (or resource days) make other rows of the same files
+    return f"{listing}; rollup={rollup}"

@@ -14,10 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
-ROLLUP_VERSION = "2"  # part of every fingerprint: a change of the rollup re-lands old files
+ROLLUP_VERSION = "3"  # part of every fingerprint: a change of the rollup re-lands old files
 # 2: the commitment discount columns are kept (every period re-lands once to fill them)
+# 3: the resource grain of the last days (raw.focus_resource_costs) lands with each period
 AMOUNT_SQL = "decimal(38, 10)"
 NULL_STRINGS = ("NULL", "")
 
@@ -99,6 +101,29 @@ BY_FOCUS_LOWER = {c.focus.lower(): c for c in COLUMNS}
 # names (issue #18) into one derived dimension, `x_allocation_tags` (`tags_select`).
 TAGS = "Tags"
 TAGS_RAW = "x_allocation_tags"
+
+# The resource grain (issue #19): besides the daily rollup, the import keeps the rows of the
+# last FINOPS_FOCUS_RESOURCE_DAYS days of the files it reads per resource and day, in
+# raw.focus_resource_costs, for the billing-data rules of the savings opportunities (idle
+# resources, gp2 volumes, previous generations, ...). Only rows with a ResourceId; these
+# columns are optional (null when a file lacks one): the resource's id, name and type, the
+# SKU and its meter (FOCUS 1.1+), and AWS's usage type (x_UsageType: `EBS:VolumeUsage.gp2`,
+# `BoxUsage:m4.large`, `PublicIPv4:IdleAddress`, ...).
+RESOURCE_COLUMNS = (
+    ("ResourceId", "resource_id"),
+    ("ResourceName", "resource_name"),
+    ("ResourceType", "resource_type"),
+    ("SkuId", "sku_id"),
+    ("SkuMeter", "sku_meter"),
+    ("x_UsageType", "x_usage_type"),
+)
+RESOURCE_DIMENSIONS = (
+    "provider_name", "billing_account_id", "sub_account_id", "service_name",
+    "service_category", "region_id", "charge_category", "pricing_category",
+    "commitment_discount_status", "billing_currency", "consumed_unit",
+    *(raw for _, raw in RESOURCE_COLUMNS),
+)  # fmt: skip
+RESOURCE_AMOUNTS = ("billed_cost", "effective_cost", "list_cost", "consumed_quantity")
 
 # The daily rollup: these are summed, everything else (but ChargePeriodStart) is grouped.
 AMOUNTS = tuple(c for c in COLUMNS if c.kind == "amount")
@@ -205,10 +230,77 @@ def file_columns(columns: Sequence[str]) -> dict[str, str]:
     return names
 
 
-def rollup_version(tag_keys: Sequence[str] = ()) -> str:
-    """ROLLUP_VERSION and the allocation tag keys: part of every fingerprint, so a change of
-    FINOPS_ALLOCATION_TAGS re-lands every period once (its rows now carry other values)."""
-    return ROLLUP_VERSION + (f"+tags={','.join(tag_keys)}" if tag_keys else "")
+def rollup_version(tag_keys: Sequence[str] = (), resource_days: int = 0) -> str:
+    """ROLLUP_VERSION, the allocation tag keys and the resource days: part of every
+    fingerprint, so a change of FINOPS_ALLOCATION_TAGS or FINOPS_FOCUS_RESOURCE_DAYS re-lands
+    every period once (its rows now carry other values, or other days at resource grain)."""
+    tags = f"+tags={','.join(tag_keys)}" if tag_keys else ""
+    return ROLLUP_VERSION + tags + (f"+resources={resource_days}" if resource_days else "")
+
+
+def resource_columns(header: Sequence[str]) -> str:
+    """The select list of the resource columns of a file with `header` (null when absent)."""
+    present = {name.lower(): name for name in header}
+    return ",\n        ".join(
+        f"{_text(quote(present[focus.lower()]))} as {raw}"
+        if focus.lower() in present
+        else f"cast(null as varchar) as {raw}"
+        for focus, raw in RESOURCE_COLUMNS
+    )
+
+
+def resource_rollup_sql(
+    reader: str, select: str, resources: str, file_index: int, cutoff: date
+) -> str:
+    """One file's rows with a ResourceId charged on `cutoff` or later -> resource rows in
+    `resource_parts` (costs and quantities summed per day, resource and dimensions)."""
+    sums = ", ".join(f"sum({c}) as {c}" for c in RESOURCE_AMOUNTS)
+    return f"""
+insert into resource_parts by name
+select
+    {file_index} as file_index,
+    cast(billing_period_start as date) as billing_period_start,
+    cast(charge_period_start as date) as charge_date,
+    {", ".join(RESOURCE_DIMENSIONS)},
+    {sums},
+    count(*) as source_rows
+from (
+    select
+        {select},
+        {resources}
+    from {reader}
+) as typed
+where resource_id is not null and cast(charge_period_start as date) >= date '{cutoff}'
+group by all
+"""
+
+
+def resource_parts_ddl() -> str:
+    return _stage_table_ddl(
+        "resource_parts", ("billing_period_start",), RESOURCE_DIMENSIONS, RESOURCE_AMOUNTS, ()
+    )
+
+
+def _stage_table_ddl(
+    name: str,
+    periods: Sequence[str],
+    dims: Sequence[str],
+    amounts: Sequence[str],
+    counts: Sequence[str],
+) -> str:
+    """A stage table of rolled-up rows: file index, period and charge dates, text dimensions,
+    amounts, the file rows summed and per-rule counts."""
+    columns = [
+        "file_index integer",
+        *(f"{p} date" for p in periods),
+        "charge_date date",
+        *(f"{d} varchar" for d in dims),
+        *(f"{a} {AMOUNT_SQL}" for a in amounts),
+        "source_rows bigint",
+        *(f"{c} bigint" for c in counts),
+    ]
+    body = ",\n".join(f"    {c}" for c in columns)
+    return f"create table if not exists {name} (\n{body}\n)"
 
 
 def _tags_json(name: str, file_type: str) -> str:
@@ -427,20 +519,13 @@ group by all
 
 
 def parts_ddl(rules: Sequence[str]) -> str:
-    dims = ",\n".join(f"    {d} varchar" for d in DIMENSIONS)
-    sums = ",\n".join(f"    {c.raw} {AMOUNT_SQL}" for c in AMOUNTS)
-    counts = ",\n".join(f"    {r} bigint" for r in rules)
-    return f"""
-create table if not exists parts (
-    file_index integer,
-    billing_period_start date,
-    billing_period_end date,
-    charge_date date,
-{dims},
-{sums},
-    source_rows bigint,
-{counts}
-)"""
+    return _stage_table_ddl(
+        "parts",
+        ("billing_period_start", "billing_period_end"),
+        DIMENSIONS,
+        [c.raw for c in AMOUNTS],
+        rules,
+    )
 
 
 def all_rules() -> list[str]:

@@ -22,10 +22,11 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from loaders.focus_files import mapping
 from loaders.focus_files.files import FileSet, FocusFile
@@ -103,9 +104,12 @@ class Stage:
         work_dir: Path,
         memory_limit: str = DEFAULT_MEMORY_LIMIT,
         tag_keys: tuple[str, ...] = (),
+        resource_days: int = 0,
     ) -> None:
         self.tag_keys = tag_keys  # FINOPS_ALLOCATION_TAGS: the Tags keys read into rows
-        self.rollup = mapping.rollup_version(tag_keys)
+        # FINOPS_FOCUS_RESOURCE_DAYS: the last days kept at resource grain (0: none)
+        self.resource_days = resource_days
+        self.rollup = mapping.rollup_version(tag_keys, resource_days)
         self.path = work_dir / "stage.duckdb"
         self.con = duckdb.connect(str(self.path))
         self.con.execute("set TimeZone = 'UTC'")
@@ -113,6 +117,7 @@ class Stage:
         self.con.execute(f"set temp_directory = {sql_literal(str(work_dir / 'spill'))}")
         self.con.execute("set preserve_insertion_order = false")
         self.con.execute(mapping.parts_ddl(mapping.all_rules()))
+        self.con.execute(mapping.resource_parts_ddl())
         [(self.catalog,)] = self.con.execute("select current_database()").fetchall()
         self.versions: dict[int, str] = {}
         self.files: list[FocusFile] = []
@@ -231,6 +236,57 @@ class Stage:
         self.files.append(file)
         self.versions[index] = version
         return version
+
+    def add_resources(self) -> date | None:
+        """The resource grain of the files read (after `add_all`): the rows with a ResourceId
+        of the last `resource_days` days of their charge dates (from the latest one in
+        `parts`), per resource and day, into `resource_parts`. Only the files with a day in
+        that range are read again (the files were checked by `add`: nothing to name here).
+        Returns the first day kept (None: no resource grain)."""
+        if self.resource_days <= 0 or not self.files:
+            return None
+        [(last,)] = self.con.execute("select max(charge_date) from parts").fetchall()
+        if last is None:
+            return None
+        cutoff = last - timedelta(days=self.resource_days - 1)
+        recent = self.con.execute(
+            "select distinct file_index from parts where charge_date >= ? order by 1", [cutoff]
+        ).fetchall()
+        for (index,) in recent:
+            file = self.files[index]
+            if file.is_csv:
+                header = csv_header(file)
+                reader = mapping.csv_reader_sql(str(file.path), header, f"resource_rejects_{index}")
+                types = mapping.csv_types(header)
+            else:
+                header, types = self._parquet_schema(file)
+                reader = mapping.parquet_reader_sql(str(file.path))
+            select, _ = mapping.typed_select(
+                mapping.file_columns(header), types, file.name, csv=file.is_csv
+            )
+            self.con.execute(
+                mapping.resource_rollup_sql(
+                    reader, select, mapping.resource_columns(header), index, cutoff
+                )
+            )
+        return cutoff
+
+    def resource_rows(self, rollup: ScopeRollup) -> pa.Table:
+        """The scope's resource rows with exactly raw.focus_resource_costs' columns (summed
+        over its files), as an Arrow table: a bounded number of recent days."""
+        indexes = ", ".join(str(self.files.index(f)) for f in rollup.files)
+        dims = ", ".join(mapping.RESOURCE_DIMENSIONS)
+        sums = ", ".join(f"sum({c}) as {c}" for c in mapping.RESOURCE_AMOUNTS)
+        return self.con.sql(
+            f"""
+            select billing_period_start, charge_date, {dims}, {sums},
+                   sum(source_rows) as x_source_rows
+            from {quote(self.catalog)}.main.resource_parts
+            where file_index in ({indexes}) and {mapping.SCOPE_SQL} = ?
+            group by all
+            """,
+            params=[rollup.scope],
+        ).to_arrow_table()
 
     def _parquet_schema(self, file: FocusFile) -> tuple[list[str], dict[str, str]]:
         try:

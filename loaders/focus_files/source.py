@@ -66,6 +66,45 @@ FOCUS_COSTS = RawTable(
     key_columns=("billing_period_start", "charge_date", *_FOCUS_DIMENSIONS),
 )
 
+# The resource grain of the last FINOPS_FOCUS_RESOURCE_DAYS days of the files (issue #19,
+# loaders/focus_files/mapping.py RESOURCE_COLUMNS): one row per billing period x charge day x
+# resource (ResourceId, name, type, SKU, meter, AWS usage type) x the dimensions the
+# billing-data rules read, costs and quantities summed, rows without a ResourceId left out.
+# Replaced with its billing period; after each import only the last days of the table (from
+# its latest charge date) are kept, so a first import and daily imports hold the same rows.
+# No cost measures: the money is in raw.focus_costs (nothing is counted twice).
+_RESOURCE_DIMENSIONS = (
+    "provider_name", "billing_account_id", "sub_account_id", "service_name",
+    "service_category", "region_id", "charge_category", "pricing_category",
+    "commitment_discount_status", "billing_currency", "consumed_unit", "resource_id",
+    "resource_name", "resource_type", "sku_id", "sku_meter", "x_usage_type",
+)  # fmt: skip
+FOCUS_RESOURCE_COSTS = RawTable(
+    name="focus_resource_costs",
+    columns=(
+        ("billing_period_start", "date not null", pa.date32()),
+        ("charge_date", "date not null", pa.date32()),
+        *(
+            (
+                name,
+                "varchar not null" if name in (*_FOCUS_NOT_NULL, "resource_id") else "varchar",
+                pa.string(),
+            )
+            for name in _RESOURCE_DIMENSIONS
+        ),
+        ("billed_cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("effective_cost", AMOUNT_SQL + " not null", AMOUNT),
+        ("list_cost", AMOUNT_SQL, AMOUNT),
+        ("consumed_quantity", AMOUNT_SQL, AMOUNT),
+        ("x_source_rows", "bigint not null", pa.int64()),
+    ),
+    date_column="billing_period_start",
+    charge_date_sql="charge_date",
+    account_sql="coalesce(sub_account_id, billing_account_id)",
+    measures=(),
+    key_columns=("billing_period_start", "charge_date", *_RESOURCE_DIMENSIONS),
+)
+
 
 def path_configured() -> bool:
     """True when FINOPS_FOCUS_PATH names FOCUS export files to import."""
@@ -74,22 +113,28 @@ def path_configured() -> bool:
 
 @dataclass(frozen=True)
 class FocusFilesConfig:
-    """What an import needs: where the files are (FINOPS_FOCUS_PATH) and which Tags keys
-    its rows keep (FINOPS_ALLOCATION_TAGS)."""
+    """What an import needs: where the files are (FINOPS_FOCUS_PATH), which Tags keys its
+    rows keep (FINOPS_ALLOCATION_TAGS) and how many recent days it keeps per resource
+    (FINOPS_FOCUS_RESOURCE_DAYS)."""
 
     path: str | None = None  # a file, a folder or s3://bucket/prefix
     allocation_tags: tuple[str, ...] = ()
+    resource_days: int = 35  # FINOPS_FOCUS_RESOURCE_DAYS: days kept at resource grain (0: none)
 
 
 def configure(settings: Settings) -> FocusFilesConfig:
     """The loader's configuration from the application's settings."""
-    return FocusFilesConfig(path=settings.focus_path, allocation_tags=settings.allocation_tags)
+    return FocusFilesConfig(
+        path=settings.focus_path,
+        allocation_tags=settings.allocation_tags,
+        resource_days=settings.focus_resource_days,
+    )
 
 
 SOURCE = SourceSpec(
     name="focus",
     ledger_source="focus_files",
-    raw_tables=(FOCUS_COSTS,),
+    raw_tables=(FOCUS_COSTS, FOCUS_RESOURCE_COSTS),
     dbt_sources=("focus_files",),
     providers=(),  # any provider: each billing period names its own
     window="files",

@@ -430,9 +430,7 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
         tampered,
         "select rule, row_count "
         "from dbt_test__audit.focus_conformant_int_cloud_costs_categorized_ order by all",
-    ) == [
-        (f"mandatory column {column} is null", n) for column, n in expected
-    ]
+    ) == [(f"mandatory column {column} is null", n) for column, n in expected]
 
 
 def test_commitment_days_without_an_answer_count_in_coverage_not_utilization(

@@ -224,6 +224,7 @@ def test_finops_spark_builds_every_node_of_the_project(spark_builds: dict):
         "azure_price_details",
         "focus_costs",
         "focus_imports",
+        "focus_resource_costs",
         "load_ledger",
         "load_restatements",
     ]

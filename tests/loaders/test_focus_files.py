@@ -730,3 +730,77 @@ def test_s3_missing_bucket_names_it(s3: Any, tmp_path: Path):
     with pytest.raises(focus_files.FocusImportError, match="cannot read bucket 'no-such-bucket'"):
         focus_files.load(tmp_path / "finops.duckdb", "s3://no-such-bucket/focus")
     assert warehouse_state(tmp_path / "finops.duckdb") == {}
+
+
+def _resource_rows(db_path: Path) -> list[tuple]:
+    return fetch(
+        db_path,
+        "select provider_name, charge_date, resource_id, x_usage_type, billed_cost, "
+        "effective_cost, consumed_quantity, x_source_rows "
+        "from raw.focus_resource_costs order by all",
+    )
+
+
+def test_the_last_days_are_kept_per_resource_beside_the_daily_rows(tmp_path: Path):
+    # GIVEN the sample (charge dates up to 2024-09-30; a few rows without a ResourceId:
+    # the text NULL)
+    db_path = tmp_path / "finops.duckdb"
+    csv_path = copy_sample(tmp_path / "export")
+
+    # WHEN it is imported keeping 10 days at resource grain
+    focus_files.load(db_path, str(csv_path), resource_days=10)
+
+    # THEN raw.focus_resource_costs holds 2024-09-21 .. 09-30 (the files' last 10 days),
+    # per provider and day the file rows of those days that have a resource, to the cent,
+    # with their row counts
+    con = duckdb.connect()
+    expected = con.execute(
+        f"""
+        select ProviderName, cast(ChargePeriodStart as date) as day,
+               sum(cast(BilledCost as decimal(38, 10))), count(*)
+        from read_csv('{csv_path}', all_varchar = true)
+        where cast(ChargePeriodStart as date) >= date '2024-09-21'
+          and ResourceId not in ('', 'NULL')
+        group by all order by all
+        """
+    ).fetchall()
+    con.close()
+    assert expected and min(day for _, day, _, _ in expected) == date(2024, 9, 21)
+    landed = fetch(
+        db_path,
+        "select provider_name, charge_date, sum(billed_cost), sum(x_source_rows) "
+        "from raw.focus_resource_costs group by all order by all",
+    )
+    assert landed == expected
+    # ... and the daily rows and their money are the files' as without it
+    assert cents(raw_totals(db_path)) == cents(file_totals(csv_path))
+
+    # WHEN the same files are imported with the resource grain off
+    focus_files.load(db_path, str(csv_path), resource_days=0)
+    # THEN every period lands again (its fingerprint names the setting) and none is kept
+    assert _resource_rows(db_path) == []
+
+
+def test_a_restated_period_keeps_the_resource_rows_a_first_import_would(tmp_path: Path):
+    # GIVEN the export as it was on 2024-09-26 (rows up to 09-25) imported with 10 days
+    header, rows = read_rows(SAMPLE)
+    start = header.index("ChargePeriodStart")
+    early = [row for row in rows if row[start][:10] <= "2024-09-25"]
+    folder = tmp_path / "export"
+    daily = tmp_path / "daily.duckdb"
+    write_rows(folder / "focus_sample.csv", header, early)
+    focus_files.load(daily, str(folder), resource_days=10)
+    first_days = {day for _, day, *_ in _resource_rows(daily)}
+    assert min(first_days) == date(2024, 9, 16)
+
+    # WHEN the month's file is restated with the days up to 09-30 (the Azure period in it
+    # ends on 09-19: unchanged, not landed again) and imported again
+    write_rows(folder / "focus_sample.csv", header, rows)
+    focus_files.load(daily, str(folder), resource_days=10)
+
+    # THEN the resource rows are those of a first import of the whole export: the last 10
+    # days of the table, the older ones (Azure's too) gone
+    fresh = tmp_path / "fresh.duckdb"
+    focus_files.load(fresh, str(folder), resource_days=10)
+    assert _resource_rows(daily) == _resource_rows(fresh)
+    assert min(day for _, day, *_ in _resource_rows(daily)) == date(2024, 9, 21)

@@ -154,7 +154,10 @@ def test_the_webhook_carries_the_alert(run_summary: dict[str, Any]) -> None:
     ) in text.splitlines()
     assert RESERVATION not in text
     assert "Commitments ending within" not in text
-    assert message["text"].endswith(" - 1 commitment day(s) below 90.0% utilization")
+    # (then the plan's opportunity of issue #19: tests/pipelines/test_opportunity_alerts.py)
+    assert message["text"].endswith(
+        " - 1 commitment day(s) below 90.0% utilization - 1 new savings opportunity"
+    )
 
 
 # days_to_expiry of marts.dim_commitment_discounts: id -> days (None: end date unknown)
@@ -290,6 +293,7 @@ def test_report_and_webhook_show_the_expiry_groups(
     ]
     assert message["text"].endswith(
         " - 1 commitment day(s) below 90.0% utilization - 5 commitment(s) ending within 90 days"
+        " - 1 new savings opportunity"
     )
 
 

@@ -6,6 +6,10 @@
 -- Savings Rate, unused commitment cost) are month to date (first of as_of_date's month ..
 -- as_of_date), ratios recomputed from the scope's sums in the reporting currency; they are
 -- effective-cost (amortized) figures, the same on a scope's billed and effective rows.
+-- Savings opportunities (fct_optimization_opportunities): the open ones that count (no
+-- duplicate_of) summed in the reporting currency (the mart's conversion), and as a share of
+-- the scope's effective cost of the last 30 days (as_of_date - 29 .. as_of_date); also the
+-- same on both rows of a scope.
 with
 
 daily_costs as (
@@ -30,6 +34,11 @@ commitment_coverage as (
 
 effective_savings as (
     select * from {{ ref('fct_effective_savings') }}
+),
+
+opportunities as (
+    select * from {{ ref('fct_optimization_opportunities') }}
+    where status = 'open' and duplicate_of is null
 ),
 
 fx_rates as (
@@ -108,6 +117,13 @@ aggregated as (
                 else 0
             end
         ) as last_7d_cost,
+        sum(
+            case
+                when costs_by_scope.charge_date between as_of.as_of_date - 29 and as_of.as_of_date
+                    then costs_by_scope.cost
+                else 0
+            end
+        ) as last_30d_cost,
         sum(
             case
                 when costs_by_scope.charge_date between as_of.as_of_date - 13 and as_of.as_of_date - 7
@@ -218,6 +234,30 @@ savings_mtd as (
     group by provider_name
 ),
 
+-- Open potential savings: the opportunities' monthly estimates in the reporting currency
+-- (converted by the mart at the rate in force on each one's last_seen).
+potential_by_scope as (
+    select
+        provider_name as provider_scope,
+        estimated_monthly_savings_reporting as potential_savings
+    from opportunities
+
+    union all
+
+    select
+        'All' as provider_scope,
+        estimated_monthly_savings_reporting as potential_savings
+    from opportunities
+),
+
+potential_aggregated as (
+    select
+        provider_scope,
+        sum(potential_savings) as potential_savings
+    from potential_by_scope
+    group by provider_scope
+),
+
 -- One row per provider and measure family; the others null, so a sum over a scope is null
 -- when the scope has nothing of that family to measure.
 rate_measures as (
@@ -314,7 +354,10 @@ kpis as (
         rate_aggregated.committed_cost as commitment_committed_cost,
         rate_aggregated.on_demand_cost as commitment_on_demand_cost,
         rate_aggregated.total_savings as commitment_total_savings,
-        rate_aggregated.list_cost as commitment_list_cost
+        rate_aggregated.list_cost as commitment_list_cost,
+        coalesce(aggregated.last_30d_cost, 0) as last_30d_cost,
+        coalesce(potential_aggregated.potential_savings, 0) as open_potential_savings,
+        effective_30d.last_30d_cost as last_30d_effective_cost
     from scopes
     cross join bases
     cross join as_of
@@ -330,6 +373,13 @@ kpis as (
     -- amortized figures whatever the cost basis: the same on the billed and effective rows
     left join rate_aggregated
         on scopes.provider_scope = rate_aggregated.provider_scope
+    left join potential_aggregated
+        on scopes.provider_scope = potential_aggregated.provider_scope
+    -- the savings share is of the effective (amortized) cost on both rows of a scope
+    left join aggregated as effective_30d
+        on
+            scopes.provider_scope = effective_30d.provider_scope
+            and effective_30d.cost_basis = 'effective'
 ),
 
 final as (
@@ -369,7 +419,10 @@ final as (
         {{ ratio('commitment_committed_cost', 'commitment_committed_cost + commitment_on_demand_cost') }}
             as mtd_commitment_coverage,
         {{ ratio('commitment_total_savings', 'commitment_list_cost') }} as mtd_effective_savings_rate,
-        cast(commitment_unused_cost as decimal(38, 10)) as mtd_unused_commitment_cost
+        cast(commitment_unused_cost as decimal(38, 10)) as mtd_unused_commitment_cost,
+        cast(last_30d_cost as decimal(38, 10)) as last_30d_cost,
+        cast(open_potential_savings as decimal(38, 10)) as open_potential_savings,
+        {{ ratio('open_potential_savings', 'last_30d_effective_cost') }} as potential_savings_share
     from kpis
 )
 

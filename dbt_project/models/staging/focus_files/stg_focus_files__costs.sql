@@ -10,15 +10,7 @@
 -- -> 'Usage-Based'; a value FOCUS does not know becomes null and stays visible in
 -- x_charge_type), Azure's '-2' / 'Unassigned' placeholders null, Azure ARM paths reduced to
 -- the ids the Azure API staging uses, a row without a region in region 'global'.
-{%- set charge_category -%}
-    case lower(trim(charge_category))
-        when 'usage' then 'Usage'
-        when 'purchase' then 'Purchase'
-        when 'tax' then 'Tax'
-        when 'credit' then 'Credit'
-        when 'adjustment' then 'Adjustment'
-    end
-{%- endset -%}
+{%- set charge_category = focus_charge_category('charge_category') -%}
 {%- set charge_class -%}
     case when lower(trim(charge_class)) = 'correction' then 'Correction' end
 {%- endset -%}

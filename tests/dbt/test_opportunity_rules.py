@@ -1,0 +1,130 @@
+"""The billing-data rules of the savings opportunities (issue #19) end to end: a FOCUS export
+of our own with planted waste goes through one real `finops run` (the FOCUS import keeps its
+last 35 days per resource, dbt builds the rules and the ledger), and every expected
+opportunity and saving is worked out by hand below.
+
+February 2026, one AWS account, rows per day:
+* vol-gp2: an EBS gp2 volume storing for 10 a day on 02-01 .. 02-10, modified to gp3 on 02-11
+  and 8 a day from then on;
+* lb-idle: a load balancer charging 5 a day for its hours while its LCU usage is 0, all month;
+* i-busy: an instance charging 12 a day for 24 hours, all month (no waste);
+* a Tax row without a resource.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import luigi
+import pytest
+from finops_testing import finops_env, run_pipeline
+from focus_testing import fetch, write_rows
+
+HEADER = [
+    "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodStart",
+    "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory",
+    "ChargeClass", "ChargeFrequency", "ProviderName", "PublisherName", "InvoiceIssuerName",
+    "SubAccountId", "SubAccountName", "ServiceName", "ServiceCategory", "RegionId",
+    "PricingCategory", "BilledCost", "EffectiveCost", "ListCost", "ContractedCost",
+    "ResourceId", "ResourceType", "ConsumedQuantity", "ConsumedUnit", "x_UsageType",
+]  # fmt: skip
+RUN_DATE = date(2026, 3, 1)
+ACCOUNT = "333333333333"
+VOLUME = "arn:aws:ec2:us-west-2:333333333333:volume/vol-gp2"
+BALANCER = "arn:aws:elasticloadbalancing:us-west-2:333333333333:loadbalancer/app/lb-idle/1"
+INSTANCE = "arn:aws:ec2:us-west-2:333333333333:instance/i-busy"
+
+
+def _row(day: date, service: str, category: str, charge: str, cost: str, resource: str,
+         kind: str, quantity: str, unit: str, usage_type: str) -> list[str]:  # fmt: skip
+    start = f"{day}T00:00:00Z"
+    end = f"{day + timedelta(days=1)}T00:00:00Z"
+    return [
+        "999999999999", "Payer", "USD", "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", start,
+        end, charge, "", "Usage-Based", "AWS", "AWS", "AWS", ACCOUNT, "Apps", service,
+        category, "us-west-2", "Standard", cost, cost, cost, cost, resource, kind, quantity,
+        unit, usage_type,
+    ]  # fmt: skip
+
+
+def export_rows() -> list[list[str]]:
+    rows = []
+    for offset in range(28):
+        day = date(2026, 2, 1) + timedelta(days=offset)
+        gp2 = day <= date(2026, 2, 10)
+        rows += [
+            _row(day, "Amazon Elastic Block Store", "Storage", "Usage", "10" if gp2 else "8",
+                 VOLUME, "Volume", "3.3333", "GB-Mo",
+                 "USW2-EBS:VolumeUsage.gp2" if gp2 else "USW2-EBS:VolumeUsage.gp3"),
+            _row(day, "Elastic Load Balancing", "Networking", "Usage", "5", BALANCER,
+                 "LoadBalancer", "0", "LCU-Hrs", "USW2-LCUUsage"),
+            _row(day, "Amazon Elastic Compute Cloud", "Compute", "Usage", "12", INSTANCE,
+                 "Instance", "24", "Hrs", "USW2-BoxUsage:m7g.large"),
+            _row(day, "Amazon Elastic Compute Cloud", "Compute", "Tax", "1", "", "", "", "", ""),
+        ]  # fmt: skip
+    return rows
+
+
+@pytest.fixture(scope="module")
+def rules_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("rules_home")
+    export = write_rows(home / "focus-export" / "focus-2026-02.csv", HEADER, export_rows())
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith("FINOPS_"):
+                mp.delenv(name)
+        for name, value in finops_env(
+            home, FINOPS_SOURCES="focus", FINOPS_FOCUS_PATH=str(export.parent)
+        ).items():
+            mp.setenv(name, value)
+        result = run_pipeline(RUN_DATE)
+        assert result.status == luigi.execution_summary.LuigiStatusCode.SUCCESS, result.summary_text
+    yield home
+
+
+def test_the_planted_waste_is_in_the_ledger_with_its_savings(rules_home: Path) -> None:
+    db = rules_home / "data" / "finops.duckdb"
+    rows = fetch(
+        db,
+        "select source, resource_id, category, first_seen, last_seen, status, "
+        "estimated_monthly_savings, realized_monthly_savings, duplicate_of "
+        "from marts.fct_optimization_opportunities order by source",
+    )
+    assert rows == [
+        # gp2 10 a day on 02-01 .. 02-10: 20 % of it = 2 a day, 60 a month; gone on 02-11
+        # (18 days of gp3 to the last charge date 02-28), and the volume's cost fell from
+        # 10 to 8 a day: realized (10 - 8) x 30 = 60
+        ("rule:gp2_volume", VOLUME, "storage_tier", date(2026, 2, 1), date(2026, 2, 10),
+         "gone", Decimal("60"), Decimal("60"), None),
+        # 5 a day with no LCU consumed from 02-01: the rule holds from the 7th idle day
+        # (02-07) to the last (02-28), open; 5 a day wasted = 150 a month
+        ("rule:idle_resource", BALANCER, "idle", date(2026, 2, 7), date(2026, 2, 28),
+         "open", Decimal("150"), None, None),
+    ]  # fmt: skip
+    # ... the busy instance and the Tax row are no opportunity, and the resource grain kept
+    # the export's last 35 days (all 28) of the three resources, without the Tax row
+    assert fetch(
+        db,
+        "select resource_id, count(*), sum(billed_cost) from raw.focus_resource_costs "
+        "group by all order by all",
+    ) == [
+        (INSTANCE, 28, Decimal("336")),
+        (VOLUME, 28, Decimal("244")),
+        (BALANCER, 28, Decimal("140")),
+    ]
+
+
+def test_potential_savings_count_the_open_opportunity_only(rules_home: Path) -> None:
+    # GIVEN AWS's effective cost of the last 30 days: 244 + 336 + 140 + 28 tax = 748
+    [(share, potential)] = fetch(
+        rules_home / "data" / "finops.duckdb",
+        "select potential_savings_share, open_potential_savings from marts.fct_cost_kpis "
+        "where kpi_id = 'aws_effective'",
+    )
+    # THEN the idle load balancer's 150 a month (the gp2 volume is gone) is 150 / 748
+    assert potential == Decimal("150")
+    assert share == round(150 / 748, 6)
