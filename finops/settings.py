@@ -56,6 +56,16 @@ def _env_int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _azure_lookback(name: str) -> str:
+    """An Azure reservation recommendations look-back period (Last7Days, Last30Days,
+    Last60Days); ValueError naming the setting otherwise."""
+    value = _env(name, "Last30Days") or "Last30Days"
+    for allowed in ("Last7Days", "Last30Days", "Last60Days"):
+        if value.lower() == allowed.lower():
+            return allowed
+    raise ValueError(f"{name} must be Last7Days, Last30Days or Last60Days, got {value!r}")
+
+
 def _env_switch(name: str, default: bool) -> bool:
     """On unless `0`, `false`, `no` or `off` (any case); unset or empty: `default`."""
     raw = (_env(name, "") or "").strip().lower()
@@ -209,6 +219,11 @@ class Settings:
     azure_client_type: str = "finops-dashboard"
     azure_max_wait_s: int = 300
     azure_price_details: bool = True
+    # Azure provider recommendations (loaders/azure_recommendations): Advisor cost
+    # recommendations, reservation purchase recommendations and their look-back period
+    azure_advisor: bool = True
+    azure_reservation_recommendations: bool = True
+    azure_reservation_lookback: str = "Last30Days"
     # Run notifications: a Slack-compatible incoming webhook (the URL is a secret: never
     # logged, never in repr), the anomaly impact worth a line in it, the HTTP timeout
     webhook_url: str | None = field(default=None, repr=False)
@@ -390,6 +405,11 @@ def load_settings(env_file: Path | None = None) -> Settings:
         azure_client_type=_env("FINOPS_AZURE_CLIENT_TYPE", "finops-dashboard") or "",
         azure_max_wait_s=_env_int("FINOPS_AZURE_MAX_WAIT_SECONDS", 300, minimum=0),
         azure_price_details=_env_switch("FINOPS_AZURE_PRICE_DETAILS", True),
+        azure_advisor=_env_switch("FINOPS_AZURE_ADVISOR", True),
+        azure_reservation_recommendations=_env_switch(
+            "FINOPS_AZURE_RESERVATION_RECOMMENDATIONS", True
+        ),
+        azure_reservation_lookback=_azure_lookback("FINOPS_AZURE_RESERVATION_LOOKBACK"),
         webhook_url=_webhook_url("FINOPS_WEBHOOK_URL"),
         webhook_min_impact=_env_amount("FINOPS_WEBHOOK_MIN_IMPACT", Decimal("100")),
         webhook_timeout_s=_env_int("FINOPS_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1),

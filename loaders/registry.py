@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 # 'history'     - the whole history window [D - FINOPS_HISTORY_DAYS, D) (the simulation);
 # 'restatement' - the restatement window of a cost API [D - FINOPS_RESTATEMENT_DAYS, D);
 # 'files'       - no window: every billing period in the files is imported.
-WindowPolicy = Literal["history", "restatement", "files"]
+# 'snapshot'    - the run date alone, [D, D + 1): what an API says as of now (provider
+#                 recommendations), landed as the run date's snapshot; a backfill too.
+WindowPolicy = Literal["history", "restatement", "files", "snapshot"]
 
 
 @dataclass(frozen=True)

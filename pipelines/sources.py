@@ -6,15 +6,17 @@ one) re-lands its whole history window `[D - FINOPS_HISTORY_DAYS, D)`, which rep
 previous run's rows for those days (restated estimates included) and never adds to them; a
 'restatement' source (a cost API) its restatement window; a 'files' source (FOCUS files)
 imports FINOPS_FOCUS_PATH whatever the date: each billing period in the files replaces its
-earlier import, and an unchanged file set is a no-op. A backfill from `since` loads
-`[since, D)` in one window.
+earlier import, and an unchanged file set is a no-op; a 'snapshot' source (provider
+recommendations) lands what its API says now as the snapshot of `[D, D + 1)`, replacing an
+earlier snapshot of the same date. A backfill from `since` loads `[since, D)` in one window
+(a snapshot source: its snapshot of D, as on any run).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import duckdb
@@ -45,6 +47,8 @@ def run_window(
         raise ValueError(f"backfill start {since} must be before the run date {run_date}")
     if spec.window == "files":
         return None
+    if spec.window == "snapshot":
+        return run_date, run_date + timedelta(days=1)
     if since is not None:
         return since, run_date
     if spec.window == "history":

@@ -26,9 +26,11 @@ real azure-core pipeline) and adds what the SDK lacks:
 * **Reservations and savings plans.** `list_benefits` GETs the reservations
   (`/providers/Microsoft.Capacity/reservations`) or savings plans
   (`/providers/Microsoft.BillingBenefits/savingsPlans`) list the same way (api-version
-  2022-11-01). No SDK for them: azure-mgmt-reservations would bring a second pipeline (its own
-  token, retries and request count) for two GETs, and azure-mgmt-billingbenefits has only
-  beta releases.
+  2022-11-01), through `get_pages` (any ARM GET list with nextLink; the recommendation
+  source, loaders/azure_recommendations, reads the Advisor and Consumption lists with it).
+  No SDK for them: azure-mgmt-reservations would bring a second pipeline (its own token,
+  retries and request count) for two GETs, and azure-mgmt-billingbenefits has only beta
+  releases.
 
 Transport security: the endpoint must be https. Plain http is accepted only for a loopback
 host (127.0.0.1, ::1, localhost) - a local emulator or a local TLS-terminating proxy - and
@@ -105,6 +107,17 @@ class AzureCostManagementError(RuntimeError):
 
 class RetryBudgetExceededError(AzureCostManagementError):
     """Retrying would wait longer than the remaining FINOPS_AZURE_MAX_WAIT_SECONDS budget."""
+
+
+class ListRequestError(AzureCostManagementError):
+    """An ARM GET list answered an error: its HTTP status and ARM error code (e.g. 403
+    AuthorizationFailed, 404 a resource provider not registered) for a caller that treats
+    some of them as "not available here" rather than a failure."""
+
+    def __init__(self, message: str, status_code: int | None, error_code: str | None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.error_code = error_code
 
 
 class PriceDetailsForbiddenError(AzureCostManagementError):
@@ -488,17 +501,9 @@ class CostManagementQueryClient:
         Raises AzureCostManagementError when the list cannot be read (e.g. HTTP 403 without
         the role), answers an item twice or an item the mapping refuses."""
         path, version = mapping.BENEFIT_LISTS[kind]
-        request = HttpRequest("GET", f"{self.endpoint}{path}?api-version={version}")
         rows: list[dict[str, Any]] = []
-        seen_links: set[str] = set()
         seen_ids: set[str] = set()
-        while True:
-            try:
-                body = self._send(request)
-            except (AzureError, AzureCostManagementError) as exc:
-                raise AzureCostManagementError(
-                    scrub(f"listing {path} failed: {_describe(exc)}")
-                ) from None
+        for body in self.get_pages(f"{path}?api-version={version}", f"listing {path}"):
             for item in body.get("value") or []:
                 try:
                     row = mapping.benefit_row(item, kind=kind, as_of=as_of, index=len(rows))
@@ -510,12 +515,33 @@ class CostManagementQueryClient:
                     )
                 seen_ids.add(row["benefit_id"].lower())
                 rows.append(row)
+        return rows
+
+    def get_pages(self, path: str, what: str) -> Iterator[dict[str, Any]]:
+        """Every page of the ARM GET list at `path` (path and query, on the endpoint),
+        following `nextLink` through the same pipeline (token, retries, wait budget,
+        counting); each nextLink is sent to the configured endpoint. An error answer raises
+        ListRequestError (its status and ARM code) named `what`, scrubbed of secrets."""
+        request = HttpRequest("GET", f"{self.endpoint}/{path.lstrip('/')}")
+        seen: set[str] = set()
+        while True:
+            try:
+                body = self._send(request)
+            except HttpResponseError as exc:
+                raise ListRequestError(
+                    scrub(f"{what} failed: {_describe(exc)}"), exc.status_code, _error_code(exc)
+                ) from None
+            except (AzureError, AzureCostManagementError) as exc:
+                raise ListRequestError(
+                    scrub(f"{what} failed: {_describe(exc)}"), None, None
+                ) from None
+            yield body
             link = body.get("nextLink")
             if not link:
-                return rows
-            if link in seen_links:
-                raise AzureCostManagementError(f"{path}: nextLink repeats; refusing to loop")
-            seen_links.add(link)
+                return
+            if link in seen:
+                raise AzureCostManagementError(f"{what}: nextLink repeats; refusing to loop")
+            seen.add(link)
             request = HttpRequest("GET", self._on_endpoint(link))
 
     def subscription_names(self, scope: str, start: date, end: date) -> dict[str, str]:
@@ -842,6 +868,18 @@ def _describe_body(body: Mapping[str, Any]) -> str:
         if "dimensions" in f
     ]
     return text + (f" where {' and '.join(pinned)}" if pinned else "")
+
+
+def _error_code(exc: HttpResponseError) -> str | None:
+    """The ARM error code of an error answer (`{"error": {"code": ...}}`), if it has one."""
+    if exc.error is not None and exc.error.code:
+        return str(exc.error.code)
+    try:
+        body = json.loads(exc.response.text()) if exc.response is not None else None
+    except (ValueError, TypeError):
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("code")) if isinstance(error, dict) and error.get("code") else None
 
 
 def _describe(exc: BaseException) -> str:

@@ -104,7 +104,8 @@ SUBSCRIPTIONS_SCOPE = "/subscriptions"  # ledger scope of a run that found nothi
 log = logging.getLogger("finops.loaders.azure_cost_management")
 
 
-def _normalise_scopes(scopes: Sequence[str] | None) -> list[str]:
+def normalise_scopes(scopes: Sequence[str] | None) -> list[str]:
+    """Scope paths stripped, with a leading slash, without trailing slashes or repeats."""
     cleaned = []
     for scope in scopes or ():
         scope = scope.strip().rstrip("/")
@@ -178,7 +179,7 @@ def load(
     if end <= start:
         raise ValueError(f"empty load window [{start}, {end})")
     check_endpoint(endpoint)  # a refused endpoint is a wrong argument, refused before anything
-    wanted = _normalise_scopes(scopes)
+    wanted = normalise_scopes(scopes)
     if attempt is None:
         attempt = warehouse.LoadAttempt(
             Path(db_path), source=SOURCE, raw_table=RAW_TABLE, window_start=start, window_end=end

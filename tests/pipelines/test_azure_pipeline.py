@@ -27,6 +27,7 @@ from azure_emulator import (
     self_signed_certificate,
     server_ssl_context,
 )
+from azure_recommendations_emulator import AzureRecommendationsEmulator
 from finops_testing import FIXED_RUN_DATE, run_pipeline
 
 from finops.settings import load_settings
@@ -72,9 +73,10 @@ def cents(value: Decimal) -> Decimal:
 def azure_cloud(
     finops_home: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[AzureCostEmulator, ConnectProxy]]:
-    """The emulated Azure cloud over TLS behind a proxy, and the environment pointing at it."""
+    """The emulated Azure cloud over TLS behind a proxy, and the environment pointing at it
+    (the Cost Management emulator with the Advisor and reservation recommendation lists)."""
     cert, key = self_signed_certificate(tmp_path_factory.mktemp("tls"))
-    emulator = AzureCostEmulator(
+    emulator = AzureRecommendationsEmulator(
         SUBSCRIPTIONS,
         start=date(2026, 4, 1),
         end=date(2026, 7, 15),  # data on both sides of the window
@@ -109,10 +111,11 @@ def test_daily_pipeline_on_azure_reconciles_with_the_api_to_the_cent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     emulator, proxy = azure_cloud
-    # GIVEN Azure credentials configured and no FINOPS_SOURCES: the pipeline picks Azure,
-    # and costs are allocated by the tag key `team` (the Query API's TagKey grouping)
+    # GIVEN Azure credentials configured and no FINOPS_SOURCES: the pipeline picks Azure
+    # and its recommendations, and costs are allocated by the tag key `team` (the Query
+    # API's TagKey grouping)
     monkeypatch.setenv("FINOPS_ALLOCATION_TAGS", "team")
-    assert load_settings().sources == ("azure",)
+    assert load_settings().sources == ("azure", "azure_recommendations")
 
     # WHEN the daily pipeline runs
     result = run_pipeline(FIXED_RUN_DATE)
@@ -120,11 +123,12 @@ def test_daily_pipeline_on_azure_reconciles_with_the_api_to_the_cent(
     # THEN every task succeeded
     assert result.status == luigi.execution_summary.LuigiStatusCode.SUCCESS, result.summary_text
 
-    # THEN the service principal got its token from the configured authority, and every
-    # request went through the proxy to the emulator
+    # THEN the service principal got its token from the configured authority (once per
+    # Azure source's load: costs, recommendations), and every request went through the
+    # proxy to the emulator
     assert [r.path for r in emulator.token_requests if r.method == "POST"] == [
         f"/{TENANT}/oauth2/v2.0/token"
-    ]
+    ] * 2
     # ... with the token and the ClientType header, but for the Cost Details report blobs (SAS
     # URLs: their signature is the credential), which get neither
     blobs = emulator.report_requests("blob")
@@ -147,6 +151,14 @@ def test_daily_pipeline_on_azure_reconciles_with_the_api_to_the_cent(
         ).fetchall()
     assert raw_rows == len(truth)
     assert [s for (s,) in scopes] == sorted(s.scope for s in SUBSCRIPTIONS)
+
+    # THEN the run date's Advisor recommendations of every subscription landed as its snapshot
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        advisor = con.execute(
+            "select snapshot_date, count(*) from raw.azure_advisor_recommendations group by all"
+        ).fetchall()
+    expected_advisor = sum(len(emulator.advisor_truth(s.subscription_id)) for s in SUBSCRIPTIONS)
+    assert advisor == [(FIXED_RUN_DATE, expected_advisor)]
 
     # THEN the marts reconcile with the API to the cent: billed = ActualCost and
     # effective = AmortizedCost, per billing currency, never added across currencies

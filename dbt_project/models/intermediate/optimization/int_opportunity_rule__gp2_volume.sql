@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 -- Billing-data rule `gp2_volume`: an Amazon EBS gp2 volume, which gp3 serves at a lower
 -- price per GB-month with at least gp2's baseline performance (3,000 IOPS and 125 MB/s
 -- included). A volume is modified to gp3 in place (same volume id, no downtime), so its

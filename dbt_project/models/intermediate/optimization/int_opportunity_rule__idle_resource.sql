@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 -- Billing-data rule `idle_resource`: a resource that costs money while consuming nothing.
 -- A resource day is idle when its usage rows cost something (effective cost > 0) and the
 -- quantity they consumed is zero (at least one of them reports a ConsumedQuantity, and they

@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 -- Billing-data rule `unused_commitment`: a commitment discount (savings plan, reservation)
 -- that leaves part of what it costs unused. Its Unused rows (CommitmentDiscountStatus
 -- Unused, not the Purchase: the amortized cost of the commitment no usage took) are money

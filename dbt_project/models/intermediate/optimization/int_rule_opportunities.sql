@@ -12,7 +12,9 @@
 --   realized_monthly_savings   for a gone opportunity: the drop of its series' daily cost,
 --                           the (up to) 30 days ending on last_seen against the days after
 --                           it (up to 30, to the provider's latest charge date), x 30.
--- A day without a row has no cost in the series (0).
+-- A day without a row has no cost in the series (0). A table (built once per build, from the
+-- rule models' tables): the ledger and the tests read it instead of recomputing the rules.
+{{ config(materialized='table') }}
 {%- set monthly_days = 30 %}
 {%- set gone_after_days = var('opportunity_gone_after_days') | int %}
 with
@@ -25,16 +27,17 @@ rule_days as (
     select * from {{ ref('int_opportunity_rule__gp2_volume') }}
 ),
 
-daily_costs as (
-    select * from {{ ref('int_daily_costs_converted') }}
+daily_totals as (
+    select * from {{ ref('int_daily_costs_by_scope') }}
+    where provider_scope != 'All'
 ),
 
 data_ends as (
     select
-        provider_name,
+        provider_scope as provider_name,
         max(charge_date) as data_end
-    from daily_costs
-    group by provider_name
+    from daily_totals
+    group by provider_scope
 ),
 
 -- the attributes of the last day the rule held (the action of today, not of the first day)

@@ -5,15 +5,16 @@
 -- opportunity) from first seen to gone.
 --
 -- Provider recommendations: first_seen / last_seen are the first and last snapshot that
--- had it; 'open' while the source's latest snapshot (the latest day its API answered, even
--- with nothing: int_recommendation_snapshots) has it, else 'gone'; the estimate is the
+-- had it; 'open' while the latest snapshot of its source and scope (the latest day the API
+-- answered there, even with nothing: int_recommendation_snapshots) has it, else 'gone'; a
+-- scope that could not be read that day (HTTP 403) changes nothing; the estimate is the
 -- latest snapshot's. realized_monthly_savings stays null for them: the cost APIs give no
 -- resource's cost to measure a drop on (the FOCUS resource-grain table of issue #19 part 2
 -- will).
 --
--- The same saving counted once: opportunities of one duplicate group - the same resource
--- (provider, category, currency and resource id, case-insensitive), or, for a commitment
--- purchase without a resource, the same account (provider, sub account, currency) - are
+-- The same saving counted once: opportunities of one duplicate group - commitment purchases
+-- of the same account (provider, sub account, currency), or the same resource (provider,
+-- category, currency and resource id, case-insensitive) - are
 -- one saving reported several times or alternatives to each other (Cost Optimization Hub
 -- relays Cost Explorer's purchase recommendations; Compute and EC2 Instance Savings Plans,
 -- and reservations, cover the same usage; Advisor relays the reservation
@@ -84,7 +85,9 @@ provider_opportunities as (
             latest_sightings.source = sightings.source
             and latest_sightings.recommendation_key = sightings.recommendation_key
     left join snapshots
-        on latest_sightings.source = snapshots.source
+        on
+            latest_sightings.source = snapshots.source
+            and latest_sightings.ledger_scope = snapshots.ledger_scope
     where latest_sightings.recency = 1
 ),
 
@@ -118,10 +121,10 @@ keyed as (
         *,
         {{ surrogate_key(['source', 'opportunity_key']) }} as opportunity_id,
         case
-            when resource_id is not null
-                then concat_ws('|', provider_name, category, billing_currency, lower(resource_id))
             when category = 'commitment_purchase'
                 then concat_ws('|', provider_name, category, billing_currency, coalesce(sub_account_id, ''))
+            when resource_id is not null
+                then concat_ws('|', provider_name, category, billing_currency, lower(resource_id))
         end as duplicate_group
     from unioned
 ),

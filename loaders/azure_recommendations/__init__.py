@@ -1,0 +1,6 @@
+"""Azure provider recommendations: Advisor cost recommendations and reservation purchase
+recommendations (see `loader`)."""
+
+from loaders.registry import lazy_attributes
+
+__getattr__ = lazy_attributes(f"{__name__}.loader")
