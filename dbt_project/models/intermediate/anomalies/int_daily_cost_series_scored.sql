@@ -76,12 +76,15 @@ history as (
 ),
 {%- endif %}
 
+-- One row per series, numbered: the scoring's windows partition by that one integer,
+-- cheaper to hash and sort than the three strings (the number lives only in this build).
 series as (
     select
         provider_name,
         sub_account_id,
         service_name,
-        min(first_date) as first_date
+        min(first_date) as first_date,
+        row_number() over (order by provider_name, sub_account_id, service_name) as series_key
     from (
         select
             provider_name,
@@ -126,6 +129,7 @@ calendar as (
 
 filled as (
     select
+        series.series_key,
         series.provider_name,
         series.sub_account_id,
         series.service_name,
@@ -146,19 +150,26 @@ filled as (
 
     union all
 
+    -- every stored series has a row on the day before the window, so it is in `series`
     select
-        provider_name,
-        sub_account_id,
-        service_name,
-        charge_date,
-        actual_cost,
-        is_gap_filled,
-        is_first_pass_anomaly as stored_first_pass
+        series.series_key,
+        history.provider_name,
+        history.sub_account_id,
+        history.service_name,
+        history.charge_date,
+        history.actual_cost,
+        history.is_gap_filled,
+        history.is_first_pass_anomaly as stored_first_pass
     from history
+    inner join series
+        on
+            history.provider_name = series.provider_name
+            and history.sub_account_id = series.sub_account_id
+            and history.service_name = series.service_name
     {%- endif %}
 ),
 
-{{ score_daily_series('filled', ['provider_name', 'sub_account_id', 'service_name'], 'stored_first_pass') }},
+{{ score_daily_series('filled', ['series_key'], 'stored_first_pass') }},
 
 final as (
     select
