@@ -8,6 +8,11 @@ February 2026, one AWS account, rows per day:
   and 8 a day from then on;
 * lb-idle: a load balancer charging 5 a day for its hours while its LCU usage is 0, all month;
 * i-busy: an instance charging 12 a day for 24 hours, all month (no waste);
+* eip-idle: an Elastic IP billed as idle (PublicIPv4:IdleAddress), 0.12 a day, all month;
+* i-old: an m4.large instance at 2.40 a day on 02-01 .. 02-14, changed to m6i.large (same id)
+  at 2.304 a day from 02-15;
+* db-old: an RDS instance at 3 a day whose engine is in extended support (1.50 a day more),
+  all month;
 * a Tax row without a resource.
 """
 
@@ -37,6 +42,9 @@ ACCOUNT = "333333333333"
 VOLUME = "arn:aws:ec2:us-west-2:333333333333:volume/vol-gp2"
 BALANCER = "arn:aws:elasticloadbalancing:us-west-2:333333333333:loadbalancer/app/lb-idle/1"
 INSTANCE = "arn:aws:ec2:us-west-2:333333333333:instance/i-busy"
+ADDRESS = "arn:aws:ec2:us-west-2:333333333333:elastic-ip/eipalloc-idle"
+OLD_INSTANCE = "arn:aws:ec2:us-west-2:333333333333:instance/i-old"
+DATABASE = "arn:aws:rds:us-west-2:333333333333:db:db-old"
 
 
 def _row(day: date, service: str, category: str, charge: str, cost: str, resource: str,
@@ -64,6 +72,16 @@ def export_rows() -> list[list[str]]:
                  "LoadBalancer", "0", "LCU-Hrs", "USW2-LCUUsage"),
             _row(day, "Amazon Elastic Compute Cloud", "Compute", "Usage", "12", INSTANCE,
                  "Instance", "24", "Hrs", "USW2-BoxUsage:m7g.large"),
+            _row(day, "Amazon Virtual Private Cloud", "Networking", "Usage", "0.12", ADDRESS,
+                 "IP Address", "24", "Hrs", "USW2-PublicIPv4:IdleAddress"),
+            _row(day, "Amazon Elastic Compute Cloud", "Compute", "Usage",
+                 "2.40" if day < date(2026, 2, 15) else "2.304", OLD_INSTANCE, "Instance",
+                 "24", "Hrs",
+                 "USW2-BoxUsage:m4.large" if day < date(2026, 2, 15) else "USW2-BoxUsage:m6i.large"),
+            _row(day, "Amazon Relational Database Service", "Database", "Usage", "3", DATABASE,
+                 "DBInstance", "24", "Hrs", "USW2-InstanceUsage:db.m6i.large"),
+            _row(day, "Amazon Relational Database Service", "Database", "Usage", "1.50", DATABASE,
+                 "DBInstance", "48", "vCPU-Hrs", "USW2-ExtendedSupport:Yr1-Yr2:MySQL5.7"),
             _row(day, "Amazon Elastic Compute Cloud", "Compute", "Tax", "1", "", "", "", "", ""),
         ]  # fmt: skip
     return rows
@@ -95,36 +113,53 @@ def test_the_planted_waste_is_in_the_ledger_with_its_savings(rules_home: Path) -
         "from marts.fct_optimization_opportunities order by source",
     )
     assert rows == [
+        # 1.50 a day of extended support: 45 a month, open
+        ("rule:extended_support", DATABASE, "other", date(2026, 2, 1), date(2026, 2, 28),
+         "open", Decimal("45"), None, None),
         # gp2 10 a day on 02-01 .. 02-10: 20 % of it = 2 a day, 60 a month; gone on 02-11
         # (18 days of gp3 to the last charge date 02-28), and the volume's cost fell from
         # 10 to 8 a day: realized (10 - 8) x 30 = 60
         ("rule:gp2_volume", VOLUME, "storage_tier", date(2026, 2, 1), date(2026, 2, 10),
          "gone", Decimal("60"), Decimal("60"), None),
+        # billed idle every day: the whole 0.12 a day, 3.60 a month, open
+        ("rule:idle_public_ip", ADDRESS, "idle", date(2026, 2, 1), date(2026, 2, 28),
+         "open", Decimal("3.6"), None, None),
         # 5 a day with no LCU consumed from 02-01: the rule holds from the 7th idle day
         # (02-07) to the last (02-28), open; 5 a day wasted = 150 a month
         ("rule:idle_resource", BALANCER, "idle", date(2026, 2, 7), date(2026, 2, 28),
          "open", Decimal("150"), None, None),
+        # m4 on 02-01 .. 02-14: 4 % of 2.40 = 0.096 a day, 2.88 a month; gone on 02-15 (14
+        # days of m6i to 02-28), and the instance's cost fell from 2.40 to 2.304 a day:
+        # realized 0.096 x 30 = 2.88
+        ("rule:previous_generation", OLD_INSTANCE, "previous_generation", date(2026, 2, 1),
+         date(2026, 2, 14), "gone", Decimal("2.88"), Decimal("2.88"), None),
     ]  # fmt: skip
     # ... the busy instance and the Tax row are no opportunity, and the resource grain kept
-    # the export's last 35 days (all 28) of the three resources, without the Tax row
+    # the export's last 35 days (all 28) of the six resources, without the Tax row
     assert fetch(
         db,
         "select resource_id, count(*), sum(billed_cost) from raw.focus_resource_costs "
         "group by all order by all",
     ) == [
+        (ADDRESS, 28, Decimal("3.36")),
         (INSTANCE, 28, Decimal("336")),
+        (OLD_INSTANCE, 28, Decimal("65.856")),
         (VOLUME, 28, Decimal("244")),
         (BALANCER, 28, Decimal("140")),
+        (DATABASE, 56, Decimal("126")),
     ]
 
 
 def test_potential_savings_count_the_open_opportunity_only(rules_home: Path) -> None:
-    # GIVEN AWS's effective cost of the last 30 days: 244 + 336 + 140 + 28 tax = 748
+    # GIVEN AWS's effective cost of the last 30 days: 244 + 336 + 140 + 28 tax = 748, and
+    # the address 3.36, the old instance 65.856 and the database 126: 943.216
     [(share, potential)] = fetch(
         rules_home / "data" / "finops.duckdb",
         "select potential_savings_share, open_potential_savings from marts.fct_cost_kpis "
         "where kpi_id = 'aws_effective'",
     )
-    # THEN the idle load balancer's 150 a month (the gp2 volume is gone) is 150 / 748
-    assert potential == Decimal("150")
-    assert share == round(150 / 748, 6)
+    # THEN the open ones - the idle load balancer's 150 a month, the idle address's 3.60
+    # and the extended support's 45 (the gp2 volume and the old instance are gone) - are
+    # 198.60 / 943.216
+    assert potential == Decimal("198.6")
+    assert share == round(198.6 / 943.216, 6)

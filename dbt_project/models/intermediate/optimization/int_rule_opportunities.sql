@@ -25,6 +25,12 @@ rule_days as (
     select * from {{ ref('int_opportunity_rule__idle_resource') }}
     union all
     select * from {{ ref('int_opportunity_rule__gp2_volume') }}
+    union all
+    select * from {{ ref('int_opportunity_rule__idle_public_ip') }}
+    union all
+    select * from {{ ref('int_opportunity_rule__previous_generation') }}
+    union all
+    select * from {{ ref('int_opportunity_rule__extended_support') }}
 ),
 
 daily_totals as (
@@ -184,15 +190,6 @@ select
     ) as estimated_monthly_savings,
     case
         when status = 'gone'
-            then cast(
-                    round(
-                        (
-                            cast(series_before as double) / days_before
-                            - cast(series_after as double) / days_after
-                        ) * {{ monthly_days }},
-                        10
-                    )
-                    as decimal(38, 10)
-                )
+            then {{ monthly_drop('series_before', 'days_before', 'series_after', 'days_after') }}
     end as realized_monthly_savings
 from final

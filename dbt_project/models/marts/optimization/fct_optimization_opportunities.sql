@@ -8,9 +8,13 @@
 -- had it; 'open' while the latest snapshot of its source and scope (the latest day the API
 -- answered there, even with nothing: int_recommendation_snapshots) has it, else 'gone'; a
 -- scope that could not be read that day (HTTP 403) changes nothing; the estimate is the
--- latest snapshot's. realized_monthly_savings stays null for them: the cost APIs give no
--- resource's cost to measure a drop on (the FOCUS resource-grain table of issue #19 part 2
--- will).
+-- latest snapshot's. A gone one's realized_monthly_savings is measured like a rule's, on
+-- its resource's cost in the FOCUS import's resource grain (int_resource_daily_costs): the
+-- resource's cost per day in the up to 30 days ending on last_seen minus its cost per day
+-- in the up to 30 days after (to the provider's latest charge date), x 30. It stays null
+-- when that cannot be measured: no resource id, a resource the grain does not hold (no
+-- FOCUS source, or its days before last_seen are no longer kept), or no cost data after
+-- last_seen yet.
 --
 -- The same saving counted once: opportunities of one duplicate group - commitment purchases
 -- of the same account (provider, sub account, currency), or the same resource (provider,
@@ -40,6 +44,19 @@ fx_rates as (
     select * from {{ ref('int_fx_rates_ranged') }}
 ),
 
+resource_days as (
+    select * from {{ ref('int_resource_daily_costs') }}
+),
+
+data_ends as (
+    select
+        provider_scope as provider_name,
+        max(charge_date) as data_end
+    from {{ ref('int_daily_costs_by_scope') }}
+    where provider_scope != 'All'
+    group by provider_scope
+),
+
 latest_sightings as (
     select
         *,
@@ -59,7 +76,7 @@ sightings as (
     group by source, recommendation_key
 ),
 
-provider_opportunities as (
+provider_sightings as (
     select
         latest_sightings.source,
         latest_sightings.recommendation_key as opportunity_key,
@@ -77,7 +94,6 @@ provider_opportunities as (
         case
             when sightings.last_seen >= snapshots.latest_snapshot_date then 'open' else 'gone'
         end as status,
-        cast(null as decimal(38, 10)) as realized_monthly_savings,
         0 as rule_rank
     from latest_sightings
     inner join sightings
@@ -89,6 +105,82 @@ provider_opportunities as (
             latest_sightings.source = snapshots.source
             and latest_sightings.ledger_scope = snapshots.ledger_scope
     where latest_sightings.recency = 1
+),
+
+-- a gone recommendation's resource around last_seen: its first day in the resource grain,
+-- its cost in the 30 days ending on last_seen and in the 30 days after
+provider_resource_costs as (
+    select
+        provider_sightings.source,
+        provider_sightings.opportunity_key,
+        min(resource_days.charge_date) as series_first,
+        sum(
+            case
+                when {{ days_between('provider_sightings.last_seen', 'resource_days.charge_date') }}
+                    between -29 and 0
+                    then resource_days.effective_cost
+                else 0
+            end
+        ) as series_before,
+        sum(
+            case
+                when {{ days_between('provider_sightings.last_seen', 'resource_days.charge_date') }}
+                    between 1 and 30
+                    and resource_days.charge_date <= data_ends.data_end
+                    then resource_days.effective_cost
+                else 0
+            end
+        ) as series_after
+    from provider_sightings
+    inner join resource_days
+        on
+            provider_sightings.provider_name = resource_days.provider_name
+            and lower(provider_sightings.resource_id) = resource_days.resource_key
+            and provider_sightings.billing_currency = resource_days.billing_currency
+    inner join data_ends
+        on provider_sightings.provider_name = data_ends.provider_name
+    where provider_sightings.status = 'gone'
+    group by provider_sightings.source, provider_sightings.opportunity_key
+),
+
+provider_opportunities as (
+    select
+        provider_sightings.source,
+        provider_sightings.opportunity_key,
+        provider_sightings.provider_name,
+        provider_sightings.sub_account_id,
+        provider_sightings.resource_id,
+        provider_sightings.service_name,
+        provider_sightings.region_id,
+        provider_sightings.category,
+        provider_sightings.action,
+        provider_sightings.estimated_monthly_savings,
+        provider_sightings.billing_currency,
+        provider_sightings.first_seen,
+        provider_sightings.last_seen,
+        provider_sightings.status,
+        case
+            when
+                provider_resource_costs.series_first <= provider_sightings.last_seen
+                and data_ends.data_end > provider_sightings.last_seen
+                then {{ monthly_drop(
+                    'provider_resource_costs.series_before',
+                    days_between(
+                        'greatest(provider_resource_costs.series_first, provider_sightings.last_seen - 29)',
+                        'provider_sightings.last_seen',
+                    ) ~ ' + 1',
+                    'provider_resource_costs.series_after',
+                    'least(' ~ days_between('provider_sightings.last_seen', 'data_ends.data_end') ~ ', 30)',
+                ) }}
+        end as realized_monthly_savings,
+        provider_sightings.rule_rank
+    from provider_sightings
+    left join provider_resource_costs
+        on
+            provider_sightings.source = provider_resource_costs.source
+            and provider_sightings.opportunity_key = provider_resource_costs.opportunity_key
+    left join data_ends
+        on provider_sightings.provider_name = data_ends.provider_name
 ),
 
 unioned as (
