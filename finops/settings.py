@@ -219,6 +219,11 @@ class Settings:
     azure_client_type: str = "finops-dashboard"
     azure_max_wait_s: int = 300
     azure_price_details: bool = True
+    # AWS provider recommendations (loaders/aws_recommendations): Cost Optimization Hub, and
+    # Cost Explorer's Savings Plans and reservation purchase recommendations, each switchable.
+    aws_cost_optimization_hub: bool = True
+    aws_sp_purchase_recommendations: bool = True
+    aws_ri_purchase_recommendations: bool = True
     # Azure provider recommendations (loaders/azure_recommendations): Advisor cost
     # recommendations, reservation purchase recommendations and their look-back period
     azure_advisor: bool = True
@@ -405,6 +410,9 @@ def load_settings(env_file: Path | None = None) -> Settings:
         azure_client_type=_env("FINOPS_AZURE_CLIENT_TYPE", "finops-dashboard") or "",
         azure_max_wait_s=_env_int("FINOPS_AZURE_MAX_WAIT_SECONDS", 300, minimum=0),
         azure_price_details=_env_switch("FINOPS_AZURE_PRICE_DETAILS", True),
+        aws_cost_optimization_hub=_env_switch("FINOPS_AWS_COST_OPTIMIZATION_HUB", True),
+        aws_sp_purchase_recommendations=_env_switch("FINOPS_AWS_SP_PURCHASE_RECOMMENDATIONS", True),
+        aws_ri_purchase_recommendations=_env_switch("FINOPS_AWS_RI_PURCHASE_RECOMMENDATIONS", True),
         azure_advisor=_env_switch("FINOPS_AZURE_ADVISOR", True),
         azure_reservation_recommendations=_env_switch(
             "FINOPS_AZURE_RESERVATION_RECOMMENDATIONS", True

@@ -641,16 +641,44 @@ class Fault:
     times: int | None = 1
 
 
-class CostExplorerProxy:
+class FaultLog:
+    """The request log and the scripted errors of an emulated AWS endpoint."""
+
+    def __init__(self) -> None:
+        self.seen: list[SeenRequest] = []
+        self.faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def fail(self, fault: Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def _take_fault(self, operation: str, body: dict[str, Any]) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.times != 0 and fault.match(operation, body):
+                    if fault.times is not None:
+                        fault.times -= 1
+                    return fault
+        return None
+
+    def _record(self, seen: SeenRequest) -> None:
+        with self._lock:
+            self.seen.append(seen)
+
+    def calls(self, operation: str = "GetCostAndUsage") -> list[SeenRequest]:
+        with self._lock:
+            return [s for s in self.seen if s.operation == operation]
+
+
+class CostExplorerProxy(FaultLog):
     """A loopback HTTP proxy in front of moto that logs and can fail Cost Explorer calls."""
 
     def __init__(self, upstream: str) -> None:
+        super().__init__()
         self.upstream = urlsplit(upstream)
-        self.seen: list[SeenRequest] = []
-        self.faults: list[Fault] = []
         # The estate whose commitment operations the proxy answers itself (moto has none).
         self.estate: Estate | None = None
-        self._lock = threading.Lock()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -723,24 +751,3 @@ class CostExplorerProxy:
             self.seen.clear()
             self.faults.clear()
             self.estate = None
-
-    def fail(self, fault: Fault) -> None:
-        with self._lock:
-            self.faults.append(fault)
-
-    def _take_fault(self, operation: str, body: dict[str, Any]) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.times != 0 and fault.match(operation, body):
-                    if fault.times is not None:
-                        fault.times -= 1
-                    return fault
-        return None
-
-    def _record(self, seen: SeenRequest) -> None:
-        with self._lock:
-            self.seen.append(seen)
-
-    def calls(self, operation: str = "GetCostAndUsage") -> list[SeenRequest]:
-        with self._lock:
-            return [s for s in self.seen if s.operation == operation]

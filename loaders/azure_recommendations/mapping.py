@@ -14,10 +14,12 @@ Reservation Recommendations - List (Microsoft.Consumption, api-version 2023-05-0
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from loaders.answer_fields import text as _text
+from loaders.answer_fields import timestamp as _timestamp
 from loaders.azure_cost_management.mapping import _parse_cost as parse_cost
 
 ADVISOR_ACTION_FIELDS = {
@@ -39,22 +41,6 @@ def _amount(value: Any, field: str) -> Decimal | None:
         return parse_cost(value)
     except ValueError as exc:
         raise ValueError(f"{field}: {exc}") from None
-
-
-def _timestamp(value: Any, field: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{field} is not a timestamp: {value!r}") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
 
 
 def advisor_row(item: dict[str, Any], *, subscription_id: str, snapshot: date) -> dict[str, Any]:

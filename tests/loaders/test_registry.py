@@ -24,6 +24,7 @@ def test_every_source_is_declared_by_its_package_with_its_tables_and_staging():
     assert [spec.name for spec in registry.SOURCES] == [
         "simulated",
         "aws",
+        "aws_recommendations",
         "azure",
         "azure_recommendations",
         "focus",

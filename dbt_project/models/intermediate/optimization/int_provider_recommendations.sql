@@ -1,8 +1,22 @@
 -- Every provider recommendation of every snapshot, in one shape: the staging models of the
 -- recommendation sources (docs/optimization.md), one row per recommendation and snapshot
 -- day a run saw it. Azure: Advisor cost recommendations and the Consumption reservation
--- recommendations (loaders/azure_recommendations).
+-- recommendations (loaders/azure_recommendations); AWS: Cost Optimization Hub and Cost
+-- Explorer's Savings Plans and reservation purchase recommendations
+-- (loaders/aws_recommendations).
 with
+
+aws_hub as (
+    select * from {{ ref('stg_aws_recommendations__cost_optimization_hub') }}
+),
+
+aws_savings_plans as (
+    select * from {{ ref('stg_aws_recommendations__sp_purchase') }}
+),
+
+aws_reservations as (
+    select * from {{ ref('stg_aws_recommendations__ri_purchase') }}
+),
 
 azure_advisor as (
     select * from {{ ref('stg_azure_recommendations__advisor_recommendations') }}
@@ -13,6 +27,12 @@ azure_reservations as (
 ),
 
 unioned as (
+    select * from aws_hub
+    union all
+    select * from aws_savings_plans
+    union all
+    select * from aws_reservations
+    union all
     select * from azure_advisor
     union all
     select * from azure_reservations

@@ -1,7 +1,8 @@
 -- The latest snapshot of each recommendation source and ledger scope: the last run date
 -- (the load's window start: a snapshot source lands [D, D + 1)) the API answered at that
 -- scope, with recommendations or none, from the load ledger. Each API lands under its own
--- ledger scopes (`advisor:<subscription>`, `reservations:<scope>`); a scope the credentials
+-- ledger scopes (`hub:<payer>`, `sp:<payer>:<type>`, `ri:<payer>:<service>`,
+-- `advisor:<subscription>`, `reservations:<scope>`); a scope the credentials
 -- may not read that day lands nothing and is no snapshot. A recommendation missing from its
 -- scope's latest snapshot is gone.
 with
@@ -19,6 +20,9 @@ apis as (
         apis.scope_prefix
     from (
         values
+        ('aws_cost_optimization_hub', 'aws_recommendations', 'hub:'),
+        ('aws_sp_purchase', 'aws_recommendations', 'sp:'),
+        ('aws_ri_purchase', 'aws_recommendations', 'ri:'),
         ('azure_advisor', 'azure_recommendations', 'advisor:'),
         ('azure_reservation', 'azure_recommendations', 'reservations:')
     ) as apis (source, ledger_source, scope_prefix)
