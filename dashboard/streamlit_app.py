@@ -43,6 +43,11 @@ PAGES = {
             icon=":material/handshake:",
         ),
         st.Page("app_pages/allocation.py", title="Allocation", icon=":material/call_split:"),
+        st.Page(
+            "app_pages/opportunities.py",
+            title="Savings opportunities",
+            icon=":material/lightbulb:",
+        ),
     ],
 }
 page = st.navigation(PAGES)

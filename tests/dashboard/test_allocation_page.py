@@ -748,6 +748,7 @@ def test_every_value_of_a_key_together_is_the_unfiltered_page(
         pytest.param("app_pages/freshness.py", 1, id="freshness"),
         pytest.param("app_pages/commitments.py", 1, id="commitments"),
         pytest.param(PAGE, 1, id="allocation"),
+        pytest.param("app_pages/opportunities.py", 1, id="savings opportunities"),
     ],
 )
 def test_pages_without_tags_say_the_tag_filter_does_not_apply(

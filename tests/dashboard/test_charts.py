@@ -8,7 +8,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from dashboard import allocation_charts, charts, commitment_charts
+from dashboard import allocation_charts, charts, commitment_charts, opportunity_charts
 
 
 @pytest.mark.parametrize(
@@ -479,6 +479,76 @@ def test_untagged_bars_put_the_largest_on_top_coloured_by_cloud() -> None:
     ],
 )
 def test_empty_allocation_charts_say_so(build, text: str) -> None:  # type: ignore[no-untyped-def]
+    fig = build(pd.DataFrame())
+
+    assert not fig.data
+    assert fig.layout.annotations[0].text == text
+
+
+def test_savings_bars_keep_the_frame_order_from_the_top_coloured_by_cloud() -> None:
+    items = pd.DataFrame(
+        {
+            "provider_name": ["AWS", "Azure", "AWS"],
+            "source": ["rule:idle_resource", "azure_advisor", "aws_cost_optimization_hub"],
+            "savings": [150.0, 55.0, 40.0],
+            "opportunities": [1, 2, 1],
+        }
+    )
+
+    fig = opportunity_charts.savings_bars(items, "source", "By source", "USD")
+
+    assert {t.name: (list(t.y), list(t.x), t.marker.color) for t in fig.data} == {
+        "AWS": (
+            ["rule:idle_resource", "aws_cost_optimization_hub"],
+            [150.0, 40.0],
+            charts.PROVIDER_COLORS["AWS"],
+        ),
+        "Azure": (["azure_advisor"], [55.0], charts.PROVIDER_COLORS["Azure"]),
+    }
+    # the largest (first) on top: plotly draws the category array from the bottom
+    assert list(fig.layout.yaxis.categoryarray) == [
+        "aws_cost_optimization_hub",
+        "azure_advisor",
+        "rule:idle_resource",
+    ]
+
+
+def test_realized_savings_stack_the_clouds_per_month() -> None:
+    months = pd.DataFrame(
+        {
+            "month": [date(2026, 5, 1), date(2026, 6, 1), date(2026, 6, 1)],
+            "provider_name": ["AWS", "AWS", "Azure"],
+            "realized": [60.0, 9.0, 5.0],
+            "estimated": [60.0, 12.0, 8.0],
+            "opportunities": [1, 1, 1],
+        }
+    )
+
+    fig = opportunity_charts.realized_over_time(months, "USD")
+
+    assert fig.layout.barmode == "relative"
+    assert [(t.name, list(t.x), list(t.y)) for t in fig.data] == [
+        ("AWS", [date(2026, 5, 1), date(2026, 6, 1)], [60.0, 9.0]),
+        ("Azure", [date(2026, 6, 1)], [5.0]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("build", "text"),
+    [
+        pytest.param(
+            lambda f: opportunity_charts.savings_bars(f, "category", "By category", "USD"),
+            "No open opportunity in this selection",
+            id="potential",
+        ),
+        pytest.param(
+            lambda f: opportunity_charts.realized_over_time(f, "USD"),
+            "No opportunity has gone with a measured saving yet",
+            id="realized",
+        ),
+    ],
+)
+def test_empty_opportunity_charts_say_so(build, text: str) -> None:  # type: ignore[no-untyped-def]
     fig = build(pd.DataFrame())
 
     assert not fig.data
