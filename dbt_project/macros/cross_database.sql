@@ -74,6 +74,20 @@
     date_format({{ day }}, 'yyyy-MM')
 {%- endmacro %}
 
+{#- The date `months` calendar months after the date `day` (the month's last day when it
+    has no such day: 2025-01-31 + 1 month = 2025-02-28); null for a null day. -#}
+{% macro add_months(day, months) -%}
+    {{ return(adapter.dispatch('add_months', 'finops')(day, months)) }}
+{%- endmacro %}
+
+{% macro default__add_months(day, months) -%}
+    cast({{ day }} + to_months({{ months }}) as date)
+{%- endmacro %}
+
+{% macro spark__add_months(day, months) -%}
+    add_months({{ day }}, {{ months }})
+{%- endmacro %}
+
 {#- True when the whole of `text` matches the regular expression `pattern`. -#}
 {% macro full_match(text, pattern) -%}
     {{ return(adapter.dispatch('full_match', 'finops')(text, pattern)) }}

@@ -7,9 +7,39 @@
     its matching rows; the series is the resource's whole effective cost of the day, kept on
     the days it no longer matches, so the drop after a change is the realized saving. The
     action is the one of the day's matching rows, or of the resource's last matching day.
+    With `first_charges`, each row also has `first_charge_date`: the resource's first charge
+    day in stg_focus_files__snapshot_spans (all billing periods; null for a resource not
+    there), for rules on a resource's age.
 #}
-{% macro resource_rule(rule, category, match, saved_cost, action, provider=none, derived={}) -%}
+{% macro resource_rule(rule, category, match, saved_cost, action, provider=none, derived={}, first_charges=false) -%}
 with
+{% if first_charges %}
+first_charges as (
+    select
+        provider_name,
+        resource_id,
+        min(first_charge_date) as first_charge_date
+    from {{ ref('stg_focus_files__snapshot_spans') }}
+    group by provider_name, resource_id
+),
+{% endif %}
+grain as (
+    select
+        resource_grain.*
+        {%- if first_charges %},
+        first_charges.first_charge_date
+        {%- endif %}
+    from {{ ref('stg_focus_files__resource_costs') }} as resource_grain
+    {%- if first_charges %}
+    left join first_charges
+        on
+            resource_grain.provider_name = first_charges.provider_name
+            and resource_grain.resource_id = first_charges.resource_id
+    {%- endif %}
+    {%- if provider %}
+    where resource_grain.provider_name = '{{ provider }}'
+    {%- endif %}
+),
 
 resource_rows as (
     select
@@ -17,10 +47,7 @@ resource_rows as (
         {%- for name, expression in derived.items() %},
         {{ expression }} as {{ name }}
         {%- endfor %}
-    from {{ ref('stg_focus_files__resource_costs') }}
-    {%- if provider %}
-    where provider_name = '{{ provider }}'
-    {%- endif %}
+    from grain
 ),
 
 resource_costs as (

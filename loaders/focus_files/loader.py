@@ -59,7 +59,12 @@ from loaders.focus_files import mapping, reader
 from loaders.focus_files.files import FileSet, FocusSourceError
 from loaders.focus_files.mapping import FocusFormatError
 from loaders.focus_files.reader import DEFAULT_MEMORY_LIMIT, ScopeRollup
-from loaders.focus_files.source import FOCUS_COSTS, FOCUS_RESOURCE_COSTS, FocusFilesConfig
+from loaders.focus_files.source import (
+    FOCUS_COSTS,
+    FOCUS_RESOURCE_COSTS,
+    FOCUS_SNAPSHOT_SPANS,
+    FocusFilesConfig,
+)
 from loaders.focus_files.source import SOURCE as SPEC
 
 if TYPE_CHECKING:
@@ -287,6 +292,8 @@ def load(
     (FINOPS_FOCUS_RESOURCE_DAYS) keeps the last days of the files read per resource in
     raw.focus_resource_costs, landed with each period; after the import the table keeps only
     its last `resource_days` days (0: no resource grain; a change re-lands every period once).
+    With the resource grain, every period also lands its storage snapshots' first and last
+    charge days in raw.focus_snapshot_spans (all of them: a snapshot's age).
     """
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -346,7 +353,10 @@ def load(
                             continue
                         start, end = _window(rollup, previous)
                         resources = (
-                            {FOCUS_RESOURCE_COSTS.name: stage.resource_rows(rollup)}
+                            {
+                                FOCUS_RESOURCE_COSTS.name: stage.resource_rows(rollup),
+                                FOCUS_SNAPSHOT_SPANS.name: stage.span_rows(rollup),
+                            }
                             if resource_days > 0
                             else None
                         )
@@ -399,13 +409,16 @@ def load(
 def _keep_recent_resources(con: duckdb.DuckDBPyConnection, days: int) -> None:
     """raw.focus_resource_costs keeps the last `days` days from its latest charge date (all
     of it with 0 days: none is landed then, and the rows of an earlier setting go): a first
-    import and the daily imports that follow it hold the same rows."""
+    import and the daily imports that follow it hold the same rows. The snapshot spans are
+    all kept (they are a snapshot's age), but none with 0 days."""
     table = FOCUS_RESOURCE_COSTS.qualified
     con.execute(
         f"delete from {table} where ? = 0 or charge_date < "
         f"(select max(charge_date) from {table}) - cast(? as integer) + 1",
         [days, days],
     )
+    if days == 0:
+        con.execute(f"delete from {FOCUS_SNAPSHOT_SPANS.qualified}")
 
 
 def _read(

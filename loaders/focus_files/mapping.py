@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import date
 
 SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
-ROLLUP_VERSION = "3"  # part of every fingerprint: a change of the rollup re-lands old files
+ROLLUP_VERSION = "4"  # part of every fingerprint: a change of the rollup re-lands old files
 # 2: the commitment discount columns are kept (every period re-lands once to fill them)
 # 3: the resource grain of the last days (raw.focus_resource_costs) lands with each period
+# 4: the snapshots' charge spans (raw.focus_snapshot_spans) land with each period
 AMOUNT_SQL = "decimal(38, 10)"
 NULL_STRINGS = ("NULL", "")
 
@@ -124,6 +125,22 @@ RESOURCE_DIMENSIONS = (
     *(raw for _, raw in RESOURCE_COLUMNS),
 )  # fmt: skip
 RESOURCE_AMOUNTS = ("billed_cost", "effective_cost", "list_cost", "consumed_quantity")
+
+# Snapshot spans (issue #19, rule `old_snapshot`): a snapshot's age is the time since its
+# first charge, older than the resource grain's last days. So every file read also gives,
+# per billing period and storage snapshot, its first and last charge day in that period
+# (raw.focus_snapshot_spans, landed with the period like the resource grain, never pruned:
+# one row per snapshot and month). A snapshot is a row whose ResourceId, ResourceType or
+# x_UsageType names one: AWS EBS (`arn:aws:ec2:<region>:<account>:snapshot/snap-...`,
+# `EBS:SnapshotUsage`) and RDS (`arn:aws:rds:...:snapshot:...`) snapshots, Azure managed
+# disk snapshots (`.../providers/Microsoft.Compute/snapshots/...`, ResourceType `Snapshot`).
+# Other resources are not kept (their number is the estate's, not bounded by a window).
+SNAPSHOT_SQL = (
+    "resource_id is not null and (contains(lower(resource_id), 'snapshot') "
+    "or contains(lower(coalesce(resource_type, '')), 'snapshot') "
+    "or contains(lower(coalesce(x_usage_type, '')), 'snapshot'))"
+)
+SPAN_DIMENSIONS = ("provider_name", "billing_account_id", "sub_account_id", "resource_id")
 
 # The daily rollup: these are summed, everything else (but ChargePeriodStart) is grouped.
 AMOUNTS = tuple(c for c in COLUMNS if c.kind == "amount")
@@ -273,6 +290,38 @@ from (
 where resource_id is not null and cast(charge_period_start as date) >= date '{cutoff}'
 group by all
 """
+
+
+def snapshot_spans_sql(reader: str, select: str, resources: str, file_index: int | str) -> str:
+    """One file's snapshot rows (SNAPSHOT_SQL) -> per billing period and snapshot its first
+    and last charge day in `span_parts`. `file_index`: as in `rollup_sql`."""
+    return f"""
+insert into span_parts by name
+select
+    {file_index} as file_index,
+    cast(billing_period_start as date) as billing_period_start,
+    {", ".join(SPAN_DIMENSIONS)},
+    min(cast(charge_period_start as date)) as first_charge_date,
+    max(cast(charge_period_start as date)) as last_charge_date,
+    count(*) as source_rows
+from (
+    select
+        {select},
+        {resources}
+    from {reader}
+) as typed
+where {SNAPSHOT_SQL}
+group by all
+"""
+
+
+def span_parts_ddl() -> str:
+    columns = (
+        "file_index integer", "billing_period_start date",
+        *(f"{d} varchar" for d in SPAN_DIMENSIONS),
+        "first_charge_date date", "last_charge_date date", "source_rows bigint",
+    )  # fmt: skip
+    return "create table if not exists span_parts (\n    " + ",\n    ".join(columns) + "\n)"
 
 
 def resource_parts_ddl() -> str:

@@ -118,6 +118,7 @@ class Stage:
         self.con.execute("set preserve_insertion_order = false")
         self.con.execute(mapping.parts_ddl(mapping.all_rules()))
         self.con.execute(mapping.resource_parts_ddl())
+        self.con.execute(mapping.span_parts_ddl())
         [(self.catalog,)] = self.con.execute("select current_database()").fetchall()
         self.versions: dict[int, str] = {}
         self.files: list[FocusFile] = []
@@ -191,6 +192,7 @@ class Stage:
         if counts:  # find and name the first problem: the batch's rows go, each file is read
             self.con.execute(f"delete from parts where file_index >= {first}")
             return {file.name: self.add(file, declared) for file in files}
+        self._add_spans(reader, select + ",\n        filename", header, index)
         for file, version in zip(files, found, strict=True):
             self.versions[len(self.files)] = version
             self.files.append(file)
@@ -233,9 +235,42 @@ class Stage:
             if file.is_csv:
                 self._raise_first_csv_violation(file, header, names, rules, broken)
             self._raise_first_parquet_violation(file, select, raw_values, rules, broken)
+        if file.is_csv:  # a reader of its own: the rejects of the checked read are kept
+            reader = mapping.csv_reader_sql(str(file.path), header, f"span_rejects_{index}")
+        self._add_spans(reader, select, header, index)
         self.files.append(file)
         self.versions[index] = version
         return version
+
+    def _add_spans(
+        self, reader: str, select: str, header: list[str], file_index: int | str
+    ) -> None:
+        """The checked file's (or batch's) snapshot spans into `span_parts` (with the
+        resource grain only: FINOPS_FOCUS_RESOURCE_DAYS > 0)."""
+        if self.resource_days > 0:
+            self.con.execute(
+                mapping.snapshot_spans_sql(
+                    reader, select, mapping.resource_columns(header), file_index
+                )
+            )
+
+    def span_rows(self, rollup: ScopeRollup) -> pa.Table:
+        """The scope's snapshot spans with exactly raw.focus_snapshot_spans' columns (over
+        all its files), as an Arrow table: one row per snapshot."""
+        indexes = ", ".join(str(self.files.index(f)) for f in rollup.files)
+        dims = ", ".join(mapping.SPAN_DIMENSIONS)
+        return self.con.sql(
+            f"""
+            select billing_period_start, {dims},
+                   min(first_charge_date) as first_charge_date,
+                   max(last_charge_date) as last_charge_date,
+                   sum(source_rows) as x_source_rows
+            from {quote(self.catalog)}.main.span_parts
+            where file_index in ({indexes}) and {mapping.SCOPE_SQL} = ?
+            group by all
+            """,
+            params=[rollup.scope],
+        ).to_arrow_table()
 
     def add_resources(self) -> date | None:
         """The resource grain of the files read (after `add_all`): the rows with a ResourceId

@@ -105,6 +105,36 @@ FOCUS_RESOURCE_COSTS = RawTable(
     key_columns=("billing_period_start", "charge_date", *_RESOURCE_DIMENSIONS),
 )
 
+# The storage snapshots' charge spans (issue #19, loaders/focus_files/mapping.py SNAPSHOT_SQL):
+# one row per billing period x snapshot (ResourceId) with its first and last charge day in
+# that period, from every file read - not bounded to the last days, so a snapshot's age (its
+# first charge) is known. Replaced with its billing period, never pruned. Kept with the
+# resource grain only (FINOPS_FOCUS_RESOURCE_DAYS > 0). No money: dates only.
+FOCUS_SNAPSHOT_SPANS = RawTable(
+    name="focus_snapshot_spans",
+    columns=(
+        ("billing_period_start", "date not null", pa.date32()),
+        ("provider_name", "varchar not null", pa.string()),
+        ("billing_account_id", "varchar not null", pa.string()),
+        ("sub_account_id", "varchar", pa.string()),
+        ("resource_id", "varchar not null", pa.string()),
+        ("first_charge_date", "date not null", pa.date32()),
+        ("last_charge_date", "date not null", pa.date32()),
+        ("x_source_rows", "bigint not null", pa.int64()),
+    ),
+    date_column="billing_period_start",
+    charge_date_sql="last_charge_date",
+    account_sql="coalesce(sub_account_id, billing_account_id)",
+    measures=(),
+    key_columns=(
+        "billing_period_start",
+        "provider_name",
+        "billing_account_id",
+        "sub_account_id",
+        "resource_id",
+    ),
+)
+
 
 def path_configured() -> bool:
     """True when FINOPS_FOCUS_PATH names FOCUS export files to import."""
@@ -134,7 +164,7 @@ def configure(settings: Settings) -> FocusFilesConfig:
 SOURCE = SourceSpec(
     name="focus",
     ledger_source="focus_files",
-    raw_tables=(FOCUS_COSTS, FOCUS_RESOURCE_COSTS),
+    raw_tables=(FOCUS_COSTS, FOCUS_RESOURCE_COSTS, FOCUS_SNAPSHOT_SPANS),
     dbt_sources=("focus_files",),
     providers=(),  # any provider: each billing period names its own
     window="files",

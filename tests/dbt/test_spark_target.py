@@ -230,6 +230,7 @@ def test_finops_spark_builds_every_node_of_the_project(spark_builds: dict):
         "focus_costs",
         "focus_imports",
         "focus_resource_costs",
+        "focus_snapshot_spans",
         "load_ledger",
         "load_restatements",
     ]

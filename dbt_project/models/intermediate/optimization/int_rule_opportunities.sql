@@ -31,6 +31,8 @@ rule_days as (
     select * from {{ ref('int_opportunity_rule__previous_generation') }}
     union all
     select * from {{ ref('int_opportunity_rule__extended_support') }}
+    union all
+    select * from {{ ref('int_opportunity_rule__old_snapshot') }}
 ),
 
 daily_totals as (

@@ -48,14 +48,7 @@ renamed as (
         {{ billing_account }} as billing_account_id,
         -- Azure writes /subscriptions/{guid}: the lower-case guid, as the Azure API staging;
         -- a row without a sub account belongs to its billing account.
-        coalesce(
-            case
-                when {{ normalized_provider_name('provider_name') }} = 'Azure'
-                    then lower(regexp_replace({{ null_if_placeholder('sub_account_id') }}, '(?i)^/subscriptions/', ''))
-                else {{ null_if_placeholder('sub_account_id') }}
-            end,
-            {{ billing_account }}
-        ) as sub_account_id,
+        {{ focus_sub_account_id(billing_account) }} as sub_account_id,
         _scope as scope,
         -- The billing account the rows belong to, as the load scope names it
         -- (`<ProviderName>/<BillingAccountId>`, the values as the file wrote them).

@@ -26,14 +26,7 @@ renamed as (
         cast(billing_period_start as date) as billing_period_start,
         {{ provider }} as provider_name,
         {{ billing_account }} as billing_account_id,
-        coalesce(
-            case
-                when {{ provider }} = 'Azure'
-                    then lower(regexp_replace({{ null_if_placeholder('sub_account_id') }}, '(?i)^/subscriptions/', ''))
-                else {{ null_if_placeholder('sub_account_id') }}
-            end,
-            {{ billing_account }}
-        ) as sub_account_id,
+        {{ focus_sub_account_id(billing_account) }} as sub_account_id,
         trim(service_name) as service_name,
         {{ null_if_placeholder('service_category') }} as service_category,
         coalesce(lower({{ null_if_placeholder('region_id') }}), 'global') as region_id,
@@ -42,9 +35,7 @@ renamed as (
         {{ null_if_placeholder('commitment_discount_status') }} as commitment_discount_status,
         upper(trim(billing_currency)) as billing_currency,
         {{ null_if_placeholder('consumed_unit') }} as consumed_unit,
-        case
-            when {{ provider }} = 'Azure' then lower(trim(resource_id)) else trim(resource_id)
-        end as resource_id,
+        {{ focus_resource_id() }} as resource_id,
         {{ null_if_placeholder('resource_name') }} as resource_name,
         {{ null_if_placeholder('resource_type') }} as resource_type,
         {{ null_if_placeholder('sku_id') }} as sku_id,
