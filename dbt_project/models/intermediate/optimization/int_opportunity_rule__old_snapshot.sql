@@ -1,5 +1,5 @@
 {{ config(materialized='table') }}
--- Billing-data rule `old_snapshot`: a storage snapshot still billed more than 12 months after
+-- Billing-data rule `old_snapshot`: a storage snapshot still billed 12 months or more after
 -- its first charge. Snapshots are taken for a restore or a migration and then forgotten;
 -- a year on, few are ever restored, yet each is billed every month (EBS standard snapshot
 -- storage USD 0.05 per GB-month, Azure managed disk snapshots per GB-month). Rationale: the
