@@ -80,13 +80,15 @@ def _empty(title: str) -> go.Figure:
     return fig
 
 
-def _finish(fig: go.Figure, title: str, currency: str, *, value_axis: str) -> go.Figure:
+def _finish(
+    fig: go.Figure, title: str, currency: str, *, value_axis: str, value_title: str = "Cost"
+) -> go.Figure:
     fig.update_layout(
         title=title,
         legend_title_text="",
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )
-    axis = {"title_text": f"Cost ({currency})", "tickformat": ",.0f"}
+    axis = {"title_text": f"{value_title} ({currency})", "tickformat": ",.0f"}
     if value_axis == "y":
         fig.update_yaxes(**axis)
     else:
@@ -141,19 +143,20 @@ def provider_comparison(daily: pd.DataFrame, currency: str) -> go.Figure:
     return _finish(fig, title, currency, value_axis="y")
 
 
-def _horizontal_bars(
+def horizontal_bars(
     frame: pd.DataFrame,
     label: str,
     title: str,
     currency: str,
     *,
     value: str = "cost",
+    value_title: str = "Cost",
     order: list[str] | None = None,
     hover: str | None = None,
     custom: list[str] | None = None,
 ) -> go.Figure:
     """Bars of `value` per `label`, first of `order` on top (default: largest total first),
-    coloured (and stacked) by provider.
+    coloured (and stacked) by provider; the value axis says `value_title (currency)`.
 
     Stacking is "relative" so a negative amount (a credit, a decrease) is drawn left of zero.
     `custom` names columns the `hover` template reads as %{customdata[i]}.
@@ -179,7 +182,7 @@ def _horizontal_bars(
     fig.update_layout(barmode="relative")
     # plotly lists categories bottom-up: reverse so the first of `order` is on top
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)))
-    return _finish(fig, title, currency, value_axis="x")
+    return _finish(fig, title, currency, value_axis="x", value_title=value_title)
 
 
 def top_services(services: pd.DataFrame, currency: str) -> go.Figure:
@@ -187,7 +190,7 @@ def top_services(services: pd.DataFrame, currency: str) -> go.Figure:
     title = f"Top {len(services)} services" if len(services) else "Top services"
     if services.empty:
         return _empty(title)
-    return _horizontal_bars(services, "service_name", title, currency)
+    return horizontal_bars(services, "service_name", title, currency)
 
 
 def cost_by_category(categories: pd.DataFrame, currency: str) -> go.Figure:
@@ -196,7 +199,7 @@ def cost_by_category(categories: pd.DataFrame, currency: str) -> go.Figure:
     if categories.empty:
         return _empty(title)
     frame = categories.assign(service_category=categories["service_category"].fillna("Other"))
-    return _horizontal_bars(frame, "service_category", title, currency)
+    return horizontal_bars(frame, "service_category", title, currency)
 
 
 def account_label(accounts: pd.DataFrame) -> pd.Series:
@@ -212,7 +215,7 @@ def cost_by_account(accounts: pd.DataFrame, currency: str) -> go.Figure:
     if accounts.empty:
         return _empty(title)
     frame = accounts.assign(account=account_label(accounts))
-    return _horizontal_bars(
+    return horizontal_bars(
         frame,
         "account",
         title,
@@ -228,7 +231,7 @@ def movers(changes: pd.DataFrame, label: str, title: str, currency: str) -> go.F
     decreases on either side of zero."""
     if changes.empty:
         return _empty(title)
-    fig = _horizontal_bars(
+    fig = horizontal_bars(
         changes,
         label,
         title,
@@ -326,7 +329,7 @@ def contributions(causes: pd.DataFrame, title: str, currency: str) -> go.Figure:
     `contribution`), in the frame's order from the top."""
     if causes.empty:
         return _empty(title)
-    fig = _horizontal_bars(
+    fig = horizontal_bars(
         causes,
         "label",
         title,

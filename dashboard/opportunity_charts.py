@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.charts import bar_height, empty_figure, provider_colors, titled
+from dashboard.charts import bar_height, empty_figure, horizontal_bars, provider_colors, titled
 
 
 def savings_bars(items: pd.DataFrame, label: str, title: str, currency: str) -> go.Figure:
@@ -14,29 +14,22 @@ def savings_bars(items: pd.DataFrame, label: str, title: str, currency: str) -> 
     `opportunities`), the frame's order from the top, coloured by cloud."""
     if items.empty:
         return empty_figure(title, "No open opportunity in this selection")
-    order = list(dict.fromkeys(items[label]))
-    colors = provider_colors(sorted(items["provider_name"].dropna().unique()))
-    fig = go.Figure(
-        [
-            go.Bar(
-                x=rows["savings"],
-                y=rows[label],
-                orientation="h",
-                name=provider,
-                marker_color=colors[provider],
-                customdata=rows[["opportunities"]].to_numpy(),
-                hovertemplate=(
-                    f"%{{y}}<br>{currency} %{{x:,.2f}} a month "
-                    "(%{customdata[0]} opportunities)<extra></extra>"
-                ),
-            )
-            for provider, rows in items.groupby("provider_name", sort=True)
-        ]
+    fig = horizontal_bars(
+        items,
+        label,
+        title,
+        currency,
+        value="savings",
+        value_title="Potential savings a month",
+        order=list(items[label]),
+        hover=(
+            f"%{{y}}<br>{currency} %{{x:,.2f}} a month "
+            "(%{customdata[0]} opportunities)<extra></extra>"
+        ),
+        custom=["opportunities"],
     )
-    fig.update_layout(barmode="relative", height=bar_height(len(order)))
-    fig.update_xaxes(title_text=f"Potential savings a month ({currency})", tickformat=",.0f")
-    fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)))
-    return titled(fig, title)
+    fig.update_layout(height=bar_height(items[label].nunique()))
+    return fig
 
 
 def realized_over_time(months: pd.DataFrame, currency: str) -> go.Figure:
