@@ -179,18 +179,23 @@ else:
     dispatch.append({"macro_namespace": "dbt", "search_order": ["dbt_project_evaluator", "dbt"]})
 
 # the rule "missing primary key tests" counts unique + not_null on one column, or
-# dbt_utils.unique_combination_of_columns; the project has its own generic test of that
-# name (tests/generic/unique_combination_of_columns.sql, a replacement for dbt_utils'), so
-# the rule is told to count that one instead (listing both would make the evaluator build
-# two columns of the same name, is_test_unique_combination_of_columns)
-own_test = re.compile(r"\{%-?\s*test\s+unique_combination_of_columns\s*\(")
+# dbt_utils.unique_combination_of_columns; the project has its own generic tests for both:
+# primary_key (tests/generic/primary_key.sql: unique + not_null in one node) and
+# unique_combination_of_columns (a replacement for dbt_utils'), so the rule is told to count
+# those instead (listing dbt_utils' too would make the evaluator build two columns of the
+# same name, is_test_unique_combination_of_columns)
 paths = project.get("macro-paths", ["macros"]) + project.get("test-paths", ["tests"])
-if any(own_test.search(f.read_text()) for p in paths for f in (copy / p).rglob("*.sql")):
-    pk_macros = [["dbt.test_unique", "dbt.test_not_null"],
-                 [f"{project['name']}.test_unique_combination_of_columns"]]
-    variables = project.setdefault("vars", {}) or {}
-    project["vars"] = variables
-    variables.setdefault("dbt_project_evaluator", {}).setdefault("primary_key_test_macros", pk_macros)
+sources = [f.read_text() for p in paths for f in (copy / p).rglob("*.sql")]
+pk_macros = [["dbt.test_unique", "dbt.test_not_null"]]
+for name in ("primary_key", "unique_combination_of_columns"):
+    own_test = re.compile(r"\{%-?\s*test\s+" + name + r"\s*\(")
+    if any(own_test.search(text) for text in sources):
+        pk_macros.append([f"{project['name']}.test_{name}"])
+    elif name == "unique_combination_of_columns":
+        pk_macros.append(["dbt_utils.test_unique_combination_of_columns"])
+variables = project.setdefault("vars", {}) or {}
+project["vars"] = variables
+variables.setdefault("dbt_project_evaluator", {}).setdefault("primary_key_test_macros", pk_macros)
 
 # findings are warnings (the package's default, stated here so that a project-wide
 # +severity cannot turn them into build errors): the script counts them itself

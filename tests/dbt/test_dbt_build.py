@@ -358,7 +358,7 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
         "test",
         "--store-failures",
         "--select",
-        "test_name:unique,int_cloud_costs_unioned",
+        "test_name:primary_key,int_cloud_costs_unioned",
         "test_name:not_null_columns,int_cloud_costs_unioned",
         "test_name:focus_conformant,fct_daily_costs",
         "test_name:focus_conformant,int_cloud_costs_categorized",
@@ -371,7 +371,7 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
     # conformance test names each off-spec value (the unknown category also has no such
     # subcategory), and the band test sees a flag inside the band with no anomaly behind it
     assert done.returncode != 0, done.stdout[-3000:]
-    assert "Failure in test unique_int_cloud_costs_unioned_cost_line_id" in done.stdout
+    assert "Failure in test primary_key_int_cloud_costs_unioned_cost_line_id" in done.stdout
     assert "Failure in test focus_conformant_fct_daily_costs_" in done.stdout
     assert "Failure in test assert_fct_anomaly_series_band_matches_flags" in done.stdout
     # ... and the reconciliation names the cent on its day and in the running total

@@ -121,22 +121,31 @@ def test_every_mart_is_public_with_an_enforced_contract_and_documented(manifest:
 
 
 def test_every_model_has_a_primary_key_test(manifest: dict[str, Any]):
-    keyed: dict[str, set[str]] = {}
+    # A key column's primary_key test (unique and not null in one node), or the model's
+    # unique_combination_of_columns test
+    keyed: set[str] = set()
     for node in manifest["nodes"].values():
         if node["resource_type"] != "test" or "test_metadata" not in node:
             continue
         name = node["test_metadata"]["name"]
-        model = node.get("attached_node")
-        if name == "unique_combination_of_columns":
-            keyed.setdefault(model, set()).add("*")
-        elif name in ("unique", "not_null"):
-            keyed.setdefault(f"{model}.{node['column_name']}", set()).add(name)
-    missing = []
-    for uid, node in _models(manifest).items():
-        columns = [c for c in node["columns"] if keyed.get(f"{uid}.{c}") == {"unique", "not_null"}]
-        if not columns and "*" not in keyed.get(uid, set()):
-            missing.append(node["name"])
+        if name in ("primary_key", "unique_combination_of_columns"):
+            keyed.add(node.get("attached_node"))
+    assert keyed, "no primary_key or unique_combination_of_columns test"
+    missing = [node["name"] for uid, node in _models(manifest).items() if uid not in keyed]
     assert missing == []
+
+
+def test_no_column_level_unique_or_not_null_test(manifest: dict[str, Any]):
+    # A key is one primary_key test, a not-null column one constraint that the relation's
+    # not_null_columns test checks: dbt's unique / not_null would each add a node to every
+    # build (tests/generic/primary_key.sql says what a node costs)
+    separate = sorted(
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test"
+        and (node.get("test_metadata") or {}).get("name") in ("unique", "not_null")
+    )
+    assert separate == []
 
 
 def test_the_exports_are_the_public_marts(manifest: dict[str, Any]):

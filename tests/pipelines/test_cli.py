@@ -299,7 +299,7 @@ def test_verify_tests_all_history_where_a_daily_build_tests_only_its_window(
         target.parent,
         "test",
         "--select",
-        "unique_fct_daily_costs_daily_cost_id",
+        "primary_key_fct_daily_costs_daily_cost_id",
         timeout=300,
         FINOPS_DBT_WINDOW_START=window,
     )
@@ -308,10 +308,10 @@ def test_verify_tests_all_history_where_a_daily_build_tests_only_its_window(
     assert (
         f">= cast('{window}' as date)"
         in (
-            next((target / "compiled").rglob("unique_fct_daily_costs_daily_cost_id.sql"))
+            next((target / "compiled").rglob("primary_key_fct_daily_costs_daily_cost_id.sql"))
         ).read_text()
     )
     # ... and `finops verify` does, names the test and exits 1
     broken = run_cli(home, "verify")
     assert broken.returncode == 1, broken.stdout + broken.stderr
-    assert "unique_fct_daily_costs_daily_cost_id" in broken.stderr
+    assert "primary_key_fct_daily_costs_daily_cost_id" in broken.stderr

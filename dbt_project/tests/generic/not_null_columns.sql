@@ -6,9 +6,9 @@
     DuckDB also refuses the null while the table is built, and this test checks the same on
     views, intermediate tables and on Spark (which does not enforce constraints). One test
     node per model instead of one per column: a dbt test costs about 75 ms of dbt's own work
-    before the query, and the project declares over 200 such columns. A primary key keeps
-    its column-level unique + not_null pair (what dbt and dbt-project-evaluator read as the
-    key). Sources and seeds declare the same constraints (documentation there: dbt enforces
+    before the query, and the project declares over 200 such columns. A primary key has the
+    primary_key test instead (unique and not null in one node; its not_null constraint is
+    checked here too, at no extra scan). Sources and seeds declare the same constraints (documentation there: dbt enforces
     nothing on them).
 #}
 {% test not_null_columns(model) %}
