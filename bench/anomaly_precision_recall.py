@@ -85,6 +85,7 @@ def dbt_build(db_path: Path, work_dir: Path, dbt_vars: str | None) -> None:
         "--log-path", str(work_dir / "logs"),
         "--select", "+fct_cost_anomalies",
         "--indirect-selection", "cautious",
+        "--exclude-resource-type", "unit_test",  # the suite runs them (tests/dbt/test_unit_tests.py)
     ]  # fmt: skip
     if dbt_vars:
         command += ["--vars", dbt_vars]

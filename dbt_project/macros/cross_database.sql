@@ -147,3 +147,32 @@
 {% macro spark__json_text(json, key) -%}
     get_json_object({{ json }}, {{ sql_string("$['" ~ key ~ "']") }})
 {%- endmacro %}
+
+{#- The 25th, 50th and 75th percentiles of `expression` (nulls ignored; linear interpolation
+    between the closest values, as numpy's default), as one array-valued aggregate: use with
+    `over (...)` as a window function, read with quartile(). One aggregate for the three,
+    which DuckDB computes in one pass of its window. -#}
+{% macro quartiles(expression) -%}
+    {{ return(adapter.dispatch('quartiles', 'finops')(expression)) }}
+{%- endmacro %}
+
+{% macro default__quartiles(expression) -%}
+    quantile_cont({{ expression }}, [0.25, 0.5, 0.75])
+{%- endmacro %}
+
+{% macro spark__quartiles(expression) -%}
+    percentile({{ expression }}, array(0.25, 0.5, 0.75))
+{%- endmacro %}
+
+{#- Quartile `position` (1, 2 or 3) of a quartiles() value (null when it is null). -#}
+{% macro quartile(quartiles_column, position) -%}
+    {{ return(adapter.dispatch('quartile', 'finops')(quartiles_column, position)) }}
+{%- endmacro %}
+
+{% macro default__quartile(quartiles_column, position) -%}
+    {{ quartiles_column }}[{{ position }}]
+{%- endmacro %}
+
+{% macro spark__quartile(quartiles_column, position) -%}
+    element_at({{ quartiles_column }}, {{ position }})
+{%- endmacro %}

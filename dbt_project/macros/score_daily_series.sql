@@ -135,20 +135,6 @@ flagged as (
 {%- endmacro %}
 
 {#
-    How many days before the first day it scores a series needs, as stored: the training
-    window of the scoring (anomaly_seasonal_weeks weeks of the same weekday with
-    day_of_week seasonality, anomaly_window_days days without).
-#}
-{% macro anomaly_lookback_days() -%}
-    {%- set seasonality = var('anomaly_seasonality') | string | trim | lower %}
-    {%- if seasonality == 'day_of_week' -%}
-        {{ return((var('anomaly_seasonal_weeks') | int) * 7) }}
-    {%- else -%}
-        {{ return(var('anomaly_window_days') | int) }}
-    {%- endif -%}
-{%- endmacro %}
-
-{#
     Half the width of the expected band of a scored day, from its training standard
     deviation: the distance from expected_cost at which score_daily_series flags the day.
     With a positive stddev a day is flagged when |z| >= anomaly_z_threshold and |impact| >=

@@ -112,10 +112,14 @@ def test_injected_anomalies_are_found(warehouse: Path) -> None:
 
 
 def test_every_anomaly_says_its_seasonality_and_direction(warehouse: Path) -> None:
-    rows = fetch(
-        warehouse,
-        "select distinct seasonality, direction from marts.fct_cost_anomalies "
-        "union select distinct seasonality, direction from marts.fct_cost_total_anomalies",
+    # a service series: compared with days of its own kind or with every day, as it shows a
+    # weekly pattern or not; a total: the same weekday of the previous weeks (dbt_project.yml)
+    services = fetch(
+        warehouse, "select distinct seasonality, direction from marts.fct_cost_anomalies"
     )
-    assert {seasonality for seasonality, _ in rows} == {"day_of_week"}
-    assert {direction for _, direction in rows} <= {"spike", "drop"}
+    totals = fetch(
+        warehouse, "select distinct seasonality, direction from marts.fct_cost_total_anomalies"
+    )
+    assert {seasonality for seasonality, _ in services} == {"weekly", "none"}
+    assert {seasonality for seasonality, _ in totals} == {"day_of_week"}
+    assert {direction for _, direction in services + totals} <= {"spike", "drop"}

@@ -13,6 +13,9 @@ total_anomalies as (
     select * from {{ ref('fct_cost_total_anomalies') }}
 ),
 
+-- a total: flagged exactly when |actual - expected| >= band_half_width; a service series:
+-- every flagged day on or outside its band (a day outside it can stay unflagged: a level
+-- shift's later days, a day without charge of a series that bills on some days)
 band_disagrees as (
     select
         'band and is_anomaly disagree' as problem,
@@ -20,8 +23,19 @@ band_disagrees as (
     from series
     where
         is_scored
-        and abs(abs(actual_cost - expected_cost) - band_half_width) > 0.00001
-        and is_anomaly != (abs(actual_cost - expected_cost) >= band_half_width)
+        and (
+            (
+                series_level = 'total'
+                and abs(abs(actual_cost - expected_cost) - band_half_width) > 0.00001
+                and is_anomaly != (abs(actual_cost - expected_cost) >= band_half_width)
+            )
+            or (
+                series_level = 'service'
+                and is_anomaly
+                and actual_cost > expected_low + 0.00001
+                and actual_cost < expected_high - 0.00001
+            )
+        )
 ),
 
 flagged_series_days as (

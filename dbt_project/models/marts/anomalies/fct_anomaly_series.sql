@@ -2,8 +2,11 @@
 -- day of the three total series (AWS, Azure, All) and every day of each service series
 -- that has at least one flagged day (a series without anomalies has nothing to explain and
 -- would only make the table large), the account named as in dim_sub_accounts. The band is
--- expected_cost +/- the distance at which the scoring flags a day (anomaly_band_half_width),
--- so exactly the flagged days lie on or outside it (tested).
+-- where a day is usual: for a total, expected_cost +/- the distance at which its scoring
+-- flags a day (anomaly_band_half_width), so exactly the flagged days lie on or outside it;
+-- for a service series, the scoring's own band (int_daily_cost_series_scored expected_low
+-- / expected_high: multiplicative, so not symmetric), and every flagged day lies on or
+-- outside it (tested).
 with
 
 total_days as (
@@ -44,7 +47,9 @@ series_days as (
         is_scored,
         is_anomaly,
         direction,
-        cost_impact
+        cost_impact,
+        greatest(expected_cost - {{ anomaly_band_half_width('training_stddev') }}, 0) as band_low,
+        expected_cost + {{ anomaly_band_half_width('training_stddev') }} as band_high
     from total_days
 
     union all
@@ -65,7 +70,9 @@ series_days as (
         service_days.is_scored,
         service_days.is_anomaly,
         service_days.direction,
-        service_days.cost_impact
+        service_days.cost_impact,
+        service_days.expected_low as band_low,
+        service_days.expected_high as band_high
     from service_days
     inner join flagged_series
         on
@@ -76,13 +83,6 @@ series_days as (
         on
             service_days.provider_name = sub_accounts.provider_name
             and service_days.sub_account_id = sub_accounts.sub_account_id
-),
-
-banded as (
-    select
-        *,
-        {{ anomaly_band_half_width('training_stddev') }} as band_half_width
-    from series_days
 ),
 
 final as (
@@ -97,15 +97,15 @@ final as (
         cast(reporting_currency as string) as reporting_currency,
         cast(actual_cost as decimal(38, 10)) as actual_cost,
         cast(expected_cost as decimal(38, 10)) as expected_cost,
-        cast(greatest(expected_cost - band_half_width, 0) as decimal(38, 10)) as expected_low,
-        cast(expected_cost + band_half_width as decimal(38, 10)) as expected_high,
-        cast(band_half_width as decimal(38, 10)) as band_half_width,
+        cast(band_low as decimal(38, 10)) as expected_low,
+        cast(band_high as decimal(38, 10)) as expected_high,
+        cast(band_high - expected_cost as decimal(38, 10)) as band_half_width,
         cast(z_score as double) as z_score,
         cast(is_scored as boolean) as is_scored,
         cast(is_anomaly as boolean) as is_anomaly,
         cast(direction as string) as direction,
         cast(cost_impact as decimal(38, 10)) as cost_impact
-    from banded
+    from series_days
 )
 
 select * from final
