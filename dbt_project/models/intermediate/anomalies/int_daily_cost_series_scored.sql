@@ -11,23 +11,23 @@
 --   - training: the `anomaly_window_days` days before the scored day (never the day
 --     itself), their days with a charge only, 1sts of the month left out;
 --   - seasonality only where the series shows it: a weekday is compared with weekdays; a
---     weekend day with weekend days when the series' weekend level differs from its usual
---     level by `anomaly_weekend_pattern_min` or more, else with every day;
+--     weekend day with weekend days when the series' weekend level differs from its weekday
+--     level by `anomaly_weekend_pattern_min` or more, else with the weekdays too;
 --   - sporadic series: a day without charge is a drop only for a series that billed every
 --     day of its window (the last `anomaly_level_shift_days` days aside);
 --   - young series are scored from `anomaly_series_min_billing_days` training days on;
---   - the 1st of the month expects the charge the series had on the previous 1st on top of
---     its daily level (monthly fees, support, registrations);
+--   - a 1st of the month expects at least what the series billed on the previous 1st
+--     (monthly fees, support, registrations);
 --   - a flag needs |robust z| >= `anomaly_series_z_threshold` and a cost impact of at least
 --     `anomaly_min_impact` and `anomaly_series_min_relative_impact` x the expected cost;
 --   - a level shift is flagged on its first `anomaly_level_shift_days` days only.
+-- One window pass over the series computes all a day needs.
 --
 -- Incremental on charge_date (macros/delete_days_to_rebuild.sql): a daily build scores the
 -- days from `window_start` on - the first day a load changed, or the day after the last
 -- day kept when that is earlier (the gap-filled days in between are new too) - reading
--- only the stored days before it that the window's days look back to: their actual cost, baseline and
--- deviation flag are all the window's days need, so every day scores exactly as in a full
--- build.
+-- the stored days before it that its windows reach (their actual cost is all they need),
+-- so every day scores exactly as in a full build.
 {%- set window_days = var('anomaly_window_days') | int %}
 {%- if window_days % 7 != 0 %}
     {{ exceptions.raise_compiler_error("anomaly_window_days must be whole weeks (7, 14, 28, ...), got " ~ window_days) }}
@@ -40,7 +40,7 @@
 {%- set min_weekend_days = var('anomaly_series_min_weekend_days') | int %}
 {%- set weekend_pattern_min = var('anomaly_weekend_pattern_min') | float %}
 {%- set min_log_scale = var('anomaly_series_min_log_scale') | float %}
-{%- set lookback_days = [window_days + shift_days, 31 + shift_days] | max %}
+{%- set lookback_days = [window_days, 31] | max %}
 {%- set first_day = first_day_to_rebuild(ref('stg_finops__load_ledger')) %}
 {%- set window_start = none %}
 {%- if first_day is not none %}
@@ -92,10 +92,7 @@ history as (
         service_name,
         charge_date,
         actual_cost,
-        is_gap_filled,
-        baseline_cost,
-        direction,
-        is_deviation
+        is_gap_filled
     from {{ this }}
     where
         charge_date >= cast('{{ history_start }}' as date)
@@ -162,10 +159,7 @@ filled as (
         calendar.charge_date,
         coalesce(usage_days.actual_cost, 0) as actual_cost,
         usage_days.actual_cost is null as is_gap_filled,
-        false as is_history,
-        cast(null as decimal(38, 10)) as stored_baseline_cost,
-        cast(null as string) as stored_direction,
-        cast(null as boolean) as stored_deviation
+        false as is_history
     from series
     inner join calendar
         on series.first_date <= calendar.charge_date
@@ -185,10 +179,7 @@ filled as (
         history.charge_date,
         history.actual_cost,
         history.is_gap_filled,
-        true as is_history,
-        history.baseline_cost as stored_baseline_cost,
-        history.direction as stored_direction,
-        history.is_deviation as stored_deviation
+        true as is_history
     from history
     inner join series
         on
@@ -198,8 +189,8 @@ filled as (
     {%- endif %}
 ),
 
--- Day number (for windows of calendar days), kind of day, and the value a day contributes
--- to later days' training: log cost of a day with a charge that is not a 1st of the month.
+-- Day number (for windows of days), kind of day, and the value a day contributes to later
+-- days' training: the log cost of a day with a charge that is not a 1st of the month.
 prepared as (
     select
         *,
@@ -213,18 +204,20 @@ prepared as (
     from filled
 ),
 
--- The training window of each day: the previous `anomaly_window_days` days (whole weeks, so
--- it holds the same number of weekdays and weekend days wherever it starts). Quartiles of
--- the log cost of its days with a charge: all of them (pooled), its weekdays and its
--- weekend days; and its days without a charge, but for the last `anomaly_level_shift_days`
--- (a drop to zero must stay a drop for its first days). Frames count rows, not a range of
--- days: every series has a row on every day from its first (gap-filled), DuckDB's windowed
--- quantiles are about 4x faster over rows, and one frame serves every aggregate (one sort).
-pooled as (
+-- Everything a day is judged on, in one pass over the series (every frame counts rows of
+-- the same partition and order, so one sort serves them all; every series has a row on
+-- every day from its first, so rows are days, and DuckDB's windowed quantiles are about 4x
+-- faster over rows than over a range):
+--   - the training window, the `anomaly_window_days` days before the day (whole weeks: the
+--     same number of weekdays and weekend days wherever it starts): quartiles of the log
+--     cost of its weekdays and of its weekend days with a charge;
+--   - its days without a charge, but for the last `anomaly_level_shift_days` (a drop to zero
+--     stays a drop for its first days);
+--   - the cost of the last `anomaly_level_shift_days` days (a level shift);
+--   - the cost of the previous 1st of the month (31 days hold exactly one).
+windowed as (
     select
         *,
-        count(training_log_cost) over training_window as pooled_billing_days,
-        {{ quartiles('training_log_cost') }} over training_window as pooled_quartiles,
         count(case when not is_weekend then training_log_cost end)
             over training_window as weekday_billing_days,
         {{ quartiles('case when not is_weekend then training_log_cost end') }}
@@ -234,7 +227,12 @@ pooled as (
         {{ quartiles('case when is_weekend then training_log_cost end') }}
             over training_window as weekend_quartiles,
         sum(case when actual_cost <= 0 and not is_month_start then 1 else 0 end)
-            over idle_window as idle_days
+            over idle_window as idle_days,
+        count(*) over recent_window as recent_days,
+        min(actual_cost) over recent_window as recent_min_cost,
+        max(actual_cost) over recent_window as recent_max_cost,
+        max(case when is_month_start then actual_cost end)
+            over month_window as previous_month_start_cost
     from prepared
     window
         training_window as (
@@ -246,91 +244,74 @@ pooled as (
             partition by series_key
             order by day_number
             rows between {{ window_days }} preceding and {{ shift_days + 1 }} preceding
+        ),
+        recent_window as (
+            partition by series_key
+            order by day_number
+            rows between {{ shift_days }} preceding and 1 preceding
+        ),
+        month_window as (
+            partition by series_key
+            order by day_number
+            rows between 31 preceding and 1 preceding
         )
 ),
 
--- The statistics of the day's own kind (weekday or weekend day).
-windowed as (
-    select
-        *,
-        case when is_weekend then weekend_billing_days else weekday_billing_days end
-            as kind_billing_days,
-        case when is_weekend then weekend_quartiles else weekday_quartiles end as kind_quartiles
-    from pooled
-),
-
--- Weekdays are compared with weekdays (when there are enough); a weekend day with weekend
--- days only when the series' weekend level differs from its pooled level.
+-- A weekly pattern: the window's weekend days (enough of them) differ from its weekdays.
+-- Weekdays are compared with weekdays; a weekend day with weekend days where the series
+-- has the pattern, else with the weekdays too.
 chosen as (
     select
         *,
-        case
-            when not is_weekend then kind_billing_days >= {{ min_billing_days }}
-            else
-                kind_billing_days >= {{ min_weekend_days }}
-                and abs({{ quartile('kind_quartiles', 2) }} - {{ quartile('pooled_quartiles', 2) }})
-                >= ln({{ 1 + weekend_pattern_min }})
-        end as is_by_kind
+        coalesce(
+            weekend_billing_days >= {{ min_weekend_days }}
+            and weekday_billing_days >= {{ min_billing_days }}
+            and abs({{ quartile('weekend_quartiles', 2) }} - {{ quartile('weekday_quartiles', 2) }})
+            >= ln({{ 1 + weekend_pattern_min }}),
+            false
+        ) as has_weekly_pattern
     from windowed
 ),
 
 levels as (
     select
         *,
-        case when is_by_kind then kind_billing_days else pooled_billing_days end as training_days,
+        case when is_by_weekend then weekend_billing_days else weekday_billing_days end
+            as training_days,
         case
-            when is_by_kind then {{ quartile('kind_quartiles', 2) }}
-            else {{ quartile('pooled_quartiles', 2) }}
+            when is_by_weekend then {{ quartile('weekend_quartiles', 2) }}
+            else {{ quartile('weekday_quartiles', 2) }}
         end as log_level,
         -- interquartile range / 1.349: the standard deviation of normal noise, robustly
         greatest(
             case
-                when is_by_kind
-                    then {{ quartile('kind_quartiles', 3) }} - {{ quartile('kind_quartiles', 1) }}
-                else {{ quartile('pooled_quartiles', 3) }} - {{ quartile('pooled_quartiles', 1) }}
+                when is_by_weekend
+                    then {{ quartile('weekend_quartiles', 3) }} - {{ quartile('weekend_quartiles', 1) }}
+                else {{ quartile('weekday_quartiles', 3) }} - {{ quartile('weekday_quartiles', 1) }}
             end / 1.349,
             {{ min_log_scale }}
         ) as log_scale
-    from chosen
+    from (
+        select
+            *,
+            is_weekend and has_weekly_pattern as is_by_weekend
+        from chosen
+    ) as by_kind
 ),
 
-baselined as (
-    select
-        *,
-        case
-            when is_history then stored_baseline_cost
-            when training_days >= {{ min_billing_days }} or (is_by_kind and is_weekend)
-                then cast(round(exp(log_level), 10) as decimal(38, 10))
-        end as baseline_cost
-    from levels
-),
-
--- The 1st of the month expects what the series billed above its level on the previous 1st.
-monthly as (
-    select
-        *,
-        case
-            when is_month_start
-                then lag(
-                        case
-                            when actual_cost > 0 and baseline_cost > 0
-                                then ln(cast(actual_cost as double)) - ln(cast(baseline_cost as double))
-                        end
-                    ) over (partition by series_key, is_month_start order by day_number)
-        end as previous_month_start_excess
-    from baselined
-),
-
+-- A 1st of the month expects at least what the series billed on the previous 1st (support,
+-- registrations and monthly fees recur there).
 measured as (
     select
         *,
-        not is_history and baseline_cost is not null as is_scored,
-        ln(cast(baseline_cost as double))
-        + case
-            when is_month_start then greatest(coalesce(previous_month_start_excess, 0), 0)
-            else 0
+        not is_history
+        and (is_by_weekend or weekday_billing_days >= {{ min_billing_days }}) as is_scored,
+        case
+            when is_month_start and previous_month_start_cost > 0
+                then greatest(log_level, ln(cast(previous_month_start_cost as double)))
+            else log_level
         end as expected_log_cost
-    from monthly
+    from levels
 ),
 
 scored as (
@@ -346,17 +327,27 @@ scored as (
     from measured
 ),
 
+-- The band outside which a day with a charge deviates: |z| >= the threshold and an impact
+-- of at least both floors, absolute and relative to the expected cost.
 banded as (
     select
         *,
         actual_cost - expected_cost as cost_impact,
         case
-            when is_history then stored_direction
             when actual_cost > expected_cost then 'spike'
             when actual_cost < expected_cost then 'drop'
         end as direction,
-        -- the least impact that counts: absolute and relative to the expected cost
-        greatest({{ min_impact }}, {{ min_relative_impact }} * expected_cost) as impact_floor,
+        greatest(
+            expected_cost * exp({{ z_threshold }} * log_scale),
+            expected_cost + greatest({{ min_impact }}, {{ min_relative_impact }} * expected_cost)
+        ) as band_high,
+        greatest(
+            least(
+                expected_cost * exp(-{{ z_threshold }} * log_scale),
+                expected_cost - greatest({{ min_impact }}, {{ min_relative_impact }} * expected_cost)
+            ),
+            0
+        ) as band_low,
         cast(round(expected_cost * (exp(log_scale) - 1), 10) as decimal(38, 10)) as training_stddev
     from scored
 ),
@@ -364,62 +355,39 @@ banded as (
 deviating as (
     select
         *,
-        case
-            when is_history then stored_deviation
-            else coalesce(
-                    is_scored
-                    and (
-                        (z_score >= {{ z_threshold }} and cost_impact >= impact_floor)
-                        or (z_score <= -{{ z_threshold }} and -cost_impact >= impact_floor)
-                        -- no charge at all: a drop only where the series bills every day
-                        or (
-                            actual_cost <= 0
-                            and coalesce(idle_days, 0) = 0
-                            and not is_month_start
-                            and -cost_impact >= impact_floor
-                        )
-                    ),
-                    false
+        coalesce(
+            is_scored
+            and (
+                (actual_cost > 0 and (actual_cost >= band_high or actual_cost <= band_low))
+                -- no charge at all: a drop only where the series bills every day
+                or (
+                    actual_cost <= 0
+                    and band_low > 0
+                    and coalesce(idle_days, 0) = 0
+                    and not is_month_start
                 )
-        end as is_deviation
+            ),
+            false
+        ) as is_deviation
     from banded
 ),
 
--- A level shift (a service started or stopped, a price change) deviates day after day: it
--- is flagged on its first `anomaly_level_shift_days` days, not for the weeks the training
--- takes to follow it.
-recent as (
-    select
-        *,
-        sum(case when is_deviation and direction = 'spike' then 1 else 0 end)
-            over previous_days as spikes_before,
-        sum(case when is_deviation and direction = 'drop' then 1 else 0 end)
-            over previous_days as drops_before
-    from deviating
-    window previous_days as (
-        partition by series_key
-        order by day_number
-        rows between {{ shift_days }} preceding and 1 preceding
-    )
-),
-
+-- A level shift (a service started, moved or stopped, a price change) deviates day after
+-- day until the training follows: a day is not flagged when the `anomaly_level_shift_days`
+-- days before it were already beyond the same edge of its band.
 flagged as (
     select
         *,
         is_deviation
         and not (
-            (direction = 'spike' and coalesce(spikes_before, 0) >= {{ shift_days }})
-            or (direction = 'drop' and coalesce(drops_before, 0) >= {{ shift_days }})
+            recent_days = {{ shift_days }}
+            and (
+                (direction = 'spike' and recent_min_cost >= band_high)
+                or (direction = 'drop' and recent_max_cost <= band_low)
+            )
         ) as is_anomaly,
-        -- the band outside which a day with a charge deviates
-        greatest(expected_cost * exp({{ z_threshold }} * log_scale), expected_cost + impact_floor)
-            as band_high,
-        greatest(
-            least(expected_cost * exp(-{{ z_threshold }} * log_scale), expected_cost - impact_floor),
-            0
-        ) as band_low,
-        case when is_by_kind then 'weekly' else 'none' end as seasonality
-    from recent
+        case when has_weekly_pattern then 'weekly' else 'none' end as seasonality
+    from deviating
 ),
 
 -- The window's days (a daily build), named again.
@@ -459,7 +427,6 @@ final as (
         cast(cost_impact as decimal(38, 10)) as cost_impact,
         is_anomaly,
         seasonality,
-        baseline_cost,
         is_deviation,
         {{ loaded_through(ref('stg_finops__load_ledger')) }} as _loaded_through
     from named
