@@ -1,13 +1,13 @@
 {#
-    The anomaly scoring shared by int_daily_cost_series_scored and int_daily_cost_totals_scored:
-    the CTEs first_pass, first_pass_flagged, trained, scored, measured and flagged over a
-    gap-filled daily series CTE (one row per series and charge_date with actual_cost). Call it
-    in a `with` list after that CTE, followed by a comma and the model's final CTE.
-    `stored_first_pass_column`: a column of the series CTE holding the first-pass flag of
-    days scored by an earlier build (an incremental model's stored history; null on the days
-    to score), used instead of recomputing it from a history cut short.
+    The anomaly scoring of the provider totals (int_daily_cost_totals_scored; the account x
+    service series have their own robust scoring, int_daily_cost_series_scored): the CTEs
+    first_pass, first_pass_flagged, trained, scored, measured and flagged over a gap-filled
+    daily series CTE (one row per series and charge_date with actual_cost). Call it in a
+    `with` list after that CTE, followed by a comma and the model's final CTE. A mean and a
+    standard deviation, so that fct_anomaly_root_causes can split a total's expected cost
+    by account, service and region.
 #}
-{% macro score_daily_series(series_cte, partition_columns, stored_first_pass_column=none) -%}
+{% macro score_daily_series(series_cte, partition_columns) -%}
     {%- set seasonality = var('anomaly_seasonality') | string | trim | lower %}
     {%- if seasonality == 'day_of_week' %}
         {%- set window_rows = var('anomaly_seasonal_weeks') | int %}
@@ -46,9 +46,6 @@ first_pass_flagged as (
     select
         *,
         coalesce(
-            {%- if stored_first_pass_column %}
-            {{ stored_first_pass_column }},
-            {%- endif %}
             first_pass_days >= {{ min_history_days }}
             and (
                 (
