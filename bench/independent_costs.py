@@ -31,7 +31,9 @@ The estate (parameters are the module constants):
 - Accounts: AWS linked accounts (ProviderName 'AWS', USD, two payer accounts) and Azure
   subscriptions (ProviderName 'Microsoft'; `EUR_SHARE` of them bill in EUR, under their own
   EUR billing account). Account size is Zipf-like: `TOP_ACCOUNT_DAILY` x rank^-`ACCOUNT_ZIPF`
-  x lognormal(sigma `ACCOUNT_SIGMA`). Big accounts use more services (2 + 30 x
+  x lognormal(sigma `ACCOUNT_SIGMA`), where rank = 1 + i / (`--rows` / 1M) for the i-th
+  account: a 10M estate is ten 1M estates' worth of accounts of the same sizes, not the 1M
+  estate plus a long tail of tiny accounts. Big accounts use more services (2 + 30 x
   rank^-0.45 x U(0.6, 1.4), capped by the catalogue), drawn by popularity (weighted sampling
   without replacement); a service's share of its account is popularity x
   lognormal(sigma `SERVICE_SIGMA`). Each account x service runs in 1-5 regions (35/30/20/10/
@@ -238,8 +240,9 @@ def _setup(con: duckdb.DuckDBPyConnection, seed: int, days: int, start: date) ->
     )
 
 
-def _estate(con: duckdb.DuckDBPyConnection, seed: int, days: int, cap: int) -> None:
-    """`cap` accounts by size rank, their services, regions and series."""
+def _estate(con: duckdb.DuckDBPyConnection, seed: int, days: int, cap: int, scale: float) -> None:
+    """`cap` accounts by size rank (rank = 1 + i / `scale`), their services, regions and
+    series."""
     aws_ids, aws_names = _list([r[0] for r in AWS_REGIONS]), _list([r[1] for r in AWS_REGIONS])
     az_ids, az_names = _list([r[0] for r in AZURE_REGIONS]), _list([r[1] for r in AZURE_REGIONS])
     con.execute("drop table if exists accounts")
@@ -250,9 +253,10 @@ with a as (
         i as acct,
         u(i, 0, 'aws') < {AWS_SHARE} as is_aws,
         u(i, 0, 'eur') < {EUR_SHARE} as eur,
-        {TOP_ACCOUNT_DAILY} * pow(i + 1, -{ACCOUNT_ZIPF})
+        {TOP_ACCOUNT_DAILY} * pow(1 + i / {scale}, -{ACCOUNT_ZIPF})
             * exp({ACCOUNT_SIGMA} * nz(i, 0, 'size') - {ACCOUNT_SIGMA**2 / 2}) as daily,
-        2 + floor(30 * pow(i + 1, -0.45) * (0.6 + 0.8 * u(i, 0, 'nsvc')))::int as n_svc,
+        2 + floor(30 * pow(1 + i / {scale}, -0.45) * (0.6 + 0.8 * u(i, 0, 'nsvc')))::int
+            as n_svc,
         case when u(i, 0, 'late') < {ACCOUNT_LATE}
             then 20 + floor(280 * u(i, 0, 'late_day'))::int else 0 end as opened,
         case when u(i, 0, 'closed') < {ACCOUNT_CLOSED}
@@ -385,9 +389,10 @@ where least(closed, s_end) > greatest(opened, s_start) + 7
 
 def _size(con: duckdb.DuckDBPyConnection, seed: int, days: int, rows: int) -> int:
     """Keep the first N accounts (by size rank) whose expected file rows reach `rows`."""
+    scale = max(1.0, rows / 1_000_000)
     cap = max(60, rows // 1500)
     while True:
-        _estate(con, seed, days, cap)
+        _estate(con, seed, days, cap, scale)
         found = con.execute(f"""
             with per_account as (
                 select acct, sum((active_end - active_start)
