@@ -73,6 +73,19 @@ What it serves (importable as `azure_emulator` from tests; a pytest-httpserver s
   secret must match `client_secret`); every ARM request must then carry the issued token.
   MSAL only talks https, so pass `ssl_context` (see `self_signed_certificate`).
 
+* Query quotas (issue #20), off unless `quota=QueryQuota(...)` is given. Query API requests
+  (`POST .../query`, first pages and nextLinks) are counted per `ClientType` request header
+  (none: "Default") in sliding-window buckets QueriesPer10Sec / QueriesPerMin /
+  QueriesPerHour of the configured sizes, each query costing `qpu_per_query` QPU. Every query
+  answer carries `x-ms-ratelimit-microsoft.costmanagement-qpu-remaining`
+  (`QueriesPerHour:599,QueriesPerMin:59,QueriesPer10Sec:11`, the shape answers show in the
+  field) and `-qpu-consumed`; a query when a bucket cannot pay for it gets HTTP 429 with
+  `x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after` (whole seconds until it can) and
+  is not charged. `QueryQuota.remaining_header` answers a fixed value instead (a client's
+  robustness against absent or malformed headers). The windows run on the emulator's `clock`
+  (default `time.monotonic`): give it a `FakeClock` and the client its `sleep` and `clock`, and
+  a test of pacing runs over real HTTP without waiting. `throttled` counts the 429s it gave.
+
 Faults are programmed with `fail(status, headers=..., times=..., path_contains=...)`: the next
 `times` matching requests (-1: all) get that answer instead. Every request is recorded in
 `requests` (method, path, query, headers, JSON body, arrival time, status answered).
@@ -90,6 +103,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import re
 import select
 import socket
@@ -98,7 +112,7 @@ import ssl
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -240,6 +254,53 @@ def default_benefits(sub: AzureSubscription) -> tuple[EmulatedBenefit, ...]:
     return tuple(defaults)
 
 
+QPU_REMAINING_HEADER = "x-ms-ratelimit-microsoft.costmanagement-qpu-remaining"
+QPU_CONSUMED_HEADER = "x-ms-ratelimit-microsoft.costmanagement-qpu-consumed"
+QPU_RETRY_AFTER_HEADER = "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after"
+
+
+@dataclass(frozen=True)
+class QueryQuota:
+    """The Query API's QPU quotas per ClientType (the documented defaults are per tenant:
+    12 per 10 s, 60 per minute, 600 per hour)."""
+
+    per_10_sec: int = 12
+    per_min: int = 60
+    per_hour: int = 600
+    qpu_per_query: int = 1
+    # robustness tests: answer this qpu-remaining value verbatim on every 200, or no quota
+    # header at all; the buckets still count and throttle either way
+    remaining_header: str | None = None
+    omit_headers: bool = False
+
+    def buckets(self) -> tuple[tuple[str, float, int], ...]:
+        """(name, window in seconds, size), in the order answers list them."""
+        return (
+            ("QueriesPerHour", 3600.0, self.per_hour),
+            ("QueriesPerMin", 60.0, self.per_min),
+            ("QueriesPer10Sec", 10.0, self.per_10_sec),
+        )
+
+
+class FakeClock:
+    """A monotonic clock that moves only when slept on: pass `clock` to the emulator and
+    `clock` / `sleep` to the client, and the client's waits are the emulator's time."""
+
+    def __init__(self, start: float = 10_000.0, *, real_time: bool = False) -> None:
+        self.now = start
+        self.slept: list[float] = []
+        # real_time: time.monotonic() plus the seconds slept - the clock a client given only
+        # a `sleep` hook keeps (loaders.azure_cost_management.client), for a full `load`
+        self.real_time = real_time
+
+    def clock(self) -> float:
+        return time.monotonic() + sum(self.slept) if self.real_time else self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += max(seconds, 0.0)
+
+
 @dataclass
 class RecordedRequest:
     method: str
@@ -247,7 +308,7 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]  # names lower-cased
     body: Any
-    at: float  # time.monotonic() on arrival
+    at: float  # the emulator's clock (time.monotonic() unless given) on arrival
     status: int = 0
 
     @property
@@ -316,6 +377,8 @@ class AzureCostEmulator:
         report_pending_polls: int = 1,
         report_blob_rows: int = 10_000,
         sas_signature: str = "emulated-sas-signature-2b7e151628aed2a6",
+        quota: QueryQuota | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.subscriptions = {s.subscription_id.lower(): s for s in subscriptions}
         self.billing_accounts = {k: list(v) for k, v in (billing_accounts or {}).items()}
@@ -343,6 +406,12 @@ class AzureCostEmulator:
         self.report_blob_rows = report_blob_rows
         self.sas_signature = sas_signature
         self._reports: dict[str, dict[str, Any]] = {}
+        # Query quotas (see the module docstring): per ClientType, the (time, QPU) of every
+        # query charged; `throttled` counts the 429s answered for want of quota.
+        self.quota = quota
+        self.clock = clock
+        self.throttled = 0
+        self._charges: dict[str, list[tuple[float, int]]] = defaultdict(list)
         self._server = HTTPServer("127.0.0.1", 0, ssl_context=ssl_context, threaded=True)
         self._server.expect_request(re.compile(r"^/.*")).respond_with_handler(self._handle)
 
@@ -613,7 +682,7 @@ class AzureCostEmulator:
             query={k: v for k, v in request.args.items()},
             headers={k.lower(): v for k, v in request.headers.items()},
             body=body,
-            at=time.monotonic(),
+            at=self.clock(),
         )
         response = self._route(request, record)
         record.status = response.status_code
@@ -641,7 +710,9 @@ class AzureCostEmulator:
         if request.method == "GET" and COST_DETAILS_RESULTS in request.path:
             return self._poll_report(request)
         if request.method == "POST" and request.path.endswith(QUERY_SUFFIX):
-            return self._query(request, record)
+            if self.quota is None:
+                return self._query(request, record)
+            return self._metered_query(request, record, self.quota)
         if request.method == "GET" and request.path.rstrip("/") == RESERVATIONS_PATH:
             return self._list_benefits(request, "Reservation")
         if request.method == "GET" and request.path.rstrip("/") == SAVINGS_PLANS_PATH:
@@ -960,6 +1031,66 @@ class AzureCostEmulator:
             }
         )
 
+    def quota_remaining(self, client_type: str = "finops-dashboard") -> dict[str, int]:
+        """QPU left now in each bucket of `client_type` (the quota model must be on)."""
+        assert self.quota is not None, "the quota model is off"
+        with self._lock:
+            return self._remaining(client_type, self.quota, self.clock())
+
+    def _remaining(self, client_type: str, quota: QueryQuota, now: float) -> dict[str, int]:
+        charges = self._charges[client_type]
+        return {
+            name: size - sum(qpu for at, qpu in charges if at > now - window)
+            for name, window, size in quota.buckets()
+        }
+
+    def _metered_query(
+        self, request: Request, record: RecordedRequest, quota: QueryQuota
+    ) -> Response:
+        """`_query` within the ClientType's QPU buckets: charged and answered with the
+        remaining quota, or 429 with the seconds until every bucket can pay."""
+        client_type = request.headers.get("ClientType") or "Default"
+        cost = quota.qpu_per_query
+        with self._lock:
+            now = self.clock()
+            remaining = self._remaining(client_type, quota, now)
+            charges = self._charges[client_type]
+            charges[:] = [(at, qpu) for at, qpu in charges if at > now - 3600.0]
+            short = [
+                (name, window, size)
+                for name, window, size in quota.buckets()
+                if remaining[name] < cost
+            ]
+            if short:
+                self.throttled += 1
+                wait = 0.0
+                for name, window, _size in short:
+                    # the oldest charges in the window age out until `cost` QPU are free
+                    missing = cost - remaining[name]
+                    for at, qpu in sorted(c for c in charges if c[0] > now - window):
+                        missing -= qpu
+                        if missing <= 0:
+                            wait = max(wait, at + window - now)
+                            break
+                headers = {
+                    QPU_RETRY_AFTER_HEADER: str(max(math.ceil(wait), 1)),
+                    QPU_REMAINING_HEADER: _quota_text(remaining),
+                }
+                return _json_response(
+                    {"error": {"code": "429", "message": "Too many requests. Please retry."}},
+                    429,
+                    headers,
+                )
+            charges.append((now, cost))
+            remaining = {name: left - cost for name, left in remaining.items()}
+        response = self._query(request, record)
+        if quota.omit_headers:
+            return response
+        value = quota.remaining_header
+        response.headers[QPU_REMAINING_HEADER] = _quota_text(remaining) if value is None else value
+        response.headers[QPU_CONSUMED_HEADER] = str(cost)
+        return response
+
     def _answer(
         self, body: Mapping[str, Any], subs: Sequence[str]
     ) -> tuple[list[dict[str, str]], list[list[Any]]]:
@@ -1209,6 +1340,10 @@ def _filter(expression: Mapping[str, Any] | None, columns_of: Mapping[str, str])
     column = columns_of[dimension["name"].lower()]
     values = {str(v).lower() for v in dimension["values"]}
     return lambda row: str(row[column]).lower() in values
+
+
+def _quota_text(remaining: Mapping[str, int]) -> str:
+    return ",".join(f"{name}:{max(left, 0)}" for name, left in remaining.items())
 
 
 def _json_response(

@@ -17,6 +17,57 @@ real azure-core pipeline) and adds what the SDK lacks:
   overrun it is not attempted, the load fails with `AzureCostManagementError` instead.
 * **Quota bucket.** Every request carries `ClientType: <client_type>` so the service counts
   this client's queries in its own bucket rather than the tenant's default one.
+* **Pacing** (issue #20). Reacting to 429 alone makes a large tenant run into 429 storms, so
+  `QuotaPacer` also reads the remaining quota every answer reports and slows down before the
+  service has to say no. What it relies on:
+  - The Query API prices calls in query processing units (QPU; today 1 QPU per month of data
+    queried) and throttles when any of 12 QPU / 10 s, 60 QPU / min, 600 QPU / hour is spent;
+    answers carry `x-ms-ratelimit-microsoft.costmanagement-qpu-consumed` (the QPU of the call)
+    and `...-qpu-remaining` ("list of remaining quotas"); a 429 carries `...-qpu-retry-after`
+    (Microsoft Learn, "Manage costs with automation", section "Data latency and rate limits" >
+    "Query API query processing units"; MicrosoftDocs/azure-docs
+    articles/cost-management-billing/costs/manage-automation.md). The quotas "may be changed".
+  - The value's shape is not documented; answers seen in the field read
+    `QueriesPerHour:496,QueriesPerMin:37,QueriesPer10Sec:11` (the parsers of the webdevops
+    Azure exporters; the Azure/azqr and electrolux-oss/azure-cost-exporter #8 threads quote the
+    same header family). `parse_quota` accepts `name:number` or `name=number` items separated by
+    `,` or `;`, and skips every item that is not one (absent, empty, garbage, negative: no pacing,
+    no error). A bucket named `QueriesPer<n?><Sec|Min|Hour>` has a window of that length.
+  - Other remaining-quota headers are kept in `quota_readings` for the record but not paced
+    on: `x-ms-ratelimit-remaining-microsoft.costmanagement-{clienttype,entity,tenant}-
+    requests` (seen as `DefaultQuota:3`; no documented window, so no refill time to compute)
+    and ARM's `x-ms-ratelimit-remaining-{subscription,tenant}-reads` (a token bucket of 250
+    refilling 25 reads/s per region since 2024 - Learn, "Request limits and throttling",
+    MicrosoftDocs/azure-docs articles/azure-resource-manager/management/request-limits-and-
+    throttling.md - so an empty one refills in well under a second). Those are left to
+    the 429 path. A `QueriesPer...` list in any `x-ms-ratelimit-microsoft.costmanagement-*-
+    remaining` header is paced on like the qpu one.
+  The rules, before each Query API request (first pages and nextLinks alike; the cost of a
+  request is the last `qpu-consumed`, else 1):
+  - a bucket whose remaining count is below the cost waits until its window has passed since
+    it was read (QueriesPer10Sec:0 read at t: the next query leaves at t + 10 s) - whether the
+    service counts fixed or sliding windows, what was spent before the reading is back by then;
+  - a bucket of a minute or longer that runs low (below `LOW_FRACTION` of the largest count it
+    has shown) while the queries this load already knows it will send (`plan`) exceed what is
+    left spaces the queries at the rate the bucket sustains (window / size: 1 s for 60 per
+    minute, 6 s for 600 per hour), within the wait budget - so the minute and the hour are
+    spread instead of spent in a burst. A 10-second bucket is not spread: waiting out its
+    window costs no more;
+  - when the known rest of the load (`plan`: discovery and detail queries of the scope being
+    fetched, a lower bound) needs more than a bucket has left and that bucket's refill (its
+    window after the reading) is beyond what the wait budget has left - typically
+    QueriesPerHour - the load fails at once with `QuotaExhaustedError` (a
+    `RetryBudgetExceededError`) naming the bucket, its remaining quota and
+    FINOPS_AZURE_MAX_WAIT_SECONDS, rather than spending its last queries on a load that cannot
+    finish; the same error comes before a request that a bucket would throttle when its refill
+    is beyond the budget.
+  Pacing waits count against the same wait budget as retry waits (FINOPS_AZURE_MAX_WAIT_
+  SECONDS) and are also counted apart: `paced_waits`, `paced_seconds`. A 429 is handled as
+  before (retry-after); its remaining-quota headers are not used for pacing. Pacing needs a
+  clock: `clock` (default `time.monotonic`; when a `sleep` hook is given without a clock, the
+  pacer's clock is `time.monotonic()` plus the seconds waited through that hook, so that a
+  test's fake sleep is also the passage of time). `pacing=False` turns the waits and the
+  early failures off (the readings are still kept).
 * **Counting.** `requests` counts every HTTP request sent to the endpoint, retries included:
   each one consumes Cost Management quota (QPU) even when throttled. Token requests to the
   authority are not counted. The Query API itself has no per-request charge.
@@ -51,6 +102,8 @@ import gzip
 import io
 import json
 import logging
+import math
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -83,6 +136,19 @@ COST_MANAGEMENT_RETRY_AFTER_HEADERS = tuple(
     for bucket in ("qpu", "entity", "tenant", "client")
 )
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# Pacing (module docstring, "Pacing"): the remaining-quota headers read from every answer.
+QPU_REMAINING_HEADER = "x-ms-ratelimit-microsoft.costmanagement-qpu-remaining"
+QPU_CONSUMED_HEADER = "x-ms-ratelimit-microsoft.costmanagement-qpu-consumed"
+_COST_MANAGEMENT_REMAINING = re.compile(
+    r"^x-ms-ratelimit-microsoft\.costmanagement-[a-z]+-remaining$"
+)
+_RECORDED_REMAINING = re.compile(r"^x-ms-ratelimit-remaining-")
+_BUCKET_NAME = re.compile(r"^QueriesPer(\d*)(Sec|Min|Hour)$", re.IGNORECASE)
+_WINDOW_UNIT_S = {"sec": 1.0, "min": 60.0, "hour": 3600.0}
+_QUOTA_ITEM = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_.-]*)\s*[:=]\s*(\d+(?:\.\d+)?)\s*$")
+LOW_FRACTION = 0.25  # a bucket below this share of its largest reading is "low"
+SPREAD_MIN_WINDOW_S = 60.0  # buckets with shorter windows are waited out, not spread
+_QUERY_PATH_SUFFIX = "/providers/microsoft.costmanagement/query"
 MAX_ATTEMPTS_PER_REQUEST = 10
 MAX_PAGES_PER_QUERY = 10_000
 # Cost Details API (generateCostDetailsReport): the api-version of azure-mgmt-costmanagement
@@ -107,6 +173,11 @@ class AzureCostManagementError(RuntimeError):
 
 class RetryBudgetExceededError(AzureCostManagementError):
     """Retrying would wait longer than the remaining FINOPS_AZURE_MAX_WAIT_SECONDS budget."""
+
+
+class QuotaExhaustedError(RetryBudgetExceededError):
+    """A Cost Management quota bucket cannot cover the load (or its next query) without
+    waiting for refills longer than FINOPS_AZURE_MAX_WAIT_SECONDS has left."""
 
 
 class ListRequestError(AzureCostManagementError):
@@ -202,7 +273,14 @@ class WaitBudget:
         self.max_wait_s = float(max_wait_s)
         self.waited_s = 0.0
         self.waits: list[float] = []
+        # the pacing waits among `waits` (QuotaPacer): how many, and their sum
+        self.paced_waits = 0
+        self.paced_s = 0.0
         self._sleep = sleep
+
+    @property
+    def left_s(self) -> float:
+        return max(self.max_wait_s - self.waited_s, 0.0)
 
     def check(self, delay: float, what: str) -> None:
         """RetryBudgetExceededError when waiting `delay` s would overrun the budget."""
@@ -213,11 +291,14 @@ class WaitBudget:
                 "retry budget (FINOPS_AZURE_MAX_WAIT_SECONDS) is left"
             )
 
-    def wait(self, delay: float) -> None:
+    def wait(self, delay: float, *, paced: bool = False) -> None:
         if delay > 0:
             self._sleep(delay)
         self.waited_s += delay
         self.waits.append(delay)
+        if paced:
+            self.paced_waits += 1
+            self.paced_s += delay
 
 
 class CostManagementRetryPolicy(RetryPolicy):
@@ -304,6 +385,216 @@ class CostManagementRetryPolicy(RetryPolicy):
         self.budget.wait(delay)
 
 
+def parse_quota(value: str | None) -> dict[str, float]:
+    """A remaining-quota header value as {bucket name: remaining}: `QueriesPerHour:496,
+    QueriesPerMin:37,QueriesPer10Sec:11` (also `=` for `:` and `;` for `,`). Items that are
+    not `name:non-negative number` are skipped; a bare number is {"": n}. None or "" -> {}."""
+    if value is None or not value.strip():
+        return {}
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        pass
+    else:
+        return {"": number} if math.isfinite(number) and number >= 0 else {}
+    found: dict[str, float] = {}
+    for item in re.split(r"[,;]", text):
+        if match := _QUOTA_ITEM.match(item):
+            found[match.group(1)] = float(match.group(2))
+    return found
+
+
+def bucket_window_s(name: str) -> float | None:
+    """The window of a `QueriesPer<n?><Sec|Min|Hour>` bucket in seconds; None otherwise."""
+    match = _BUCKET_NAME.match(name)
+    if not match:
+        return None
+    count = int(match.group(1) or 1)
+    return count * _WINDOW_UNIT_S[match.group(2).lower()] if count > 0 else None
+
+
+@dataclass
+class QuotaBucket:
+    """The latest reading of one quota bucket: `remaining` at `read_at` (pacer clock)."""
+
+    header: str
+    name: str
+    window_s: float
+    remaining: float
+    read_at: float
+    size: float  # the largest remaining + consumed seen: the bucket's size as far as known
+
+    @property
+    def label(self) -> str:
+        where = self.header.removeprefix("x-ms-ratelimit-microsoft.costmanagement-")
+        return self.name if self.header == QPU_REMAINING_HEADER else f"{self.name} ({where})"
+
+
+def _is_query(request: Any) -> bool:
+    return request.method == "POST" and (
+        urlsplit(request.url).path.rstrip("/").lower().endswith(_QUERY_PATH_SUFFIX)
+    )
+
+
+def _window_text(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
+class QuotaPacer(SansIOHTTPPolicy):
+    """Proactive pacing of Query API requests from the remaining-quota headers (module
+    docstring, "Pacing"). Sits per retry, after the retry policy and before the bearer token
+    policy and the request counter: the token is taken after a pacing wait (it cannot go
+    stale during one), and a request it refuses is never sent nor counted. Waits go through
+    the shared `WaitBudget` (`paced=True`)."""
+
+    def __init__(
+        self, budget: WaitBudget, clock: Callable[[], float], *, enabled: bool = True
+    ) -> None:
+        super().__init__()
+        self.budget = budget
+        self.clock = clock
+        self.enabled = enabled
+        self.buckets: dict[tuple[str, str], QuotaBucket] = {}
+        self.readings: dict[str, str] = {}  # header -> latest raw value, every header kept
+        self.cost = 1.0  # QPU of a query: the latest qpu-consumed, else 1
+        # queries the load knows it will send after the current one (a lower bound)
+        self.planned = 0
+        self._last_sent: float | None = None
+        self._request_s = 0.0  # time spent in answered query requests, and how many
+        self._answered = 0
+        self._sent_at: float | None = None
+
+    # ------------------------------------------------------------------ plan
+
+    def plan(self, queries: int) -> None:
+        """`queries` more (negative: fewer) queries this load will send."""
+        self.planned = max(self.planned + queries, 0)
+
+    # ------------------------------------------------------------------ pipeline hooks
+
+    def on_request(self, request: PipelineRequest) -> None:
+        http_request = request.http_request
+        if not _is_query(http_request):
+            return
+        if self.enabled:
+            self.before_query()
+        self._sent_at = self._last_sent = self.clock()
+
+    def on_response(self, request: PipelineRequest, response: PipelineResponse) -> None:
+        if self._sent_at is not None and _is_query(request.http_request):
+            self._request_s += max(self.clock() - self._sent_at, 0.0)
+            self._answered += 1
+            self._sent_at = None
+        self.observe(response.http_response.headers, response.http_response.status_code)
+
+    # ------------------------------------------------------------------ readings
+
+    def observe(self, headers: Mapping[str, str], status: int) -> None:
+        """Keep the remaining-quota headers of one answer. A throttled answer (429) is left
+        to the retry policy: its readings are recorded but do not move the buckets."""
+        lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+        for name, value in lowered.items():
+            if _COST_MANAGEMENT_REMAINING.match(name) or _RECORDED_REMAINING.match(name):
+                self.readings[name] = value
+        if QPU_CONSUMED_HEADER in lowered:
+            self.readings[QPU_CONSUMED_HEADER] = lowered[QPU_CONSUMED_HEADER]
+        if status == 429:
+            return
+        consumed = parse_quota(lowered.get(QPU_CONSUMED_HEADER)).get("", 0.0)
+        if consumed > 0:
+            self.cost = consumed
+        now = self.clock()
+        for header, value in lowered.items():
+            if not _COST_MANAGEMENT_REMAINING.match(header):
+                continue
+            for name, remaining in parse_quota(value).items():
+                window = bucket_window_s(name)
+                if window is None:
+                    continue
+                known = self.buckets.get((header, name))
+                size = max(remaining + max(consumed, 0.0), known.size if known else 0.0)
+                self.buckets[(header, name)] = QuotaBucket(
+                    header, name, window, remaining, now, max(size, 1.0)
+                )
+
+    # ------------------------------------------------------------------ pacing
+
+    def before_query(self) -> None:
+        """Wait as the readings require before one query is sent, or raise
+        QuotaExhaustedError when the quota cannot be had within the wait budget."""
+        now = self.clock()
+        self._check_plan(now)
+        # An empty bucket: wait until its window has passed since it was read.
+        empty = [b for b in self.buckets.values() if b.remaining < self.cost]
+        if empty:
+            bucket = max(empty, key=lambda b: b.read_at + b.window_s)
+            delay = bucket.read_at + bucket.window_s - now
+            if delay > 0:
+                if delay > self.budget.left_s:
+                    raise QuotaExhaustedError(
+                        f"Cost Management quota {bucket.label} has "
+                        f"{bucket.remaining:g} left (of at least {bucket.size:g} per "
+                        f"{_window_text(bucket.window_s)}); it refills in about {delay:.0f} s, "
+                        f"beyond the {self.budget.left_s:g} s left of the "
+                        f"{self.budget.max_wait_s:g} s wait budget. Raise "
+                        "FINOPS_AZURE_MAX_WAIT_SECONDS (or load fewer scopes, or later)"
+                    )
+                log.info("azure: quota %s empty; pacing %.1f s", bucket.label, delay)
+                self.budget.wait(delay, paced=True)
+            for b in empty:  # waited out (now or already): assume refilled until the next answer
+                b.remaining, b.read_at = b.size, max(now, b.read_at + b.window_s)
+            return
+        # A minute/hour bucket running low with more known queries than it has left: space
+        # the queries at the rate it sustains, as far as the wait budget allows.
+        if self._last_sent is None:
+            return
+        delay, low = 0.0, None
+        for b in self.buckets.values():
+            if b.window_s < SPREAD_MIN_WINDOW_S or b.remaining >= b.size * LOW_FRACTION:
+                continue
+            if (self.planned + 1) * self.cost <= b.remaining:
+                continue  # what is left covers this query and the known rest
+            wait = self._last_sent + b.window_s / b.size * self.cost - now
+            if wait > delay:
+                delay, low = wait, b
+        if low is not None and delay <= self.budget.left_s:
+            log.debug(
+                "azure: quota %s low (%g left); pacing %.1f s", low.label, low.remaining, delay
+            )
+            self.budget.wait(delay, paced=True)
+
+    def _check_plan(self, now: float) -> None:
+        """QuotaExhaustedError when the known rest of the load (`planned` queries, and the
+        one being sent) needs more than some bucket has left and the refill the pacer would
+        wait for (its window after the reading, less the time the queries it still allows
+        take to send) is beyond what the wait budget has left. Only that first refill is
+        counted: the bucket's size is known only as the largest reading, so further refills
+        are not certain - a load this refuses could not have finished."""
+        if not self.planned:
+            return
+        per_request = self._request_s / self._answered if self._answered else 0.0
+        for b in self.buckets.values():
+            need = (self.planned + 1) * self.cost - b.remaining  # this query and the rest
+            if need <= 0:
+                continue
+            wait = b.read_at + b.window_s - now - (b.remaining / self.cost) * per_request
+            if wait > self.budget.left_s:
+                raise QuotaExhaustedError(
+                    f"Cost Management quota {b.label} has {b.remaining:g} left (of at "
+                    f"least {b.size:g} per {_window_text(b.window_s)}) but this load still "
+                    f"needs at least {self.planned + 1} queries of {self.cost:g} QPU; covering "
+                    f"them means waiting at least {wait:.0f} s for it to refill, beyond the "
+                    f"{self.budget.left_s:g} s left of the {self.budget.max_wait_s:g} s wait "
+                    "budget. Raise FINOPS_AZURE_MAX_WAIT_SECONDS (or load fewer scopes or a "
+                    "shorter window, or when the tenant's other Cost Management users are idle)"
+                )
+
+
 @dataclass(frozen=True)
 class Subscription:
     subscription_id: str
@@ -351,10 +642,22 @@ class CostManagementQueryClient:
         client_type: str = "finops-dashboard",
         max_wait_s: float = 300,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] | None = None,
+        pacing: bool = True,
     ) -> None:
         self.endpoint = check_endpoint(endpoint)
         self.retry_policy = CostManagementRetryPolicy(max_wait_s=max_wait_s, sleep=sleep)
         self.budget = self.retry_policy.budget
+        if clock is None:
+            # A sleep hook that does not really sleep (tests) is still the passage of time for
+            # the quota windows: the pacer's clock adds what was waited through it.
+            budget = self.budget
+            clock = (
+                time.monotonic
+                if sleep is time.sleep
+                else (lambda: time.monotonic() + budget.waited_s)
+            )
+        self.pacer = QuotaPacer(self.budget, clock, enabled=pacing)
         self._counter = RequestCounter()
         # Cost Details report blobs: SAS URLs (the signature in the query string is the
         # credential), possibly on a storage host. Their own pipeline: no bearer token, no
@@ -381,7 +684,7 @@ class CostManagementQueryClient:
             credential_scopes=[f"{self.endpoint}/.default"],
             headers_policy=HeadersPolicy(base_headers={"ClientType": client_type}),
             retry_policy=self.retry_policy,
-            per_retry_policies=[self._counter],
+            per_retry_policies=[self.pacer, self._counter],
         )
 
     # ------------------------------------------------------------------ plumbing
@@ -390,6 +693,26 @@ class CostManagementQueryClient:
     def requests(self) -> int:
         """HTTP requests sent so far, retries included: to the endpoint and for report blobs."""
         return self._counter.count + self._blob_counter.count
+
+    @property
+    def paced_waits(self) -> int:
+        """Waits the pacer took before Query API requests (their seconds: `paced_seconds`);
+        part of the wait budget like the retry waits, counted apart for the record."""
+        return self.budget.paced_waits
+
+    @property
+    def paced_seconds(self) -> float:
+        return self.budget.paced_s
+
+    @property
+    def quota_readings(self) -> dict[str, str]:
+        """The latest value of every remaining-quota (and qpu-consumed) header answered."""
+        return dict(self.pacer.readings)
+
+    def plan_queries(self, queries: int) -> None:
+        """Tell the pacer that `queries` more Query API queries will follow (negative: one
+        of them is being sent); it fails the load early when a quota cannot cover them."""
+        self.pacer.plan(queries)
 
     @property
     def blob_requests(self) -> int:
@@ -463,7 +786,7 @@ class CostManagementQueryClient:
                 **self._call_options,
             )
         except (AzureError, AzureCostManagementError) as exc:
-            raise AzureCostManagementError(
+            raise _budget_error_type(exc)(
                 scrub(f"query at {scope} ({_describe_body(body)}) failed: {_describe(exc)}")
             ) from None
         page = {} if raw is None or raw.status_code == 204 else _json(raw)
@@ -484,7 +807,7 @@ class CostManagementQueryClient:
             try:
                 page = self._send(HttpRequest("POST", self._on_endpoint(link), json=dict(body)))
             except (AzureError, AzureCostManagementError) as exc:
-                raise AzureCostManagementError(
+                raise _budget_error_type(exc)(
                     scrub(
                         f"query at {scope} ({_describe_body(body)}), page {number + 1} failed: "
                         f"{_describe(exc)}"
@@ -567,16 +890,22 @@ class CostManagementQueryClient:
         """
         before = self.requests
         fetch = ScopeFetch(scope=scope)
-        for chunk_start, chunk_end in mapping.month_chunks(start, end):
+        chunks = mapping.month_chunks(start, end)
+        # The pacer's plan (a lower bound of this scope's queries): the discovery queries now,
+        # the detail queries once discovery has named them.
+        self.plan_queries(len(chunks) * len(mapping.QUERY_TYPES))
+        for chunk_start, chunk_end in chunks:
             discovered: dict[str, list[tuple[str, str]]] = {}
             for query_type in mapping.QUERY_TYPES:
                 pairs: dict[tuple[str, str], None] = {}  # ordered, without duplicates
                 discovery = mapping.discovery_definition(query_type, chunk_start, chunk_end)
                 fetch.queries += 1
+                self.plan_queries(-1)
                 for page in self.query_pages(scope, discovery):
                     fetch.pages += 1
                     pairs.update(dict.fromkeys(mapping.discovered_pairs(page)))
                 discovered[query_type] = list(pairs)
+                self.plan_queries(len(pairs))
                 for subscription_id, charge_type in pairs:
                     body = mapping.query_definition(
                         query_type,
@@ -587,6 +916,7 @@ class CostManagementQueryClient:
                     )
                     fixed = {"SubscriptionId": subscription_id, "ChargeType": charge_type}
                     fetch.queries += 1
+                    self.plan_queries(-1)
                     for page in self.query_pages(scope, body):
                         fetch.pages += 1
                         try:
@@ -848,6 +1178,12 @@ class CostManagementQueryClient:
             known.update(self.subscription_names(fetch.scope, start, end))
         for row in [*fetch.rows, *fetch.commitment_rows]:
             row["subscription_name"] = known.get(row["subscription_id"].lower())
+
+
+def _budget_error_type(exc: BaseException) -> type[AzureCostManagementError]:
+    """The class to re-raise `exc` as: a wait-budget error keeps its own (a quota or retry
+    budget exhausted), anything else becomes AzureCostManagementError."""
+    return type(exc) if isinstance(exc, RetryBudgetExceededError) else AzureCostManagementError
 
 
 def _describe_body(body: Mapping[str, Any]) -> str:
