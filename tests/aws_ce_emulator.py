@@ -15,7 +15,16 @@
   GetSavingsPlansUtilizationDetails, GetReservationUtilization, GetSavingsPlansCoverage and
   GetReservationCoverage itself from its `estate`
   (`Estate.answer_commitments`, in the shapes of the public API reference; the fields used
-  are listed in loaders/aws_cost_explorer/commitments.py).
+  are listed in loaders/aws_cost_explorer/commitments.py), over the request's TimePeriod.
+* Query-answering mode (issue #20): `CostExplorerProxy(moto.url, estate)` (or
+  `answer_queries=True` and `proxy.estate = ...`) answers GetCostAndUsage itself, ANY legal
+  query - granularity, metrics, up to two GroupBy, Filter expressions, paging bound to the
+  request body - evaluated from the estate's charges (`Estate.answer_query`, rules in
+  tests/aws_ce_query.py), so it does not depend on the loader's query order. `groups_per_page`
+  sets the page size (AWS publishes none), `throttle=TokenBucket(rate, burst)` answers
+  `LimitExceededException` beyond it; `answered` / `throttled` count the answers. The estate
+  changes between runs through `restate`, `add` (a late refund) and `append_day`;
+  tests/aws_ce_organisation.py builds realistic organisations of up to hundreds of accounts.
 """
 
 from __future__ import annotations
@@ -23,15 +32,17 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from aws_ce_query import DEFAULT_GROUPS_PER_PAGE, CostAndUsageQuery, CostExplorerError
 from moto.server import ThreadedMotoServer
 
 MOTO_ACCOUNT = "123456789012"  # the account moto's STS reports for plain access keys
@@ -182,6 +193,101 @@ class Estate:
     # The allocation tag keys the loader is told (FINOPS_ALLOCATION_TAGS), in its order: one
     # DAILY query per key and account, grouped by TAG <key> and SERVICE (`tag_pages`).
     tag_keys: tuple[str, ...] = ()
+    # Caches of the query-answering mode and of the commitment answers, rebuilt when the
+    # charges change (through the methods below, or a new `charges` list).
+    _version: int = field(default=0, init=False, repr=False, compare=False)
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    # -- changes between runs (Cost Explorer restates, late charges land, days are added) --
+
+    def changed(self) -> None:
+        """Say the charges changed (the methods below do): the caches are dropped."""
+        self._version += 1
+
+    def restate(
+        self, factor: Decimal | str, *, on_or_after: date, before: date | None = None
+    ) -> int:
+        """Multiply the amounts (unblended and amortized) of the charges of the days from
+        `on_or_after` (to `before`) by `factor`, at 10 decimals; the number of charges."""
+        factor, count, quantum = Decimal(factor), 0, Decimal("1e-10")
+        for n, c in enumerate(self.charges):
+            if c.day >= on_or_after and (before is None or c.day < before):
+                self.charges[n] = replace(
+                    c,
+                    unblended=format((Decimal(c.unblended) * factor).quantize(quantum), "f"),
+                    amortized=None
+                    if c.amortized is None
+                    else format((Decimal(c.amortized) * factor).quantize(quantum), "f"),
+                )
+                count += 1
+        self.changed()
+        return count
+
+    def add(self, *charges: Charge) -> None:
+        """Charges that land late (a refund of an earlier day, a credit): the window is
+        widened to hold them."""
+        self.charges.extend(charges)
+        for c in charges:
+            self.start, self.end = min(self.start, c.day), max(self.end, c.day + timedelta(1))
+        self.changed()
+
+    def append_day(self, charges: Iterable[Charge]) -> None:
+        """A new day's charges (Cost Explorer's data of yesterday): `end` moves past it."""
+        self.add(*charges)
+
+    def _cached(self, name: str, build: Callable[[], Any]) -> Any:
+        key = (self._version, id(self.charges), len(self.charges))
+        if self._cache.get("key") != key:
+            self._cache.clear()
+            self._cache["key"] = key
+        if name not in self._cache:
+            self._cache[name] = build()
+        return self._cache[name]
+
+    def _by_account(self) -> dict[str, list[Charge]]:
+        def build() -> dict[str, list[Charge]]:
+            index: dict[str, list[Charge]] = {}
+            for c in self.charges:
+                index.setdefault(c.account, []).append(c)
+            return index
+
+        return self._cached("by_account", build)
+
+    def _by_day(self) -> dict[date, list[Charge]]:
+        def build() -> dict[date, list[Charge]]:
+            index: dict[date, list[Charge]] = {}
+            for c in self.charges:
+                index.setdefault(c.day, []).append(c)
+            return index
+
+        return self._cached("by_day", build)
+
+    # -- GetCostAndUsage answered from the charges (the proxy's query-answering mode) -----
+
+    def answer_query(
+        self, body: dict[str, Any], groups_per_page: int = DEFAULT_GROUPS_PER_PAGE
+    ) -> dict[str, Any]:
+        """The page of any legal GetCostAndUsage request, evaluated from the charges
+        (`aws_ce_query`); raises `CostExplorerError` (ValidationException,
+        InvalidNextTokenException) like the service."""
+        query = CostAndUsageQuery.parse(body)
+        key = json.dumps({k: v for k, v in body.items() if k != "NextPageToken"}, sort_keys=True)
+
+        def evaluate() -> list[dict[str, Any]]:
+            if query.accounts is None:
+                charges: Iterable[Charge] = self.charges
+            else:
+                index = self._by_account()
+                charges = [c for a in sorted(query.accounts) for c in index.get(a, [])]
+            return query.answer(charges, self.is_estimated)
+
+        # the answers of the last few bodies, so that paging does not re-evaluate a query
+        answers: dict[str, list[dict[str, Any]]] = self._cached("answers", dict)
+        if key not in answers:
+            if len(answers) >= 8:
+                del answers[next(iter(answers))]
+            answers[key] = evaluate()
+        return query.page(answers[key], body, self.names, groups_per_page)
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
@@ -368,6 +474,9 @@ class Estate:
     def uses(self) -> list[CommitmentUse]:
         if self.commitment_uses is not None:
             return self.commitment_uses
+        return self._cached("uses", self._derived_uses)
+
+    def _derived_uses(self) -> list[CommitmentUse]:
         uses = []
         for kind in self.kinds():
             related = [
@@ -384,8 +493,11 @@ class Estate:
                 start=self.start - timedelta(days=200),
                 end=self.start + timedelta(days=165),
             )
-            for day in sorted({c.day for c in related}):
-                of_day = [c for c in related if c.day == day]
+            related_by_day: dict[date, list[Charge]] = {}
+            for c in related:
+                related_by_day.setdefault(c.day, []).append(c)
+            for day in sorted(related_by_day):
+                of_day = related_by_day[day]
                 used = [c for c in of_day if c.record_type == USED_RECORD_TYPE[kind]]
                 unused = [c for c in of_day if c.record_type == UNUSED_RECORD_TYPE[kind]]
                 uses.append(
@@ -449,10 +561,14 @@ class Estate:
             page["NextToken"] = f"sp-{day}-page-{number + 2}"
         return pages
 
-    def reservation_pages(self) -> list[dict[str, Any]]:
-        """GetReservationUtilization DAILY grouped by SUBSCRIPTION_ID over the window."""
+    def _window(self, window: tuple[date, date] | None) -> list[date]:
+        return _days(*(window or (self.start, self.end)))
+
+    def reservation_pages(self, window: tuple[date, date] | None = None) -> list[dict[str, Any]]:
+        """GetReservationUtilization DAILY grouped by SUBSCRIPTION_ID over the window (the
+        estate's, or the request's)."""
         results = []
-        for day in _days(self.start, self.end):
+        for day in self._window(window):
             groups = []
             for u in self.uses():
                 c = u.commitment
@@ -491,20 +607,20 @@ class Estate:
         return sum(
             (
                 Decimal(getattr(c, field))
-                for c in self.charges
-                if c.day == day
-                and c.record_type == record_type
-                and (services is None or c.service in services)
+                for c in self._by_day().get(day, [])
+                if c.record_type == record_type and (services is None or c.service in services)
             ),
             Decimal(0),
         )
 
-    def savings_plans_coverage_pages(self) -> list[dict[str, Any]]:
+    def savings_plans_coverage_pages(
+        self, window: tuple[date, date] | None = None
+    ) -> list[dict[str, Any]]:
         """GetSavingsPlansCoverage DAILY, no GroupBy: per day, the on-demand cost of the usage
         savings plans covered (SavingsPlanCoveredUsage's unblended cost) and of the eligible
         usage they did not (Usage of SAVINGS_PLAN_ELIGIBLE services)."""
         entries = []
-        for day in _days(self.start, self.end):
+        for day in self._window(window):
             covered = self._sum(day, "SavingsPlanCoveredUsage", None, "unblended")
             covered += Decimal(self.coverage_drift)
             on_demand = self._sum(day, "Usage", SAVINGS_PLAN_ELIGIBLE, "unblended")
@@ -533,11 +649,13 @@ class Estate:
     def reservation_services(self) -> list[str]:
         return sorted({c.service for c in self.charges if c.record_type == "DiscountedUsage"})
 
-    def reservation_coverage_pages(self, service: str) -> list[dict[str, Any]]:
+    def reservation_coverage_pages(
+        self, service: str, window: tuple[date, date] | None = None
+    ) -> list[dict[str, Any]]:
         """GetReservationCoverage DAILY of one service: per day, the hours reservations covered
         (DiscountedUsage's usage quantity) and the on-demand hours and cost (Usage's)."""
         results = []
-        for day in _days(self.start, self.end):
+        for day in self._window(window):
             reserved = self._sum(day, "DiscountedUsage", (service,), "quantity")
             on_demand = self._sum(day, "Usage", (service,), "quantity")
             running = reserved + on_demand
@@ -574,24 +692,31 @@ class Estate:
         )
 
     def answer_commitments(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
-        """The page a commitment operation's request asks for (its token names the page)."""
+        """The page a commitment operation's request asks for (its token names the page), over
+        the request's TimePeriod."""
+        period = body.get("TimePeriod") or {}
+        window = (
+            (date.fromisoformat(period["Start"]), date.fromisoformat(period["End"]))
+            if "Start" in period and "End" in period
+            else None
+        )
         if operation == "GetSavingsPlansUtilizationDetails":
             day = date.fromisoformat(body["TimePeriod"]["Start"])
             pages, token = self.savings_plans_pages(day), body.get("NextToken")
         elif operation == "GetSavingsPlansCoverage":
             # the API refuses a Granularity with a GroupBy
             assert body.get("Granularity") == "DAILY" and not body.get("GroupBy"), body
-            pages, token = self.savings_plans_coverage_pages(), body.get("NextToken")
+            pages, token = self.savings_plans_coverage_pages(window), body.get("NextToken")
         elif operation == "GetReservationCoverage":
             assert body.get("Granularity") == "DAILY", body
             dimensions = body["Filter"]["Dimensions"]
             assert dimensions["Key"] == "SERVICE" and len(dimensions["Values"]) == 1, body
-            pages = self.reservation_coverage_pages(dimensions["Values"][0])
+            pages = self.reservation_coverage_pages(dimensions["Values"][0], window)
             token = body.get("NextPageToken")
         else:
             assert body.get("Granularity") == "DAILY", body
             assert body.get("GroupBy") == [{"Type": "DIMENSION", "Key": "SUBSCRIPTION_ID"}], body
-            pages, token = self.reservation_pages(), body.get("NextPageToken")
+            pages, token = self.reservation_pages(window), body.get("NextPageToken")
         number = int(token.rsplit("-", 1)[1]) if token else 1
         return pages[number - 1]
 
@@ -671,24 +796,82 @@ class FaultLog:
             return [s for s in self.seen if s.operation == operation]
 
 
-class CostExplorerProxy(FaultLog):
-    """A loopback HTTP proxy in front of moto that logs and can fail Cost Explorer calls."""
+class TokenBucket:
+    """Cost Explorer's rate limit as a token bucket: `rate` requests a second, `burst` at once
+    (AWS publishes no figure for GetCostAndUsage; both are the caller's choice)."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic):
+        self.rate, self.burst, self._clock = rate, burst, clock
+        self._tokens = float(burst)
+        self._at = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+            self._at = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return True
+            return False
+
+
+THROTTLED = "LimitExceededException"
+
+
+class CostExplorerProxy(FaultLog):
+    """A loopback HTTP proxy in front of moto that logs and can fail Cost Explorer calls.
+
+    With `answer_queries` (the default when an `estate` is given) it answers GetCostAndUsage
+    itself from `estate` (`Estate.answer_query`: any legal query, `groups_per_page` groups a
+    page) instead of forwarding it to moto's queue; with `throttle` (a `TokenBucket`) a Cost
+    Explorer request beyond the bucket gets `LimitExceededException` (HTTP 400). `answered`
+    counts the Cost Explorer requests answered 200 (what AWS bills), `throttled` the throttled
+    ones; STS and the rest still go to moto.
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        estate: Estate | None = None,
+        *,
+        answer_queries: bool | None = None,
+        groups_per_page: int = DEFAULT_GROUPS_PER_PAGE,
+        throttle: TokenBucket | None = None,
+    ) -> None:
         super().__init__()
         self.upstream = urlsplit(upstream)
-        # The estate whose commitment operations the proxy answers itself (moto has none).
-        self.estate: Estate | None = None
+        # The estate whose commitment operations the proxy answers itself (moto has none),
+        # and, with `answer_queries`, its GetCostAndUsage requests.
+        self.estate: Estate | None = estate
+        self.answer_queries = estate is not None if answer_queries is None else answer_queries
+        self.groups_per_page = groups_per_page
+        self.throttle = throttle
+        self.answered = 0  # Cost Explorer requests answered 200 (billed)
+        self.throttled = 0  # Cost Explorer requests answered LimitExceededException
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
+            def _send(self, status: int, payload: dict[str, Any], error: str = "") -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                if error:
+                    self.send_header("x-amzn-ErrorType", f"{error}:")
+                self.send_header("x-amzn-RequestId", f"emulated-{len(proxy.seen)}")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 target = self.headers.get("X-Amz-Target", "")
                 operation = target.rsplit(".", 1)[-1]
+                is_ce = target.startswith("AWSInsightsIndexService.")
                 try:
                     body = json.loads(raw or b"{}")
                 except ValueError:
@@ -696,24 +879,39 @@ class CostExplorerProxy(FaultLog):
                 fault = proxy._take_fault(operation, body)
                 if fault is not None:
                     proxy._record(SeenRequest(operation, body, fault.error_type))
-                    payload = json.dumps(
-                        {"__type": fault.error_type, "message": fault.message}
-                    ).encode()
-                    self.send_response(fault.status)
-                    self.send_header("Content-Type", "application/x-amz-json-1.1")
-                    self.send_header("x-amzn-ErrorType", f"{fault.error_type}:")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
+                    self._send(
+                        fault.status,
+                        {"__type": fault.error_type, "message": fault.message},
+                        fault.error_type,
+                    )
                     return
-                if operation in COMMITMENT_OPERATIONS and proxy.estate is not None:
+                if is_ce and proxy.throttle is not None and not proxy.throttle.take():
+                    with proxy._lock:
+                        proxy.throttled += 1
+                    proxy._record(SeenRequest(operation, body, THROTTLED))
+                    error = CostExplorerError(THROTTLED, "Rate exceeded")
+                    self._send(400, error.payload(), THROTTLED)
+                    return
+                estate = proxy.estate
+                answer: dict[str, Any] | None = None
+                try:
+                    if operation in COMMITMENT_OPERATIONS and estate is not None:
+                        answer = estate.answer_commitments(operation, body)
+                    elif (
+                        operation == "GetCostAndUsage"
+                        and proxy.answer_queries
+                        and estate is not None
+                    ):
+                        answer = estate.answer_query(body, proxy.groups_per_page)
+                except CostExplorerError as error:
+                    proxy._record(SeenRequest(operation, body, error.error_type))
+                    self._send(error.status, error.payload(), error.error_type)
+                    return
+                if answer is not None:
+                    with proxy._lock:
+                        proxy.answered += 1
                     proxy._record(SeenRequest(operation, body, "emulator"))
-                    payload = json.dumps(proxy.estate.answer_commitments(operation, body))
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/x-amz-json-1.1")
-                    self.send_header("Content-Length", str(len(payload.encode())))
-                    self.end_headers()
-                    self.wfile.write(payload.encode())
+                    self._send(200, answer)
                     return
                 proxy._record(SeenRequest(operation, body, "moto"))
                 conn = http.client.HTTPConnection(
@@ -724,6 +922,9 @@ class CostExplorerProxy(FaultLog):
                     conn.request("POST", self.path, body=raw, headers=headers)
                     upstream = conn.getresponse()
                     data = upstream.read()
+                    if is_ce and upstream.status == 200:
+                        with proxy._lock:
+                            proxy.answered += 1
                     self.send_response(upstream.status)
                     for key, value in upstream.getheaders():
                         if key.lower() not in ("transfer-encoding", "connection", "content-length"):
@@ -747,7 +948,15 @@ class CostExplorerProxy(FaultLog):
         self._server.server_close()
 
     def clear(self) -> None:
+        """Forget the log, the faults, the counters and the estate (the mode stays)."""
         with self._lock:
             self.seen.clear()
             self.faults.clear()
             self.estate = None
+            self.answered = self.throttled = 0
+
+    def reset_counts(self) -> None:
+        """Forget the log and the counters only (between the runs of one estate)."""
+        with self._lock:
+            self.seen.clear()
+            self.answered = self.throttled = 0
