@@ -1,6 +1,7 @@
 """`finops`: the human entry point.
 
     finops run [--date D] [--force] [--scheduler-host H --scheduler-port P]
+    finops run --plan [--date D]             (the requests the run would make; none made)
     finops backfill --start D --end D [--force]   (one load of the whole range per source)
     finops dashboard [--port P] [--address A]   (default: Streamlit's config, else localhost:8501)
     finops sql "select * from marts.fct_cost_kpis"
@@ -113,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--date", type=_date, help="run date YYYY-MM-DD; loads data up to the day before"
+    )
+    run.add_argument(
+        "--plan",
+        action="store_true",
+        help="print, per source, the API requests the run would make and their cost (from "
+        "the warehouse's state), without making them; then exit 0",
     )
     scheduler_args(run)
     run.set_defaults(func=cmd_run)

@@ -213,6 +213,8 @@ class Settings:
     aws_role_arn: str | None = None
     aws_external_id: str | None = None
     aws_max_requests: int = 500
+    aws_change_detection: bool = True
+    aws_monthly_api_budget_usd: Decimal | None = None
     # Azure Cost Management (credentials: azure-identity)
     azure_scopes: tuple[str, ...] = ()
     azure_arm_endpoint: str = "https://management.azure.com"
@@ -399,6 +401,8 @@ def load_settings(env_file: Path | None = None) -> Settings:
         aws_role_arn=_env("FINOPS_AWS_ROLE_ARN"),
         aws_external_id=_env("FINOPS_AWS_EXTERNAL_ID"),
         aws_max_requests=_env_int("FINOPS_AWS_MAX_REQUESTS", 500, minimum=1),
+        aws_change_detection=_env_switch("FINOPS_AWS_CHANGE_DETECTION", True),
+        aws_monthly_api_budget_usd=_env_budget("FINOPS_AWS_MONTHLY_API_BUDGET_USD"),
         azure_scopes=tuple(
             part.strip().rstrip("/")
             for part in (_env("FINOPS_AZURE_SCOPES", "") or "").split(",")

@@ -81,6 +81,11 @@ class SourceSpec:
     # reads (its file listing); a run of it is complete only while the signature is the one
     # it imported (None: unlistable, never complete).
     input_signature: str | None = None
+    # "module:function" (config, RunWindow) -> a plan with `lines()`: the API requests a run's
+    # load would make and their cost, from the warehouse alone (`finops run --plan`). None:
+    # `plan_note` says why there is nothing to plan.
+    planner: str | None = None
+    plan_note: str = "makes no paid API request"
 
     def config(self, settings: Settings) -> Any:
         """The loader's configuration for a run with `settings`."""
@@ -92,6 +97,10 @@ class SourceSpec:
 
     def scopes_of_failure(self, config: Any) -> list[str]:
         return list(_resolve(self.failure_scopes)(config)) if self.failure_scopes else []
+
+    def plan(self, config: Any, window: RunWindow) -> Any:
+        """The source's request plan for a run (`finops run --plan`), or None."""
+        return _resolve(self.planner)(config, window) if self.planner else None
 
     def signature_of_input(self, config: Any) -> str | None:
         return _resolve(self.input_signature)(config) if self.input_signature else None

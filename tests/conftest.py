@@ -211,7 +211,7 @@ def commitments_api_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     home = tmp_path_factory.mktemp("commitments_api_home")
     cert, key = self_signed_certificate(tmp_path_factory.mktemp("commitments_tls"))
     moto = MotoServer().start()
-    proxy = CostExplorerProxy(moto.url).start()
+    proxy = CostExplorerProxy(moto.url, answer_queries=True).start()
     azure = AzureCostEmulator(
         [query_api_subscription()],
         start=date(2025, 12, 1),
@@ -226,7 +226,6 @@ def commitments_api_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     azure.start()
     try:
         estate = cost_explorer_estate(date(2025, 12, 1), COMMITMENTS_RUN_DATE)
-        moto.queue(estate.answers(), account_id=PAYER)
         proxy.estate = estate
         with pytest.MonkeyPatch.context() as mp:
             for name in list(os.environ):

@@ -1,7 +1,7 @@
 """The production-like scenario of tests/pipelines/conftest.py: constants and helpers
 (importable as `ops_scenario` from tests).
 
-`two_clouds`: the daily pipeline on AWS (moto's Cost Explorer, STS and S3 over HTTP) and
+`two_clouds`: the daily pipeline on AWS (our Cost Explorer emulator, moto's STS and S3) and
 Azure (the TLS emulator with the real SDK and MSAL), exporting to an S3 bucket on moto,
 posting to a local Slack-compatible webhook and scheduled by a real `luigid` on loopback,
 run the way cron runs it (`finops run --scheduler-host ...` as a process, its output appended
@@ -124,6 +124,15 @@ def aws_estate(start: date, end: date) -> Estate:
         + charges_for(days(start, end), DATA, "Tax", {("Tax", "NoRegion"): "57.8900000000"})
     )
     return Estate(start, end, charges, {PROD: "acme-prod", DATA: "acme-data"})
+
+
+def aws_daily_requests(run_date: date) -> int:
+    """Cost Explorer requests of the run of `run_date` after the previous day's run, nothing
+    restated (issue #20): the DAILY totals pass (one page) and one full-grain query per
+    (record type, region) slice with cost on the one new day."""
+    new_day = run_date - timedelta(days=1)
+    charges = aws_estate(new_day, run_date).charges
+    return 1 + len({(c.record_type, c.region) for c in charges})
 
 
 def aws_billed(start: date, end: date) -> Decimal:

@@ -203,6 +203,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings()
     run_date = args.date or utc_today()
     check_run(settings, run_date, allow_future=args.allow_future)
+    if getattr(args, "plan", False):
+        return _print_plan(settings, run_date)
     print(
         f"finops run {run_date}: sources={','.join(settings.sources)} "
         f"home={settings.home} warehouse={settings.duckdb_path}",
@@ -212,6 +214,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     if code in (EXIT_OK, EXIT_PARTIAL):
         _print_outputs(settings, run_date)
     return code
+
+
+def _print_plan(settings, run_date: date) -> int:
+    """`finops run --plan`: per source, the API requests the run would make and their cost,
+    from the warehouse's state; nothing is requested, loaded or locked."""
+    from loaders import registry
+    from pipelines.sources import run_window
+
+    print(f"finops run {run_date} --plan: the requests the run's loads would make (none made)")
+    for name in settings.sources:
+        spec = registry.source(name)
+        window = run_window(spec, settings, run_date)
+        start, end = window or (None, None)
+        plan = spec.plan(
+            spec.config(settings), registry.RunWindow(settings.duckdb_path, start, end, run_date)
+        )
+        if plan is None:
+            print(f"{name}: {spec.plan_note}")
+            continue
+        for line in plan.lines():
+            print(line)
+    return EXIT_OK
 
 
 def _print_outputs(settings, run_date: date, suffix: str = "") -> None:

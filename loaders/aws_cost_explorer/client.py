@@ -132,11 +132,16 @@ def secret_values(session: boto3.Session | None, *extra: str | None) -> list[str
 class CostExplorerClient:
     """Pages through GetCostAndUsage (boto3 has no paginator for it) and counts every request."""
 
-    def __init__(self, session: boto3.Session, *, max_requests: int) -> None:
+    def __init__(
+        self, session: boto3.Session, *, max_requests: int, budget_setting: str = BUDGET_SETTING
+    ) -> None:
         self._ce = session.client(
             "ce", region_name=session.region_name or DEFAULT_REGION, config=retry_config()
         )
         self.max_requests = max_requests
+        # the setting that sets `max_requests` (the per-load cap, or the monthly budget when
+        # less of it is left), named by the refusals
+        self.budget_setting = budget_setting
         self.requests = 0  # answered, billed requests
         self.attempts = 0  # HTTP attempts, throttled and retried ones included
 
@@ -144,14 +149,19 @@ class CostExplorerClient:
     def cost_usd(self) -> Decimal:
         return request_cost(self.requests)
 
+    def _limit(self) -> str:
+        if self.budget_setting == BUDGET_SETTING:
+            return f"{BUDGET_SETTING}={self.max_requests}"
+        return f"what is left of {self.budget_setting} ({self.max_requests} requests)"
+
     def call(self, method: str, request: dict[str, Any]) -> dict[str, Any]:
         """One request of a Cost Explorer operation (boto3 method name), counted and budgeted
         like every other: each answered request, page or not, costs USD 0.01."""
         if self.requests >= self.max_requests:
             raise RequestBudgetExceeded(
                 f"stopped after {self.requests} Cost Explorer requests (USD {self.cost_usd:.2f}): "
-                f"{BUDGET_SETTING}={self.max_requests} was reached before the load was complete, "
-                f"so nothing was landed. Raise {BUDGET_SETTING} or load a shorter window."
+                f"{self._limit()} was reached before the load was complete, so nothing was "
+                f"landed. Raise {self.budget_setting} or load a shorter window."
             )
         try:
             page = getattr(self._ce, method)(**request)

@@ -3,24 +3,13 @@
 The query scheme
 ----------------
 GetCostAndUsage groups by at most two dimensions, but the raw grain is
-day x linked account x service x region x record type. The loaders therefore send
-
-* one query per (linked account, record type), with a `Filter` that pins both
-  (`And` of two `Dimensions` EQUALS expressions on LINKED_ACCOUNT and RECORD_TYPE),
-* `GroupBy` SERVICE and REGION (`QUERY_GROUP_BY`),
-* `Granularity` DAILY, `TimePeriod` = the load window (End exclusive),
-* `Metrics` UnblendedCost (billed), AmortizedCost (effective) and UsageQuantity
-  (`QUERY_METRICS`).
-
-The (linked account, record type) pairs and the account names come from one *discovery*
-query over the same window (`discovery_request`): `GroupBy` LINKED_ACCOUNT and RECORD_TYPE
-(`DISCOVERY_GROUP_BY`) at MONTHLY granularity. Its groups are exactly the pairs that have
-cost in the window (`discovered_pairs`), so no query is spent on a pair without cost, and
-its `DimensionValueAttributes` carry each linked account's name (`page_account_names`).
-This replaces `GetDimensionValues` (LINKED_ACCOUNT once, then RECORD_TYPE once per account:
-1 + A paid requests instead of usually 1) and works on any endpoint that implements
-GetCostAndUsage. Every request, pages included, costs USD 0.01: a load over P pairs needs
-`discovery pages + the pages of the P daily queries` requests, at least `1 + P`.
+day x linked account x service x region x record type, so every full-grain query pins two of
+the four dimensions with its `Filter` and groups by the other two. The loader's scheme - a
+totals pass, then one query per changed (record type, region) slice grouped by
+LINKED_ACCOUNT and SERVICE - is in `changes` (issue #20); `query_filter` and
+`QUERY_GROUP_BY` are the older per-(linked account, record type) shape, grouped by SERVICE and
+REGION, in which the simulated source still renders its answers. `Metrics` are always
+UnblendedCost (billed), AmortizedCost (effective) and UsageQuantity (`QUERY_METRICS`).
 
 `to_rows` maps one response page. The page does not repeat which dimensions its group keys
 belong to in a way we can rely on (`GroupDefinitions` is optional), nor the values the
@@ -54,11 +43,8 @@ from typing import Any
 
 QUERY_GROUP_BY = ("SERVICE", "REGION")
 QUERY_METRICS = ("UnblendedCost", "AmortizedCost", "UsageQuantity")
-DISCOVERY_GROUP_BY = ("LINKED_ACCOUNT", "RECORD_TYPE")
 TAG_QUERY_METRICS = ("UnblendedCost", "AmortizedCost")
 TAG_SEPARATOR = "$"
-# Both cost metrics, so a pair that has only amortized (or only unblended) cost is found too.
-DISCOVERY_METRICS = ("UnblendedCost", "AmortizedCost")
 
 # The dimensions that together give a row its raw grain (besides the day).
 REQUIRED_DIMENSIONS = ("LINKED_ACCOUNT", "SERVICE", "REGION", "RECORD_TYPE")
@@ -93,29 +79,6 @@ def _time_period(start: date, end: date) -> dict[str, str]:
     return {"Start": start.isoformat(), "End": end.isoformat()}
 
 
-def discovery_request(start: date, end: date) -> dict[str, Any]:
-    """The GetCostAndUsage request that finds the (account, record type) pairs of a window."""
-    return {
-        "TimePeriod": _time_period(start, end),
-        "Granularity": "MONTHLY",
-        "Metrics": list(DISCOVERY_METRICS),
-        "GroupBy": [{"Type": "DIMENSION", "Key": key} for key in DISCOVERY_GROUP_BY],
-    }
-
-
-def pair_request(
-    start: date, end: date, linked_account_id: str, record_type: str
-) -> dict[str, Any]:
-    """The DAILY GetCostAndUsage request for one (linked account, record type) pair."""
-    return {
-        "TimePeriod": _time_period(start, end),
-        "Granularity": "DAILY",
-        "Filter": query_filter(linked_account_id, record_type),
-        "Metrics": list(QUERY_METRICS),
-        "GroupBy": [{"Type": "DIMENSION", "Key": key} for key in QUERY_GROUP_BY],
-    }
-
-
 def tag_request(start: date, end: date, linked_account_id: str, tag_key: str) -> dict[str, Any]:
     """The DAILY GetCostAndUsage request of one allocation tag key in one linked account,
     grouped by the tag (the key as configured: Cost Explorer's keys are case-sensitive) and
@@ -143,35 +106,6 @@ def page_account_names(page: Mapping[str, Any]) -> dict[str, str]:
         if attribute.get("Value") and description:
             names[str(attribute["Value"])] = str(description)
     return names
-
-
-def discovered_pairs(pages: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """The (linked account, record type) pairs of discovery pages, sorted, each once.
-
-    Every group counts, whatever its amount: a pair whose costs net to zero still has rows
-    (usage quantities, a credit that cancels a charge) that the daily query must bring back.
-    Sorted so that the queries, and the order an emulator must answer them in, are stable.
-    """
-    pairs: set[tuple[str, str]] = set()
-    for number, page in enumerate(pages):
-        definitions = page.get("GroupDefinitions")
-        if definitions:
-            keys = [str(d.get("Key")) for d in definitions]
-            if keys != list(DISCOVERY_GROUP_BY):
-                raise ValueError(
-                    f"discovery page {number} is grouped by {keys}, expected "
-                    f"{list(DISCOVERY_GROUP_BY)}"
-                )
-        for index, result in enumerate(page.get("ResultsByTime") or []):
-            for group in result.get("Groups") or []:
-                keys = [str(key) for key in group.get("Keys") or []]
-                if len(keys) != 2 or not all(keys):
-                    raise ValueError(
-                        f"discovery page {number} ResultsByTime[{index}]: group Keys={keys} is "
-                        "not a (LINKED_ACCOUNT, RECORD_TYPE) pair"
-                    )
-                pairs.add((keys[0], keys[1]))
-    return sorted(pairs)
 
 
 def fixed_dimensions(expression: Mapping[str, Any] | None) -> dict[str, str]:

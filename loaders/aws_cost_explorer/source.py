@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -175,6 +176,12 @@ class CostExplorerConfig:
     external_id: str | None = None  # FINOPS_AWS_EXTERNAL_ID: the role's external id
     # FINOPS_ALLOCATION_TAGS: one tag query per key and linked account (none: no tag query)
     allocation_tags: tuple[str, ...] = ()
+    # FINOPS_AWS_CHANGE_DETECTION: ask only for what the totals pass shows changed (off: the
+    # whole window at full grain, every run)
+    change_detection: bool = True
+    # FINOPS_AWS_MONTHLY_API_BUDGET_USD: USD of Cost Explorer requests a calendar month (UTC)
+    # may cost, every AWS source together (None: no monthly budget)
+    monthly_budget_usd: Decimal | None = None
 
 
 def configure(settings: Settings) -> CostExplorerConfig:
@@ -184,6 +191,8 @@ def configure(settings: Settings) -> CostExplorerConfig:
         role_arn=settings.aws_role_arn,
         external_id=settings.aws_external_id,
         allocation_tags=settings.allocation_tags,
+        change_detection=settings.aws_change_detection,
+        monthly_budget_usd=settings.aws_monthly_api_budget_usd,
     )
 
 
@@ -204,5 +213,6 @@ SOURCE = SourceSpec(
     summary="AWS Cost Explorer (GetCostAndUsage) of the payer account",
     detect=credentials_configured,
     failure_scopes="loaders.aws_cost_explorer:failure_scopes",
+    planner="loaders.aws_cost_explorer.plan:plan_for_run",
     configure=configure,
 )

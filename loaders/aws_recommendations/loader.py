@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from loaders import warehouse
+from loaders.aws_cost_explorer.budget import request_allowance
 from loaders.aws_cost_explorer.client import (
     DEFAULT_REGION,
     CostExplorerClient,
@@ -274,7 +275,13 @@ def load(
             active = open_session(base, role_arn=config.role_arn, external_id=config.external_id)
             payer = caller_account(active)
             hub = _HubPages(active)
-            ce = CostExplorerClient(active, max_requests=config.max_requests)
+            # the monthly Cost Explorer budget binds this source's requests too
+            allowance = request_allowance(
+                Path(db_path), config.max_requests, config.monthly_budget_usd, datetime.now(UTC)
+            )
+            ce = CostExplorerClient(
+                active, max_requests=allowance.requests, budget_setting=allowance.setting
+            )
             attempt.meter(lambda: (hub.requests + ce.requests, ce.cost_usd))
             fetched = _fetch_all(hub, ce, payer, snapshot, config)
             landed = [f for f in fetched if f.rows is not None]

@@ -5,6 +5,7 @@ recommendations, one snapshot per run date."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -144,6 +145,8 @@ class AwsRecommendationsConfig:
     term: str = "ONE_YEAR"
     payment_option: str = "NO_UPFRONT"
     lookback: str = "THIRTY_DAYS"
+    # FINOPS_AWS_MONTHLY_API_BUDGET_USD: shared with the cost source (None: no monthly budget)
+    monthly_budget_usd: Decimal | None = None
 
 
 def configure(settings: Settings) -> AwsRecommendationsConfig:
@@ -155,6 +158,7 @@ def configure(settings: Settings) -> AwsRecommendationsConfig:
         max_requests=settings.aws_max_requests,
         role_arn=settings.aws_role_arn,
         external_id=settings.aws_external_id,
+        monthly_budget_usd=settings.aws_monthly_api_budget_usd,
     )
 
 
@@ -168,6 +172,11 @@ SOURCE = SourceSpec(
     loader="loaders.aws_recommendations:load_for_run",
     rank=15,
     summary="AWS Cost Optimization Hub and Cost Explorer purchase recommendations",
+    plan_note=(
+        "one Cost Explorer request (USD 0.01) per purchase recommendation call enabled - 6 a "
+        "run by default - plus the free Cost Optimization Hub pages; capped by the same "
+        "monthly budget as the cost source"
+    ),
     detect=credentials_configured,
     failure_scopes="loaders.aws_recommendations:failure_scopes",
     configure=configure,

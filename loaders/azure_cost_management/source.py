@@ -250,6 +250,10 @@ SOURCE = SourceSpec(
     loader="loaders.azure_cost_management:load_for_run",
     rank=20,
     summary="Azure Cost Management Query API of the configured scopes",
+    plan_note=(
+        "Query API requests are free of charge but count against the Cost Management quota "
+        "(paced from its remaining-quota headers); their plan is not built yet"
+    ),
     detect=credentials_configured,
     failure_scopes="loaders.azure_cost_management:failure_scopes",
     configure=configure,

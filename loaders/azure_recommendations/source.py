@@ -127,6 +127,7 @@ SOURCE = SourceSpec(
     loader="loaders.azure_recommendations:load_for_run",
     rank=25,
     summary="Azure Advisor cost and reservation purchase recommendations",
+    plan_note="Advisor and Consumption list requests are free of charge",
     detect=credentials_configured,
     failure_scopes="loaders.azure_recommendations:failure_scopes",
     configure=configure,

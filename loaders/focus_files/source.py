@@ -171,6 +171,7 @@ SOURCE = SourceSpec(
     loader="loaders.focus_files:load_for_run",
     rank=30,
     summary="FOCUS export files at FINOPS_FOCUS_PATH (any provider)",
+    plan_note="reads files: no API request",
     detect=path_configured,
     auto_alone=True,
     input_signature="loaders.focus_files.loader:input_signature",

@@ -46,6 +46,7 @@ SOURCE = SourceSpec(
     loader="loaders.simulated:load_for_run",
     rank=0,
     summary="simulated AWS and Azure costs (no credentials needed)",
+    plan_note="simulated: no API request",
     demo=True,
     configure=configure,
 )

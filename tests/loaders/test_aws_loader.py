@@ -1,16 +1,17 @@
-"""The AWS Cost Explorer loader over real HTTP: boto3 -> a logging proxy -> moto's server.
+"""The AWS Cost Explorer loader over real HTTP: boto3 -> the Cost Explorer emulator (a proxy
+that answers any legal GetCostAndUsage and the commitment operations from an `Estate`) and
+moto's server (STS).
 
 boto3 finds both only through its standard endpoint variables (`AWS_ENDPOINT_URL` for STS,
-`AWS_ENDPOINT_URL_COST_EXPLORER` for Cost Explorer); answers are queued through moto-api in
-the shapes Cost Explorer sends (see `aws_ce_emulator`). The proxy's log is what went over the
-wire: the request counts the loader reports are checked against it.
+`AWS_ENDPOINT_URL_COST_EXPLORER` for Cost Explorer); answers are in the shapes Cost Explorer
+sends (see `aws_ce_emulator`, `aws_ce_query`). The proxy's log is what went over the wire: the
+request counts the loader reports are checked against it.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -29,9 +30,9 @@ from aws_ce_emulator import (
     MotoServer,
     charges_for,
 )
+from aws_ce_organisation import organisation_estate
 
 from loaders import aws_cost_explorer
-from loaders.aws_cost_explorer import mapping
 
 FIXTURES = Path(__file__).parent / "fixtures" / "aws_ce"
 ACCESS_KEY = "AKIAFINOPSLOADERTEST1"
@@ -60,7 +61,7 @@ def moto() -> Iterator[MotoServer]:
 
 @pytest.fixture(scope="module")
 def proxy(moto: MotoServer) -> Iterator[CostExplorerProxy]:
-    server = CostExplorerProxy(moto.url).start()
+    server = CostExplorerProxy(moto.url, answer_queries=True).start()
     yield server
     server.stop()
 
@@ -71,14 +72,22 @@ class Aws:
     proxy: CostExplorerProxy
     db: Path
 
-    def answer(self, estate: Estate, account_id: str = MOTO_ACCOUNT) -> None:
-        self.moto.queue(estate.answers(), account_id=account_id)
-        self.proxy.estate = estate  # the commitment operations, which moto lacks
+    def answer(self, estate: Estate, groups_per_page: int = 1000) -> None:
+        """Cost Explorer holds `estate`, answered `groups_per_page` groups a page."""
+        self.proxy.estate = estate
+        self.proxy.groups_per_page = groups_per_page
 
     def next_run(self) -> None:
-        """Forget moto's answers (it caches them per request body) and the proxy's log."""
-        self.moto.reset()
+        """Forget the proxy's log, faults and estate."""
         self.proxy.clear()
+
+    def requests(self, operation: str | None = None) -> list:
+        """The requests Cost Explorer answered (billed), of one operation or all."""
+        return [
+            s
+            for s in self.proxy.seen
+            if s.answered_by == "emulator" and operation in (None, s.operation)
+        ]
 
 
 @pytest.fixture
@@ -150,48 +159,19 @@ def ledger(db: Path) -> list[tuple]:
 # ------------------------------------------------------------------ pure parts
 
 
-def test_discovery_page_gives_every_pair_once_and_the_account_names() -> None:
-    # GIVEN a discovery answer over two months (grouped by LINKED_ACCOUNT, RECORD_TYPE)
-    page = json.loads((FIXTURES / "get_cost_and_usage.discovery.json").read_text())
-
-    # WHEN it is read
-    pairs = mapping.discovered_pairs([page])
-    names = mapping.page_account_names(page)
-
-    # THEN each pair is there once, sorted, a zero-amount pair included (it can hold rows)
-    assert pairs == [
-        ("123456789012", "Tax"),
-        ("123456789012", "Usage"),
-        ("210987654321", "Credit"),
-        ("210987654321", "SavingsPlanCoveredUsage"),
-        ("999988887777", "Refund"),
-    ]
-    assert names == {
-        "123456789012": "acme-payer",
-        "210987654321": "acme-prod",
-        "999988887777": "acme-sandbox",
-    }
-
-
-def test_discovery_page_grouped_otherwise_is_refused() -> None:
-    page = json.loads((FIXTURES / "get_cost_and_usage.usage.page_1.json").read_text())
-    with pytest.raises(ValueError, match=r"grouped by \['SERVICE', 'REGION'\]"):
-        mapping.discovered_pairs([page])
-
-
 @pytest.mark.parametrize(
-    ("start", "end", "pairs", "requests", "usd"),
+    ("start", "end", "slices", "requests", "usd"),
     [
-        pytest.param(date(2026, 11, 1), date(2026, 12, 3), 0, 1, "0.01", id="no pairs"),
+        pytest.param(date(2026, 11, 1), date(2026, 12, 3), 0, 1, "0.01", id="no slices"),
         pytest.param(date(2026, 11, 1), date(2026, 12, 3), 20, 41, "0.41", id="default window"),
         pytest.param(date(2026, 12, 1), date(2026, 12, 3), 20, 21, "0.21", id="two days"),
         pytest.param(date(2025, 11, 1), date(2026, 12, 1), 30, 391, "3.91", id="13-month backfill"),
     ],
 )
-def test_request_estimate_is_discovery_plus_pairs_times_pages(
-    start: date, end: date, pairs: int, requests: int, usd: str
+def test_request_estimate_is_the_totals_pass_plus_slices_times_pages(
+    start: date, end: date, slices: int, requests: int, usd: str
 ) -> None:
-    estimate = aws_cost_explorer.estimate_requests(start, end, pairs)
+    estimate = aws_cost_explorer.estimate_requests(start, end, slices)
     assert (estimate.requests, estimate.cost_usd) == (requests, Decimal(usd))
 
 
@@ -205,8 +185,9 @@ def multiple_pages() -> Estate:
     charges = charges_for(
         window, PROD, "Usage", {(EC2, "us-east-1"): "1523.4178923411", (S3, "us-east-1"): "86.5"}
     ) + charges_for(window, PROD, "Tax", {("Tax", "NoRegion"): "160.9800000000"})
-    # 10 days at 4 a page: 3 pages per pair; 2 discovery pages -> 2 + 2 x 3 = 8 requests
-    return Estate(FEB, FEB + timedelta(days=10), charges, NAMES, days_per_page=4, discovery_pages=2)
+    # at 3 groups a page: 1 totals page (2 cells), Usage/us-east-1 20 groups on 7 pages,
+    # Tax/NoRegion 10 on 4 -> 12 requests
+    return Estate(FEB, FEB + timedelta(days=10), charges, NAMES)
 
 
 def several_accounts_and_regions() -> Estate:
@@ -261,19 +242,24 @@ def empty_period() -> Estate:
 
 
 @pytest.mark.parametrize(
-    "make_estate",
+    ("make_estate", "groups_per_page", "requests"),
     [
-        pytest.param(multiple_pages, id="multiple pages"),
-        pytest.param(several_accounts_and_regions, id="several accounts and regions"),
-        pytest.param(credits_and_tax, id="credits and tax"),
-        pytest.param(estimated_days, id="estimated days"),
-        pytest.param(empty_period, id="empty period"),
+        pytest.param(multiple_pages, 3, 12, id="multiple pages"),
+        # 1 totals page + one slice per (Usage, region): 5 regions
+        pytest.param(several_accounts_and_regions, 1000, 6, id="several accounts and regions"),
+        # 1 totals + 6 (record type, region) slices + savings plans: 5 days of details and
+        # one coverage query
+        pytest.param(credits_and_tax, 1000, 13, id="credits and tax"),
+        pytest.param(estimated_days, 1000, 3, id="estimated days"),
+        pytest.param(empty_period, 1000, 1, id="empty period"),
     ],
 )
-def test_load_lands_exactly_what_cost_explorer_answered(aws: Aws, make_estate) -> None:
-    # GIVEN Cost Explorer holding an estate's costs for a window
+def test_load_lands_exactly_what_cost_explorer_answered(
+    aws: Aws, make_estate, groups_per_page: int, requests: int
+) -> None:
+    # GIVEN Cost Explorer holding an estate's costs for a window (nothing loaded yet)
     estate = make_estate()
-    aws.answer(estate)
+    aws.answer(estate, groups_per_page)
 
     # WHEN the window is loaded
     [result] = aws_cost_explorer.load(aws.db, estate.start, estate.end)
@@ -296,9 +282,11 @@ def test_load_lands_exactly_what_cost_explorer_answered(aws: Aws, make_estate) -
     )
     assert {d for (d,) in flagged} == {c.day for c in estate.charges if estate.is_estimated(c.day)}
 
-    # THEN the requests it counted are the ones that went over the wire, USD 0.01 each
-    sent = aws.proxy.seen  # every operation: the commitment ones cost USD 0.01 too
-    assert result.api_requests == len(sent) == estate.requests()
+    # THEN the requests it counted are the ones that went over the wire, USD 0.01 each: a
+    # MONTHLY totals pass, then each (record type, region) slice over the whole window
+    sent = aws.requests()  # every operation: the commitment ones cost USD 0.01 too
+    assert result.api_requests == len(sent) == len(aws.proxy.seen) == requests
+    assert sent[0].body["Granularity"] == "MONTHLY"
     assert result.api_cost_usd == Decimal("0.01") * len(sent)
     # the commitment operations only where the window has commitment record types
     asked = {s.operation for s in sent} - {"GetCostAndUsage"}
@@ -346,6 +334,16 @@ def test_restated_second_run_replaces_the_first(aws: Aws) -> None:
     aws.answer(second)
     [reloaded] = aws_cost_explorer.load(aws.db, start, end)
 
+    # THEN it asked only for what moved: the DAILY totals pass, then the one slice of the
+    # restated days (all three services are Usage in us-east-1)
+    totals, piece = (s.body for s in aws.requests())
+    assert (totals["Granularity"], [g["Key"] for g in totals["GroupBy"]]) == (
+        "DAILY",
+        ["RECORD_TYPE", "REGION"],
+    )
+    assert piece["TimePeriod"] == {"Start": "2026-02-06", "End": "2026-02-09"}
+    assert reloaded.api_requests == 2
+
     # THEN the totals are the second run's to the cent, the row count unchanged, nothing doubled
     assert raw_totals(aws.db) == expected_totals(second.charges)
     billed, _ = second.totals()
@@ -372,7 +370,8 @@ def test_an_empty_answer_removes_the_windows_earlier_rows(aws: Aws) -> None:
     aws.answer(Estate(start, end, []))
     [second] = aws_cost_explorer.load(aws.db, start, end)
 
-    # THEN the window holds nothing: the stale rows are gone, for one discovery request
+    # THEN the window holds nothing: the stale rows are gone, for the totals pass alone (a
+    # cell with no cost left needs no full-grain query)
     assert (first.row_count, second.row_count, second.replaced_row_count) == (3, 0, 3)
     assert query(aws.db, "select count(*) from raw.aws_cost_explorer") == [(0,)]
     assert (second.api_requests, second.api_cost_usd) == (1, Decimal("0.01"))
@@ -397,49 +396,50 @@ def test_throttling_is_retried_and_only_answered_requests_are_billed(aws: Aws) -
     # THEN botocore retried, the load completed to the cent
     assert raw_totals(aws.db) == expected_totals(estate.charges)
     throttled = [s for s in aws.proxy.calls() if s.answered_by == "LimitExceededException"]
-    answered = [s for s in aws.proxy.calls() if s.answered_by == "moto"]
+    answered = aws.requests("GetCostAndUsage")
     assert len(throttled) == 2
     assert throttled[0].body == throttled[1].body == answered[1].body  # the same request, retried
-    # and the bill counts the answered requests only
-    assert result.api_requests == len(answered) == estate.requests()
-    assert result.api_cost_usd == Decimal("0.01") * estate.requests()
+    # and the bill counts the answered requests only: the totals pass and 5 slices
+    assert result.api_requests == len(answered) == 6
+    assert result.api_cost_usd == Decimal("0.06")
 
 
 def _first_load_then_known_estate(aws: Aws) -> None:
-    estate = several_accounts_and_regions()  # 3 pairs
+    estate = several_accounts_and_regions()  # 5 (record type, region) slices
     aws.answer(estate)
     aws_cost_explorer.load(aws.db, estate.start, estate.end)
     aws.next_run()
 
 
 @pytest.mark.parametrize(
-    ("known_estate", "window", "days_per_page", "budget", "reached_aws", "message"),
+    ("known_estate", "window", "groups_per_page", "budget", "reached_aws", "message"),
     [
         pytest.param(
             True,
-            (date(2025, 1, 1), FEB),  # 396 days, 3 known pairs: 1 + 3 x 13 = 40 requests
-            400,
+            (date(2025, 1, 1), FEB),  # 396 days, 5 known slices: 1 + 5 x 13 = 66 requests
+            1000,
             20,
             0,
-            "would need about 40 requests (USD 0.40",
+            "would need about 66 requests (USD 0.66",
             id="known estate: refused before any request",
         ),
         pytest.param(
             False,
-            (FEB, FEB + timedelta(days=7)),  # 3 discovered pairs: 1 + 3 x 1 = 4 requests
-            400,
+            (FEB, FEB + timedelta(days=7)),  # 5 slices found: 1 + 5 x 1 = 6 requests
+            1000,
             3,
             1,
-            "would need about 4 requests (USD 0.04",
-            id="first load: refused after discovery, before any daily query",
+            "would need about 6 requests (USD 0.06",
+            id="first load: refused after the totals pass, before any full-grain query",
         ),
         pytest.param(
             False,
-            (FEB, FEB + timedelta(days=7)),  # 1 + 3 pages per pair: the estimate (4) passes
+            # pages of one group: the totals pass takes 5 pages, the plan (5 + 5 = 10) passes
+            (FEB, FEB + timedelta(days=7)),
             1,
-            6,
-            6,
-            "stopped after 6 Cost Explorer requests (USD 0.06)",
+            10,
+            10,
+            "stopped after 10 Cost Explorer requests (USD 0.10)",
             id="while paging: stopped at the cap",
         ),
     ],
@@ -448,19 +448,18 @@ def test_request_budget_stops_the_load_and_says_what_it_would_cost(
     aws: Aws,
     known_estate: bool,
     window: tuple[date, date],
-    days_per_page: int,
+    groups_per_page: int,
     budget: int,
     reached_aws: int,
     message: str,
 ) -> None:
-    # GIVEN an estate of 3 (account, record type) pairs, known from a first load or not
+    # GIVEN an estate of 5 (record type, region) slices, known from a first load or not
     if known_estate:
         _first_load_then_known_estate(aws)
     before = query(aws.db, "select count(*) from raw.aws_cost_explorer") if known_estate else [(0,)]
     estate = several_accounts_and_regions()
     estate.start, estate.end = window
-    estate.days_per_page = days_per_page
-    aws.answer(estate)
+    aws.answer(estate, groups_per_page)
 
     # WHEN a load needs more requests than FINOPS_AWS_MAX_REQUESTS allows
     with pytest.raises(aws_cost_explorer.RequestBudgetExceeded) as raised:
@@ -473,7 +472,7 @@ def test_request_budget_stops_the_load_and_says_what_it_would_cost(
     # and sent no more requests than allowed (none at all when the estate was known)
     sent = aws.proxy.calls()
     assert len(sent) == reached_aws <= budget
-    assert all(s.body["GroupBy"][0]["Key"] == "LINKED_ACCOUNT" for s in sent[:1])
+    assert all(s.body["GroupBy"][0]["Key"] == "RECORD_TYPE" for s in sent[:1])  # totals
     # and landed nothing, recording the failure with the requests it spent
     assert query(aws.db, "select count(*) from raw.aws_cost_explorer") == before
     status, _, rows, _, requests, cost, error = ledger(aws.db)[-1]
@@ -515,9 +514,9 @@ def test_request_budget_stops_the_load_and_says_what_it_would_cost(
 def test_a_failure_mid_paging_lands_nothing_and_keeps_the_previous_data(
     aws: Aws, monkeypatch: pytest.MonkeyPatch, fault: Fault, env: dict[str, str], error_type: str
 ) -> None:
-    # GIVEN a window landed by an earlier run
+    # GIVEN a window landed by an earlier run (pages of 3 groups)
     estate = multiple_pages()
-    aws.answer(estate)
+    aws.answer(estate, groups_per_page=3)
     aws_cost_explorer.load(aws.db, estate.start, estate.end)
     before = raw_totals(aws.db)
 
@@ -528,10 +527,8 @@ def test_a_failure_mid_paging_lands_nothing_and_keeps_the_previous_data(
         estate.end,
         [Charge(c.day, c.account, c.service, c.region, c.record_type, "1") for c in estate.charges],
         NAMES,
-        days_per_page=4,
-        discovery_pages=2,
     )
-    aws.answer(restated)
+    aws.answer(restated, groups_per_page=3)
     aws.proxy.fail(fault)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -544,10 +541,12 @@ def test_a_failure_mid_paging_lands_nothing_and_keeps_the_previous_data(
     assert ACCESS_KEY not in text and SECRET_KEY not in text
     # and the earlier data is untouched, the failure and its billed requests on the ledger
     assert raw_totals(aws.db) == before
-    answered = len([s for s in aws.proxy.calls() if s.answered_by == "moto"])
-    assert answered == 3  # 2 discovery pages and the first daily page; its page 2 failed
+    # the DAILY totals pass (2 cells x 10 days: 7 pages) and the first page of the first
+    # slice; its page 2 failed
+    answered = len(aws.requests())
+    assert answered == 8
     status, _, rows, _, requests, cost, error = ledger(aws.db)[-1]
-    assert (status, rows, requests, cost) == ("failed", 0, 3, Decimal("0.03"))
+    assert (status, rows, requests, cost) == ("failed", 0, 8, Decimal("0.08"))
     assert error_type in error
 
 
@@ -556,7 +555,7 @@ def test_assumed_role_queries_the_role_accounts_cost_explorer(aws: Aws) -> None:
     payer = "999988887777"
     role = f"arn:aws:iam::{payer}:role/finops_user"
     estate = credits_and_tax()
-    aws.answer(estate, account_id=payer)
+    aws.answer(estate)
 
     # WHEN the loader assumes it
     [result] = aws_cost_explorer.load(
@@ -697,7 +696,8 @@ def test_commitment_operations_land_each_commitment_and_day_with_its_terms(aws: 
     assert sent.count("GetSavingsPlansCoverage") == 1
     [ri_coverage] = aws.proxy.calls("GetReservationCoverage")
     assert ri_coverage.body["Filter"] == {"Dimensions": {"Key": "SERVICE", "Values": [RDS]}}
-    assert result.api_requests == len(sent) == estate.requests() == 1 + 4 + 8 + 1 + 2
+    # (1 totals page + 4 slices + 8 + 1 + 2, as many as the query scheme before #20 needed)
+    assert result.api_requests == len(sent) == 1 + 4 + 8 + 1 + 2
     # and every commitment's day landed with its amounts to the last decimal and its terms
     landed = query(
         aws.db,
@@ -792,7 +792,7 @@ TEAM, COST_CENTER = "team", "cost-center"
 
 def tagged_estate(tag_keys: tuple[str, ...] = (TEAM, COST_CENTER)) -> Estate:
     """10 days of 3 accounts' costs (usage, a credit, tax) with a tag mix: tagged, untagged,
-    a key-only tag, a key in another case; 4 days a page, so 3 pages per query."""
+    a key-only tag, a key in another case."""
     start, end = FEB, FEB + timedelta(days=10)
     web = {TEAM: "web", COST_CENTER: "4711"}
     charges = []
@@ -807,7 +807,7 @@ def tagged_estate(tag_keys: tuple[str, ...] = (TEAM, COST_CENTER)) -> Estate:
             Charge(d, DATA, S3, "eu-central-1", "Usage", "0.0000000001", tags=web),
         ]
     charges += [Charge(FEB, DEV, EC2, "ap-southeast-2", "Usage", "5", tags={COST_CENTER: "0815"})]
-    return Estate(start, end, charges, NAMES, days_per_page=4, tag_keys=tag_keys)
+    return Estate(start, end, charges, NAMES, tag_keys=tag_keys)
 
 
 def tag_calls(aws: Aws) -> list[dict[str, Any]]:
@@ -824,24 +824,27 @@ def test_tag_queries_per_key_and_account_land_with_the_costs(aws: Aws) -> None:
         aws.db, estate.start, estate.end, allocation_tags=(TEAM, COST_CENTER)
     )
 
-    # THEN one DAILY query per key and account (keys in configured order, accounts sorted),
-    # grouped by the tag and SERVICE, filtered on the account, each followed to its 3rd page
+    # THEN one DAILY query per key and account (keys in configured order, accounts sorted)
+    # over the account's days with cost, grouped by the tag and SERVICE, filtered on the
+    # account
     sent = tag_calls(aws)
-    first_pages = [b for b in sent if "NextPageToken" not in b]
     accounts = sorted([PROD, DATA, DEV])
-    assert [(b["GroupBy"][0]["Key"], b["Filter"]["Dimensions"]["Values"]) for b in first_pages] == [
+    assert [(b["GroupBy"][0]["Key"], b["Filter"]["Dimensions"]["Values"]) for b in sent] == [
         (key, [account]) for key in (TEAM, COST_CENTER) for account in accounts
     ]
-    for body in first_pages:
+    for body in sent:
         assert body["Granularity"] == "DAILY"
-        assert body["TimePeriod"] == {"Start": "2026-02-01", "End": "2026-02-11"}
+        only_feb_1 = body["Filter"]["Dimensions"]["Values"] == [DEV]  # DEV's one day of cost
+        assert body["TimePeriod"] == {
+            "Start": "2026-02-01",
+            "End": "2026-02-02" if only_feb_1 else "2026-02-11",
+        }
         assert body["GroupBy"][1] == {"Type": "DIMENSION", "Key": "SERVICE"}
         assert body["Filter"]["Dimensions"]["Key"] == "LINKED_ACCOUNT"
         assert body["Metrics"] == ["UnblendedCost", "AmortizedCost"]
-    assert len(sent) == 2 * 3 * 3
-    # ... counted and priced with the others, on the one ledger row of the load
-    assert result.api_requests == len(aws.proxy.seen) == estate.requests()
-    assert result.api_requests == 1 + len(estate.pairs) * 3 + 2 * 3 * 3
+    # ... counted and priced with the others, on the one ledger row of the load: 1 totals
+    # page, 6 (record type, region) slices, 2 keys x 3 accounts
+    assert result.api_requests == len(aws.proxy.seen) == 1 + 6 + 2 * 3
     assert result.api_cost_usd == Decimal("0.01") * result.api_requests
     assert ledger(aws.db) == [
         ("succeeded", MOTO_ACCOUNT, len(estate.charges), 0, result.api_requests,
@@ -901,9 +904,9 @@ def test_without_tag_keys_no_tag_query_is_sent_and_earlier_tag_rows_go(aws: Aws)
     aws.answer(estate)
     [result] = aws_cost_explorer.load(aws.db, estate.start, estate.end)
 
-    # THEN no tag query was sent: the requests are the discovery's and the pairs' alone
+    # THEN no tag query was sent, nor any other: the totals did not move
     assert tag_calls(aws) == []
-    assert result.api_requests == len(aws.proxy.seen) == 1 + len(estate.pairs) * 3
+    assert result.api_requests == len(aws.proxy.seen) == 1
     # ... the costs are the same, and the window's tag rows were replaced by none
     assert raw_totals(aws.db) == costs
     assert query(aws.db, "select count(*) from raw.aws_cost_explorer_tags") == [(0,)]
@@ -930,7 +933,7 @@ def test_a_run_sends_the_configured_tag_keys(aws: Aws) -> None:
     # THEN the key reached the loader: a tag query per account, counted in the run's load
     assert (result.window_start, result.window_end) == (estate.start, estate.end)
     assert {b["GroupBy"][0]["Key"] for b in tag_calls(aws)} == {TEAM}
-    assert result.api_requests == estate.requests()
+    assert result.api_requests == 1 + 6 + 3
 
 
 @pytest.mark.parametrize(
@@ -948,7 +951,7 @@ def test_request_estimate_adds_a_query_per_tag_key_and_account(
     estimate = aws_cost_explorer.estimate_requests(
         date(2026, 11, 1), date(2026, 12, 3), 20, tag_keys=len(tag_keys), accounts=10
     )
-    # THEN discovery + (pairs + keys x accounts) x pages
+    # THEN totals pass + (slices + keys x accounts) x pages
     assert (estimate.requests, estimate.cost_usd) == (requests, Decimal(usd))
 
 
@@ -957,28 +960,27 @@ def test_request_estimate_adds_a_query_per_tag_key_and_account(
     [
         pytest.param(
             True,
-            8,  # 7 days, 3 known pairs in 3 accounts, 2 keys: 1 + (3 + 2 x 3) x 1 = 10
+            8,  # 7 days, 5 known slices in 3 accounts, 2 keys: 1 + (5 + 2 x 3) x 1 = 12
             0,
-            "would need about 10 requests (USD 0.10 at USD 0.01 each: 1 discovery + 3 "
-            "previously seen (account, record type) pair(s) x 1 page(s) + 2 tag key(s) x 3 "
-            "previously seen account(s) x 1 page(s) for 7 days)",
+            "would need about 12 requests (USD 0.12 at USD 0.01 each: 1 totals + 5 "
+            "previously seen (record type, region) slice(s) x 1 page(s) + 2 tag key(s) x 3 "
+            "account(s) x 1 page(s) for 7 days)",
             id="known estate: refused before any request",
         ),
         pytest.param(
             False,
-            9,  # the pairs alone (1 + 3 = 4) fit, the tag queries do not
-            1,
-            "would need about 10 requests (USD 0.10 at USD 0.01 each: 1 discovery + 3 "
-            "discovered (account, record type) pair(s) x 1 page(s) + 2 tag key(s) x 3 "
-            "discovered account(s) x 1 page(s) for 7 days)",
-            id="first load: refused after discovery",
+            9,  # the costs alone (1 + 5 = 6) fit, the tag queries do not
+            6,
+            "would need about 12 requests (USD 0.12 at USD 0.01 each: 6 spent + 6 tag "
+            "quer(ies) for 2 tag key(s) x 3 account(s))",
+            id="first load: refused before the tag queries",
         ),
     ],
 )
 def test_the_request_budget_counts_the_tag_queries(
     aws: Aws, known_estate: bool, budget: int, reached_aws: int, message: str
 ) -> None:
-    # GIVEN an estate of 3 (account, record type) pairs in 3 accounts, known or not
+    # GIVEN an estate of 5 (record type, region) slices in 3 accounts, known or not
     if known_estate:
         _first_load_then_known_estate(aws)
     estate = several_accounts_and_regions()
@@ -997,3 +999,188 @@ def test_the_request_budget_counts_the_tag_queries(
     assert len(aws.proxy.calls()) == reached_aws
     assert tag_calls(aws) == []
     assert ledger(aws.db)[-1][0] == "failed"
+
+
+# ------------------------------------------------------------------ change detection (#20)
+
+RAW_TABLES = ("aws_cost_explorer", "aws_commitment_utilization", "aws_commitment_coverage",
+              "aws_cost_explorer_tags")  # fmt: skip
+
+
+def table_rows(db: Path, table: str) -> list[tuple]:
+    """Every row of a raw table, its load columns left out, sorted."""
+    from loaders import registry
+
+    columns = ", ".join(name for name, _, _ in registry.raw_tables()[table].columns)
+    return query(db, f"select {columns} from raw.{table} order by all")
+
+
+def team_tagged(charges: list[Charge]) -> list[Charge]:
+    """The charges with a `team` tag that depends on the service (some untagged)."""
+    teams = ("web", "data", "")
+    return [replace(c, tags={TEAM: teams[len(c.service) % 3]}) for c in charges]
+
+
+def test_a_daily_run_asks_only_for_what_changed_and_lands_what_a_full_reload_lands(
+    aws: Aws, tmp_path: Path
+) -> None:
+    # GIVEN a 16-account organisation, tagged, loaded by the run of 2026-10-30
+    start, first_end = date(2026, 9, 1), date(2026, 10, 30)
+    estate = organisation_estate(16, start, first_end)
+    estate.charges[:] = team_tagged(estate.charges)
+    aws.answer(estate)
+    aws_cost_explorer.load(aws.db, start, first_end, allocation_tags=(TEAM,))
+
+    # WHEN AWS restates the last 5 days (+3 %), a refund lands 12 days back, the next day
+    # arrives, and the run of 2026-10-31 reloads its window
+    estate.restate("1.03", on_or_after=date(2026, 10, 25))
+    payer = estate.members[0].account_id
+    estate.add(Charge(date(2026, 10, 18), payer, RDS, "us-east-1", "Refund", "-250.5"))
+    estate.append_day(team_tagged(estate.day(first_end)))
+    end = first_end + timedelta(days=1)
+    aws.proxy.reset_counts()
+    [daily] = aws_cost_explorer.load(aws.db, start, end, allocation_tags=(TEAM,))
+    asked = [s.body for s in aws.requests("GetCostAndUsage")]
+    sp_days = [
+        s.body["TimePeriod"]["Start"] for s in aws.requests("GetSavingsPlansUtilizationDetails")
+    ]
+
+    # AND a full reload of the same window into another warehouse (change detection off)
+    aws.proxy.reset_counts()
+    full_db = tmp_path / "full.duckdb"
+    [full] = aws_cost_explorer.load(
+        full_db, start, end, allocation_tags=(TEAM,), change_detection=False
+    )
+
+    # THEN both warehouses hold the same rows in every table, to the last decimal
+    for table in RAW_TABLES:
+        assert table_rows(aws.db, table) == table_rows(full_db, table), table
+    assert query(aws.db, "select count(*) from raw.aws_cost_explorer_tags") != [(0,)]
+    # ... the refund among them
+    assert query(
+        aws.db,
+        "select sum(unblended_cost) from raw.aws_cost_explorer where record_type = 'Refund' "
+        "and time_period_start = date '2026-10-18' and linked_account_id = ?",
+        [payer],
+    ) == [(Decimal("-250.5"),)]
+    # ... for at most half the requests of the full reload
+    assert daily.api_requests * 2 <= full.api_requests
+    # ... the full-grain queries only over the changed days: the refund's, the restated ones
+    # and the new one
+    pieces = [b for b in asked if "Filter" in b and b["GroupBy"][0]["Type"] == "DIMENSION"]
+    assert pieces and all(b["GroupBy"][0]["Key"] == "LINKED_ACCOUNT" for b in pieces)
+    periods = {(b["TimePeriod"]["Start"], b["TimePeriod"]["End"]) for b in pieces}
+    assert periods <= {("2026-10-25", "2026-10-31"), ("2026-10-18", "2026-10-19"),
+                       ("2026-10-18", "2026-10-31")}  # fmt: skip
+    assert ("2026-10-18", "2026-10-19") in periods or ("2026-10-18", "2026-10-31") in periods
+    # ... and the savings plans' details of those days only
+    assert sp_days and set(sp_days) <= {f"2026-10-{d}" for d in (18, 25, 26, 27, 28, 29, 30)}
+
+    # WHEN the next run finds nothing moved but the Estimated flag of the last days (the
+    # month's bill settled)
+    estate.estimated_from = None
+    estate.changed()
+    aws.proxy.reset_counts()
+    [settled] = aws_cost_explorer.load(aws.db, start, end, allocation_tags=(TEAM,))
+    # THEN the totals pass alone (its pages) told it so, and the flags are Cost Explorer's
+    passes = aws.requests()
+    assert all(s.body["GroupBy"][0]["Key"] == "RECORD_TYPE" for s in passes)
+    assert settled.api_requests == len(passes) <= 2
+    assert query(aws.db, "select count(*) from raw.aws_cost_explorer where estimated") == [(0,)]
+    assert query(aws.db, "select count(*) from raw.aws_cost_explorer_tags where estimated") == [
+        (0,)
+    ]
+    assert settled.replaced_row_count == settled.row_count == daily.row_count
+
+
+def test_the_monthly_budget_caps_every_aws_load_and_stops_when_spent(aws: Aws) -> None:
+    # GIVEN a monthly budget of USD 0.10 and a first load that cost USD 0.06
+    budget = Decimal("0.10")
+    estate = several_accounts_and_regions()  # 1 totals page + 5 slices
+    aws.answer(estate)
+    [first] = aws_cost_explorer.load(aws.db, estate.start, estate.end, monthly_budget_usd=budget)
+    assert first.api_cost_usd == Decimal("0.06")
+
+    # WHEN every cell moved and the next load would need more than what is left (4 requests)
+    estate.restate("2", on_or_after=estate.start)
+    aws.proxy.reset_counts()
+    with pytest.raises(aws_cost_explorer.RequestBudgetExceeded) as raised:
+        aws_cost_explorer.load(aws.db, estate.start, estate.end, monthly_budget_usd=budget)
+    # THEN it is refused after the totals pass, naming the monthly budget
+    assert "what is left of FINOPS_AWS_MONTHLY_API_BUDGET_USD (4 requests)" in str(raised.value)
+    assert len(aws.requests()) == 1
+
+    # WHEN only one slice moved since: a daily load of 2 requests (USD 0.09 spent) ...
+    estate.restate(Decimal("0.5"), on_or_after=estate.start)  # back to the landed amounts
+    estate.add(Charge(estate.start, DEV, EC2, "ap-southeast-2", "Usage", "1"))
+    aws.proxy.reset_counts()
+    [daily] = aws_cost_explorer.load(aws.db, estate.start, estate.end, monthly_budget_usd=budget)
+    assert daily.api_requests == 2
+    # ... then another, which needs 2 with 1 left: refused after its totals pass (USD 0.10)
+    estate.add(Charge(estate.start, DEV, S3, "ap-southeast-2", "Usage", "1"))
+    aws.proxy.reset_counts()
+    with pytest.raises(aws_cost_explorer.RequestBudgetExceeded):
+        aws_cost_explorer.load(aws.db, estate.start, estate.end, monthly_budget_usd=budget)
+    assert len(aws.requests()) == 1
+
+    # WHEN the month's budget is spent and the next load runs
+    aws.proxy.reset_counts()
+    with pytest.raises(aws_cost_explorer.RequestBudgetExceeded) as raised:
+        aws_cost_explorer.load(aws.db, estate.start, estate.end, monthly_budget_usd=budget)
+
+    # THEN no request at all is made, the message says what was spent and when it renews,
+    # and the refusal is on the ledger
+    text = str(raised.value)
+    assert "the monthly Cost Explorer budget is spent: USD 0.10 of " in text
+    assert "FINOPS_AWS_MONTHLY_API_BUDGET_USD=0.10" in text and "renews on" in text
+    assert aws.requests() == []
+    assert ledger(aws.db)[-1][0] == "failed"
+
+
+def test_the_plan_of_a_run_is_what_the_run_asks_after_an_unchanged_day(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from finops import cli
+    from loaders.aws_cost_explorer.plan import plan_scope
+
+    # GIVEN a 16-account organisation loaded by the run of 2026-10-30 (a 60-day window)
+    start, first_end = date(2026, 9, 1), date(2026, 10, 30)
+    estate = organisation_estate(16, start, first_end)
+    aws.answer(estate)
+    aws_cost_explorer.load(aws.db, start, first_end)
+
+    # WHEN the run of 2026-10-31 is planned, on the command line and as figures
+    end = first_end + timedelta(days=1)
+    aws.proxy.reset_counts()
+    monkeypatch.setenv("FINOPS_HOME", str(aws.db.parent))
+    monkeypatch.setenv("FINOPS_DUCKDB_PATH", str(aws.db))
+    monkeypatch.setenv("FINOPS_SOURCES", "aws")
+    monkeypatch.setenv("FINOPS_RESTATEMENT_DAYS", str((end - start).days))
+    monkeypatch.setenv("FINOPS_AWS_MONTHLY_API_BUDGET_USD", "25")
+    assert cli.main(["run", "--plan", "--date", end.isoformat()]) == 0
+    printed = capsys.readouterr().out
+    plan = plan_scope(aws.db, MOTO_ACCOUNT, start, end, ())
+
+    # THEN nothing was asked of Cost Explorer, and the plan says what the run will ask
+    assert aws.proxy.seen == []
+    assert f"payer {MOTO_ACCOUNT}: expected {plan.expected} requests" in printed
+    assert f"at most {plan.at_most} " in printed
+    assert "FINOPS_AWS_MONTHLY_API_BUDGET_USD=25: USD" in printed
+    assert plan.new_days == 1
+
+    # WHEN the day arrives with nothing else changed and the run loads it
+    estate.append_day(estate.day(first_end))
+    [result] = aws_cost_explorer.load(aws.db, start, end)
+
+    # THEN it asked what the plan said: one query per slice of the newest day, one savings
+    # plan day, the reservation and coverage queries; the totals pass within its estimate
+    asked = aws.requests()
+    pieces = [s for s in asked if s.operation == "GetCostAndUsage" and "Filter" in s.body]
+    assert len(pieces) == plan.parts["(record type, region) slices"]
+    assert len(aws.requests("GetSavingsPlansUtilizationDetails")) == plan.parts.get(
+        "savings plan days", 0
+    )
+    totals = [s for s in asked if s.operation == "GetCostAndUsage" and "Filter" not in s.body]
+    assert 1 <= len(totals) <= plan.parts["totals pass"]
+    assert result.api_requests <= plan.expected <= plan.at_most
+    assert result.api_requests >= plan.expected - plan.parts["totals pass"] + 1

@@ -11,7 +11,7 @@ from datetime import date
 
 import luigi
 import pytest
-from aws_ce_emulator import MotoServer
+from aws_ce_emulator import CostExplorerProxy, MotoServer
 from azure_emulator import AzureCostEmulator, self_signed_certificate, server_ssl_context
 from finops_testing import finops_env
 from ops_scenario import (
@@ -19,7 +19,6 @@ from ops_scenario import (
     CLIENT_ID,
     D1,
     D2,
-    PAYER,
     PREFIX,
     RESTATEMENT_DAYS,
     ROLE,
@@ -44,6 +43,8 @@ def two_clouds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoClouds]:
     home = tmp_path_factory.mktemp("two_clouds_home")
     cert, key = self_signed_certificate(tmp_path_factory.mktemp("two_clouds_tls"))
     moto = MotoServer().start()
+    # Cost Explorer: the emulator answering any query from the estate of the run (moto: STS, S3)
+    cost_explorer = CostExplorerProxy(moto.url, answer_queries=True).start()
     azure = AzureCostEmulator(
         SUBSCRIPTIONS,
         start=date(2026, 3, 1),
@@ -64,6 +65,7 @@ def two_clouds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoClouds]:
         # AWS: boto3's standard chain and endpoint settings only
         "FINOPS_SOURCES": "aws,azure",
         "AWS_ENDPOINT_URL": moto.url,
+        "AWS_ENDPOINT_URL_COST_EXPLORER": cost_explorer.url,
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_CONFIG_FILE": str(home / "no-aws-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
@@ -93,7 +95,7 @@ def two_clouds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoClouds]:
         scenario.s3().create_bucket(Bucket=BUCKET)
 
         # run 1: a backfill of both clouds' history lands (the loads only)
-        moto.queue(aws_estate(SINCE, D1).answers(), account_id=PAYER)
+        cost_explorer.estate = aws_estate(SINCE, D1)
         with pytest.MonkeyPatch.context() as mp:
             for name in list(os.environ):
                 if name.startswith(("FINOPS_", "AWS_", "AZURE_")):
@@ -112,7 +114,7 @@ def two_clouds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoClouds]:
         assert result.status == luigi.execution_summary.LuigiStatusCode.SUCCESS, result.summary_text
 
         # run 2 (D2): the Azure Query API is down (HTTP 500 to every query)
-        moto.queue(aws_estate(*window(D2)).answers(), account_id=PAYER)
+        cost_explorer.estate = aws_estate(*window(D2))
         azure.fail(500, times=-1, message="emulated outage: the service is unavailable")
         scenario.run("partial", env, D2)
 
@@ -134,4 +136,5 @@ def two_clouds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoClouds]:
         luigid.stop()
         webhook.stop()
         azure.stop()
+        cost_explorer.stop()
         moto.stop()

@@ -20,11 +20,10 @@ from ops_scenario import (
     SUBSCRIPTIONS,
     WEBHOOK_MIN_IMPACT,
     TwoClouds,
-    aws_estate,
+    aws_daily_requests,
     clean_environ,
     query,
     run_cli,
-    window,
 )
 from webhook_server import WebhookServer
 
@@ -89,7 +88,7 @@ def test_each_run_posts_its_status_and_a_server_error_is_retried(two_clouds: Two
 
     # THEN it carries per-provider rows and API requests with their cost, and the totals per
     # provider and billing currency as the marts hold them (USD and EUR never added up)
-    aws_requests = aws_estate(*window(D2)).requests()
+    aws_requests = aws_daily_requests(D2)
     aws = next(p for p in entry["providers"] if p["provider"] == "AWS")
     assert (
         f"rows loaded {aws['rows_loaded']:,} · API {aws_requests} requests "
