@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from pipelines import history, notify, reporting
 from pipelines.base import CompleteWithInputs, FinopsTask
 from pipelines.build_tasks import ArchiveRawExtract, DbtBuild
 from pipelines.exports import export_store
-from pipelines.load_tasks import load_outcomes
+from pipelines.load_tasks import api_month_to_date, load_outcomes
 from pipelines.records import (
     configure_logging,
     discard_stale,
@@ -169,6 +170,12 @@ class Report(CompleteWithInputs, FinopsTask):
         finally:
             con.close()
         summary = reporting.run_summary(self.date, settings, markers, facts, failed)
+        summary["api_month_to_date"] = api_month_to_date(settings.duckdb_path, datetime.now(UTC))
+        summary["aws_monthly_api_budget_usd"] = (
+            None
+            if settings.aws_monthly_api_budget_usd is None
+            else str(settings.aws_monthly_api_budget_usd)
+        )
         summary["durations_s"]["report"] = round(time.monotonic() - started, 2)
         summary["duration_s"] = round(sum(summary["durations_s"].values()), 2)
         summary["report"] = str(self.report_path(settings))

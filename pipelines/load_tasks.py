@@ -252,6 +252,42 @@ def failed_ledger_rows(db_path: Path, source: str, since: datetime) -> list[dict
             con.close()
 
 
+def api_month_to_date(db_path: Path, now: datetime) -> list[dict[str, Any]]:
+    """Per ledger source, the API requests and their cost the load ledger recorded since the
+    1st of `now`'s month (UTC), failed loads included: what the report and the execution
+    history show next to the run's own (issue #20)."""
+    if not Path(db_path).exists():
+        return []
+    first = datetime(now.year, now.month, 1)
+    with warehouse.writer_lock(Path(db_path), timeout_s=120):
+        con = duckdb.connect(str(db_path), read_only=True)
+        try:
+            exists = con.execute(
+                "select count(*) from information_schema.tables "
+                "where table_schema = 'raw' and table_name = 'load_ledger'"
+            ).fetchall()[0][0]
+            if not exists:
+                return []
+            rows = con.execute(
+                "select source, count(distinct load_id), sum(api_requests), sum(api_cost_usd) "
+                "from raw.load_ledger where started_at >= ? and api_requests > 0 "
+                "group by source order by source",
+                [first],
+            ).fetchall()
+        finally:
+            con.close()
+    return [
+        {
+            "month": f"{now:%Y-%m}",
+            "source": source,
+            "loads": int(loads),
+            "api_requests": int(requests),
+            "api_cost_usd": str(Decimal(cost).quantize(Decimal("0.01"))),
+        }
+        for source, loads, requests, cost in rows
+    ]
+
+
 def current_load_ids(payload: dict[str, Any]) -> set[str]:
     """The loads whose rows a load record stands for now (FOCUS: landed or kept)."""
     if "current_load_ids" in payload:

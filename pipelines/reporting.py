@@ -560,6 +560,35 @@ def commitment_report_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def api_month_lines(summary: dict[str, Any]) -> list[str]:
+    """The month's API requests and cost per source (every run of the month, from the load
+    ledger), and what is left of the monthly Cost Explorer budget."""
+    month = summary.get("api_month_to_date") or []
+    if not month:
+        return []
+    lines = [f"  API requests this month ({month[0]['month']}, UTC, every run):"]
+    for row in month:
+        lines.append(
+            f"    {row['source']:<21} {row['api_requests']:>6} requests in {row['loads']} "
+            f"load(s), USD {Decimal(row['api_cost_usd']):.2f}"
+        )
+    budget = summary.get("aws_monthly_api_budget_usd")
+    if budget is not None:
+        spent = sum(
+            (
+                Decimal(r["api_cost_usd"])
+                for r in month
+                if r["source"] in ("aws_cost_explorer", "aws_recommendations")
+            ),
+            Decimal(0),
+        )
+        lines.append(
+            f"    FINOPS_AWS_MONTHLY_API_BUDGET_USD={budget}: USD {spent:.2f} spent, "
+            f"USD {max(Decimal(budget) - spent, Decimal(0)):.2f} left"
+        )
+    return lines
+
+
 def render_report(summary: dict[str, Any], facts: dict[str, Any]) -> str:
     """The text report of one run (logs/report_YYYYMMDD.txt and reports/ in the export)."""
     cur = summary["reporting_currency"]
@@ -597,6 +626,7 @@ def render_report(summary: dict[str, Any], facts: dict[str, Any]) -> str:
     lines += [
         f"  API requests: {summary['api_requests']}, API cost: USD "
         f"{Decimal(summary['api_cost_usd']):.2f}",
+        *api_month_lines(summary),
         "",
         "Providers:",
     ]

@@ -128,6 +128,7 @@ def test_daily_pipeline_on_aws_matches_cost_explorer_to_the_cent(
     # (one GetSavingsPlansUtilizationDetails request a day, and its GetSavingsPlansCoverage
     # query), with costs allocated by the tag key `team` (one tag query per linked account)
     monkeypatch.setenv("FINOPS_ALLOCATION_TAGS", "team")
+    monkeypatch.setenv("FINOPS_AWS_MONTHLY_API_BUDGET_USD", "50")
     costs = estate(tag_keys=("team",))
     proxy.estate = costs
 
@@ -178,7 +179,20 @@ def test_daily_pipeline_on_aws_matches_cost_explorer_to_the_cent(
     # THEN the report and the execution history show the requests and what they cost
     report = (aws_source / "logs" / f"report_{RUN_DATE:%Y%m%d}.txt").read_text()
     assert f"API requests: {requests}, API cost: USD {Decimal('0.01') * requests:.2f}" in report
+    # ... and the month's (UTC) requests per source from the load ledger, with what is left
+    # of the monthly Cost Explorer budget
+    cost = Decimal("0.01") * requests
+    assert (
+        f"    aws_cost_explorer     {requests:>6} requests in 1 load(s), USD {cost:.2f}" in report
+    )
+    assert (
+        f"FINOPS_AWS_MONTHLY_API_BUDGET_USD=50: USD {cost:.2f} spent, "
+        f"USD {Decimal(50) - cost:.2f} left"
+    ) in report
     [entry] = json.loads((aws_source / "logs" / "execution_history.json").read_text())
+    assert [(m["source"], m["api_requests"]) for m in entry["api_month_to_date"]] == [
+        ("aws_cost_explorer", requests)
+    ]
     assert entry["status"] == "succeeded"
     assert (entry["api_requests"], Decimal(entry["api_cost_usd"])) == (
         requests,
