@@ -228,37 +228,11 @@ class LoadSource(FinopsTask):
             self.set_status_message(f"FAILED (isolated; run is partial): {error[:500]}")
 
 
-def failed_ledger_rows(db_path: Path, source: str, since: datetime) -> list[dict[str, Any]]:
-    """`failed` rows of raw.load_ledger for `source` that started at or after `since`."""
+def ledger_query(db_path: Path, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """Rows of a read-only query over raw.load_ledger (none when the warehouse or its ledger
+    does not exist yet), read under the writer's lock."""
     if not Path(db_path).exists():
         return []
-    with warehouse.writer_lock(Path(db_path), timeout_s=120):
-        con = duckdb.connect(str(db_path), read_only=True)
-        try:
-            exists = con.execute(
-                "select count(*) from information_schema.tables "
-                "where table_schema = 'raw' and table_name = 'load_ledger'"
-            ).fetchone()[0]
-            if not exists:
-                return []
-            cursor = con.execute(
-                "select load_id, scope, api_requests, api_cost_usd, error from raw.load_ledger "
-                "where source = ? and status = 'failed' and started_at >= ? order by started_at",
-                [source, since],
-            )
-            columns = [d[0] for d in cursor.description]
-            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-        finally:
-            con.close()
-
-
-def api_month_to_date(db_path: Path, now: datetime) -> list[dict[str, Any]]:
-    """Per ledger source, the API requests and their cost the load ledger recorded since the
-    1st of `now`'s month (UTC), failed loads included: what the report and the execution
-    history show next to the run's own (issue #20)."""
-    if not Path(db_path).exists():
-        return []
-    first = datetime(now.year, now.month, 1)
     with warehouse.writer_lock(Path(db_path), timeout_s=120):
         con = duckdb.connect(str(db_path), read_only=True)
         try:
@@ -268,23 +242,43 @@ def api_month_to_date(db_path: Path, now: datetime) -> list[dict[str, Any]]:
             ).fetchall()[0][0]
             if not exists:
                 return []
-            rows = con.execute(
-                "select source, count(distinct load_id), sum(api_requests), sum(api_cost_usd) "
-                "from raw.load_ledger where started_at >= ? and api_requests > 0 "
-                "group by source order by source",
-                [first],
-            ).fetchall()
+            cursor = con.execute(sql, params)
+            columns = [d[0] for d in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
         finally:
             con.close()
+
+
+def failed_ledger_rows(db_path: Path, source: str, since: datetime) -> list[dict[str, Any]]:
+    """`failed` rows of raw.load_ledger for `source` that started at or after `since`."""
+    return ledger_query(
+        db_path,
+        "select load_id, scope, api_requests, api_cost_usd, error from raw.load_ledger "
+        "where source = ? and status = 'failed' and started_at >= ? order by started_at",
+        [source, since],
+    )
+
+
+def api_month_to_date(db_path: Path, now: datetime) -> list[dict[str, Any]]:
+    """Per ledger source, the API requests and their cost the load ledger recorded since the
+    1st of `now`'s month (UTC), failed loads included: what the report and the execution
+    history show next to the run's own (issue #20)."""
+    rows = ledger_query(
+        db_path,
+        "select source, count(distinct load_id) as loads, sum(api_requests) as requests, "
+        "sum(api_cost_usd) as cost from raw.load_ledger "
+        "where started_at >= ? and api_requests > 0 group by source order by source",
+        [datetime(now.year, now.month, 1)],
+    )
     return [
         {
             "month": f"{now:%Y-%m}",
-            "source": source,
-            "loads": int(loads),
-            "api_requests": int(requests),
-            "api_cost_usd": str(Decimal(cost).quantize(Decimal("0.01"))),
+            "source": row["source"],
+            "loads": int(row["loads"]),
+            "api_requests": int(row["requests"]),
+            "api_cost_usd": str(Decimal(row["cost"]).quantize(Decimal("0.01"))),
         }
-        for source, loads, requests, cost in rows
+        for row in rows
     ]
 
 
