@@ -17,7 +17,7 @@ from pipelines import history, notify, reporting
 from pipelines.base import CompleteWithInputs, FinopsTask
 from pipelines.build_tasks import ArchiveRawExtract, DbtBuild
 from pipelines.exports import export_store
-from pipelines.load_tasks import api_month_to_date, load_outcomes
+from pipelines.load_tasks import api_month_to_date, load_outcomes, monthly_api_budget
 from pipelines.records import (
     configure_logging,
     discard_stale,
@@ -171,11 +171,7 @@ class Report(CompleteWithInputs, FinopsTask):
             con.close()
         summary = reporting.run_summary(self.date, settings, markers, facts, failed)
         summary["api_month_to_date"] = api_month_to_date(settings.duckdb_path, datetime.now(UTC))
-        summary["aws_monthly_api_budget_usd"] = (
-            None
-            if settings.aws_monthly_api_budget_usd is None
-            else str(settings.aws_monthly_api_budget_usd)
-        )
+        summary["monthly_api_budget"] = monthly_api_budget(settings)
         summary["durations_s"]["report"] = round(time.monotonic() - started, 2)
         summary["duration_s"] = round(sum(summary["durations_s"].values()), 2)
         summary["report"] = str(self.report_path(settings))

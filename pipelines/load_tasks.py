@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -280,6 +280,23 @@ def api_month_to_date(db_path: Path, now: datetime) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+def monthly_api_budget(settings: Settings) -> dict[str, str] | None:
+    """The monthly Cost Explorer budget (FINOPS_AWS_MONTHLY_API_BUDGET_USD) with what this
+    month's loads of the sources it covers spent (the AWS loader's own reckoning), or None."""
+    if settings.aws_monthly_api_budget_usd is None:
+        return None
+    from loaders.aws_cost_explorer.budget import MONTHLY_BUDGET_SETTING, month_to_date_cost
+
+    budget = settings.aws_monthly_api_budget_usd
+    spent = month_to_date_cost(settings.duckdb_path, datetime.now(UTC))
+    return {
+        "setting": MONTHLY_BUDGET_SETTING,
+        "budget_usd": str(budget),
+        "spent_usd": str(spent.quantize(Decimal("0.01"))),
+        "left_usd": str(max(budget - spent, Decimal(0)).quantize(Decimal("0.01"))),
+    }
 
 
 def current_load_ids(payload: dict[str, Any]) -> set[str]:

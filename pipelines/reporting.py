@@ -572,19 +572,11 @@ def api_month_lines(summary: dict[str, Any]) -> list[str]:
             f"    {row['source']:<21} {row['api_requests']:>6} requests in {row['loads']} "
             f"load(s), USD {Decimal(row['api_cost_usd']):.2f}"
         )
-    budget = summary.get("aws_monthly_api_budget_usd")
+    budget = summary.get("monthly_api_budget")
     if budget is not None:
-        spent = sum(
-            (
-                Decimal(r["api_cost_usd"])
-                for r in month
-                if r["source"] in ("aws_cost_explorer", "aws_recommendations")
-            ),
-            Decimal(0),
-        )
         lines.append(
-            f"    FINOPS_AWS_MONTHLY_API_BUDGET_USD={budget}: USD {spent:.2f} spent, "
-            f"USD {max(Decimal(budget) - spent, Decimal(0)):.2f} left"
+            f"    {budget['setting']}={budget['budget_usd']}: USD {budget['spent_usd']} spent, "
+            f"USD {budget['left_usd']} left"
         )
     return lines
 
