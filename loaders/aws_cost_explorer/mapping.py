@@ -6,9 +6,8 @@ GetCostAndUsage groups by at most two dimensions, but the raw grain is
 day x linked account x service x region x record type, so every full-grain query pins two of
 the four dimensions with its `Filter` and groups by the other two. The loader's scheme - a
 totals pass, then one query per changed (record type, region) slice grouped by
-LINKED_ACCOUNT and SERVICE - is in `changes` (issue #20); `query_filter` and
-`QUERY_GROUP_BY` are the older per-(linked account, record type) shape, grouped by SERVICE and
-REGION, in which the simulated source still renders its answers. `Metrics` are always
+LINKED_ACCOUNT and SERVICE - is in `changes` (issue #20); `to_rows` maps a page of any
+such query, whichever two dimensions it pins and groups by. `Metrics` are always
 UnblendedCost (billed), AmortizedCost (effective) and UsageQuantity (`QUERY_METRICS`).
 
 `to_rows` maps one response page. The page does not repeat which dimensions its group keys
@@ -41,7 +40,6 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
-QUERY_GROUP_BY = ("SERVICE", "REGION")
 QUERY_METRICS = ("UnblendedCost", "AmortizedCost", "UsageQuantity")
 TAG_QUERY_METRICS = ("UnblendedCost", "AmortizedCost")
 TAG_SEPARATOR = "$"
@@ -51,28 +49,6 @@ REQUIRED_DIMENSIONS = ("LINKED_ACCOUNT", "SERVICE", "REGION", "RECORD_TYPE")
 
 # decimal(38, 10) in the warehouse.
 AMOUNT_QUANTUM = Decimal("1e-10")
-
-
-def query_filter(linked_account_id: str, record_type: str) -> dict[str, Any]:
-    """The `Filter` of the query for one (linked account, record type) pair."""
-    return {
-        "And": [
-            {
-                "Dimensions": {
-                    "Key": "LINKED_ACCOUNT",
-                    "Values": [linked_account_id],
-                    "MatchOptions": ["EQUALS"],
-                }
-            },
-            {
-                "Dimensions": {
-                    "Key": "RECORD_TYPE",
-                    "Values": [record_type],
-                    "MatchOptions": ["EQUALS"],
-                }
-            },
-        ]
-    }
 
 
 def _time_period(start: date, end: date) -> dict[str, str]:

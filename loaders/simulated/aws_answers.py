@@ -1,14 +1,15 @@
-"""Cost Explorer's answers rendered from the cost model: GetDimensionValues (accounts,
-record types) and GetCostAndUsage pages linked by NextPageToken, shaped exactly as the real
-API answers the AWS loader's queries (loaders/aws_cost_explorer/mapping.py)."""
+"""Cost Explorer's answers rendered from the cost model: the totals pass and the (record type,
+region) slices' GetCostAndUsage pages linked by NextPageToken, shaped exactly as the real API
+answers the AWS loader's queries (loaders/aws_cost_explorer/changes.py)."""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
-from loaders.aws_cost_explorer import mapping as aws_mapping
+from loaders.aws_cost_explorer import changes as aws_changes
 from loaders.simulated import catalog
 from loaders.simulated.cost_model import (
     AWS_TAX_RATE,
@@ -94,32 +95,40 @@ def _aws_record_types(account: catalog.Account) -> tuple[str, ...]:
     return tuple(types)
 
 
-def _aws_pages(
+def _metrics(unblended: Decimal | float, amortized: Decimal | float, quantity, unit: str):
+    return {
+        "AmortizedCost": {"Amount": _ce_amount(amortized), "Unit": "USD"},
+        "UnblendedCost": {"Amount": _ce_amount(unblended), "Unit": "USD"},
+        "UsageQuantity": {"Amount": _ce_amount(quantity), "Unit": unit},
+    }
+
+
+def _slice_pages(
     model: CostModel,
-    account: catalog.Account,
-    record_type: str,
+    key: tuple[str, str],
+    by_day: dict[date, list[tuple[str, str, float, float, float, str]]],
     days: list[date],
     start: date,
     page_days: int,
 ) -> list[dict[str, Any]]:
-    definitions = [{"Type": "DIMENSION", "Key": key} for key in aws_mapping.QUERY_GROUP_BY]
+    """The DAILY pages of one (record type, region) slice, grouped by LINKED_ACCOUNT and
+    SERVICE, every day listed, `page_days` days a page, with the accounts' names."""
+    definitions = [{"Type": "DIMENSION", "Key": k} for k in aws_changes.SLICE_GROUP_BY]
+    names = {a.id: a.name for a in catalog.AWS_ACCOUNTS}
     results = []
     for day in days:
-        groups = []
-        for service, region, unblended, amortized, quantity, unit in sorted(
-            _aws_groups(model, account, record_type, day)
-        ):
-            factor = model.restated(1.0, day)
-            groups.append(
-                {
-                    "Keys": [service, region],
-                    "Metrics": {
-                        "AmortizedCost": {"Amount": _ce_amount(amortized * factor), "Unit": "USD"},
-                        "UnblendedCost": {"Amount": _ce_amount(unblended * factor), "Unit": "USD"},
-                        "UsageQuantity": {"Amount": _ce_amount(quantity * factor), "Unit": unit},
-                    },
-                }
+        factor = model.restated(1.0, day)
+        groups = [
+            {
+                "Keys": [account, service],
+                "Metrics": _metrics(
+                    unblended * factor, amortized * factor, quantity * factor, unit
+                ),
+            }
+            for account, service, unblended, amortized, quantity, unit in sorted(
+                by_day.get(day, [])
             )
+        ]
         results.append(
             {
                 "TimePeriod": {
@@ -134,76 +143,87 @@ def _aws_pages(
     chunks = [results[i : i + page_days] for i in range(0, len(results), page_days)] or [[]]
     pages = []
     for number, chunk in enumerate(chunks):
+        accounts = sorted({g["Keys"][0] for r in chunk for g in r["Groups"]})
         page: dict[str, Any] = {
             "GroupDefinitions": definitions,
             "ResultsByTime": chunk,
-            "DimensionValueAttributes": [],
+            "DimensionValueAttributes": [
+                {"Value": a, "Attributes": {"description": names[a]}} for a in accounts
+            ],
         }
         if number + 1 < len(chunks):
             token = hashlib.blake2b(
-                f"{model.seed}|{account.id}|{record_type}|{start}|{number + 1}".encode(),
-                digest_size=24,
+                f"{model.seed}|{key[0]}|{key[1]}|{start}|{number + 1}".encode(), digest_size=24
             ).hexdigest()
             page["NextPageToken"] = token
         pages.append(page)
     return pages
 
 
+def _month_periods(start: date, end: date) -> list[tuple[date, date]]:
+    periods, cursor = [], start
+    while cursor < end:
+        next_month = (cursor.replace(day=1) + timedelta(days=32)).replace(day=1)
+        periods.append((cursor, min(next_month, end)))
+        cursor = next_month
+    return periods
+
+
 def aws_answers(
     model: CostModel, start: date, end: date, days: list[date], page_days: int
-) -> tuple[
-    list[tuple[dict[str, Any], dict[str, Any]]], list[tuple[dict[str, Any], list[dict[str, Any]]]]
-]:
-    period = {"Start": start.isoformat(), "End": end.isoformat()}
-    dimension_queries: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    accounts_response = {
-        "DimensionValues": [
-            {"Value": a.id, "Attributes": {"description": a.name}} for a in catalog.AWS_ACCOUNTS
-        ],
-        "ReturnSize": len(catalog.AWS_ACCOUNTS),
-        "TotalSize": len(catalog.AWS_ACCOUNTS),
-    }
-    dimension_queries.append(
-        (
-            {"TimePeriod": period, "Dimension": "LINKED_ACCOUNT", "Context": "COST_AND_USAGE"},
-            accounts_response,
-        )
-    )
-    queries: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], list[dict[str, Any]]]]]:
+    """What Cost Explorer answers the AWS loader's first load of [start, end) (the simulated
+    source re-lands its whole history window on every run, which is what a first load is):
+    the MONTHLY totals pass grouped by RECORD_TYPE and REGION (one page), and one DAILY query
+    per (record type, region) slice over the window, grouped by LINKED_ACCOUNT and SERVICE
+    (loaders/aws_cost_explorer/changes.py)."""
+    by_slice: dict[tuple[str, str], dict[date, list[tuple[str, str, float, float, float, str]]]]
+    by_slice = {}
     for account in catalog.AWS_ACCOUNTS:
-        found = []
         for record_type in _aws_record_types(account):
-            pages = _aws_pages(model, account, record_type, days, start, page_days)
-            if any(r["Groups"] for page in pages for r in page["ResultsByTime"]):
-                found.append((record_type, pages))
-        dimension_queries.append(
-            (
-                {
-                    "TimePeriod": period,
-                    "Dimension": "RECORD_TYPE",
-                    "Context": "COST_AND_USAGE",
-                    "Filter": {
-                        "Dimensions": {
-                            "Key": "LINKED_ACCOUNT",
-                            "Values": [account.id],
-                            "MatchOptions": ["EQUALS"],
-                        }
-                    },
-                },
-                {
-                    "DimensionValues": [{"Value": rt, "Attributes": {}} for rt, _ in found],
-                    "ReturnSize": len(found),
-                    "TotalSize": len(found),
-                },
-            )
-        )
-        for record_type, pages in found:
-            request = {
-                "TimePeriod": period,
-                "Granularity": "DAILY",
-                "Filter": aws_mapping.query_filter(account.id, record_type),
-                "Metrics": list(aws_mapping.QUERY_METRICS),
-                "GroupBy": [{"Type": "DIMENSION", "Key": k} for k in aws_mapping.QUERY_GROUP_BY],
+            for day in days:
+                for service, region, unblended, amortized, quantity, unit in _aws_groups(
+                    model, account, record_type, day
+                ):
+                    by_slice.setdefault((record_type, region), {}).setdefault(day, []).append(
+                        (account.id, service, unblended, amortized, quantity, unit)
+                    )
+    queries: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+    monthly: dict[tuple[date, str, str], list[Decimal]] = {}
+    for key in sorted(by_slice):
+        pages = _slice_pages(model, key, by_slice[key], days, start, page_days)
+        request = aws_changes.slice_request(aws_changes.Slice(key[0], key[1], start, end))
+        queries.append((request, pages))
+        for page in pages:
+            for result in page["ResultsByTime"]:
+                day = date.fromisoformat(result["TimePeriod"]["Start"])
+                month = max(start, day.replace(day=1))
+                for group in result["Groups"]:
+                    total = monthly.setdefault((month, *key), [Decimal(0)] * 3)
+                    for n, metric in enumerate(("UnblendedCost", "AmortizedCost", "UsageQuantity")):
+                        total[n] += Decimal(group["Metrics"][metric]["Amount"])
+    totals = {
+        "GroupDefinitions": [{"Type": "DIMENSION", "Key": k} for k in aws_changes.TOTALS_GROUP_BY],
+        "ResultsByTime": [
+            {
+                "TimePeriod": {"Start": lo.isoformat(), "End": hi.isoformat()},
+                "Total": {},
+                "Groups": [
+                    {
+                        "Keys": [record_type, region],
+                        "Metrics": {
+                            "UnblendedCost": {"Amount": format(u, "f"), "Unit": "USD"},
+                            "AmortizedCost": {"Amount": format(a, "f"), "Unit": "USD"},
+                            "UsageQuantity": {"Amount": format(q, "f"), "Unit": "N/A"},
+                        },
+                    }
+                    for (month, record_type, region), (u, a, q) in sorted(monthly.items())
+                    if month == lo
+                ],
+                "Estimated": any(model.estimated(d) for d in days if lo <= d < hi),
             }
-            queries.append((request, pages))
-    return dimension_queries, queries
+            for lo, hi in _month_periods(start, end)
+        ],
+        "DimensionValueAttributes": [],
+    }
+    return [totals], queries

@@ -1,9 +1,10 @@
 """A seeded, deterministic estate whose costs come out exactly as the real APIs answer.
 
 `generate()` builds, for a half-open window, the answers Cost Explorer and the Cost
-Management Query API would give the real loaders' query schemes (see the two `mapping`
-modules): GetDimensionValues answers, GetCostAndUsage pages linked by NextPageToken, Query
-API pages linked by nextLink. The simulated source then goes through the same mappings and
+Management Query API would give the real loaders' query schemes (loaders/aws_cost_explorer/
+changes.py, loaders/azure_cost_management/mapping.py): the Cost Explorer totals pass and
+slice queries' GetCostAndUsage pages linked by NextPageToken, Query API pages linked by
+nextLink. The simulated source then goes through the same mappings and
 the same `warehouse.replace_window` as the real ones, so everything downstream (dbt, the
 dashboard, restatement) is exercised on real shapes.
 
@@ -52,9 +53,10 @@ from loaders.simulated.cost_model import CostModel, days_between
 class SimulatedBatch:
     """What the real APIs would have answered the loaders' queries for one window.
 
-    aws_dimension_queries: (GetDimensionValues request, response) - the accounts with their
-        names, then the record types of each account.
-    aws_queries: (GetCostAndUsage request, its response pages), one per (account, record type).
+    aws_totals_pages: the pages of the MONTHLY totals pass (grouped by RECORD_TYPE, REGION)
+        with which the real loader's first load finds the slices of the window.
+    aws_queries: (GetCostAndUsage request, its response pages), one per (record type, region)
+        slice, grouped by LINKED_ACCOUNT and SERVICE (with the accounts' names).
     azure_queries: (scope, query_type, fixed columns, response pages), one per
         (subscription, query type, charge type).
     azure_commitment_queries: (scope, query_type, breakdown, fixed columns, response pages)
@@ -68,7 +70,7 @@ class SimulatedBatch:
     as_of: date
     seed: int
     aws_scope: str
-    aws_dimension_queries: list[tuple[dict[str, Any], dict[str, Any]]]
+    aws_totals_pages: list[dict[str, Any]]
     aws_queries: list[tuple[dict[str, Any], list[dict[str, Any]]]]
     azure_queries: list[tuple[str, str, dict[str, str], list[dict[str, Any]]]]
     azure_commitment_queries: list[tuple[str, str, str, dict[str, str], list[dict[str, Any]]]] = (
@@ -79,15 +81,16 @@ class SimulatedBatch:
     @property
     def aws_requests(self) -> int:
         """Billed Cost Explorer requests (USD 0.01 each) the real loader would have made:
-        its cost queries, and one GetSavingsPlansUtilizationDetails request per day of the
-        window when the estate has savings plan record types."""
+        its first load's totals pass and slice queries, and, when the estate has savings plan
+        record types, one GetSavingsPlansUtilizationDetails request per day of the window and
+        one GetSavingsPlansCoverage query (a page)."""
         savings_plans = any(
             "SavingsPlan" in str(request.get("Filter")) for request, _ in self.aws_queries
         )
         return (
-            len(self.aws_dimension_queries)
+            len(self.aws_totals_pages)
             + sum(len(p) for _, p in self.aws_queries)
-            + (self.end - self.start).days * savings_plans
+            + ((self.end - self.start).days + 1) * savings_plans
         )
 
     @property
@@ -124,14 +127,14 @@ def generate(
         raise ValueError("page sizes must be positive")
     model = CostModel(seed=seed, as_of=as_of)
     days = list(days_between(start, min(end, as_of + timedelta(days=1))))
-    dimension_queries, aws_queries = aws_answers(model, start, end, days, aws_page_days)
+    totals_pages, aws_queries = aws_answers(model, start, end, days, aws_page_days)
     return SimulatedBatch(
         start=start,
         end=end,
         as_of=as_of,
         seed=seed,
         aws_scope=catalog.AWS_PAYER_ACCOUNT_ID,
-        aws_dimension_queries=dimension_queries,
+        aws_totals_pages=totals_pages,
         aws_queries=aws_queries,
         azure_queries=azure_answers(model, days, start, azure_page_rows),
         azure_commitment_queries=azure_commitment_answers(model, days, start, azure_page_rows),

@@ -66,24 +66,12 @@ def would_cost_usd(batch: SimulatedBatch) -> Decimal:
 
 def aws_rows(batch: SimulatedBatch) -> list[dict[str, Any]]:
     """`raw.aws_cost_explorer` rows of a batch, mapped exactly as the real loader maps them."""
-    accounts = next(
-        response
-        for request, response in batch.aws_dimension_queries
-        if request["Dimension"] == "LINKED_ACCOUNT"
-    )
-    names = {
-        value["Value"]: value["Attributes"]["description"]
-        for value in accounts["DimensionValues"]
-        if value.get("Attributes", {}).get("description")
-    }
     rows: list[dict[str, Any]] = []
     for request, pages in batch.aws_queries:
         group_by = [group["Key"] for group in request["GroupBy"]]
         fixed = aws_mapping.fixed_dimensions(request.get("Filter"))
         for page in pages:
-            rows.extend(
-                aws_mapping.to_rows(page, group_by=group_by, fixed=fixed, account_names=names)
-            )
+            rows.extend(aws_mapping.to_rows(page, group_by=group_by, fixed=fixed))
     return rows
 
 
@@ -108,11 +96,11 @@ def savings_plan_answers(batch: SimulatedBatch) -> list[tuple[date, dict[str, An
         record_type = fixed.get("RECORD_TYPE")
         if record_type not in ("SavingsPlanCoveredUsage", "SavingsPlanRecurringFee"):
             continue
-        owner = owner or fixed.get("LINKED_ACCOUNT")
         for page in pages:
             for result in page["ResultsByTime"]:
                 day = date.fromisoformat(result["TimePeriod"]["Start"])
                 for group in result["Groups"]:
+                    owner = owner or group["Keys"][0]  # grouped by LINKED_ACCOUNT, SERVICE
                     amortized = Decimal(group["Metrics"]["AmortizedCost"]["Amount"])
                     unblended = Decimal(group["Metrics"]["UnblendedCost"]["Amount"])
                     if record_type == "SavingsPlanCoveredUsage":

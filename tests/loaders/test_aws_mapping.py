@@ -13,11 +13,11 @@ import duckdb
 import pytest
 
 from loaders import warehouse
-from loaders.aws_cost_explorer import commitments, mapping
+from loaders.aws_cost_explorer import changes, commitments, mapping
 from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER, AWS_COST_EXPLORER_TAGS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "aws_ce"
-SERVICE_REGION = list(mapping.QUERY_GROUP_BY)
+SERVICE_REGION = ["SERVICE", "REGION"]  # the fixtures: one (account, record type) query
 USAGE_FILTER = {"LINKED_ACCOUNT": "123456789012", "RECORD_TYPE": "Usage"}
 RAW_COLUMNS = [name for name, _, _ in AWS_COST_EXPLORER.columns]
 TAG_COLUMNS = [name for name, _, _ in AWS_COST_EXPLORER_TAGS.columns]
@@ -204,9 +204,11 @@ def test_group_by_must_match_the_page_group_definitions() -> None:
     ("expression", "expected"),
     [
         pytest.param(
-            mapping.query_filter("123456789012", "Usage"),
-            {"LINKED_ACCOUNT": "123456789012", "RECORD_TYPE": "Usage"},
-            id="scheme filter",
+            changes.slice_request(
+                changes.Slice("Usage", "us-east-1", date(2026, 1, 1), date(2026, 1, 2))
+            )["Filter"],
+            {"RECORD_TYPE": "Usage", "REGION": "us-east-1"},
+            id="slice filter",
         ),
         pytest.param(
             {"Dimensions": {"Key": "RECORD_TYPE", "Values": ["Credit"]}},

@@ -28,7 +28,7 @@ def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any
 
 
 def batch_json(batch: simulated.SimulatedBatch) -> str:
-    answers = [batch.aws_dimension_queries, batch.aws_queries, batch.azure_queries]
+    answers = [batch.aws_totals_pages, batch.aws_queries, batch.azure_queries]
     return json.dumps(answers, sort_keys=True)
 
 
@@ -252,11 +252,14 @@ def test_warehouse_totals_equal_the_api_pages_to_the_cent(
     assert sum(row[1] for row in ledger) == sum(r.row_count for r in results) > 30_000
     assert {row[3] for row in ledger} == {Decimal("0")}
     aws = next(row for row in ledger if row[0] == catalog.AWS_PAYER_ACCOUNT_ID)
-    days = (batch.end - batch.start).days  # GetSavingsPlansUtilizationDetails: one a day
+    # the real loader's first load: one MONTHLY totals page, the (record type, region)
+    # slices' pages, GetSavingsPlansUtilizationDetails one a day and GetSavingsPlansCoverage
+    days = (batch.end - batch.start).days
+    assert len(batch.aws_totals_pages) == 1
     assert (
         aws[2]
         == batch.aws_requests
-        == (1 + 5 + sum(len(pages) for _, pages in batch.aws_queries) + days)
+        == (1 + sum(len(pages) for _, pages in batch.aws_queries) + days + 1)
     )
     # ... and the savings plan's days with the used and unused amounts of its record types
     [(plans, used, unused)] = query(
