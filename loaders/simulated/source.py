@@ -46,7 +46,7 @@ SOURCE = SourceSpec(
     loader="loaders.simulated:load_for_run",
     rank=0,
     summary="simulated AWS and Azure costs (no credentials needed)",
-    plan_note="simulated: no API request",
+    plan_note="no API request (the answers are generated)",
     demo=True,
     configure=configure,
 )
