@@ -27,6 +27,13 @@ record type) pairs - the older scheme, one query each - grow linearly with them.
 (groups) are the same either way. The totals pass itself is account-free for the same reason:
 a few pages for 16 accounts or 300.
 
+Region values that are not a region code (`NoRegion` for tax and fees, `global`) are
+filtered on as Cost Explorer writes them in the group keys, which are its REGION dimension
+values (GetDimensionValues lists them, the console filters on them). This is checked
+against the emulator only, not against the live service: should a live endpoint refuse such
+a filter, the load fails with its ValidationException (nothing landed) and
+`FINOPS_AWS_CHANGE_DETECTION=off` does not help (the slices pin the region either way).
+
 What a totals check cannot see: a change that moves cost between accounts or services of the
 same record type, region and day leaving all three sums equal to within `TOLERANCE`.
 `FINOPS_AWS_CHANGE_DETECTION=off` (or a purge of the window) makes a load ask for everything.
