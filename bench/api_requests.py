@@ -138,31 +138,14 @@ def aws_environment(moto_url: str, proxy_url: str, home: Path) -> None:
     )
 
 
-def aws_truth(estate: Any, start: date, end: date) -> dict[tuple[str, date], Decimal]:
-    sums: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
-    for c in estate.charges:
-        if start <= c.day < end:
-            sums[(c.account, c.day)] += Decimal(c.unblended)
-    return {k: v.quantize(CENT) for k, v in sums.items()}
-
-
-def aws_landed(db: Path) -> dict[tuple[str, date], Decimal]:
-    import duckdb
-
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute(
-            "select linked_account_id, time_period_start, sum(unblended_cost) "
-            "from raw.aws_cost_explorer group by all"
-        ).fetchall()
-    finally:
-        con.close()
-    return {(a, d): Decimal(v).quantize(CENT) for a, d, v in rows}
-
-
 def aws_runs(accounts: int, args: argparse.Namespace, work: Path) -> list[tuple[str, Figures]]:
     from aws_ce_emulator import Charge, CostExplorerProxy, MotoServer, TokenBucket
-    from aws_ce_organisation import EC2, organisation_estate
+    from aws_ce_organisation import (
+        EC2,
+        landed_by_account_day,
+        organisation_estate,
+        truth_by_account_day,
+    )
 
     from loaders import aws_cost_explorer
 
@@ -194,7 +177,9 @@ def aws_runs(accounts: int, args: argparse.Namespace, work: Path) -> list[tuple[
             began = time.perf_counter()
             results = aws_cost_explorer.load(db, start, end, max_requests=args.aws_max_requests)
             seconds = time.perf_counter() - began
-            check = difference(aws_landed(db), aws_truth(estate, first_start, run_date))
+            check = difference(
+                landed_by_account_day(db), truth_by_account_day(estate, first_start, run_date)
+            )
             out.append(
                 (
                     label,

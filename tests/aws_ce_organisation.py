@@ -27,6 +27,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from aws_ce_emulator import Charge, Estate
 
@@ -342,3 +343,29 @@ def organisation_estate(
         members=members,
         seed=seed,
     )
+
+
+def truth_by_account_day(estate: Estate, start: date, end: date) -> dict[tuple[str, date], Decimal]:
+    """The estate's unblended cost per (linked account, day) of [start, end), in cents."""
+    sums: dict[tuple[str, date], Decimal] = {}
+    for c in estate.charges:
+        if start <= c.day < end:
+            sums[(c.account, c.day)] = sums.get((c.account, c.day), Decimal(0)) + Decimal(
+                c.unblended
+            )
+    return {k: v.quantize(Decimal("0.01")) for k, v in sums.items()}
+
+
+def landed_by_account_day(db: Path) -> dict[tuple[str, date], Decimal]:
+    """What `raw.aws_cost_explorer` of the warehouse `db` holds per (account, day), in cents."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "select linked_account_id, time_period_start, sum(unblended_cost) "
+            "from raw.aws_cost_explorer group by all"
+        ).fetchall()
+    finally:
+        con.close()
+    return {(a, d): Decimal(v).quantize(Decimal("0.01")) for a, d, v in rows}

@@ -182,7 +182,7 @@ def plan_slices(changed: Iterable[Cell], merge_gap: int = MERGE_GAP_DAYS) -> lis
     ]
 
 
-def changed_days(changed: Iterable[Cell], record_types: Iterable[str]) -> set[date]:
-    """The days on which a changed cell is of one of `record_types`."""
-    wanted = set(record_types)
-    return {day for day, record_type, _ in changed if record_type in wanted}
+def days_of(cells: Iterable[Cell], record_types: Iterable[str] | None = None) -> set[date]:
+    """The days of `cells` (only those of `record_types`, when given)."""
+    wanted = None if record_types is None else set(record_types)
+    return {day for day, record_type, _ in cells if wanted is None or record_type in wanted}

@@ -281,13 +281,6 @@ class FetchedRows:
     tags: pa.Table
 
 
-def _remote_days(
-    cells: Iterable[changes.Cell], record_types: Iterable[str] | None = None
-) -> set[date]:
-    wanted = None if record_types is None else set(record_types)
-    return {day for day, record_type, _ in cells if wanted is None or record_type in wanted}
-
-
 def _fetch_rows(
     client: CostExplorerClient,
     db_path: Path,
@@ -348,10 +341,10 @@ def _fetch_rows(
         if operation not in operations:
             return set()
         types = commitments.RECORD_TYPES[operation]
-        missing = _remote_days(remote, types) - stored.days(
+        missing = changes.days_of(remote, types) - stored.days(
             "utilization", f"commitment_kind = '{kind}'"
         )
-        return changes.changed_days(changed, types) | missing
+        return changes.days_of(changed, types) | missing
 
     sp_days = commitment_days(commitments.SAVINGS_PLANS, "SavingsPlan")
     ri_days = commitment_days(commitments.RESERVATIONS, "Reservation")
@@ -448,11 +441,11 @@ def _coverage(
 ) -> pa.Table:
     """The rows of `raw.aws_commitment_coverage`: Cost Explorer's own coverage figures, asked
     for on the days whose usage or covered usage changed and on the days it lacks."""
-    window_days = _remote_days(remote)
+    window_days = changes.days_of(remote)
     fetched: list[dict[str, Any]] = []
     keep: list[str] = []
     if commitments.SAVINGS_PLANS_COVERAGE in operations:
-        days = changes.changed_days(changed, ("Usage", "SavingsPlanCoveredUsage")) | (
+        days = changes.days_of(changed, ("Usage", "SavingsPlanCoveredUsage")) | (
             window_days - stored.days("coverage", "commitment_kind = 'SavingsPlan'")
         )
         for lo, hi in changes.runs(days):
@@ -465,7 +458,7 @@ def _coverage(
                 )
         keep.append(f"(commitment_kind = 'SavingsPlan' and {_not_on(days)})")
     if commitments.RESERVATIONS_COVERAGE in operations:
-        changed_usage = changes.changed_days(changed, ("Usage", "DiscountedUsage"))
+        changed_usage = changes.days_of(changed, ("Usage", "DiscountedUsage"))
         for service in _reservation_services(costs):
             quoted = service.replace("'", "''")
             days = changed_usage | (

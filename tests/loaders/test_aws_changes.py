@@ -112,7 +112,8 @@ def test_slices_cover_runs_of_changed_days_per_record_type_and_region() -> None:
         changes.Slice("Usage", "us-east-1", day(29), day(31)),
     ]
     assert changes.runs([]) == []
-    assert changes.changed_days(changed, ("Refund", "Tax")) == {day(18), day(24), day(30)}
+    assert changes.days_of(changed, ("Refund", "Tax")) == {day(18), day(24), day(30)}
+    assert changes.days_of(changed) == {day(10), day(18), day(24), day(29), day(30)}
 
 
 def test_a_slice_query_pins_record_type_and_region_and_maps_to_the_raw_grain() -> None:

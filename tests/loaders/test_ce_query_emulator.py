@@ -26,7 +26,12 @@ from aws_ce_emulator import (
     TokenBucket,
     charges_for,
 )
-from aws_ce_organisation import OrganisationEstate, organisation_estate
+from aws_ce_organisation import (
+    OrganisationEstate,
+    landed_by_account_day,
+    organisation_estate,
+    truth_by_account_day,
+)
 from aws_ce_query import CostExplorerError
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -413,26 +418,6 @@ def test_throttled_requests_are_answered_limit_exceeded_and_not_billed(
 
 
 # ------------------------------------------------------------------ the loader on top
-
-
-def landed_by_account_day(db: Path) -> dict[tuple[str, date], Decimal]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute(
-            "select linked_account_id, time_period_start, sum(unblended_cost) "
-            "from raw.aws_cost_explorer group by all"
-        ).fetchall()
-    finally:
-        con.close()
-    return {(a, d): Decimal(v).quantize(Decimal("0.01")) for a, d, v in rows}
-
-
-def truth_by_account_day(estate: Estate, start: date, end: date) -> dict[tuple[str, date], Decimal]:
-    sums: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
-    for c in estate.charges:
-        if start <= c.day < end:
-            sums[(c.account, c.day)] += Decimal(c.unblended)
-    return {k: v.quantize(Decimal("0.01")) for k, v in sums.items()}
 
 
 def landed_charges(db: Path) -> dict[tuple, tuple[Decimal, Decimal]]:
