@@ -45,19 +45,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from loaders.aws_cost_explorer.mapping import QUERY_METRICS, _metric, _parse_day
+from loaders.stored_window import MERGE_GAP_DAYS, runs
 
 TOTALS_GROUP_BY = ("RECORD_TYPE", "REGION")
 SLICE_GROUP_BY = ("LINKED_ACCOUNT", "SERVICE")
 # Sums that differ by less than this are equal: Cost Explorer's coarser groups are sums of the
 # finer ones, but rounding at its 10 decimals may differ in the last places.
 TOLERANCE = Decimal("0.000001")
-# Changed days of one slice closer than this are asked for in one query.
-MERGE_GAP_DAYS = 7
 
 Cell = tuple[date, str, str]  # (day, record type, region)
 Sums = tuple[Decimal, Decimal, Decimal]  # (unblended, amortized, usage quantity)
@@ -157,17 +156,6 @@ def changed_cells(
         if any(abs(a - b) > tolerance for a, b in zip(remote[cell], stored[cell], strict=True)):
             changed.add(cell)
     return changed
-
-
-def runs(days: Iterable[date], merge_gap: int = MERGE_GAP_DAYS) -> list[tuple[date, date]]:
-    """Sorted days as [start, end) runs; runs whose gap is at most `merge_gap` days merged."""
-    spans: list[tuple[date, date]] = []
-    for day in sorted(set(days)):
-        if spans and (day - spans[-1][1]).days <= merge_gap:
-            spans[-1] = (spans[-1][0], day + timedelta(days=1))
-        else:
-            spans.append((day, day + timedelta(days=1)))
-    return spans
 
 
 def plan_slices(changed: Iterable[Cell], merge_gap: int = MERGE_GAP_DAYS) -> list[Slice]:

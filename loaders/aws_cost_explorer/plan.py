@@ -24,7 +24,6 @@ from pathlib import Path
 
 import duckdb
 
-from loaders import warehouse
 from loaders.aws_cost_explorer import commitments
 from loaders.aws_cost_explorer.budget import MONTHLY_BUDGET_SETTING, month_to_date_cost
 from loaders.aws_cost_explorer.client import request_cost
@@ -35,22 +34,9 @@ from loaders.aws_cost_explorer.loader import (
     known_estate,
 )
 from loaders.aws_cost_explorer.source import CostExplorerConfig
-from loaders.aws_cost_explorer.stored import raw_tables_present, read_stored
+from loaders.aws_cost_explorer.stored import read_stored
 from loaders.registry import RunWindow
-
-
-@dataclass(frozen=True)
-class ScopePlan:
-    """The plan of one payer account (scope)."""
-
-    scope: str
-    new_days: int
-    parts: dict[str, int]  # what the expected requests are made of
-    at_most: int
-
-    @property
-    def expected(self) -> int:
-        return sum(self.parts.values())
+from loaders.request_plan import ScopePlan, landed_scopes
 
 
 @dataclass(frozen=True)
@@ -76,11 +62,11 @@ class Plan:
         else:
             lines = []
             for plan in self.scopes:
-                parts = ", ".join(f"{count} {what}" for what, count in plan.parts.items())
                 lines.append(
                     f"{head} payer {plan.scope}: expected {plan.expected} requests "
                     f"(USD {request_cost(plan.expected):.2f}) for {plan.new_days} new day(s): "
-                    f"{parts}; at most {plan.at_most} (USD {request_cost(plan.at_most):.2f}) "
+                    f"{plan.made_of}; at most {plan.at_most} "
+                    f"(USD {request_cost(plan.at_most):.2f}) "
                     "if every day of the window changed"
                 )
         budget = (
@@ -93,24 +79,6 @@ class Plan:
             f"aws: Cost Explorer this month (UTC): USD {self.month_to_date_usd:.2f} spent; {budget}"
         )
         return lines
-
-
-def _scopes(db_path: Path) -> list[str]:
-    """The payer accounts earlier loads of the source landed for."""
-    if not Path(db_path).exists():
-        return []
-    with warehouse.writer_lock(Path(db_path), timeout_s=60):
-        con = duckdb.connect(str(db_path), read_only=True)
-        try:
-            if "aws_cost_explorer" not in raw_tables_present(con):
-                return []
-            rows = con.execute(
-                "select distinct _scope from raw.aws_cost_explorer where _source = ? order by 1",
-                [SOURCE],
-            ).fetchall()
-        finally:
-            con.close()
-    return [scope for (scope,) in rows]
 
 
 def _pages(days: int) -> int:
@@ -176,7 +144,7 @@ def plan_for_run(config: CostExplorerConfig, window: RunWindow) -> Plan:
     assert window.start is not None and window.end is not None
     scopes = [
         plan_scope(window.db_path, scope, window.start, window.end, config.allocation_tags)
-        for scope in _scopes(window.db_path)
+        for scope in landed_scopes(window.db_path, "aws_cost_explorer", SOURCE)
     ]
     return Plan(
         source=SOURCE,

@@ -25,7 +25,6 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from loaders import warehouse
 from loaders.aws_cost_explorer.changes import Cell, Slice, Sums
 from loaders.aws_cost_explorer.source import (
     AWS_COMMITMENT_COVERAGE,
@@ -34,6 +33,7 @@ from loaders.aws_cost_explorer.source import (
     AWS_COST_EXPLORER_TAGS,
 )
 from loaders.catalogue import RawTable
+from loaders.stored_window import read_window
 from loaders.warehouse.validation import conform_arrow, rows_to_arrow
 
 log = logging.getLogger("finops.aws_cost_explorer")
@@ -81,43 +81,10 @@ class StoredWindow:
             return {day for (day,) in rows.fetchall()}
 
 
-def raw_tables_present(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """The tables of the `raw` schema (read with fetchall: DuckDB 2.0 keeps a result that
-    `fetchone` left unfinished open, which blocks the connection's next relation)."""
-    return {
-        name
-        for (name,) in con.execute(
-            "select table_name from information_schema.tables "
-            "where table_catalog = current_database() and table_schema = 'raw'"
-        ).fetchall()
-    }
-
-
 def read_stored(db_path: Path, source: str, scope: str, start: date, end: date) -> StoredWindow:
     """What earlier loads of `source` landed for `scope` in [start, end); empty tables for a
     new warehouse or a table not created yet."""
-    if not Path(db_path).exists():
-        return StoredWindow.empty()
-    tables: list[pa.Table] = []
-    with warehouse.writer_lock(Path(db_path), timeout_s=60):
-        con = duckdb.connect(str(db_path), read_only=True)
-        try:
-            present = raw_tables_present(con)
-            for table in TABLES:
-                if table.name not in present:
-                    tables.append(_empty(table))
-                    continue
-                columns = ", ".join(name for name, _, _ in table.columns)
-                data = con.sql(
-                    f"select {columns} from {table.qualified} where _source = $source "
-                    f"and _scope = $scope and {table.date_column} >= $lo "
-                    f"and {table.date_column} < $hi",
-                    params={"source": source, "scope": scope, "lo": start, "hi": end},
-                ).to_arrow_table()
-                tables.append(conform_arrow(table, data))
-        finally:
-            con.close()
-    return StoredWindow(*tables)
+    return StoredWindow(*read_window(db_path, source, scope, start, end, TABLES))
 
 
 def _slices_table(slices: Iterable[Slice]) -> pa.Table:
