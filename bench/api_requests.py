@@ -28,7 +28,8 @@ After each run the warehouse's raw table is compared with the emulator's truth, 
 
     .venv/bin/python bench/api_requests.py [--aws-accounts 16] [--azure-subscriptions 15]
         [--large] [--ce-page-groups 1000] [--azure-page-rows 5000] [--ce-throttle 5 10]
-        [--no-azure-price-details] [--repo DIR] [--keep]
+        [--no-azure-price-details] [--azure-scope subscriptions|billing-account] [--repo DIR]
+        [--keep]
 
 `--large` adds AWS 300 accounts and Azure 200 subscriptions (a few minutes). `--repo DIR`
 measures the loaders of another checkout (e.g. `git archive HEAD` unpacked), with this
@@ -57,6 +58,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))  # the emulators
 
 CENT = Decimal("0.01")
+BILLING_ACCOUNT = "20000001"  # `--azure-scope billing-account`: one spanning every subscription
 FIRST_RUN = date(2026, 10, 30)
 HISTORY_DAYS = 60
 RUNS = (  # (label, run date, what changed before it)
@@ -304,8 +306,16 @@ def azure_runs(count: int, args: argparse.Namespace, work: Path) -> list[tuple[s
     first_start = FIRST_RUN - timedelta(days=HISTORY_DAYS)
     # The emulator holds every day up to the last run's; a run never asks past its run date,
     # so each later day is "appended" when its run comes.
+    subscriptions = azure_subscriptions(count, args.seed)
+    billing = {BILLING_ACCOUNT: [s.subscription_id for s in subscriptions]}
+    scopes = (
+        [f"/providers/Microsoft.Billing/billingAccounts/{BILLING_ACCOUNT}"]
+        if args.azure_scope == "billing-account"
+        else None  # every listed subscription, each its own scope (the default)
+    )
     emulator = AzureCostEmulator(
-        azure_subscriptions(count, args.seed),
+        subscriptions,
+        billing_accounts=billing,
         start=first_start,
         end=RUNS[-1][1],
         page_rows=args.azure_page_rows,
@@ -331,6 +341,7 @@ def azure_runs(count: int, args: argparse.Namespace, work: Path) -> list[tuple[s
                 credential=StaticTokenCredential(token),
                 endpoint=emulator.url,
                 price_details=args.azure_price_details,
+                scopes=scopes,
             )
             seconds = time.perf_counter() - began
             seen = list(emulator.requests)
@@ -403,6 +414,13 @@ def main() -> None:
     )
     parser.add_argument("--azure-page-rows", type=int, default=5000)
     parser.add_argument(
+        "--azure-scope",
+        choices=("subscriptions", "billing-account"),
+        default="subscriptions",
+        help="load every listed subscription as its own scope (FINOPS_AZURE_SCOPES unset, the "
+        "default) or one billing account spanning them all",
+    )
+    parser.add_argument(
         "--no-azure-price-details",
         dest="azure_price_details",
         action="store_false",
@@ -457,7 +475,8 @@ def main() -> None:
     print(
         f"Cost Explorer page: {args.ce_page_groups} groups; Query API page: "
         f"{args.azure_page_rows} rows; Cost Explorer throttling: {throttling}; Azure Cost "
-        f"Details reports: {'on' if args.azure_price_details else 'off'}"
+        f"Details reports: {'on' if args.azure_price_details else 'off'}; Azure scopes: "
+        f"{args.azure_scope}"
     )
     for label, run_date, what in RUNS:
         print(f"  {label:<16} run date {run_date}: {what}")

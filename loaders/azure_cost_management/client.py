@@ -124,7 +124,8 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 from azure.mgmt.costmanagement import CostManagementClient
 
-from loaders.azure_cost_management import mapping
+from loaders.azure_cost_management import changes, mapping
+from loaders.azure_cost_management.stored import StoredScope
 from loaders.redaction import remember, scrub
 
 log = logging.getLogger("finops.loaders.azure_cost_management")
@@ -623,6 +624,24 @@ class ScopeFetch:
     queries: int = 0  # logical queries (a query and its nextLink pages count once)
     pages: int = 0
     requests: int = 0  # HTTP requests, retries included
+    # A change-detecting fetch (`changes`): what was asked for again, what vanished, the
+    # spans of the Cost Details reports read; None when everything was asked for.
+    changes: ScopeChanges | None = None
+    # raw table name -> the stored rows landed again beside the fetched ones (`stored.keep`);
+    # empty when everything was asked for
+    kept: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ScopeChanges:
+    """What a change-detecting fetch of a scope asked for again (`stored.keep` lands the
+    stored rows outside it)."""
+
+    asks: list[changes.Ask] = field(default_factory=list)
+    vanished: set[changes.Cell] = field(default_factory=set)
+    tag_asks: list[changes.TagAsk] = field(default_factory=list)
+    tags_dropped: set[tuple[str, str, str, int]] = field(default_factory=set)
+    price_spans: list[tuple[date, date]] = field(default_factory=list)
 
 
 def _json(response: Any) -> dict[str, Any]:
@@ -881,57 +900,139 @@ class CostManagementQueryClient:
         end: date,
         names: Mapping[str, str],
         tag_keys: Sequence[str] = (),
+        stored: StoredScope | None = None,
     ) -> ScopeFetch:
-        """All raw rows of `scope` in [start, end) by the documented scheme (see `mapping`).
+        """The raw rows of `scope` in [start, end) by the documented scheme (see `mapping`).
 
         `names` maps lower-case subscription ids to names (from `list_subscriptions`); ids it
         lacks are named by one extra query at the scope. `tag_keys` (FINOPS_ALLOCATION_TAGS,
         configured spelling): the keys of the tag queries; none, no tag query.
+        `stored`: what the warehouse holds of the scope's window - given (and not empty), the
+        load asks only for what changed (`changes`): a totals query per month and query type
+        in place of discovery, then the queries of the changed cells, and `fetch.changes`
+        says what of `stored` to land again (`stored.keep`). None: everything is asked for.
         """
         before = self.requests
         fetch = ScopeFetch(scope=scope)
+        if stored is not None and stored.costs.num_rows == 0:
+            stored = None  # nothing to compare with: the full scheme, no more queries
+        if stored is not None:
+            fetch.changes = ScopeChanges()
         chunks = mapping.month_chunks(start, end)
-        # The pacer's plan (a lower bound of this scope's queries): the discovery queries now,
-        # the detail queries once discovery has named them.
+        # The pacer's plan (a lower bound of this scope's queries): the discovery or totals
+        # queries now, the detail queries once those have named them.
         self.plan_queries(len(chunks) * len(mapping.QUERY_TYPES))
         for chunk_start, chunk_end in chunks:
-            discovered: dict[str, list[tuple[str, str]]] = {}
-            for query_type in mapping.QUERY_TYPES:
-                pairs: dict[tuple[str, str], None] = {}  # ordered, without duplicates
-                discovery = mapping.discovery_definition(query_type, chunk_start, chunk_end)
-                fetch.queries += 1
-                self.plan_queries(-1)
-                for page in self.query_pages(scope, discovery):
-                    fetch.pages += 1
-                    pairs.update(dict.fromkeys(mapping.discovered_pairs(page)))
-                discovered[query_type] = list(pairs)
-                self.plan_queries(len(pairs))
-                for subscription_id, charge_type in pairs:
-                    body = mapping.query_definition(
-                        query_type,
-                        chunk_start,
-                        chunk_end,
-                        charge_type,
-                        subscription_id=subscription_id,
-                    )
-                    fixed = {"SubscriptionId": subscription_id, "ChargeType": charge_type}
-                    fetch.queries += 1
-                    self.plan_queries(-1)
-                    for page in self.query_pages(scope, body):
-                        fetch.pages += 1
-                        try:
-                            fetch.rows.extend(
-                                mapping.to_rows(page, query_type=query_type, fixed=fixed)
-                            )
-                        except ValueError as exc:
-                            raise AzureCostManagementError(
-                                f"query at {scope} ({_describe_body(body)}): unusable answer: {exc}"
-                            ) from None
-            self._fetch_commitments(fetch, chunk_start, chunk_end, discovered)
-            self._fetch_tags(fetch, chunk_start, chunk_end, discovered, tag_keys)
+            if stored is None:
+                asks = self._discover(fetch, chunk_start, chunk_end)
+                tag_asks = [
+                    changes.TagAsk(key, ask.query_type, ask.subscription_id, chunk_start, chunk_end)
+                    for ask in asks
+                    for key in tag_keys
+                ]
+                tag_asks = list(dict.fromkeys(tag_asks))
+            else:
+                asks, tag_asks = self._changes(fetch, chunk_start, chunk_end, stored, tag_keys)
+            self._fetch_details(fetch, asks)
+            self._fetch_commitments(fetch, asks)
+            self._fetch_tags(fetch, tag_asks)
         self._name_rows(fetch, start, end, names)
         fetch.requests = self.requests - before
         return fetch
+
+    def _discover(self, fetch: ScopeFetch, start: date, end: date) -> list[changes.Ask]:
+        """The full scheme's asks of one month: per query type one discovery query, then
+        every (subscription, charge type) pair it found over the whole month."""
+        asks: list[changes.Ask] = []
+        for query_type in mapping.QUERY_TYPES:
+            pairs: dict[tuple[str, str], None] = {}  # ordered, without duplicates
+            fetch.queries += 1
+            self.plan_queries(-1)
+            for page in self.query_pages(
+                fetch.scope, mapping.discovery_definition(query_type, start, end)
+            ):
+                fetch.pages += 1
+                pairs.update(dict.fromkeys(mapping.discovered_pairs(page)))
+            asks += [changes.Ask(query_type, sub, charge, start, end) for sub, charge in pairs]
+        return asks
+
+    def _changes(
+        self,
+        fetch: ScopeFetch,
+        start: date,
+        end: date,
+        stored: StoredScope,
+        tag_keys: Sequence[str],
+    ) -> tuple[list[changes.Ask], list[changes.TagAsk]]:
+        """A change-detecting load's asks of one month: per query type one totals query,
+        compared with `stored` (`changes`); what vanished, the tag asks and the span of the
+        month's Cost Details report are recorded in `fetch.changes`."""
+        remote: dict[changes.Cell, Decimal] = {}
+        for query_type in mapping.QUERY_TYPES:
+            body = mapping.totals_definition(query_type, start, end)
+            fetch.queries += 1
+            self.plan_queries(-1)
+            for page in self.query_pages(fetch.scope, body):
+                fetch.pages += 1
+                try:
+                    for cell, cost in mapping.totals_cells(page, query_type=query_type).items():
+                        remote[cell] = remote.get(cell, Decimal(0)) + cost
+                except ValueError as exc:
+                    raise AzureCostManagementError(
+                        f"query at {fetch.scope} ({_describe_body(body)}): unusable answer: {exc}"
+                    ) from None
+        lo, hi = changes.usage_date(start), changes.usage_date(end)
+        changed = changes.changed_cells(remote, stored.cells(lo, hi))
+        vanished = {cell for cell in changed if cell not in remote}
+        asks = changes.plan_asks(changed - vanished)
+        tag_asks, dropped = changes.tag_asks(
+            changes.day_totals(remote), stored.tag_totals(lo, hi), tag_keys
+        )
+        assert fetch.changes is not None
+        fetch.changes.asks += asks
+        fetch.changes.vanished |= vanished
+        fetch.changes.tag_asks += tag_asks
+        fetch.changes.tags_dropped |= dropped
+        span = changes.price_span(changed, remote, stored.price_days())
+        if span is not None:
+            fetch.changes.price_spans.append(span)
+        log.info(
+            "azure: %s [%s, %s): %d of %d cells changed (%d vanished): %d detail and %d tag "
+            "queries",
+            fetch.scope,
+            start,
+            end,
+            len(changed),
+            len(remote),
+            len(vanished),
+            len(asks),
+            len(tag_asks),
+        )
+        return asks, tag_asks
+
+    def _fetch_details(self, fetch: ScopeFetch, asks: Sequence[changes.Ask]) -> None:
+        """One detail query per ask (mapping, "The query scheme"), every page mapped into
+        `fetch.rows`."""
+        self.plan_queries(len(asks))
+        for ask in asks:
+            body = mapping.query_definition(
+                ask.query_type,
+                ask.start,
+                ask.end,
+                ask.charge_type,
+                subscription_id=ask.subscription_id,
+            )
+            fixed = {"SubscriptionId": ask.subscription_id, "ChargeType": ask.charge_type}
+            fetch.queries += 1
+            self.plan_queries(-1)
+            for page in self.query_pages(fetch.scope, body):
+                fetch.pages += 1
+                try:
+                    fetch.rows.extend(mapping.to_rows(page, query_type=ask.query_type, fixed=fixed))
+                except ValueError as exc:
+                    raise AzureCostManagementError(
+                        f"query at {fetch.scope} ({_describe_body(body)}): unusable answer: {exc}"
+                    ) from None
 
     def _commitment_query(
         self, fetch: ScopeFetch, body: dict[str, Any], breakdown: str, fixed: dict[str, str]
@@ -956,74 +1057,63 @@ class CostManagementQueryClient:
                 ) from None
         return models
 
-    def _fetch_commitments(
-        self,
-        fetch: ScopeFetch,
-        start: date,
-        end: date,
-        discovered: Mapping[str, list[tuple[str, str]]],
-    ) -> None:
-        """The pricing and benefit queries of one month (mapping, "Commitments"): a pricing
-        query per subscription with amortized Usage; a benefit query per benefit charge type
-        pair discovered and per subscription whose pricing answer has committed usage."""
-        committed: list[str] = []
-        usage_subscriptions = dict.fromkeys(
-            s for s, charge_type in discovered.get("AmortizedCost", []) if charge_type == "Usage"
-        )
-        for subscription_id in usage_subscriptions:
+    def _fetch_commitments(self, fetch: ScopeFetch, asks: Sequence[changes.Ask]) -> None:
+        """The pricing and benefit queries of the asks (mapping, "Commitments"), each over its
+        ask's days: a pricing query per AmortizedCost Usage ask; a benefit query per ask of a
+        benefit charge type and per Usage ask whose pricing answer has committed usage."""
+        committed: set[changes.Ask] = set()
+        for ask in asks:
+            if (ask.query_type, ask.charge_type) != ("AmortizedCost", "Usage"):
+                continue
             models = self._commitment_query(
                 fetch,
-                mapping.pricing_definition(start, end, subscription_id),
+                mapping.pricing_definition(ask.start, ask.end, ask.subscription_id),
                 mapping.BREAKDOWN_PRICING,
-                {"SubscriptionId": subscription_id, "ChargeType": "Usage"},
+                {"SubscriptionId": ask.subscription_id, "ChargeType": "Usage"},
             )
             if any(mapping.is_committed(model) for model in models):
-                committed.append(subscription_id)
+                committed.add(ask)
         for query_type in mapping.QUERY_TYPES:
-            wanted = mapping.benefit_queries(discovered.get(query_type, []), query_type, committed)
-            for subscription_id, charge_type in wanted:
-                self._commitment_query(
-                    fetch,
-                    mapping.benefit_definition(
-                        query_type, start, end, subscription_id, charge_type
-                    ),
-                    mapping.BREAKDOWN_BENEFIT,
-                    {"SubscriptionId": subscription_id, "ChargeType": charge_type},
+            of_type = [ask for ask in asks if ask.query_type == query_type]
+            for ask in of_type:
+                wanted = mapping.benefit_queries(
+                    [(ask.subscription_id, ask.charge_type)],
+                    query_type,
+                    [ask.subscription_id] if ask in committed else [],
                 )
+                for subscription_id, charge_type in wanted:
+                    self._commitment_query(
+                        fetch,
+                        mapping.benefit_definition(
+                            query_type, ask.start, ask.end, subscription_id, charge_type
+                        ),
+                        mapping.BREAKDOWN_BENEFIT,
+                        {"SubscriptionId": subscription_id, "ChargeType": charge_type},
+                    )
 
-    def _fetch_tags(
-        self,
-        fetch: ScopeFetch,
-        start: date,
-        end: date,
-        discovered: Mapping[str, list[tuple[str, str]]],
-        tag_keys: Sequence[str],
-    ) -> None:
-        """The tag queries of one month (mapping, "Tags"): per query type, subscription that
-        discovery found with cost of that type, and key, one query, every page mapped into
+    def _fetch_tags(self, fetch: ScopeFetch, asks: Sequence[changes.TagAsk]) -> None:
+        """The tag queries (mapping, "Tags"): one per ask, every page mapped into
         `fetch.tag_rows`."""
-        for query_type in mapping.QUERY_TYPES:
-            subscriptions = dict.fromkeys(s for s, _ in discovered.get(query_type, []))
-            for subscription_id in subscriptions:
-                for tag_key in tag_keys:
-                    body = mapping.tag_definition(query_type, start, end, subscription_id, tag_key)
-                    fetch.queries += 1
-                    for page in self.query_pages(fetch.scope, body):
-                        fetch.pages += 1
-                        try:
-                            fetch.tag_rows.extend(
-                                mapping.tag_rows(
-                                    page,
-                                    query_type=query_type,
-                                    allocation_key=tag_key,
-                                    fixed={"SubscriptionId": subscription_id},
-                                )
-                            )
-                        except ValueError as exc:
-                            raise AzureCostManagementError(
-                                f"query at {fetch.scope} ({_describe_body(body)}): unusable "
-                                f"answer: {exc}"
-                            ) from None
+        for ask in asks:
+            body = mapping.tag_definition(
+                ask.query_type, ask.start, ask.end, ask.subscription_id, ask.tag_key
+            )
+            fetch.queries += 1
+            for page in self.query_pages(fetch.scope, body):
+                fetch.pages += 1
+                try:
+                    fetch.tag_rows.extend(
+                        mapping.tag_rows(
+                            page,
+                            query_type=ask.query_type,
+                            allocation_key=ask.tag_key,
+                            fixed={"SubscriptionId": ask.subscription_id},
+                        )
+                    )
+                except ValueError as exc:
+                    raise AzureCostManagementError(
+                        f"query at {fetch.scope} ({_describe_body(body)}): unusable answer: {exc}"
+                    ) from None
 
     def name_benefits(
         self, fetch: ScopeFetch, start: date, end: date, names: Mapping[str, str | None]

@@ -14,7 +14,9 @@ where reservations or savings plans show) and, with allocation keys (FINOPS_ALLO
 the tag queries (one per key, subscription, month and query type), every page followed - and
 replaces that window in `raw.azure_cost_management`, `raw.azure_commitment_costs` and
 `raw.azure_cost_management_tags`, one `replace_window` per scope (`_scope` = the scope path),
-the tables in its one transaction under its one ledger row.
+the tables in its one transaction under its one ledger row. A scope the warehouse already
+holds rows of in the window is asked only for what its totals show changed (`changes`,
+FINOPS_AZURE_CHANGE_DETECTION); the rest of its window is landed again as stored (`stored`).
 `load_for_run(config, window, attempt)` does the same for a daily run: its window,
 FINOPS_AZURE_* settings, credential from azure-identity.
 
@@ -59,6 +61,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from loaders import warehouse
 from loaders.azure_cost_management import mapping
 from loaders.azure_cost_management.client import (
@@ -80,7 +84,10 @@ from loaders.azure_cost_management.source import (
     CostManagementConfig,
 )
 from loaders.azure_cost_management.source import SOURCE as SPEC
+from loaders.azure_cost_management.stored import keep, read_stored
+from loaders.catalogue import RawTable
 from loaders.redaction import scrub
+from loaders.warehouse.validation import rows_to_arrow
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -160,6 +167,7 @@ def load(
     attempt: warehouse.LoadAttempt | None = None,
     price_details: bool = True,
     allocation_tags: Sequence[str] = (),
+    change_detection: bool = True,
 ) -> list[warehouse.LoadResult]:
     """Replace [start, end) of every scope in `raw.azure_cost_management`.
 
@@ -173,6 +181,9 @@ def load(
     `allocation_tags` (FINOPS_ALLOCATION_TAGS, configured spelling): per key, scope, month,
     query type and subscription one tag query (`mapping`, "Tags") into
     `raw.azure_cost_management_tags`; none, no tag query (that table's window is emptied).
+    `change_detection` (FINOPS_AZURE_CHANGE_DETECTION): a scope the warehouse holds rows of
+    in the window is asked only for what its totals show changed (`changes`); the rest of
+    its window is landed again as stored.
     Raises AzureCostManagementError when a scope cannot be read: nothing landed, and the
     load attempt (`attempt`, else one of its own) records a failed ledger row per scope.
     """
@@ -188,6 +199,7 @@ def load(
         attempt.expect(wanted or [SUBSCRIPTIONS_SCOPE])
         fetched, listing_requests, terms = _fetch(
             attempt,
+            Path(db_path) if change_detection else None,
             start,
             end,
             credential,
@@ -207,7 +219,7 @@ def load(
             return [
                 attempt.land(
                     fetch.scope,
-                    fetch.rows,
+                    _with_kept(fetch, AZURE_COST_MANAGEMENT, fetch.rows),
                     api_requests=fetch.requests + (listing_requests if index == 0 else 0),
                     with_tables=_commitment_tables(fetch, terms),
                 )
@@ -222,24 +234,49 @@ def _commitment_tables(
     tag rows, and the terms of the benefits they name - unless a benefits list could not be read
     (`terms` None): then the terms table keeps what earlier loads landed."""
     tables = {
-        AZURE_COMMITMENT_COSTS.name: fetch.commitment_rows,
+        AZURE_COMMITMENT_COSTS.name: _with_kept(
+            fetch, AZURE_COMMITMENT_COSTS, fetch.commitment_rows
+        ),
         # Always replaced: a window whose reports were not read (setting off, HTTP 403)
         # keeps no prices of an earlier load beside costs they may no longer describe.
-        AZURE_PRICE_DETAILS.name: fetch.price_rows,
+        AZURE_PRICE_DETAILS.name: _with_kept(fetch, AZURE_PRICE_DETAILS, fetch.price_rows),
         # Always replaced too: without keys (or with other keys) the window keeps no tag rows
         # of an earlier load's keys.
-        AZURE_COST_MANAGEMENT_TAGS.name: fetch.tag_rows,
+        AZURE_COST_MANAGEMENT_TAGS.name: _with_kept(
+            fetch, AZURE_COST_MANAGEMENT_TAGS, fetch.tag_rows
+        ),
     }
     if terms is not None:
-        named = dict.fromkeys(
-            row["benefit_id"].lower() for row in fetch.commitment_rows if row["benefit_id"]
-        )
-        tables[AZURE_COMMITMENTS.name] = [terms[key] for key in named if key in terms]
+        tables[AZURE_COMMITMENTS.name] = [
+            terms[key] for key in _named_benefits(fetch) if key in terms
+        ]
     return tables
+
+
+def _with_kept(
+    fetch: ScopeFetch, table: RawTable, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]] | pa.Table:
+    """`rows` (fetched), and the stored rows of `table` a change-detecting load keeps."""
+    kept = fetch.kept.get(table.name)
+    if kept is None:
+        return rows
+    return pa.concat_tables([rows_to_arrow(table, rows), kept])
+
+
+def _named_benefits(fetch: ScopeFetch) -> list[str]:
+    """The lower-cased benefit ids the scope's commitment rows (fetched and kept) name."""
+    named = dict.fromkeys(
+        row["benefit_id"].lower() for row in fetch.commitment_rows if row["benefit_id"]
+    )
+    kept = fetch.kept.get(AZURE_COMMITMENT_COSTS.name)
+    if kept is not None:
+        named.update(dict.fromkeys(v.lower() for v in kept.column("benefit_id").to_pylist() if v))
+    return list(named)
 
 
 def _fetch(
     attempt: warehouse.LoadAttempt,
+    db_path: Path | None,
     start: date,
     end: date,
     credential: TokenCredential,
@@ -253,7 +290,9 @@ def _fetch(
 ) -> tuple[list[ScopeFetch], int, dict[str, dict[str, Any]] | None]:
     """Every scope's rows, fetched and checked before anything lands; the requests the
     subscription and benefits listings took; the terms of the benefits (lower-cased id ->
-    `raw.azure_commitments` row), None when a benefits list could not be read."""
+    `raw.azure_commitments` row), None when a benefits list could not be read. With
+    `db_path` (change detection on) each scope is asked only for what changed since the
+    warehouse's rows of it (`changes`)."""
     client_kwargs: dict[str, Any] = {"client_type": client_type, "max_wait_s": max_wait_s}
     if sleep is not None:
         client_kwargs["sleep"] = sleep
@@ -288,10 +327,25 @@ def _fetch(
             attempt.expect(wanted)
             for current in wanted:
                 attempt.working_on(current)
-                fetch = client.fetch_scope(current, start, end, names, allocation_tags)
-                if price_details:
-                    _read_prices(client, fetch, start, end)
+                stored = (
+                    read_stored(db_path, SOURCE, current, start, end)
+                    if db_path is not None
+                    else None
+                )
+                fetch = client.fetch_scope(current, start, end, names, allocation_tags, stored)
+                prices_read = price_details and _read_prices(client, fetch, start, end)
                 _check_dates(fetch, start, end)
+                if stored is not None and fetch.changes is not None:
+                    fetch.kept = keep(
+                        stored,
+                        fetch.changes.asks,
+                        fetch.changes.vanished,
+                        allocation_tags,
+                        fetch.changes.tag_asks,
+                        fetch.changes.tags_dropped,
+                        fetch.changes.price_spans if prices_read else None,
+                        names,
+                    )
                 fetched.append(fetch)
                 log.info(
                     "azure: %s [%s, %s): %d rows (%d commitment rows, %d price rows, %d tag "
@@ -333,11 +387,13 @@ def _fetch(
 
 def _read_prices(
     client: CostManagementQueryClient, fetch: ScopeFetch, start: date, end: date
-) -> None:
+) -> bool:
     """The scope's Cost Details reports into `fetch.price_rows` (their requests counted on its
-    ledger row). HTTP 403 (no role for cost details at the scope) is logged, never raised:
-    the costs land without prices. A management group scope is skipped: the API does not
-    support it. Any other failure fails the load like a failed query."""
+    ledger row): every month of [start, end), or, for a change-detecting fetch, only the
+    spans its totals asked for (`fetch.changes.price_spans`, none when nothing changed).
+    HTTP 403 (no role for cost details at the scope) is logged, never raised: the costs land
+    without prices. A management group scope is skipped: the API does not support it. Any
+    other failure fails the load like a failed query. Returns whether the reports were read."""
     if "/providers/microsoft.management/managementgroups/" in f"{fetch.scope.lower()}/":
         log.warning(
             "azure: %s: the Cost Details API does not support management group scopes; its "
@@ -345,10 +401,14 @@ def _read_prices(
             "billing account instead, or set FINOPS_AZURE_PRICE_DETAILS=0)",
             fetch.scope,
         )
-        return
+        return False
     before = client.requests
+    spans = [(start, end)] if fetch.changes is None else fetch.changes.price_spans
     try:
-        fetch.price_rows = client.price_details(fetch.scope, start, end)
+        fetch.price_rows = [
+            row for lo, hi in spans for row in client.price_details(fetch.scope, lo, hi)
+        ]
+        return True
     except PriceDetailsForbiddenError as exc:
         fetch.price_rows = []
         log.warning(
@@ -358,6 +418,7 @@ def _read_prices(
             scrub(exc),
             PRICE_DETAILS_ROLE,
         )
+        return False
     finally:
         fetch.requests += client.requests - before
 
@@ -378,8 +439,7 @@ def _read_terms(
     read. A list that cannot be read is logged, never raised: the costs land without the
     terms (the terms table is then left as it was), the names come from what was read and
     the Query API."""
-    named = any(row["benefit_id"] for fetch in fetched for row in fetch.commitment_rows)
-    if not named:
+    if not any(_named_benefits(fetch) for fetch in fetched):
         return {}, True
     terms: dict[str, dict[str, Any]] = {}
     complete = True
@@ -450,6 +510,7 @@ def load_for_run(
                 attempt=attempt,
                 price_details=config.price_details,
                 allocation_tags=config.allocation_tags,
+                change_detection=config.change_detection,
             )
         finally:
             close = getattr(credential, "close", None)

@@ -27,6 +27,10 @@ sum(1 + P(m, t)); plus one `subscription_names_definition` query when the subscr
 did not name every subscription found. A subscription with only Usage costs needs 4 calls
 per month, one that also has a reservation (Purchase billed, UnusedReservation amortized) 6.
 
+A load of a scope the warehouse already holds rows of asks less (`changes`): per month and
+query type a Daily *totals* query (`totals_definition`, the discovery grouping) in place of
+discovery, then the queries below only for the (pair, days) whose totals moved.
+
 The answer of a detail query has a `Cost`, `UsageDate`, `ServiceName`, `ResourceLocation` and
 `Currency` column; the subscription and the charge type are not columns, the caller passes
 them in `fixed`.
@@ -238,6 +242,12 @@ def discovery_definition(query_type: str, start: date, end: date) -> dict[str, A
     return _query_definition(query_type, start, end, DISCOVERY_GROUPING)
 
 
+def totals_definition(query_type: str, start: date, end: date) -> dict[str, Any]:
+    """The request body of a change-detecting load's totals query (`changes`): the discovery
+    query's grouping (SubscriptionId x ChargeType), Daily over [start, end)."""
+    return _query_definition(query_type, start, end, DISCOVERY_GROUPING, daily=True)
+
+
 def subscription_names_definition(start: date, end: date) -> dict[str, Any]:
     """Cost per SubscriptionId x SubscriptionName over [start, end): names of subscriptions
     the credential cannot list through ARM (e.g. a billing-account reader)."""
@@ -282,6 +292,43 @@ def discovered_pairs(result: Mapping[str, Any]) -> list[tuple[str, str]]:
             raise ValueError(f"discovery row {index}: empty SubscriptionId or ChargeType")
         pairs[(str(subscription), str(charge_type))] = None
     return list(pairs)
+
+
+def totals_cells(
+    result: Mapping[str, Any], *, query_type: str
+) -> dict[tuple[str, int, str, str, str], Decimal]:
+    """One `totals_definition` answer page as (query type, usage date, subscription, charge
+    type, currency) -> cost (a cell answered twice is summed). Raises ValueError naming the
+    row and column of a value it cannot use."""
+    properties = result_properties(result)
+    positions = _column_positions(properties)
+    for name in (*DISCOVERY_GROUPING, "UsageDate"):
+        if name.lower() not in positions:
+            raise ValueError(f"totals answer has no {name} column")
+    cost_column = next((c for c in COST_COLUMNS if c.lower() in positions), None)
+    if cost_column is None:
+        raise ValueError(f"totals answer has none of the cost columns {COST_COLUMNS}")
+    in_usd = cost_column == "CostUSD"
+    currency_at = None if in_usd else positions.get("currency")
+    if currency_at is None and not in_usd:
+        raise ValueError("totals answer has no Currency column")
+    sub_at, charge_at = positions["subscriptionid"], positions["chargetype"]
+    cells: dict[tuple[str, int, str, str, str], Decimal] = {}
+    for index, values in _checked_rows(properties):
+        cost, usage_date, currency = _cost_day_currency(
+            index,
+            values,
+            (cost_column, positions[cost_column.lower()]),
+            positions["usagedate"],
+            currency_at,
+            "USD" if in_usd else None,
+        )
+        subscription, charge_type = values[sub_at], values[charge_at]
+        if not subscription or not charge_type:
+            raise ValueError(f"row {index}: empty SubscriptionId or ChargeType")
+        cell = (query_type, usage_date, str(subscription), str(charge_type), currency)
+        cells[cell] = cells.get(cell, Decimal(0)) + cost
+    return cells
 
 
 def subscription_names(result: Mapping[str, Any]) -> dict[str, str]:

@@ -220,6 +220,9 @@ class CostManagementConfig:
     price_details: bool = True  # FINOPS_AZURE_PRICE_DETAILS: Cost Details reports for prices
     # FINOPS_ALLOCATION_TAGS: the tag keys queried per scope (configured spelling); () = none
     allocation_tags: tuple[str, ...] = ()
+    # FINOPS_AZURE_CHANGE_DETECTION: ask only for what the totals queries show changed (off:
+    # the whole window by the full scheme, every run)
+    change_detection: bool = True
 
 
 def configure(settings: Settings) -> CostManagementConfig:
@@ -231,6 +234,7 @@ def configure(settings: Settings) -> CostManagementConfig:
         max_wait_s=settings.azure_max_wait_s,
         price_details=settings.azure_price_details,
         allocation_tags=settings.allocation_tags,
+        change_detection=settings.azure_change_detection,
     )
 
 
@@ -250,10 +254,7 @@ SOURCE = SourceSpec(
     loader="loaders.azure_cost_management:load_for_run",
     rank=20,
     summary="Azure Cost Management Query API of the configured scopes",
-    plan_note=(
-        "Query API requests are free of charge but count against the Cost Management quota "
-        "(paced from its remaining-quota headers); their plan is not built yet"
-    ),
+    planner="loaders.azure_cost_management.plan:plan_for_run",
     detect=credentials_configured,
     failure_scopes="loaders.azure_cost_management:failure_scopes",
     configure=configure,
