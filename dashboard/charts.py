@@ -400,3 +400,28 @@ def budget_burn(
         )
     fig.update_layout(xaxis_title_text="", hovermode="x unified")
     return _finish(fig, title, currency, value_axis="y")
+
+
+def api_requests(usage: pd.DataFrame) -> go.Figure:
+    """Stacked daily bars of API requests by source (`load_date`, `source_name`,
+    `api_requests`, `api_cost_usd`): what the loaders asked of the cloud APIs."""
+    title = "API requests per day by source"
+    if usage.empty:
+        return empty_figure(title, "No load recorded")
+    sources = sorted(usage["source_name"].unique())
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=rows["load_date"],
+                y=rows["api_requests"],
+                name=name,
+                marker_color=PALETTE[index % len(PALETTE)],
+                customdata=rows["api_cost_usd"].astype(float),
+                hovertemplate="%{x|%Y-%m-%d}<br>%{y:,} requests, USD %{customdata:,.2f}",
+            )
+            for index, name in enumerate(sources)
+            for rows in [usage[usage["source_name"] == name]]
+        ]
+    )
+    fig.update_layout(barmode="relative", xaxis_title_text="", yaxis_title_text="Requests")
+    return titled(fig, title)

@@ -47,6 +47,7 @@ MART_TABLES = (
     "fct_anomaly_series",
     "fct_cost_restatements",
     "fct_load_freshness",
+    "fct_api_usage",
     "fct_commitment_utilization",
     "fct_commitment_coverage",
     "fct_effective_savings",

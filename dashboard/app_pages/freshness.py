@@ -152,6 +152,52 @@ if "fct_cost_restatements" in summary.tables:
             },
         )
 
+if "fct_api_usage" in summary.tables:
+    st.subheader("API requests and their cost")
+    usage = operations.api_usage(source)
+    if selection.providers:
+        usage = usage[usage["provider_name"].isin(selection.providers)]
+    if usage.empty:
+        st.caption("No load of these clouds has made an API request.")
+    else:
+        month = usage["load_month"].max()
+        this_month = usage[usage["load_month"] == month]
+        with st.container(horizontal=True):
+            for name, rows in this_month.groupby("source_name", sort=True):
+                st.metric(
+                    f"{name}, {month:%B %Y}",
+                    f"{int(rows['api_requests'].sum()):,} requests",
+                    delta=f"USD {Decimal(str(rows['api_cost_usd'].sum())):,.2f}",
+                    delta_color="off",
+                    delta_arrow="off",
+                    border=True,
+                    help="Month to date (UTC): every load attempt's requests, failed ones "
+                    "included. Cost Explorer bills USD 0.01 a request "
+                    "(FINOPS_AWS_MONTHLY_API_BUDGET_USD caps it); the other APIs are free "
+                    "but count against their quotas.",
+                )
+        st.plotly_chart(charts.api_requests(usage), key="chart_api_requests")
+        monthly = (
+            usage.groupby(["load_month", "source_name"], as_index=False)[
+                ["loads", "failed_loads", "api_requests", "api_cost_usd"]
+            ]
+            .sum()
+            .sort_values(["load_month", "source_name"], ascending=[False, True])
+        )
+        st.dataframe(
+            monthly,
+            hide_index=True,
+            key="api_usage_table",
+            column_config={
+                "load_month": st.column_config.DateColumn("Month", format="YYYY-MM"),
+                "source_name": "Source",
+                "loads": "Loads",
+                "failed_loads": "Failed",
+                "api_requests": "API requests",
+                "api_cost_usd": st.column_config.NumberColumn("API cost (USD)", format="%.2f"),
+            },
+        )
+
 st.subheader("Export")
 ui.csv_button(
     "Load freshness (CSV)",

@@ -68,3 +68,20 @@ def last_load_restatements(source: Source) -> pd.DataFrame:
         """,
         {},
     )
+
+
+@st.cache_data(ttl=CACHE_TTL, max_entries=CACHE_ENTRIES, show_spinner=False)
+def api_usage(source: Source) -> pd.DataFrame:
+    """fct_api_usage per day, provider and source (its scopes summed), oldest day first."""
+    return query_frame(
+        source,
+        """
+        select load_date, load_month, provider_name, source_name,
+            sum(load_count) as loads, sum(failed_load_count) as failed_loads,
+            sum(api_requests) as api_requests, sum(api_cost_usd) as api_cost_usd
+        from marts.fct_api_usage
+        group by all
+        order by load_date, provider_name, source_name
+        """,
+        {},
+    )

@@ -75,6 +75,7 @@ TABLES: dict[str, tuple[set[str], set[str]]] = {
     "total_anomalies_table": ({"top_region"}, set()),
     "freshness_table": ({"last_attempt_at"}, set()),
     "restatements_table": ({"billed_cost_change"}, set()),
+    "api_usage_table": ({"load_month", "failed_loads"}, set()),
 }
 
 
@@ -969,6 +970,40 @@ def test_the_default_period_follows_new_data_a_chosen_one_stays(
     assert money(metric(at, "Total cost"), facts.currency) == sql.total(
         serving, Selection(*picked)
     ).quantize(CENT)
+
+
+def test_freshness_page_shows_the_api_requests_and_their_cost_per_month(
+    dashboard_env: Path,
+) -> None:
+    # GIVEN the warehouse the pipeline just built, and its API usage mart
+    at = run_app("freshness")
+    rows = query(
+        dashboard_env,
+        """select load_month, source_name, sum(load_count), sum(api_requests), sum(api_cost_usd)
+           from marts.fct_api_usage group by all order by load_month desc, source_name""",
+    )
+    assert rows and sum(r[3] for r in rows) > 0
+
+    # THEN the table holds every month and source of the mart, with its requests and cost
+    shown = table(at, "api_usage_table")
+    assert [
+        (m.date() if hasattr(m, "date") else m, s, n, r, round(c, 2))
+        for m, s, n, r, c in zip(
+            shown["load_month"],
+            shown["source_name"],
+            shown["loads"],
+            shown["api_requests"],
+            shown["api_cost_usd"].astype(float),
+            strict=True,
+        )
+    ] == [(m, s, n, r, round(float(c), 2)) for m, s, n, r, c in rows]
+    # AND the latest month's requests per source as metrics, with the daily chart
+    latest = rows[0][0]
+    for month, source_name, _, requests, _ in rows:
+        if month == latest:
+            label = f"{source_name}, {latest:%B %Y}"
+            assert metric(at, label) == f"{requests:,} requests"
+    assert not at.error
 
 
 def test_an_older_serving_copy_without_the_new_marts_still_works(
