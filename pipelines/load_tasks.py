@@ -263,10 +263,17 @@ def api_month_to_date(db_path: Path, now: datetime) -> list[dict[str, Any]]:
     """Per ledger source, the API requests and their cost the load ledger recorded since the
     1st of `now`'s month (UTC), failed loads included: what the report and the execution
     history show next to the run's own (issue #20)."""
+    counted = ledger_query(  # a ledger no load has written to since before #20 lacks it
+        db_path,
+        "select 1 from information_schema.columns where table_schema = 'raw' "
+        "and table_name = 'load_ledger' and column_name = 'api_retries'",
+        [],
+    )
+    retries = "sum(api_retries)" if counted else "0"
     rows = ledger_query(
         db_path,
         "select source, count(distinct load_id) as loads, sum(api_requests) as requests, "
-        "sum(api_cost_usd) as cost from raw.load_ledger "
+        f"sum(api_cost_usd) as cost, {retries} as retries from raw.load_ledger "
         "where started_at >= ? and api_requests > 0 group by source order by source",
         [datetime(now.year, now.month, 1)],
     )
@@ -277,6 +284,7 @@ def api_month_to_date(db_path: Path, now: datetime) -> list[dict[str, Any]]:
             "loads": int(row["loads"]),
             "api_requests": int(row["requests"]),
             "api_cost_usd": str(Decimal(row["cost"]).quantize(Decimal("0.01"))),
+            "api_retries": int(row["retries"] or 0),
         }
         for row in rows
     ]

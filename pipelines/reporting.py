@@ -407,6 +407,7 @@ LOAD_FIELDS = (
     "replaced_row_count",
     "api_requests",
     "api_cost_usd",
+    "api_retries",
     "load_id",
 )
 
@@ -493,8 +494,13 @@ def run_summary(
             for f in failed_loads
         ],
         "providers": providers,
-        "loads": [{key: load[key] for key in LOAD_FIELDS} for load in loads],
+        # api_retries: 0 for a load recorded before the loaders counted them
+        "loads": [
+            {key: load.get(key, 0) if key == "api_retries" else load[key] for key in LOAD_FIELDS}
+            for load in loads
+        ],
         "api_requests": requests,
+        "api_retries": sum(int(load.get("api_retries", 0)) for load in loads),
         "api_cost_usd": str(api_cost.quantize(CENT)),
         "dbt": markers["dbt_build"].get("counts", {}),
         "dbt_elapsed_s": markers["dbt_build"].get("elapsed_s"),
@@ -570,7 +576,8 @@ def api_month_lines(summary: dict[str, Any]) -> list[str]:
     for row in month:
         lines.append(
             f"    {row['source']:<21} {row['api_requests']:>6} requests in {row['loads']} "
-            f"load(s), USD {Decimal(row['api_cost_usd']):.2f}"
+            f"load(s), USD {Decimal(row['api_cost_usd']):.2f}, {row.get('api_retries', 0)} "
+            "retried (throttled)"
         )
     budget = summary.get("monthly_api_budget")
     if budget is not None:
@@ -606,7 +613,8 @@ def render_report(summary: dict[str, Any], facts: dict[str, Any]) -> str:
         lines.append(
             f"  {load['source']:<21} {load['scope']:<50} "
             f"[{load['window_start']} .. {load['window_end']}) rows={load['row_count']} "
-            f"replaced={load['replaced_row_count']} api_requests={load['api_requests']}"
+            f"replaced={load['replaced_row_count']} api_requests={load['api_requests']} "
+            f"retried={load['api_retries']}"
         )
     for failure in summary["failed_loads"]:
         lines.append(
@@ -617,7 +625,8 @@ def render_report(summary: dict[str, Any], facts: dict[str, Any]) -> str:
             lines.append(f"  {'':<21} failed ledger rows: {', '.join(failure['ledger_load_ids'])}")
     lines += [
         f"  API requests: {summary['api_requests']}, API cost: USD "
-        f"{Decimal(summary['api_cost_usd']):.2f}",
+        f"{Decimal(summary['api_cost_usd']):.2f}, refused and retried (throttled): "
+        f"{summary.get('api_retries', 0)}",
         *api_month_lines(summary),
         "",
         "Providers:",

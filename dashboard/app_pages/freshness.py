@@ -179,7 +179,7 @@ if "fct_api_usage" in summary.tables:
         st.plotly_chart(charts.api_requests(usage), key="chart_api_requests")
         monthly = (
             usage.groupby(["load_month", "source_name"], as_index=False)[
-                ["loads", "failed_loads", "api_requests", "api_cost_usd"]
+                ["loads", "failed_loads", "api_requests", "api_retries", "api_cost_usd"]
             ]
             .sum()
             .sort_values(["load_month", "source_name"], ascending=[False, True])
@@ -194,6 +194,11 @@ if "fct_api_usage" in summary.tables:
                 "loads": "Loads",
                 "failed_loads": "Failed",
                 "api_requests": "API requests",
+                "api_retries": st.column_config.NumberColumn(
+                    "Retried (throttled)",
+                    help="Requests the API refused (throttling, 5xx) and the loader sent "
+                    "again: not billed by Cost Explorer, each used Azure query quota.",
+                ),
                 "api_cost_usd": st.column_config.NumberColumn("API cost (USD)", format="%.2f"),
             },
         )

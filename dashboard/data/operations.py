@@ -78,7 +78,8 @@ def api_usage(source: Source) -> pd.DataFrame:
         """
         select load_date, load_month, provider_name, source_name,
             sum(load_count) as loads, sum(failed_load_count) as failed_loads,
-            sum(api_requests) as api_requests, sum(api_cost_usd) as api_cost_usd
+            sum(api_requests) as api_requests, sum(api_cost_usd) as api_cost_usd,
+            sum(api_retries) as api_retries
         from marts.fct_api_usage
         group by all
         order by load_date, provider_name, source_name

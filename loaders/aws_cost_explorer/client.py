@@ -16,7 +16,8 @@ What is counted
 AWS bills USD 0.01 per Cost Explorer API request that it answers (each page is a request).
 `CostExplorerClient.requests` counts the answered requests - the billed ones - and is what
 the ledger, the report and the history call `api_requests`; `attempts` also counts the
-throttled or failed attempts that botocore retried, which AWS does not bill (logged only).
+throttled or failed attempts that botocore retried, which AWS does not bill (the ledger's
+`api_retries`: attempts - requests).
 STS calls are free and not counted. The budget (`max_requests`) caps `requests`: the client
 refuses to send a request that would exceed it.
 """

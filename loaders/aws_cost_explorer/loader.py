@@ -623,7 +623,9 @@ def load(
             client = CostExplorerClient(
                 active, max_requests=allowance.requests, budget_setting=allowance.setting
             )
-            attempt.meter(lambda: (client.requests, client.cost_usd))
+            attempt.meter(
+                lambda: (client.requests, client.cost_usd, client.attempts - client.requests)
+            )
             fetched = _fetch_rows(
                 client,
                 Path(db_path),

@@ -238,14 +238,22 @@ class _RememberingCredential:
 
 
 class RequestCounter(SansIOHTTPPolicy):
-    """Counts every request that leaves the pipeline (sits after the retry policy)."""
+    """Counts every request that leaves the pipeline (sits after the retry policy), and the
+    answers that refused one (HTTP 429 throttling, 408, 5xx: the retry policy sends it
+    again while its budget lasts)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.count = 0
+        self.refused = 0
 
     def on_request(self, request: PipelineRequest) -> None:
         self.count += 1
+
+    def on_response(self, request: PipelineRequest, response: PipelineResponse) -> None:
+        status = response.http_response.status_code
+        if status in (408, 429) or status >= 500:
+            self.refused += 1
 
 
 def _seconds(value: str | None) -> float | None:
@@ -712,6 +720,11 @@ class CostManagementQueryClient:
     def requests(self) -> int:
         """HTTP requests sent so far, retries included: to the endpoint and for report blobs."""
         return self._counter.count + self._blob_counter.count
+
+    @property
+    def refused(self) -> int:
+        """Answers so far that refused a request (throttled: HTTP 429; 408; 5xx)."""
+        return self._counter.refused + self._blob_counter.refused
 
     @property
     def paced_waits(self) -> int:

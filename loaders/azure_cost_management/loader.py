@@ -300,7 +300,7 @@ def _fetch(
     current = wanted[0] if wanted else SUBSCRIPTIONS_SCOPE
     attempt.working_on(current)
     with CostManagementQueryClient(credential, endpoint, **client_kwargs) as client:
-        attempt.meter(lambda: (client.requests, Decimal("0")))
+        attempt.meter(lambda: (client.requests, Decimal("0"), client.refused))
         try:
             try:
                 subscriptions = client.list_subscriptions()

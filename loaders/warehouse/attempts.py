@@ -34,7 +34,10 @@ from loaders.warehouse.writes import LoadResult, record_failed_load, replace_win
 
 log = logging.getLogger("finops.warehouse")
 
-Meter = Callable[[], tuple[int, Decimal]]  # (requests, USD) spent by the attempt so far
+# (requests, USD) spent by the attempt so far, or (requests, USD, retries): the requests the
+# API refused (throttled, 5xx) and the client sent again
+Meter = Callable[[], tuple[int, Decimal] | tuple[int, Decimal, int]]
+Spend = tuple[int, Decimal, int]  # (requests, USD, retries)
 
 
 class LoadAttempt:
@@ -61,14 +64,14 @@ class LoadAttempt:
         self._expected: dict[str, dict[str, Any]] = {scope: {} for scope in scopes}
         self._current: str | None = None
         self._meter: Meter | None = None
-        self._recorded = (0, Decimal("0"))
+        self._recorded: Spend = (0, Decimal("0"), 0)
         self._secrets: list[str] = []
         self._depth = 0
         self._con: duckdb.DuckDBPyConnection | None = None
         self._together = False  # writing(together=True): landings join one transaction
         # writing(together=True): each landing in the open transaction (result, scope, its
         # expected ledger columns, its spend), forgotten if it rolls back
-        self._in_transaction: list[tuple[LoadResult, str, dict | None, tuple[int, Decimal]]] = []
+        self._in_transaction: list[tuple[LoadResult, str, dict | None, Spend]] = []
 
     # -- what the loader tells the attempt -------------------------------------------------
 
@@ -82,7 +85,8 @@ class LoadAttempt:
         self._current = scope
 
     def meter(self, spent: Meter) -> None:
-        """How to read the requests and USD the source's API has cost this attempt so far."""
+        """How to read the requests and USD the source's API has cost this attempt so far
+        (and, when the client counts them, the refused requests it retried)."""
         self._meter = spent
 
     def redact(self, *secrets: str) -> None:
@@ -178,7 +182,7 @@ class LoadAttempt:
         if start is None or end is None:
             raise ValueError(f"a load of {scope} needs a window")
         self._current = scope
-        requests, cost = self._unrecorded_spend()
+        requests, cost, retries = self._unrecorded_spend()
         if api_requests is not None:
             requests = api_requests
         if api_cost_usd is not None:
@@ -193,16 +197,18 @@ class LoadAttempt:
             rows=rows,
             api_requests=requests,
             api_cost_usd=cost,
+            api_retries=retries,
             started_at=self.started_at,
             con=self._con,
             with_tables=with_tables,
             in_transaction=self._together,
             **{**self._expected.get(scope, {}), **ledger},
         )
-        self._recorded = (self._recorded[0] + requests, self._recorded[1] + cost)
+        spent = (requests, cost, retries)
+        self._recorded = _plus(self._recorded, spent)
         expected = self._expected.pop(scope, None)
         if self._together:
-            self._in_transaction.append((result, scope, expected, (requests, cost)))
+            self._in_transaction.append((result, scope, expected, spent))
         self._current = None
         self.results.append(result)
         return result
@@ -210,15 +216,16 @@ class LoadAttempt:
     def _forget_rolled_back(self) -> None:
         """The scopes of a rolled-back transaction are expected again, unrecorded (their
         spend goes on the failure's ledger row), and not among the results."""
-        for result, scope, expected, (requests, cost) in self._in_transaction:
+        for result, scope, expected, spent in self._in_transaction:
             self.results.remove(result)
             if expected is not None:
                 self._expected[scope] = expected
-            self._recorded = (self._recorded[0] - requests, self._recorded[1] - cost)
+            self._recorded = _plus(self._recorded, spent, sign=-1)
 
-    def _unrecorded_spend(self) -> tuple[int, Decimal]:
-        requests, cost = self._meter() if self._meter else (0, Decimal("0"))
-        return requests - self._recorded[0], cost - self._recorded[1]
+    def _unrecorded_spend(self) -> Spend:
+        read = self._meter() if self._meter else (0, Decimal("0"))
+        total: Spend = (read[0], read[1], read[2] if len(read) > 2 else 0)  # type: ignore[misc]
+        return _plus(total, self._recorded, sign=-1)
 
     # -- the record of a failure -----------------------------------------------------------
 
@@ -248,9 +255,9 @@ class LoadAttempt:
             pending.remove(failed)
             pending.insert(0, failed)
         try:
-            requests, cost = self._unrecorded_spend()
+            requests, cost, retries = self._unrecorded_spend()
         except Exception:  # a meter that cannot be read: the error still goes on record
-            requests, cost = 0, Decimal("0")
+            requests, cost, retries = 0, Decimal("0"), 0
         for index, scope in enumerate(pending):
             message = error if failed in (None, scope) else f"not landed: {failed} failed: {error}"
             try:
@@ -264,6 +271,7 @@ class LoadAttempt:
                     error=message,
                     api_requests=requests if index == 0 else 0,
                     api_cost_usd=cost if index == 0 else Decimal("0"),
+                    api_retries=retries if index == 0 else 0,
                     started_at=self.started_at,
                     **self._expected[scope],
                 )
@@ -274,6 +282,10 @@ class LoadAttempt:
                     scope,
                     scrub(f"{type(ledger_exc).__name__}: {ledger_exc}"),
                 )
+
+
+def _plus(a: Spend, b: Spend, sign: int = 1) -> Spend:
+    return (a[0] + sign * b[0], a[1] + sign * b[1], a[2] + sign * b[2])
 
 
 def _error_text(exc: BaseException) -> str:

@@ -24,6 +24,7 @@ create table if not exists raw.load_ledger (
     replaced_row_count bigint,
     api_requests integer not null default 0,
     api_cost_usd {AMOUNT_SQL} not null default 0,
+    api_retries integer not null default 0,
     error varchar,
     provider_name varchar,
     billing_account_id varchar,
@@ -81,13 +82,19 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists raw")
     for table in registry.raw_tables().values():
         con.execute(table.ddl())
-    _add_new_raw_columns(con)
+    present = _add_new_raw_columns(con)
     con.execute(LOAD_LEDGER_DDL)
+    if "load_ledger" in present and "api_retries" not in present["load_ledger"]:
+        # a ledger written before it counted retried requests (issue #20): 0 for its rows
+        con.execute(
+            "alter table raw.load_ledger add column if not exists api_retries integer default 0"
+        )
+        con.execute("update raw.load_ledger set api_retries = 0 where api_retries is null")
     con.execute(LOAD_RESTATEMENTS_DDL)
     _add_ledger_scope_columns(con)
 
 
-def _add_new_raw_columns(con: duckdb.DuckDBPyConnection) -> None:
+def _add_new_raw_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     """Upgrade raw tables created before a source kept more columns: add the missing ones
     (null in the rows already landed; the source's next load fills them - a FOCUS import
     re-lands every period once, its rollup version being part of each fingerprint). Only
@@ -113,6 +120,7 @@ def _add_new_raw_columns(con: duckdb.DuckDBPyConnection) -> None:
             )
     for table, name, sql_type in missing:
         con.execute(f"alter table {table.qualified} add column {name} {sql_type}")
+    return present  # the raw schema's columns before these additions (ledgers included)
 
 
 def _add_ledger_scope_columns(con: duckdb.DuckDBPyConnection) -> None:

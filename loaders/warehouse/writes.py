@@ -43,6 +43,7 @@ class LoadResult:
     replaced_row_count: int
     api_requests: int
     api_cost_usd: Decimal
+    api_retries: int = 0  # requests the API refused (throttled, 5xx) that were sent again
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -141,6 +142,7 @@ def replace_window(
     rows: Sequence[dict[str, Any]] | pa.Table | StagedRows,
     api_requests: int = 0,
     api_cost_usd: Decimal = Decimal("0"),
+    api_retries: int = 0,
     provider_name: str | None = None,
     billing_account_id: str | None = None,
     billing_period_start: date | None = None,
@@ -252,6 +254,7 @@ def replace_window(
                 replaced_row_count=replaced,
                 api_requests=api_requests,
                 api_cost_usd=api_cost_usd,
+                api_retries=api_retries,
                 provider_name=provider,
                 billing_account_id=billing_account_id,
                 billing_period_start=billing_period_start,
@@ -283,6 +286,7 @@ def replace_window(
         replaced_row_count=int(replaced),
         api_requests=api_requests,
         api_cost_usd=api_cost_usd,
+        api_retries=api_retries,
     )
 
 
@@ -352,6 +356,7 @@ def record_failed_load(
     error: str,
     api_requests: int = 0,
     api_cost_usd: Decimal = Decimal("0"),
+    api_retries: int = 0,
     provider_name: str | None = None,
     billing_account_id: str | None = None,
     billing_period_start: date | None = None,
@@ -379,6 +384,7 @@ def record_failed_load(
             replaced_row_count=0,
             api_requests=api_requests,
             api_cost_usd=api_cost_usd,
+            api_retries=api_retries,
             error=error[:ERROR_LENGTH],
             provider_name=provider,
             billing_account_id=billing_account_id,

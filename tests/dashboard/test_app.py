@@ -979,7 +979,8 @@ def test_freshness_page_shows_the_api_requests_and_their_cost_per_month(
     at = run_app("freshness")
     rows = query(
         dashboard_env,
-        """select load_month, source_name, sum(load_count), sum(api_requests), sum(api_cost_usd)
+        """select load_month, source_name, sum(load_count), sum(api_requests), sum(api_cost_usd),
+               sum(api_retries)
            from marts.fct_api_usage group by all order by load_month desc, source_name""",
     )
     assert rows and sum(r[3] for r in rows) > 0
@@ -996,10 +997,11 @@ def test_freshness_page_shows_the_api_requests_and_their_cost_per_month(
             shown["api_cost_usd"].astype(float),
             strict=True,
         )
-    ] == [(m, s, n, r, round(float(c), 2)) for m, s, n, r, c in rows]
+    ] == [(m, s, n, r, round(float(c), 2)) for m, s, n, r, c, _ in rows]
+    assert list(shown["api_retries"]) == [retried for *_, retried in rows]
     # AND the latest month's requests per source as metrics, with the daily chart
     latest = rows[0][0]
-    for month, source_name, _, requests, _ in rows:
+    for month, source_name, _, requests, _, _ in rows:
         if month == latest:
             label = f"{source_name}, {latest:%B %Y}"
             assert metric(at, label) == f"{requests:,} requests"

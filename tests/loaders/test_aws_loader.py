@@ -402,6 +402,9 @@ def test_throttling_is_retried_and_only_answered_requests_are_billed(aws: Aws) -
     # and the bill counts the answered requests only: the totals pass and 5 slices
     assert result.api_requests == len(answered) == 6
     assert result.api_cost_usd == Decimal("0.06")
+    # ... and the ledger keeps the two throttled attempts apart (not billed)
+    assert result.api_retries == 2
+    assert query(aws.db, "select api_requests, api_retries from raw.load_ledger") == [(6, 2)]
 
 
 def _first_load_then_known_estate(aws: Aws) -> None:

@@ -286,6 +286,9 @@ def test_a_429_is_retried_after_the_wait_its_header_asks_for(
     truth = emu.truth(EU.scope, date(2026, 6, 1), date(2026, 7, 1))
     assert AzureCostEmulator.totals(landed(db)) == AzureCostEmulator.totals(truth)
     assert results[0].api_requests == len(emu.requests) == 1 + 2 + 2 + 1 + 1
+    # ... and the ledger says how many of them were refused (throttled) and sent again
+    assert results[0].api_retries == 1
+    assert [(r["api_requests"], r["api_retries"]) for r in ledger(db)] == [(7, 1)]
 
 
 def test_a_wait_beyond_the_budget_fails_at_once_and_lands_nothing(emulator: Any, db: Path) -> None:

@@ -655,7 +655,7 @@ def test_the_ledger_says_what_a_load_stands_for_as_columns(tmp_path: Path):
     ]
 
 
-def test_a_ledger_written_before_its_scope_columns_is_upgraded_once(tmp_path: Path):
+def test_a_ledger_written_before_its_scope_and_retry_columns_is_upgraded_once(tmp_path: Path):
     # GIVEN a warehouse whose ledgers predate the provider / billing account / period columns
     db = tmp_path / "w.duckdb"
     land(db, [aws_row(START, "1")])
@@ -671,6 +671,7 @@ def test_a_ledger_written_before_its_scope_columns_is_upgraded_once(tmp_path: Pa
         )
         for name, _ in schema.LEDGER_SCOPE_COLUMNS:
             con.execute(f"alter table raw.load_ledger drop column {name}")
+        con.execute("alter table raw.load_ledger drop column api_retries")  # issue #20's
         con.execute("alter table raw.load_restatements drop column provider_name")
 
     # WHEN the next load opens the warehouse
@@ -697,6 +698,10 @@ def test_a_ledger_written_before_its_scope_columns_is_upgraded_once(tmp_path: Pa
     ] * 2
     assert ("999999999999", "AWS", None, None) in ledger  # a new load: no account given
     assert restated == [("AWS",)]
+    # ... and the retried requests, which no older load counted, are 0 on every row
+    with duckdb.connect(str(db), read_only=True) as con:
+        retries = con.execute("select distinct api_retries from raw.load_ledger").fetchall()
+    assert retries == [(0,)]
 
 
 # ------------------------------------------------------------------ schema upgrades

@@ -18,7 +18,8 @@ daily as (
         count(*) as load_count,
         sum(case when is_succeeded then 0 else 1 end) as failed_load_count,
         sum(api_requests) as api_requests,
-        sum(api_cost_usd) as api_cost_usd
+        sum(api_cost_usd) as api_cost_usd,
+        sum(api_retries) as api_retries
     from loads
     group by cast(started_at as date), source_name, scope
 ),
@@ -37,6 +38,7 @@ final as (
         cast(failed_load_count as integer) as failed_load_count,
         cast(api_requests as bigint) as api_requests,
         cast(api_cost_usd as decimal(38, 10)) as api_cost_usd,
+        cast(api_retries as bigint) as api_retries,
         cast(
             sum(api_requests) over (
                 partition by source_name, scope, date_trunc('month', load_date)

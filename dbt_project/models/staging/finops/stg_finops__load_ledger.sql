@@ -24,6 +24,7 @@ renamed as (
         replaced_row_count,
         api_requests,
         cast(api_cost_usd as decimal(38, 10)) as api_cost_usd,
+        api_retries,
 
         ---------- booleans
         status = 'succeeded' as is_succeeded,
