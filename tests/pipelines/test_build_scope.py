@@ -88,7 +88,12 @@ def test_the_record_names_each_nodes_raw_inputs(built_home: Path):
     assert nodes[ALLOCATION_MART]["allocation"] and not nodes[DAILY_MART]["allocation"]
     # every data test is there, with the inputs of the relations it reads
     tests = [e for s, e in nodes.items() if "reconcile" in s]
-    assert tests and all(e["raw"] for e in tests)
+    assert tests and all(e["raw"] or e["ledger_only"] for e in tests)
+    # ... the API usage's reconciliation reads the ledger alone: it runs on every build
+    [usage] = [
+        e for s, e in nodes.items() if s.endswith("assert_fct_api_usage_reconciles_to_ledger")
+    ]
+    assert usage["raw"] == [] and usage["ledger_only"]
 
 
 def test_a_daily_build_leaves_out_what_the_new_loads_do_not_reach(home_copy: Path):
