@@ -1086,23 +1086,17 @@ class CostManagementQueryClient:
             )
             if any(mapping.is_committed(model) for model in models):
                 committed.add(ask)
-        for query_type in mapping.QUERY_TYPES:
-            of_type = [ask for ask in asks if ask.query_type == query_type]
-            for ask in of_type:
-                wanted = mapping.benefit_queries(
-                    [(ask.subscription_id, ask.charge_type)],
-                    query_type,
-                    [ask.subscription_id] if ask in committed else [],
-                )
-                for subscription_id, charge_type in wanted:
-                    self._commitment_query(
-                        fetch,
-                        mapping.benefit_definition(
-                            query_type, ask.start, ask.end, subscription_id, charge_type
-                        ),
-                        mapping.BREAKDOWN_BENEFIT,
-                        {"SubscriptionId": subscription_id, "ChargeType": charge_type},
-                    )
+        for ask in asks:  # each ask gets at most its own pair's benefit query
+            pair = (ask.subscription_id, ask.charge_type)
+            committed_subscriptions = [ask.subscription_id] if ask in committed else []
+            if pair not in mapping.benefit_queries([pair], ask.query_type, committed_subscriptions):
+                continue
+            self._commitment_query(
+                fetch,
+                mapping.benefit_definition(ask.query_type, ask.start, ask.end, *pair),
+                mapping.BREAKDOWN_BENEFIT,
+                {"SubscriptionId": ask.subscription_id, "ChargeType": ask.charge_type},
+            )
 
     def _fetch_tags(self, fetch: ScopeFetch, asks: Sequence[changes.TagAsk]) -> None:
         """The tag queries (mapping, "Tags"): one per ask, every page mapped into

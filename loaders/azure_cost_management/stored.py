@@ -88,7 +88,7 @@ def read_stored(db_path: Path, source: str, scope: str, start: date, end: date) 
     return StoredScope(*read_window(db_path, source, scope, start, end, TABLES))
 
 
-def _spans(rows: Sequence[tuple], names: Sequence[str], types: Sequence[pa.DataType]) -> pa.Table:
+def _table(rows: Sequence[tuple], names: Sequence[str], types: Sequence[pa.DataType]) -> pa.Table:
     return pa.table(
         {
             name: pa.array([r[i] for r in rows], kind)
@@ -131,11 +131,11 @@ def keep(
         mem.register("prices", stored.prices)
         mem.register(
             "cost_spans",
-            _spans(cost_spans, ("qt", "sub", "charge", "lo", "hi"), (text, text, text, day, day)),
+            _table(cost_spans, ("qt", "sub", "charge", "lo", "hi"), (text, text, text, day, day)),
         )
         mem.register(
             "tag_spans",
-            _spans(tag_spans, ("tag_key", "qt", "sub", "lo", "hi"), (text, text, text, day, day)),
+            _table(tag_spans, ("tag_key", "qt", "sub", "lo", "hi"), (text, text, text, day, day)),
         )
         mem.register(
             "keys",
@@ -143,7 +143,7 @@ def keep(
         )
         mem.register(
             "listed",
-            _spans(
+            _table(
                 [(k.lower(), v) for k, v in names.items() if v],
                 ("sub", "name"),
                 (text, text),
@@ -181,7 +181,7 @@ def keep(
         else:
             mem.register(
                 "price_spans",
-                _spans(
+                _table(
                     [(usage_date(lo), usage_date(hi)) for lo, hi in price_spans],
                     ("lo", "hi"),
                     (day, day),
