@@ -586,7 +586,13 @@ def all_rules() -> list[str]:
 # `<ProviderName>/<BillingAccountId>@<BillingPeriodStart>`: one billing period of one billing
 # account, the unit an import replaces. The ledger carries its parts as columns
 # (provider_name, billing_account_id, billing_period_start): nothing parses it back.
-SCOPE_SQL = (
-    "trim(provider_name) || '/' || trim(billing_account_id) || '@' "
-    "|| strftime(billing_period_start, '%Y-%m-%d')"
-)
+def scope_sql(relation: str = "") -> str:
+    """SCOPE_SQL over the columns of `relation` (an alias in a join), or unqualified."""
+    at = f"{relation}." if relation else ""
+    return (
+        f"trim({at}provider_name) || '/' || trim({at}billing_account_id) || '@' "
+        f"|| strftime({at}billing_period_start, '%Y-%m-%d')"
+    )
+
+
+SCOPE_SQL = scope_sql()

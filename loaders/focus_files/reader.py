@@ -31,7 +31,7 @@ import pyarrow as pa
 from loaders.focus_files import mapping
 from loaders.focus_files.files import FileSet, FocusFile
 from loaders.focus_files.mapping import FocusFormatError, quote, sql_literal
-from loaders.warehouse.validation import StagedRows
+from loaders.warehouse.validation import StagedBatch, StagedRows
 
 log = logging.getLogger("finops.loaders.focus_files")
 
@@ -58,6 +58,18 @@ class ScopeRollup:
     rows_sha256: str  # what the period's daily rows are, whatever files held them
     source_rows: int
     row_count: int
+
+
+# raw.focus_costs' columns before x_focus_version and x_file_set_sha256, as `parts` and
+# `spread` hold them
+_STAGED_COLUMNS = [
+    "billing_period_start",
+    "billing_period_end",
+    "charge_date",
+    *mapping.DIMENSIONS,
+    *(c.raw for c in mapping.AMOUNTS),
+    "source_rows as x_source_rows",
+]
 
 
 @contextmanager
@@ -592,20 +604,34 @@ class Stage:
                 )
             )
         _check_overlaps(out)
+        # what staged_rows' batch joins each period's rows to: its FOCUS version and file set
+        # (file_index: the one file of a period read from `parts`; null: from `spread`)
+        self.con.execute(
+            "create or replace table landing (scope varchar, file_index integer, "
+            "x_focus_version varchar, x_file_set_sha256 varchar)"
+        )
+        if out:
+            self.con.executemany(
+                "insert into landing values (?, ?, ?, ?)",
+                [
+                    [
+                        r.scope,
+                        self.files.index(r.files[0]) if len(r.files) == 1 else None,
+                        r.focus_version,
+                        r.file_set_sha256,
+                    ]
+                    for r in out
+                ],
+            )
         return out
 
     def staged_rows(self, rollup: ScopeRollup) -> StagedRows:
         """The scope's daily rows with exactly raw.focus_costs' columns, as a query over
         this stage's connection (the warehouse attached to it lands them in SQL): from its
-        file's rows in `parts`, or from `spread`."""
-        columns = [
-            "billing_period_start",
-            "billing_period_end",
-            "charge_date",
-            *mapping.DIMENSIONS,
-            *(c.raw for c in mapping.AMOUNTS),
-            "source_rows as x_source_rows",
-        ]
+        file's rows in `parts`, or from `spread`. Their batch (StagedBatch) is the same rows
+        of every period of `rollups`, keyed by scope: the same tables and conditions joined
+        to `landing`, so all periods of an import are inserted by one statement."""
+        columns = _STAGED_COLUMNS
         scope = sql_literal(rollup.scope)
         catalog = quote(self.catalog)
         if len(rollup.files) == 1:
@@ -618,7 +644,25 @@ class Stage:
         return StagedRows(
             f"select {', '.join(columns)}, {sql_literal(rollup.focus_version)} as x_focus_version, "
             f"{sql_literal(rollup.file_set_sha256)} as x_file_set_sha256 from {relation} "
-            f"where {where}"
+            f"where {where}",
+            batch=StagedBatch(self._batch_sql(), key=rollup.scope),
+        )
+
+    def _batch_sql(self) -> str:
+        """Every period of `landing` with raw.focus_costs' columns and its scope as
+        `x_batch_key`: what staged_rows selects for each, in one relation."""
+        catalog = quote(self.catalog)
+        picked = ", ".join(f"staged.{c}" for c in _STAGED_COLUMNS)
+        landing = "landing.x_focus_version, landing.x_file_set_sha256, landing.scope as x_batch_key"
+        scope_sql = mapping.scope_sql("staged")
+        return (
+            f"select {picked}, {landing} from {catalog}.main.parts as staged "
+            f"join {catalog}.main.landing as landing on staged.file_index = landing.file_index "
+            f"and {scope_sql} = landing.scope "
+            f"union all "
+            f"select {picked}, {landing} from {catalog}.main.spread as staged "
+            f"join {catalog}.main.landing as landing on staged.scope = landing.scope "
+            f"and landing.file_index is null"
         )
 
 

@@ -35,13 +35,14 @@ from loaders.warehouse.locking import (
 from loaders.warehouse.publish import publish_serving_copy
 from loaders.warehouse.purge import purge_source, purge_window
 from loaders.warehouse.schema import ensure_raw_schema, table_exists
-from loaders.warehouse.validation import LoadValidationError, StagedRows
+from loaders.warehouse.validation import LoadValidationError, StagedBatch, StagedRows
 from loaders.warehouse.writes import LoadResult, record_failed_load, replace_window
 
 __all__ = [
     "LoadAttempt",
     "LoadResult",
     "LoadValidationError",
+    "StagedBatch",
     "StagedRows",
     "WarehouseBusyError",
     "attached_writer",

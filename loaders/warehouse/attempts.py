@@ -30,7 +30,14 @@ from loaders.redaction import scrub
 from loaders.warehouse.locking import attached_writer, writer_connection
 from loaders.warehouse.schema import ensure_raw_schema
 from loaders.warehouse.validation import StagedRows
-from loaders.warehouse.writes import LoadResult, record_failed_load, replace_window, utc_now
+from loaders.warehouse.writes import (
+    DeferredInsert,
+    LoadResult,
+    insert_deferred,
+    record_failed_load,
+    replace_window,
+    utc_now,
+)
 
 log = logging.getLogger("finops.warehouse")
 
@@ -72,6 +79,9 @@ class LoadAttempt:
         # writing(together=True): each landing in the open transaction (result, scope, its
         # expected ledger columns, its spend), forgotten if it rolls back
         self._in_transaction: list[tuple[LoadResult, str, dict | None, Spend]] = []
+        # writing(together=True): the windows of staged batches checked and replaced but not
+        # yet inserted (`flush`)
+        self._deferred: list[DeferredInsert] = []
 
     # -- what the loader tells the attempt -------------------------------------------------
 
@@ -141,6 +151,7 @@ class LoadAttempt:
             con.execute("begin transaction")
             try:
                 yield
+                self.flush()
                 con.execute("commit")
             except BaseException:
                 # a commit that failed has rolled back already
@@ -150,6 +161,15 @@ class LoadAttempt:
                 raise
         finally:
             self._con, self._together, self._in_transaction = None, False, []
+            self._deferred = []
+
+    def flush(self) -> None:
+        """Insert the rows of the windows landed so far as parts of a staged batch
+        (`StagedRows.batch`) in this transaction: one statement per batch. Done before the
+        transaction commits; call it before anything in the transaction reads them."""
+        if self._deferred:
+            insert_deferred(self.connection, self._deferred)
+            self._deferred = []
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -202,6 +222,7 @@ class LoadAttempt:
             con=self._con,
             with_tables=with_tables,
             in_transaction=self._together,
+            deferred=self._deferred if self._together else None,
             **{**self._expected.get(scope, {}), **ledger},
         )
         spent = (requests, cost, retries)

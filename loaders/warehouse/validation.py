@@ -223,12 +223,31 @@ def check_registered_keys(
 
 
 @dataclass(frozen=True)
+class StagedBatch:
+    """Where the same rows sit among the rows of other windows of one transaction: `sql`
+    selects the raw table's columns plus `x_batch_key`, and the window's rows are exactly
+    those whose `x_batch_key` is `key`. The windows of one batch land with one `insert ...
+    select` joined to their keys when the transaction ends (`LoadAttempt`): one statement
+    scans the staged rows on every core, where one insert per window - each a row group or
+    less - runs on one (DuckDB 2.0: a year of monthly FOCUS files, 26 windows, 780,000 rows:
+    1.9 s one insert per window, 0.8 s one insert)."""
+
+    sql: str
+    key: str
+
+
+@dataclass(frozen=True)
 class StagedRows:
     """The rows of a load as a query over the writer's connection (`sql`, a `select` with
     exactly the raw table's columns), landed with `insert ... select` without leaving DuckDB.
-    Only for a connection the loader lent the writer (`LoadAttempt.writing(via=...)`)."""
+    Only for a connection the loader lent the writer (`LoadAttempt.writing(via=...)`).
+
+    `batch`: the same rows as part of a relation that holds other windows' rows too (see
+    StagedBatch). The window is checked, compared and replaced through `sql` as always; in
+    a `LoadAttempt.writing(together=True)` its insert is made with the batch's, at the end."""
 
     sql: str
+    batch: StagedBatch | None = None
 
 
 _FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL")

@@ -19,6 +19,8 @@ from loaders.catalogue import RawTable
 from loaders.warehouse.locking import writer_connection
 from loaders.warehouse.schema import ensure_raw_schema
 from loaders.warehouse.validation import (
+    LoadValidationError,
+    StagedBatch,
     StagedRows,
     check_registered_keys,
     check_rows,
@@ -150,6 +152,7 @@ def replace_window(
     con: duckdb.DuckDBPyConnection | None = None,
     with_tables: Mapping[str, Sequence[dict[str, Any]] | pa.Table] | None = None,
     in_transaction: bool = False,
+    deferred: list[DeferredInsert] | None = None,
 ) -> LoadResult:
     """Replace everything `source` landed for `scope` in `[window_start, window_end)`.
 
@@ -174,6 +177,10 @@ def replace_window(
     load id their rows carry. They hold no money of their own (no cost measures: the main
     table has it), so they add nothing to the restatement ledger; each is checked like the
     main table before anything is written.
+    `deferred`: with `in_transaction` and `StagedRows` that have a `batch`, the insert is
+    not made here but appended to this list, for `insert_deferred` to make with the other
+    windows of the batch before the caller commits (everything else - the checks, the
+    restatements, the delete, the ledger row - is done here as always).
     """
     if window_end <= window_start:
         raise ValueError(f"empty load window [{window_start}, {window_end})")
@@ -222,12 +229,23 @@ def replace_window(
                 f"and {table.date_column} >= ? and {table.date_column} < ?",
                 [source, scope, lo, hi],
             ).fetchone()[0]
-            con.execute(
-                f"insert into {table.qualified} ({cols}, _source, _scope, _window_start, "
-                f"_window_end, _load_id, _loaded_at) "
-                f"select {cols}, ?, ?, ?, ?, ?, ? from incoming_rows",
-                [source, scope, window_start, window_end, load_id, written],
-            )
+            batch = rows.batch if staged else None
+            if batch is not None and in_transaction and deferred is not None:
+                deferred.append(
+                    DeferredInsert(
+                        table=table,
+                        batch=batch,
+                        meta=(source, scope, window_start, window_end, load_id, written),
+                        row_count=row_count,
+                    )
+                )
+            else:
+                con.execute(
+                    f"insert into {table.qualified} ({cols}, _source, _scope, _window_start, "
+                    f"_window_end, _load_id, _loaded_at) "
+                    f"select {cols}, ?, ?, ?, ?, ?, ? from incoming_rows",
+                    [source, scope, window_start, window_end, load_id, written],
+                )
             if staged:
                 con.execute("drop view incoming_rows")
             else:
@@ -288,6 +306,57 @@ def replace_window(
         api_cost_usd=api_cost_usd,
         api_retries=api_retries,
     )
+
+
+@dataclass(frozen=True)
+class DeferredInsert:
+    """A window whose rows `replace_window` checked and replaced but did not insert: they
+    are `batch`'s rows of its key, `row_count` of them, landed with `meta` = (source, scope,
+    window_start, window_end, load_id, loaded_at)."""
+
+    table: RawTable
+    batch: StagedBatch
+    meta: tuple[str, str, date, date, str, datetime]
+    row_count: int
+
+
+def insert_deferred(con: duckdb.DuckDBPyConnection, deferred: Sequence[DeferredInsert]) -> int:
+    """Insert the rows of deferred windows, one `insert ... select` per raw table and batch
+    (the batch's rows joined to their windows' keys and load columns), inside the caller's
+    transaction. Every window must get exactly the rows it was checked with: a batch that
+    inserts another count raises LoadValidationError (the caller rolls back). Returns the
+    rows inserted."""
+    groups: dict[tuple[str, str], list[DeferredInsert]] = {}
+    for item in deferred:
+        groups.setdefault((item.table.qualified, item.batch.sql), []).append(item)
+    total = 0
+    for (qualified, sql), items in groups.items():
+        table = items[0].table
+        keys = [item.batch.key for item in items]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"{qualified}: two windows of one batch share a key")
+        cols = ", ".join(name for name, _, _ in table.columns)
+        picked = ", ".join(f"staged.{name}" for name, _, _ in table.columns)
+        windows = ", ".join("(?, ?, ?, ?, ?, ?, ?)" for _ in items)
+        params = [v for item in items for v in (item.batch.key, *item.meta)]
+        [(inserted,)] = con.execute(
+            f"insert into {qualified} ({cols}, _source, _scope, _window_start, _window_end, "
+            f"_load_id, _loaded_at) "
+            f"select {picked}, w.source, w.scope, w.window_start, w.window_end, w.load_id, "
+            f"w.loaded_at "
+            f"from ({sql}) as staged "
+            f"join (values {windows}) as w(x_batch_key, source, scope, window_start, "
+            f"window_end, load_id, loaded_at) using (x_batch_key)",
+            params,
+        ).fetchall()
+        expected = sum(item.row_count for item in items)
+        if inserted != expected:
+            raise LoadValidationError(
+                f"{qualified}: the staged batch of {len(items)} window(s) inserted "
+                f"{inserted} row(s), its windows were checked with {expected}"
+            )
+        total += int(inserted)
+    return total
 
 
 def _extra_tables(

@@ -541,6 +541,118 @@ def test_bad_staged_rows_are_refused_naming_the_row_and_write_nothing(
     land(db, [aws_row(START, "3")], scope="444444444444")
 
 
+SCOPES = ("123456789012", "210987654321")
+
+
+def land_batch(db: Path, stage: Path, rows: dict[str, list[dict]], batch: str | None) -> list:
+    """Land each scope's `rows` (staged together in table `batch` of a scratch DuckDB, with
+    a `scope` column) in one transaction, as the FOCUS import lands its periods: each window
+    through its own query, with `batch` (None: no batch) as the query of all of them."""
+    con = duckdb.connect(str(stage))
+    try:
+        staged = pa.concat_tables(
+            as_arrow(scope_rows).append_column("scope", pa.array([scope] * len(scope_rows)))
+            for scope, scope_rows in rows.items()
+        )
+        con.register("incoming", staged)
+        con.execute("create or replace table batch as select * from incoming")
+        con.unregister("incoming")
+        attempt = warehouse.LoadAttempt(
+            db, source="aws_cost_explorer", raw_table="aws_cost_explorer"
+        )
+        with attempt.writing(via=con, together=True):
+            return [
+                attempt.land(
+                    scope,
+                    warehouse.StagedRows(
+                        f"select * exclude (scope) from stage.main.batch where scope = '{scope}'",
+                        batch=warehouse.StagedBatch(batch, key=scope) if batch else None,
+                    ),
+                    window_start=START,
+                    window_end=END,
+                )
+                for scope in rows
+            ]
+    finally:
+        con.close()
+
+
+def test_staged_batches_land_every_window_with_one_insert_as_one_by_one_would(tmp_path: Path):
+    # GIVEN two scopes' restated rows staged together, and two warehouses that hold the
+    # same earlier rows of both scopes
+    days = [START + timedelta(days=n) for n in range(3)]
+    rows = {
+        SCOPES[0]: [aws_row(days[0], "10"), aws_row(days[1], "12.5")],
+        SCOPES[1]: [
+            aws_row(d, "3.25", "Amazon S3") | {"linked_account_id": SCOPES[1]} for d in days
+        ],
+    }
+    one_by_one, batched = tmp_path / "one.duckdb", tmp_path / "batched.duckdb"
+    for db in (one_by_one, batched):
+        for scope in SCOPES:
+            land(db, [aws_row(d, "7") | {"linked_account_id": scope} for d in days], scope=scope)
+
+    # WHEN one lands each window with its own insert, the other with one insert of the batch
+    # (every row of the stage, keyed by scope)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "batched").mkdir()
+    plain = land_batch(one_by_one, tmp_path / "one" / "stage.duckdb", rows, None)
+    joined = land_batch(
+        batched,
+        tmp_path / "batched" / "stage.duckdb",
+        rows,
+        "select * exclude (scope), scope as x_batch_key from stage.main.batch",
+    )
+
+    # THEN both warehouses hold the same rows, ledger and restatements, each window its own
+    # load id
+    assert [(r.row_count, r.replaced_row_count) for r in joined] == [(2, 3), (3, 3)]
+    assert [(r.row_count, r.replaced_row_count) for r in plain] == [(2, 3), (3, 3)]
+    assert totals(batched) == totals(one_by_one)
+    sql = {
+        "rows": "select * exclude (_load_id, _loaded_at) from raw.aws_cost_explorer order by all",
+        "ids": "select _scope, _load_id from raw.aws_cost_explorer group by all order by all",
+        "restated": "select scope, charge_date, cost_type, previous_cost, new_cost "
+        "from raw.load_restatements order by all",
+        "ledger": "select scope, status, row_count, replaced_row_count from raw.load_ledger "
+        "order by all",
+    }
+    seen = {}
+    for db in (one_by_one, batched):
+        with duckdb.connect(str(db), read_only=True) as con:
+            seen[db] = {name: con.execute(q).fetchall() for name, q in sql.items()}
+    for name in ("rows", "restated", "ledger"):
+        assert seen[batched][name] == seen[one_by_one][name], name
+    assert [scope for scope, _ in seen[batched]["ids"]][-2:] == list(SCOPES)
+    assert {load_id for _, load_id in seen[batched]["ids"]} >= {r.load_id for r in joined}
+
+
+def test_a_batch_that_does_not_hold_its_windows_rows_lands_nothing(tmp_path: Path):
+    # GIVEN a window already loaded
+    db = tmp_path / "w.duckdb"
+    land(db, [aws_row(START, "5")])
+    before = totals(db), ledger_rows(db)
+
+    # WHEN two windows are landed with a batch that repeats one of the rows it holds
+    with pytest.raises(LoadValidationError) as raised:
+        land_batch(
+            db,
+            tmp_path / "stage.duckdb",
+            {SCOPES[0]: [aws_row(START, "6")], SCOPES[1]: [aws_row(START, "2")]},
+            "select * exclude (scope), scope as x_batch_key from stage.main.batch "
+            "union all select * exclude (scope), scope from stage.main.batch "
+            f"where scope = '{SCOPES[1]}'",
+        )
+
+    # THEN the error says how many rows the batch had for its windows, and nothing changed
+    assert (
+        "the staged batch of 2 window(s) inserted 3 row(s), its windows were checked "
+        "with 2" in str(raised.value)
+    )
+    assert "raw.aws_cost_explorer" in str(raised.value)
+    assert (totals(db), ledger_rows(db)) == before
+
+
 def test_a_bulk_landing_session_bounds_the_checkpoint_vacuum(tmp_path: Path):
     # GIVEN a loader's connection with the warehouse attached for a bulk landing
     db = tmp_path / "w.duckdb"
