@@ -433,7 +433,7 @@ def main() -> None:
         "--aws-max-requests",
         type=int,
         default=100_000,
-        help="the loader's request budget (FINOPS_AWS_MAX_REQUESTS, default 500 in settings)",
+        help="the loader's request budget (FINOPS_AWS_MAX_REQUESTS, default 1000 in settings)",
     )
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="whose loaders to measure")

@@ -21,6 +21,7 @@ from dotenv import load_dotenv
 
 from finops import allocation
 from loaders import registry
+from loaders.aws_cost_explorer.source import DEFAULT_MAX_REQUESTS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -212,7 +213,7 @@ class Settings:
     # AWS Cost Explorer (credentials: boto3's standard chain)
     aws_role_arn: str | None = None
     aws_external_id: str | None = None
-    aws_max_requests: int = 500
+    aws_max_requests: int = DEFAULT_MAX_REQUESTS
     aws_change_detection: bool = True
     aws_monthly_api_budget_usd: Decimal | None = None
     # Azure Cost Management (credentials: azure-identity)
@@ -401,7 +402,7 @@ def load_settings(env_file: Path | None = None) -> Settings:
         ),
         aws_role_arn=_env("FINOPS_AWS_ROLE_ARN"),
         aws_external_id=_env("FINOPS_AWS_EXTERNAL_ID"),
-        aws_max_requests=_env_int("FINOPS_AWS_MAX_REQUESTS", 500, minimum=1),
+        aws_max_requests=_env_int("FINOPS_AWS_MAX_REQUESTS", DEFAULT_MAX_REQUESTS, minimum=1),
         aws_change_detection=_env_switch("FINOPS_AWS_CHANGE_DETECTION", True),
         aws_monthly_api_budget_usd=_env_budget("FINOPS_AWS_MONTHLY_API_BUDGET_USD"),
         azure_scopes=tuple(

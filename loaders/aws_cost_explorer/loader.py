@@ -87,6 +87,7 @@ from loaders.aws_cost_explorer.source import (
     AWS_COMMITMENT_UTILIZATION,
     AWS_COST_EXPLORER,
     AWS_COST_EXPLORER_TAGS,
+    DEFAULT_MAX_REQUESTS,
     CostExplorerConfig,
 )
 from loaders.aws_cost_explorer.source import SOURCE as SPEC
@@ -122,7 +123,6 @@ __all__ = [
 log = logging.getLogger("finops.aws_cost_explorer")
 
 SOURCE = SPEC.ledger_source
-DEFAULT_MAX_REQUESTS = 500
 DAYS_PER_PAGE_ESTIMATE = 31
 UNKNOWN_SCOPE = "unknown"
 

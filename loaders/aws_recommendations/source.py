@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from loaders.aws_cost_explorer.source import credentials_configured
+from loaders.aws_cost_explorer.source import DEFAULT_MAX_REQUESTS, credentials_configured
 from loaders.catalogue import AMOUNT, AMOUNT_SQL, RawTable
 from loaders.registry import SourceSpec
 
@@ -139,7 +139,8 @@ class AwsRecommendationsConfig:
     cost_optimization_hub: bool = True  # FINOPS_AWS_COST_OPTIMIZATION_HUB
     sp_purchase: bool = True  # FINOPS_AWS_SP_PURCHASE_RECOMMENDATIONS
     ri_purchase: bool = True  # FINOPS_AWS_RI_PURCHASE_RECOMMENDATIONS
-    max_requests: int = 500  # FINOPS_AWS_MAX_REQUESTS: Cost Explorer requests one load may spend
+    # FINOPS_AWS_MAX_REQUESTS: Cost Explorer requests one load may spend
+    max_requests: int = DEFAULT_MAX_REQUESTS
     role_arn: str | None = None  # FINOPS_AWS_ROLE_ARN
     external_id: str | None = None  # FINOPS_AWS_EXTERNAL_ID
     term: str = "ONE_YEAR"
