@@ -14,15 +14,9 @@ export DO_NOT_TRACK := 1
 ## run: set up from nothing, run the daily pipeline on the default sources, serve the dashboard
 run: setup pipeline dashboard
 
-# pytest-xdist workers of `make test`: one more than the cores. Part of the suite waits on
-# other processes (Streamlit and Chromium, luigid, moto, the Spark JVM's start-up, fsyncs)
-# and a third worker fills those gaps. Fresh clones on 2 cores: 2 workers 785 s, 3 workers
-# 739 s, 4 workers 852 s (bench/README.md). PYTEST_WORKERS=N to choose.
-PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$((n + 1)))
-
 ## test: set up (venv, packages, Debian chromium, Java for Spark) and run the whole test suite
 test: setup browser java
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(PY) -m pytest -n auto --dist loadgroup --no-loadscope-reorder
 
 ## test-fast: the tests marked `fast` (mappings, clients, warehouse writer, dbt unit tests; under
 ## 2 minutes): while editing a loader or a model's SQL. `make test` before a commit (CI runs it).
