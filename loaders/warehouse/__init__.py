@@ -19,6 +19,9 @@ Rows arrive as a list of dicts (an API page's mapped rows), as a `pyarrow.Table`
 raw table's columns (bulk loads, the scale bench), or as `StagedRows`, a query over the
 loader's own DuckDB connection to which the warehouse is attached (the FOCUS import: its
 rolled-up rows never leave DuckDB); validation.py checks them before anything is written.
+Staged rows may say where they sit among the rows of other windows (`StagedBatch`): in one
+`LoadAttempt.writing(together=True)` transaction their inserts are then made by one
+statement at its end (`insert_deferred`), which DuckDB runs on every core.
 The package's parts: schema.py (the raw tables and ledgers), locking.py (one writer at a
 time), validation.py, writes.py, attempts.py, purge.py (`finops purge`, demo rows) and
 publish.py (the serving copy).
