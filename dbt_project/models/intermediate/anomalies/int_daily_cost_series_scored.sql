@@ -422,11 +422,11 @@ named as (
 --     some days billing what it bills. A region that jumps beyond what it ever bills, or a
 --     region new to the window (a runaway job, resources launched where none ran), stays
 --     flagged, alone or not;
---   - a drop is the mover's usual business when the mover had days without a charge since
---     its first in the window (its last `anomaly_level_shift_days` days aside): where a
---     region bills on some days only, a day without it is an ordinary day.
--- Only the flagged days are checked, a few rows each. First, the usage their windows can
--- reach (a daily build: the history it trains on).
+--   - a drop is when the mover had days without a charge since its first in the window
+--     (its last `anomaly_level_shift_days` days aside): where a region bills on some days
+--     only, a day without it is an ordinary day.
+-- Only the flagged days are checked: the join below reads a few rows per flag.
+-- The usage a flagged day's window can reach (a daily build: the history it trains on).
 region_costs as (
     select
         provider_name,
