@@ -21,8 +21,8 @@
 --   - a flag needs |robust z| >= `anomaly_series_z_threshold` and a cost impact of at least
 --     `anomaly_min_impact` and `anomaly_series_min_relative_impact` x the expected cost;
 --   - a level shift is flagged on its first `anomaly_level_shift_days` days only;
---   - what one region does as usual (a region that bills on some days billing or not) is no
---     anomaly of the series: see `flagged_regions` below.
+--   - a series billed in several regions is flagged only when its regions moved together
+--     (one region's change is that region's: see `region_days` below).
 -- One window pass over the series computes all a day needs.
 --
 -- Incremental on charge_date (macros/delete_days_to_rebuild.sql): a daily build scores the
@@ -64,8 +64,18 @@
 
 with
 
-daily_costs as (
+-- What the build reads: a daily build, the days from the history its window's days train
+-- on (the region check below reads them) ...
+converted_costs as (
     select * from {{ ref('int_daily_costs_converted') }}
+    {% if window_start is not none -%}
+        where charge_date >= cast('{{ history_start }}' as date)
+    {%- endif %}
+),
+
+-- ... and the days it scores.
+daily_costs as (
+    select * from converted_costs
     {% if window_start is not none -%}
         where charge_date >= cast('{{ window_start }}' as date)
     {%- endif %}
@@ -408,70 +418,41 @@ named as (
     {%- endif %}
 ),
 
--- Regions: what a region does as usual is no anomaly of its series. A series sums the
--- regions it runs in, and a region that bills on some days only makes it jump on the days
--- that region bills and fall on the days it does not, although nothing unusual happened.
--- A flagged day is checked against the series' regions (the region whose cost moved most
--- from its level is the mover; a region's level: the median of its days with a charge in
--- the window x the share of the window's days since its first charge in it that it billed,
--- 0 with fewer than `anomaly_series_min_billing_days` such days or billing on fewer than
--- half):
---   - a spike is the mover's usual business when the other regions held (together under
---     (1 + `anomaly_region_min_relative_move`) x their level; they have one) and the mover
---     billed no more than (1 + m) x its median day with a charge: a region that bills on
---     some days billing what it bills. A region that jumps beyond what it ever bills, or a
---     region new to the window (a runaway job, resources launched where none ran), stays
---     flagged, alone or not;
---   - a drop is when the mover had days without a charge since its first in the window
---     (its last `anomaly_level_shift_days` days aside): where a region bills on some days
---     only, a day without it is an ordinary day.
+-- Regions. An anomaly of an account x service (a workload scaled, a price, a runaway job,
+-- an outage) moves its regions together; one region alone moving (a region that bills on
+-- some days only billing or not, a region starting or stopping, a re-delivered row) is that
+-- region's business, not the series'. A flagged day of a series billed in several regions
+-- is checked against them: the region that moved most is set aside, and the others must
+-- have moved the same way by `anomaly_region_min_relative_move` (their cost against their
+-- level: the median of their days with a charge in the window, times the share of the
+-- window's days since their first charge in it that they billed; a region with fewer than
+-- `anomaly_series_min_billing_days` such days, or billing on fewer than half, counts as
+-- 0). Where no other region has a level (one region, or only occasional others) nothing
+-- can be told and the day stays flagged. A drop also needs the region that fell to have
+-- billed on every day of its window since its first charge there (the last
+-- `anomaly_level_shift_days` aside): in a region that bills on some days only, a day
+-- without its charge is an ordinary day.
 -- Only the flagged days are checked: the join below reads a few rows per flag.
--- The usage a flagged day's window can reach (a daily build: the history it trains on).
-region_costs as (
-    select
-        provider_name,
-        sub_account_id,
-        service_name,
-        coalesce(region_id, '') as region_id,
-        charge_date,
-        charge_category,
-        billed_cost_reporting
-    from {{ ref('int_daily_costs_converted') }}
-    {% if window_start is not none -%}
-        where charge_date >= cast('{{ history_start }}' as date)
-    {%- endif %}
-),
-
--- Every day of a flagged day's window (the day and the `anomaly_window_days` before it),
--- then the usage of its series on those days: an equi-join, so the costs are read once.
-flagged_windows as (
-    select
-        provider_name,
-        sub_account_id,
-        service_name,
-        charge_date as flagged_date,
-        {{ day_series(add_days('charge_date', -window_days), 'charge_date') }} as charge_date
-    from named
-    where is_anomaly
-),
-
 flagged_regions as (
     select
-        flagged_windows.provider_name,
-        flagged_windows.sub_account_id,
-        flagged_windows.service_name,
-        flagged_windows.flagged_date as charge_date,
-        region_costs.region_id,
-        {{ days_between('region_costs.charge_date', 'flagged_windows.flagged_date') }} as days_before,
-        region_costs.billed_cost_reporting
-    from flagged_windows
-    inner join region_costs
+        named.provider_name,
+        named.sub_account_id,
+        named.service_name,
+        named.charge_date,
+        coalesce(converted.region_id, '') as region_id,
+        {{ days_between('converted.charge_date', 'named.charge_date') }} as days_before,
+        converted.billed_cost_reporting
+    from named
+    inner join converted_costs as converted
         on
-            flagged_windows.provider_name = region_costs.provider_name
-            and flagged_windows.sub_account_id = region_costs.sub_account_id
-            and flagged_windows.service_name = region_costs.service_name
-            and flagged_windows.charge_date = region_costs.charge_date
-    where region_costs.charge_category = 'Usage'
+            named.provider_name = converted.provider_name
+            and named.sub_account_id = converted.sub_account_id
+            and named.service_name = converted.service_name
+            and named.charge_date >= converted.charge_date
+    where
+        named.is_anomaly
+        and converted.charge_category = 'Usage'
+        and {{ days_between('converted.charge_date', 'named.charge_date') }} <= {{ window_days }}
 ),
 
 -- A region's cost on each day of a flagged day's window.
@@ -551,9 +532,6 @@ region_checks as (
         -- `anomaly_level_shift_days` days aside)
         max(case when move_rank = 1 then region_span_days - region_early_billing_days end)
             as mover_idle_days,
-        max(case when move_rank = 1 then region_actual end) as mover_actual,
-        max(case when move_rank = 1 then {{ quartile('region_quartiles', 2) }} end)
-            as mover_usual_cost,
         sum(case when move_rank > 1 then region_actual else 0 end) as others_actual,
         sum(case when move_rank > 1 then region_expected else 0 end) as others_expected
     from region_moves
@@ -569,13 +547,20 @@ checked as (
                 and region_checks.mover_idle_days > 0
             )
             or (
-                named.direction = 'spike'
-                and region_checks.region_count > 1
+                region_checks.region_count > 1
                 and region_checks.others_expected > 0
-                and region_checks.others_actual
-                < (1 + {{ region_min_move }}) * region_checks.others_expected
-                and region_checks.mover_actual
-                <= (1 + {{ region_min_move }}) * region_checks.mover_usual_cost
+                and (
+                    (
+                        named.direction = 'spike'
+                        and region_checks.others_actual
+                        < (1 + {{ region_min_move }}) * region_checks.others_expected
+                    )
+                    or (
+                        named.direction = 'drop'
+                        and region_checks.others_actual * (1 + {{ region_min_move }})
+                        > region_checks.others_expected
+                    )
+                )
             ),
             false
         ) as is_single_region_move
