@@ -20,9 +20,7 @@
 --     (monthly fees, support, registrations);
 --   - a flag needs |robust z| >= `anomaly_series_z_threshold` and a cost impact of at least
 --     `anomaly_min_impact` and `anomaly_series_min_relative_impact` x the expected cost;
---   - a level shift is flagged on its first `anomaly_level_shift_days` days only;
---   - a series billed in several regions is flagged only when its regions moved together
---     (one region's change is that region's: see `region_days` below).
+--   - a level shift is flagged on its first `anomaly_level_shift_days` days only.
 -- One window pass over the series computes all a day needs.
 --
 -- Incremental on charge_date (macros/delete_days_to_rebuild.sql): a daily build scores the
@@ -42,7 +40,6 @@
 {%- set min_weekend_days = var('anomaly_series_min_weekend_days') | int %}
 {%- set weekend_pattern_min = var('anomaly_weekend_pattern_min') | float %}
 {%- set min_log_scale = var('anomaly_series_min_log_scale') | float %}
-{%- set region_min_move = var('anomaly_region_min_relative_move') | float %}
 {%- set lookback_days = [window_days, 31] | max %}
 {%- set first_day = first_day_to_rebuild(ref('stg_finops__load_ledger')) %}
 {%- set window_start = none %}
@@ -64,18 +61,8 @@
 
 with
 
--- What the build reads: a daily build, the days from the history its window's days train
--- on (the region check below reads them) ...
-converted_costs as (
-    select * from {{ ref('int_daily_costs_converted') }}
-    {% if window_start is not none -%}
-        where charge_date >= cast('{{ history_start }}' as date)
-    {%- endif %}
-),
-
--- ... and the days it scores.
 daily_costs as (
-    select * from converted_costs
+    select * from {{ ref('int_daily_costs_converted') }}
     {% if window_start is not none -%}
         where charge_date >= cast('{{ window_start }}' as date)
     {%- endif %}
@@ -418,161 +405,6 @@ named as (
     {%- endif %}
 ),
 
--- Regions. An anomaly of an account x service (a workload scaled, a price, a runaway job,
--- an outage) moves its regions together; one region alone moving (a region that bills on
--- some days only billing or not, a region starting or stopping, a re-delivered row) is that
--- region's business, not the series'. A flagged day of a series billed in several regions
--- is checked against them: the region that moved most is set aside, and the others must
--- have moved the same way by `anomaly_region_min_relative_move` (their cost against their
--- level: the median of their days with a charge in the window, times the share of the
--- window's days since their first charge in it that they billed; a region with fewer than
--- `anomaly_series_min_billing_days` such days, or billing on fewer than half, counts as
--- 0). Where no other region has a level (one region, or only occasional others) nothing
--- can be told and the day stays flagged. A drop also needs the region that fell to have
--- billed on every day of its window since its first charge there (the last
--- `anomaly_level_shift_days` aside): in a region that bills on some days only, a day
--- without its charge is an ordinary day.
--- Only the flagged days are checked: the join below reads a few rows per flag.
-flagged_regions as (
-    select
-        named.provider_name,
-        named.sub_account_id,
-        named.service_name,
-        named.charge_date,
-        coalesce(converted.region_id, '') as region_id,
-        {{ days_between('converted.charge_date', 'named.charge_date') }} as days_before,
-        converted.billed_cost_reporting
-    from named
-    inner join converted_costs as converted
-        on
-            named.provider_name = converted.provider_name
-            and named.sub_account_id = converted.sub_account_id
-            and named.service_name = converted.service_name
-            and named.charge_date >= converted.charge_date
-    where
-        named.is_anomaly
-        and converted.charge_category = 'Usage'
-        and {{ days_between('converted.charge_date', 'named.charge_date') }} <= {{ window_days }}
-),
-
--- A region's cost on each day of a flagged day's window.
-region_days as (
-    select
-        provider_name,
-        sub_account_id,
-        service_name,
-        charge_date,
-        region_id,
-        days_before,
-        sum(billed_cost_reporting) as region_cost
-    from flagged_regions
-    group by provider_name, sub_account_id, service_name, charge_date, region_id, days_before
-),
-
-region_levels as (
-    select
-        provider_name,
-        sub_account_id,
-        service_name,
-        charge_date,
-        region_id,
-        sum(case when days_before = 0 then region_cost else 0 end) as region_actual,
-        {{ quartiles('case when days_before >= 1 and region_cost > 0 then region_cost end') }}
-            as region_quartiles,
-        count(case when days_before >= 1 and region_cost > 0 then 1 end) as region_billing_days,
-        count(case when days_before > {{ shift_days }} and region_cost > 0 then 1 end)
-            as region_early_billing_days,
-        max(case when days_before >= 1 and region_cost > 0 then days_before end)
-            as region_first_billed_days_before,
-        -- the days from its first charge in the window to the last `anomaly_level_shift_days`
-        greatest(
-            coalesce(max(case when days_before >= 1 and region_cost > 0 then days_before end), 0)
-            - {{ shift_days }},
-            0
-        ) as region_span_days
-    from region_days
-    group by provider_name, sub_account_id, service_name, charge_date, region_id
-),
-
-region_moves as (
-    select
-        *,
-        row_number() over (
-            partition by provider_name, sub_account_id, service_name, charge_date
-            order by abs(region_actual - region_expected) desc, region_id
-        ) as move_rank
-    from (
-        select
-            *,
-            case
-                when
-                    region_billing_days >= {{ min_billing_days }}
-                    and region_billing_days * 2 >= region_first_billed_days_before
-                    then {{ quartile('region_quartiles', 2) }} * region_billing_share
-                else 0
-            end as region_expected
-        from (
-            select
-                *,
-                region_billing_days / cast(region_first_billed_days_before as double)
-                    as region_billing_share
-            from region_levels
-        ) as shared
-    ) as levelled
-),
-
-region_checks as (
-    select
-        provider_name,
-        sub_account_id,
-        service_name,
-        charge_date,
-        count(*) as region_count,
-        -- the mover's days without a charge from its first in the window on (its last
-        -- `anomaly_level_shift_days` days aside)
-        max(case when move_rank = 1 then region_span_days - region_early_billing_days end)
-            as mover_idle_days,
-        sum(case when move_rank > 1 then region_actual else 0 end) as others_actual,
-        sum(case when move_rank > 1 then region_expected else 0 end) as others_expected
-    from region_moves
-    group by provider_name, sub_account_id, service_name, charge_date
-),
-
-checked as (
-    select
-        named.*,
-        coalesce(
-            (
-                named.direction = 'drop'
-                and region_checks.mover_idle_days > 0
-            )
-            or (
-                region_checks.region_count > 1
-                and region_checks.others_expected > 0
-                and (
-                    (
-                        named.direction = 'spike'
-                        and region_checks.others_actual
-                        < (1 + {{ region_min_move }}) * region_checks.others_expected
-                    )
-                    or (
-                        named.direction = 'drop'
-                        and region_checks.others_actual * (1 + {{ region_min_move }})
-                        > region_checks.others_expected
-                    )
-                )
-            ),
-            false
-        ) as is_single_region_move
-    from named
-    left join region_checks
-        on
-            named.provider_name = region_checks.provider_name
-            and named.sub_account_id = region_checks.sub_account_id
-            and named.service_name = region_checks.service_name
-            and named.charge_date = region_checks.charge_date
-),
-
 final as (
     select
         {{ surrogate_key(['charge_date', 'provider_name', 'sub_account_id', 'service_name']) }}
@@ -593,12 +425,11 @@ final as (
         cast(z_score as double) as z_score,
         direction,
         cast(cost_impact as decimal(38, 10)) as cost_impact,
-        is_anomaly and not is_single_region_move as is_anomaly,
+        is_anomaly,
         seasonality,
         is_deviation,
-        is_single_region_move,
         {{ loaded_through(ref('stg_finops__load_ledger')) }} as _loaded_through
-    from checked
+    from named
 )
 
 select * from final
