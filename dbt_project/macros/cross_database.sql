@@ -48,7 +48,7 @@
 {%- endmacro %}
 
 {#- A date from text written YYYYMMDD (Azure's UsageDate). DuckDB raises on text that is not
-    such a date, Spark gives null (the staging not_null_columns test then fails). -#}
+    such a date, Spark gives null (the staging column_values test then fails). -#}
 {% macro date_from_yyyymmdd(text) -%}
     {{ return(adapter.dispatch('date_from_yyyymmdd', 'finops')(text)) }}
 {%- endmacro %}

@@ -332,6 +332,11 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
             "update intermediate.int_cloud_costs_unioned set billed_cost = null "
             "where x_charge_type = 'Tax' and x_source = 'aws_cost_explorer'"
         )
+        # ... and the provider came with the name a FOCUS file gives it, not normalised
+        con.execute(
+            "update intermediate.int_cloud_costs_unioned set provider_name = 'Amazon Web Services' "
+            "where x_charge_type = 'Credit'"
+        )
         # ... one cent appeared on one AWS line of the first day
         con.execute(
             "update marts.fct_daily_costs set billed_cost = billed_cost + 0.01 "
@@ -360,7 +365,8 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
         "--store-failures",
         "--select",
         "test_name:primary_key,int_cloud_costs_unioned",
-        "test_name:not_null_columns,int_cloud_costs_unioned",
+        "test_name:column_values,int_cloud_costs_unioned",
+        "test_name:column_values,fct_daily_costs",
         "test_name:focus_conformant,fct_daily_costs",
         "test_name:focus_conformant,int_cloud_costs_categorized",
         "assert_fct_anomaly_series_band_matches_flags",
@@ -390,21 +396,26 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
         (first_day[0][0], "USD", Decimal("0.01"), Decimal("0")),
         ("all", "USD", Decimal("0.01"), Decimal("0")),
     ]
-    # ... and the one not-null test of the model names each column with its null rows
-    assert "Failure in test not_null_columns_int_cloud_costs_unioned_" in done.stdout
-    nulls = fetch(
+    # ... and the one column-values test of the model names each column with its null rows
+    # and each provider name that is not normalised
+    assert "Failure in test column_values_int_cloud_costs_unioned_" in done.stdout
+    offences = fetch(
         tampered,
-        "select column_name, null_rows from dbt_test__audit.not_null_columns_int_cloud_costs_unioned_ "
-        "order by all",
+        "select column_name, rule, offending_value, row_count "
+        "from dbt_test__audit.column_values_int_cloud_costs_unioned_ order by all",
     )
     expected = fetch(
         tampered,
-        "select 'billed_cost', count(*) filter (where billed_cost is null) "
+        "select 'billed_cost', 'not_null', null, count(*) filter (where billed_cost is null) "
         "from intermediate.int_cloud_costs_unioned union all "
-        "select 'sub_account_id', count(*) filter (where sub_account_id is null) "
+        "select 'provider_name', 'provider_name', 'Amazon Web Services', "
+        "count(*) filter (where provider_name = 'Amazon Web Services') "
+        "from intermediate.int_cloud_costs_unioned union all "
+        "select 'sub_account_id', 'not_null', null, count(*) filter (where sub_account_id is null) "
         "from intermediate.int_cloud_costs_unioned order by all",
     )
-    assert nulls == expected and all(n > 0 for _, n in nulls)
+    assert offences == expected and all(row[-1] > 0 for row in offences)
+    nulls = [(column, n) for column, rule, _, n in expected if rule == "not_null"]
     violations = fetch(
         tampered,
         "select rule, offending_value, row_count "
@@ -425,13 +436,23 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
         ("service_subcategory is not a subcategory of its service_category",
          "Compute and Stuff / Other (Other)", counts[2]),
     ]  # fmt: skip
+    # ... and the mart's column-values test names the values outside the declared lists
+    assert "Failure in test column_values_fct_daily_costs_" in done.stdout
+    assert fetch(
+        tampered,
+        "select column_name, rule, offending_value, row_count "
+        "from dbt_test__audit.column_values_fct_daily_costs_ order by all",
+    ) == [
+        ("charge_class", "accepted_values", "Refund", counts[1]),
+        ("service_category", "accepted_values", "Compute and Stuff", counts[2]),
+    ]
     # ... and on the unified model it names each mandatory column left null, with its rows
     assert "Failure in test focus_conformant_int_cloud_costs_categorized_" in done.stdout
     assert fetch(
         tampered,
         "select rule, row_count "
         "from dbt_test__audit.focus_conformant_int_cloud_costs_categorized_ order by all",
-    ) == [(f"mandatory column {column} is null", n) for column, n in expected]
+    ) == [(f"mandatory column {column} is null", n) for column, n in nulls]
 
 
 def test_commitment_days_without_an_answer_count_in_coverage_not_utilization(

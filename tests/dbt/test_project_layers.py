@@ -137,7 +137,7 @@ def test_every_model_has_a_primary_key_test(manifest: dict[str, Any]):
 
 def test_no_column_level_unique_or_not_null_test(manifest: dict[str, Any]):
     # A key is one primary_key test, a not-null column one constraint that the relation's
-    # not_null_columns test checks: dbt's unique / not_null would each add a node to every
+    # column_values test checks: dbt's unique / not_null would each add a node to every
     # build (tests/generic/primary_key.sql says what a node costs)
     separate = sorted(
         node["name"]
@@ -164,22 +164,32 @@ def test_every_mart_the_dashboard_reads_is_in_its_exposure(manifest: dict[str, A
     assert declared - read == set(), "the exposure names marts the dashboard does not read"
 
 
-def test_every_declared_not_null_constraint_is_tested(manifest: dict[str, Any]):
-    # A column's `constraints: - type: not_null` is checked by its model's (seed's, source's)
-    # one not_null_columns test; DuckDB also enforces it on contracted marts, Spark does not.
+def test_every_declared_column_rule_is_tested(manifest: dict[str, Any]):
+    # A column's `constraints: - type: not_null` and its meta accepted_values / provider_name
+    # are checked by its model's (seed's, source's) one column_values test; DuckDB also
+    # enforces not_null on contracted marts, Spark does not.
     tested = set()
     for node in manifest["nodes"].values():
         metadata = node.get("test_metadata") or {}
-        if node["resource_type"] == "test" and metadata.get("name") == "not_null_columns":
+        if node["resource_type"] == "test" and metadata.get("name") == "column_values":
             tested.add(node.get("attached_node") or node["depends_on"]["nodes"][0])
-    declared = {
-        uid
-        for uid, node in [*manifest["nodes"].items(), *manifest["sources"].items()]
-        if any(
-            c["type"] == "not_null"
-            for column in node.get("columns", {}).values()
-            for c in column.get("constraints", [])
-        )
+    rules = ("not_null", "accepted_values", "provider_name")
+    declared: dict[str, set[str]] = {rule: set() for rule in rules}
+    for uid, node in [*manifest["nodes"].items(), *manifest["sources"].items()]:
+        for column in node.get("columns", {}).values():
+            if any(c["type"] == "not_null" for c in column.get("constraints", [])):
+                declared["not_null"].add(uid)
+            meta = column.get("config", {}).get("meta") or column.get("meta") or {}
+            for rule in ("accepted_values", "provider_name"):
+                if rule in meta:
+                    declared[rule].add(uid)
+    assert all(declared.values()), f"a rule no column declares: {declared}"
+    assert {rule: uids - tested for rule, uids in declared.items()} == {
+        rule: set() for rule in rules
     }
-    assert declared, "no column declares a not_null constraint"
-    assert declared - tested == set()
+    # ... and no column-level accepted_values test: each would be one more node per build
+    assert not [
+        node["name"]
+        for node in manifest["nodes"].values()
+        if (node.get("test_metadata") or {}).get("name") == "accepted_values"
+    ]

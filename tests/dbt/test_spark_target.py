@@ -237,9 +237,9 @@ def test_finops_spark_builds_every_node_of_the_project(spark_builds: dict):
         "load_ledger",
         "load_restatements",
     ]
-    # ... the data and unit tests included: "built on Spark in 250.1 s: 194 pass, 30 success"
-    # (176 data tests - one not_null_columns test per model, not one node per column - and
-    # 18 unit tests)
+    # ... the data and unit tests included, e.g. "built on Spark in 250.1 s: 194 pass, 30
+    # success" (the data tests - one column_values test per model, not one node per column
+    # and rule - and the unit tests pass; models and seeds succeed)
     counts = {
         status: int(n)
         for n, status in (

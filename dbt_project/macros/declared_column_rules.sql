@@ -1,0 +1,41 @@
+{#- The column rules the yml of the model, seed or source a test is attached to declares (a
+    source test has no attached_node: its one dependency), for the column_values test:
+      not_null:        [column]           a `constraints: - type: not_null`
+      accepted_values: [(column, values)]  `config: meta: accepted_values: [...]`
+      provider_name:   [(column, allow_all)] `config: meta: provider_name: true | all`
+    Empty lists when the node declares none. -#}
+{% macro declared_column_rules() -%}
+    {%- set rules = {'not_null': [], 'accepted_values': [], 'provider_name': []} -%}
+    {%- set node = graph.nodes.get(model.attached_node) if model.attached_node else none -%}
+    {%- if node is none and model.depends_on.nodes | length == 1 -%}
+        {%- set node = graph.sources.get(model.depends_on.nodes[0]) -%}
+    {%- endif -%}
+    {%- if node is none -%}
+        {{ return(rules) }}
+    {%- endif -%}
+    {%- for name, column in node.columns.items() -%}
+        {%- for constraint in column.constraints or [] if constraint.type == 'not_null' -%}
+            {%- do rules['not_null'].append(name) -%}
+        {%- endfor -%}
+        {%- set meta = (column.config or {}).get('meta') or column.meta or {} -%}
+        {%- if meta.get('accepted_values') is not none -%}
+            {%- set values = meta['accepted_values'] -%}
+            {%- if values is string or values is not iterable or values | length == 0 -%}
+                {{ exceptions.raise_compiler_error(
+                    "column " ~ name ~ " of " ~ node.name
+                    ~ ": meta accepted_values must be a non-empty list") }}
+            {%- endif -%}
+            {%- do rules['accepted_values'].append((name, values)) -%}
+        {%- endif -%}
+        {%- set provider = meta.get('provider_name') -%}
+        {%- if provider is not none -%}
+            {%- if provider not in (true, 'all') -%}
+                {{ exceptions.raise_compiler_error(
+                    "column " ~ name ~ " of " ~ node.name
+                    ~ ": meta provider_name must be true or 'all', got " ~ provider) }}
+            {%- endif -%}
+            {%- do rules['provider_name'].append((name, provider == 'all')) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(rules) }}
+{%- endmacro %}

@@ -1,0 +1,125 @@
+{#
+    Every column of the model holds the values its yml declares, checked in one scan of the
+    model:
+      - no null where the column declares a `not_null` constraint;
+      - one of `config: meta: accepted_values: [...]` (nulls pass, as with dbt's
+        accepted_values: a column that must not be null also declares the constraint);
+      - a normalised provider name where `config: meta: provider_name: true`: the value equals
+        normalized_provider_name of itself (so 'Amazon Web Services', 'Microsoft' or ' AWS'
+        fail: FOCUS files bring any provider, so no fixed list), not empty, and 'All' only
+        with `provider_name: all` (the provider_scope of every provider together).
+    Fails with one row per offence: column_name, rule (not_null, accepted_values,
+    provider_name), offending_value (null for not_null) and row_count.
+
+    The rules are written once, next to the column's docs (where the docs site shows them),
+    and cost one test node per model instead of one per column and rule: a dbt test node
+    costs about 75 ms of dbt's own work besides its query (a daily build runs about 190
+    nodes), and on Spark a query each. The scan groups the model's rows by the value-checked
+    columns (enumerations: a few hundred groups) with each not_null column's null count, and
+    every rule reads that profile. On a mart with an enforced contract DuckDB also refuses a
+    null while the table is built; this test checks the same on views, intermediate tables
+    and on Spark (which does not enforce constraints). Sources and seeds declare the same
+    rules (dbt enforces nothing on them). A primary key has the primary_key test instead
+    (unique and not null in one node; its not_null constraint is checked here too, at no
+    extra scan).
+#}
+{% test column_values(model) %}
+
+{%- set rules = declared_column_rules() -%}
+{%- set not_null = rules['not_null'] -%}
+{%- set value_columns = [] -%}
+{%- for column, _ in rules['accepted_values'] + rules['provider_name'] -%}
+    {%- if column not in value_columns -%}
+        {%- do value_columns.append(column) -%}
+    {%- endif -%}
+{%- endfor -%}
+{%- if not_null | length + value_columns | length == 0 and execute -%}
+    {{ exceptions.raise_compiler_error(
+        "column_values: the model under test declares no not_null constraint, "
+        ~ "accepted_values or provider_name") }}
+{%- endif %}
+
+with
+
+profile as (
+    select
+    {%- for column in value_columns %}
+        {{ column }},
+    {%- endfor %}
+    {%- for column in not_null %}
+        count(*) - count({{ column }}) as null_rows_{{ loop.index }},
+    {%- endfor %}
+        count(*) as row_count
+    from {{ model }}
+    {%- if value_columns %}
+    group by {{ value_columns | join(', ') }}
+    {%- endif %}
+),
+
+{%- set offences = [] -%}
+{%- for column in not_null -%}
+    {%- set offence -%}
+    select
+        '{{ column }}' as column_name,
+        'not_null' as rule,
+        cast(null as {{ dbt.type_string() }}) as offending_value,
+        sum(null_rows_{{ loop.index }}) as row_count
+    from profile
+    {%- endset -%}
+    {%- do offences.append(offence) -%}
+{%- endfor -%}
+{%- for column, values in rules['accepted_values'] -%}
+    {%- set offence -%}
+    select
+        '{{ column }}' as column_name,
+        'accepted_values' as rule,
+        cast({{ column }} as {{ dbt.type_string() }}) as offending_value,
+        sum(row_count) as row_count
+    from profile
+    where
+        {{ column }} is not null
+        and {{ column }} not in (
+            {%- for value in values -%}
+                {{ value if value is number else "'" ~ (value | replace("'", "''")) ~ "'" }}
+                {{- ", " if not loop.last }}
+            {%- endfor -%}
+        )
+    group by {{ column }}
+    {%- endset -%}
+    {%- do offences.append(offence) -%}
+{%- endfor -%}
+{%- for column, allow_all in rules['provider_name'] -%}
+    {%- set offence -%}
+    select
+        '{{ column }}' as column_name,
+        'provider_name' as rule,
+        cast({{ column }} as {{ dbt.type_string() }}) as offending_value,
+        sum(row_count) as row_count
+    from profile
+    where
+        {{ column }} is not null
+        and (
+            trim({{ column }}) = ''
+            or {{ column }} != {{ normalized_provider_name(column) }}
+            {%- if not allow_all %}
+            or {{ column }} = 'All'
+            {%- endif %}
+        )
+    group by {{ column }}
+    {%- endset -%}
+    {%- do offences.append(offence) -%}
+{%- endfor %}
+
+offences as (
+    {{ offences | join('\n    union all\n    ') }}
+),
+
+final as (
+    select *
+    from offences
+    where row_count > 0
+)
+
+select * from final
+
+{% endtest %}
