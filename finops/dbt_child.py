@@ -10,8 +10,16 @@ Why: a dbt command started on its own pays Python's start-up, dbt's imports and 
 project's (partial) parse before its first query - about 2.5 s on 2 cores, as much as the
 source-freshness check that follows every build takes in all. Here the project is parsed
 once (`dbt parse`) and each command runs on that manifest through dbt's documented
-programmatic entry point, `dbtRunner(manifest=...)`. Each command writes its own artifacts
-as usual (`build`: run_results.json, `source freshness`: sources.json).
+programmatic entry point, `dbtRunner(manifest=...)`.
+
+Artifacts: dbt writes manifest.json at the end of every command (about 1 s of dbt's
+fixed cost of 4-5 s per run for this project), and a build with its freshness check
+wrote one and the same manifest three times. Here the parse before the commands and the
+commands after the first run with `--no-write-json`; so may the first (the caller's
+choice: DbtBuild, when the last build's manifest is of the same project, see
+pipelines/build_scope.py). A command run so gets its result file written here from its
+result (`source freshness`: sources.json; `build`, `run`, `test`...: run_results.json), as
+dbt would have written it; the first command's stale one is removed before it runs.
 
 The process exits with the first command's exit code (0 success, 1 a node failed, 2 dbt
 could not run); a later command's failure shows in its own line `finops-dbt-exit N ARGS`
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 EXIT_MARK = "finops-dbt-exit"
@@ -36,19 +45,39 @@ def exit_code(result: Any) -> int:
     return 2 if result.exception is not None else 1
 
 
+NO_WRITE_JSON = "--no-write-json"
+
+
+def result_file(args: list[str]) -> str:
+    """The file dbt would write a command's result to, in the target path."""
+    return "sources.json" if args[:2] == ["source", "freshness"] else "run_results.json"
+
+
+def target_path(options: list[str]) -> Path:
+    """The options' --target-path (finops.dbt_runner.invoke always gives one)."""
+    return Path(options[options.index("--target-path") + 1])
+
+
 def run(options: list[str], commands: list[list[str]]) -> int:
     from dbt.cli.main import dbtRunner
 
-    parsed = dbtRunner().invoke(["parse", *options])
+    parsed = dbtRunner().invoke(["parse", NO_WRITE_JSON, *options])
     code = exit_code(parsed)
     if code != 0:
         print(f"{EXIT_MARK} {code} parse", flush=True)
         return code
     runner = dbtRunner(manifest=parsed.result)
     first = None
-    for args in commands:
-        code = exit_code(runner.invoke([*args, *options]))
-        print(f"{EXIT_MARK} {code} {' '.join(args)}", flush=True)
+    for given in commands:
+        args = given if first is None else [*given, NO_WRITE_JSON]
+        results = target_path(options) / result_file(args)
+        if first is None and NO_WRITE_JSON in args:
+            results.unlink(missing_ok=True)
+        result = runner.invoke([*args, *options])
+        if NO_WRITE_JSON in args and hasattr(result.result, "write"):
+            result.result.write(str(results))
+        code = exit_code(result)
+        print(f"{EXIT_MARK} {code} {' '.join(given)}", flush=True)
         if first is None:
             first = code
             if code != 0:

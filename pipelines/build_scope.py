@@ -154,9 +154,17 @@ class BuildScope:
     left_out: list[str] = field(default_factory=list)
     left_out_relations: set[str] = field(default_factory=set)
     reason: str = ""
+    # the last build's node map when it is of this very project (same fingerprint): the
+    # build then need not write its manifest again (finops/dbt_child.py), record() keeps it
+    node_map: dict[str, dict[str, Any]] | None = None
 
     def exclude_args(self) -> list[str]:
         return ["--exclude", *self.left_out] if self.left_out else []
+
+    def write_json_args(self) -> list[str]:
+        """dbt's manifest.json is written (about 1 s) only when the recorded node map is not
+        of this project; the results are written either way."""
+        return ["--no-write-json"] if self.node_map is not None else []
 
 
 def _ledger_mark(con: duckdb.DuckDBPyConnection) -> datetime | None:
@@ -174,6 +182,9 @@ def plan(settings: Settings, con: duckdb.DuckDBPyConnection, *, daily: bool) -> 
     )
     path = state_path(settings)
     state = json.loads(path.read_text()) if path.exists() else None
+    recorded = state is not None and state.get("version") == STATE_VERSION
+    if recorded and state.get("fingerprint") == scope.fingerprint:
+        scope.node_map = state["nodes"]
     if not daily:
         scope.reason = "first build"
     elif not state or state.get("version") != STATE_VERSION:
@@ -216,8 +227,12 @@ def plan(settings: Settings, con: duckdb.DuckDBPyConnection, *, daily: bool) -> 
 
 def record(settings: Settings, scope: BuildScope) -> None:
     """After a successful build: its fingerprint, the ledger mark it was planned at, and the
-    node map of the manifest it ran (data/dbt/target/manifest.json)."""
-    manifest = json.loads((settings.data_dir / "dbt" / "target" / "manifest.json").read_text())
+    node map of the manifest it ran (data/dbt/target/manifest.json; the recorded one when it
+    is of the same project, and the build then wrote no manifest)."""
+    nodes = scope.node_map
+    if nodes is None:
+        target = settings.data_dir / "dbt" / "target"
+        nodes = node_inputs(json.loads((target / "manifest.json").read_text()))
     path = state_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -227,7 +242,7 @@ def record(settings: Settings, scope: BuildScope) -> None:
                 "version": STATE_VERSION,
                 "fingerprint": scope.fingerprint,
                 "ledger_mark": scope.ledger_mark,
-                "nodes": node_inputs(manifest),
+                "nodes": nodes,
             },
             indent=1,
             sort_keys=True,

@@ -159,7 +159,13 @@ def build(settings: Settings) -> dict[str, Any]:
         )
     elif window_start is not None:
         log.info("dbt build: every node runs (%s)", scope.reason or "the loads reach them all")
-    args = ["build", "--exclude-resource-type", "unit_test", *scope.exclude_args()]
+    args = [
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+        *scope.exclude_args(),
+        *scope.write_json_args(),
+    ]
     freshness_results_path(settings).unlink(missing_ok=True)
     summary = run_dbt(settings, args, window_start=window_start, then=[freshness_args(settings)])
     build_scope.record(settings, scope)

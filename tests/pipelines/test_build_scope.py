@@ -19,7 +19,7 @@ from finops_testing import finops_env
 from finops.settings import load_settings
 from loaders import warehouse
 from pipelines import build_scope
-from pipelines.build_tasks import plan_build
+from pipelines.build_tasks import build, plan_build
 
 AWS_STAGING = "finops.staging.aws_cost_explorer.stg_aws_cost_explorer__costs"
 FOCUS_STAGING = "finops.staging.focus_files.stg_focus_files__costs"
@@ -111,6 +111,40 @@ def test_a_daily_build_leaves_out_what_the_new_loads_do_not_reach(home_copy: Pat
     assert {AWS_STAGING, FX_SEED, ALLOCATION_MART} <= left_out
     assert "staging.stg_aws_cost_explorer__costs" in scope.left_out_relations
     assert scope.exclude_args()[0] == "--exclude"
+
+
+def test_a_build_of_the_recorded_project_writes_no_manifest_and_keeps_the_node_map(
+    home_copy: Path,
+):
+    settings = load_settings()
+    state_file = home_copy / "data" / "dbt" / "build_scope.json"
+    before = json.loads(state_file.read_text())
+    target = home_copy / "data" / "dbt" / "target"
+    # GIVEN a FOCUS load since the last build, of this very project
+    land_nothing(home_copy)
+
+    # WHEN the daily build runs
+    summary = build(settings)
+
+    # THEN dbt wrote no manifest (about 1 s of every run), but the build's results and its
+    # freshness check's are there, as dbt writes them
+    assert not (target / "manifest.json").exists()
+    results = json.loads((target / "run_results.json").read_text())
+    ran = {r["unique_id"] for r in results["results"]}
+    assert "model.finops.fct_daily_costs" in ran
+    assert "model.finops.stg_aws_cost_explorer__costs" not in ran  # left out
+    assert summary["counts"].get("success", 0) > 0 and set(summary["counts"]) <= {
+        "success",
+        "pass",
+        "no-op",
+    }
+    freshness = json.loads((target / "sources.json").read_text())
+    assert {r["unique_id"] for r in freshness["results"]} >= {"source.finops.finops.load_ledger"}
+    # ... and the record keeps the node map, at the new ledger mark
+    after = json.loads(state_file.read_text())
+    assert after["nodes"] == before["nodes"]
+    assert after["fingerprint"] == before["fingerprint"]
+    assert after["ledger_mark"] > before["ledger_mark"]
 
 
 def test_nothing_is_left_out_when_the_settings_dbt_reads_change(
