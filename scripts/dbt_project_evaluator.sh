@@ -180,14 +180,17 @@ else:
 
 # the rule "missing primary key tests" counts unique + not_null on one column, or
 # dbt_utils.unique_combination_of_columns; the project has its own generic tests for both:
-# primary_key (tests/generic/primary_key.sql: unique + not_null in one node) and
+# column_values (tests/generic/column_values.sql: the key column of `meta: primary_key:
+# true` unique and not null, with the model's other column rules, in one node) and
 # unique_combination_of_columns (a replacement for dbt_utils'), so the rule is told to count
 # those instead (listing dbt_utils' too would make the evaluator build two columns of the
-# same name, is_test_unique_combination_of_columns)
+# same name, is_test_unique_combination_of_columns). column_values runs on models without a
+# single-column key too: that every model has a key is checked by
+# tests/dbt/test_project_layers.py, from the yml
 paths = project.get("macro-paths", ["macros"]) + project.get("test-paths", ["tests"])
 sources = [f.read_text() for p in paths for f in (copy / p).rglob("*.sql")]
 pk_macros = [["dbt.test_unique", "dbt.test_not_null"]]
-for name in ("primary_key", "unique_combination_of_columns"):
+for name in ("column_values", "unique_combination_of_columns"):
     own_test = re.compile(r"\{%-?\s*test\s+" + name + r"\s*\(")
     if any(own_test.search(text) for text in sources):
         pk_macros.append([f"{project['name']}.test_{name}"])

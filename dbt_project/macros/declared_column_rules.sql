@@ -1,11 +1,12 @@
 {#- The column rules the yml of the model, seed or source a test is attached to declares (a
     source test has no attached_node: its one dependency), for the column_values test:
-      not_null:        [column]           a `constraints: - type: not_null`
+      not_null:        [column]           a `constraints: - type: not_null`, and the key
+      primary_key:     [column]           `config: meta: primary_key: true` (at most one)
       accepted_values: [(column, values)]  `config: meta: accepted_values: [...]`
       provider_name:   [(column, allow_all)] `config: meta: provider_name: true | all`
     Empty lists when the node declares none. -#}
 {% macro declared_column_rules() -%}
-    {%- set rules = {'not_null': [], 'accepted_values': [], 'provider_name': []} -%}
+    {%- set rules = {'not_null': [], 'primary_key': [], 'accepted_values': [], 'provider_name': []} -%}
     {%- set node = graph.nodes.get(model.attached_node) if model.attached_node else none -%}
     {%- if node is none and model.depends_on.nodes | length == 1 -%}
         {%- set node = graph.sources.get(model.depends_on.nodes[0]) -%}
@@ -14,10 +15,20 @@
         {{ return(rules) }}
     {%- endif -%}
     {%- for name, column in node.columns.items() -%}
-        {%- for constraint in column.constraints or [] if constraint.type == 'not_null' -%}
-            {%- do rules['not_null'].append(name) -%}
-        {%- endfor -%}
         {%- set meta = (column.config or {}).get('meta') or column.meta or {} -%}
+        {%- if meta.get('primary_key') is not none -%}
+            {%- if meta['primary_key'] is not true or rules['primary_key'] -%}
+                {{ exceptions.raise_compiler_error(
+                    "column " ~ name ~ " of " ~ node.name ~ ": meta primary_key must be true, "
+                    ~ "on one column (a key of several columns: unique_combination_of_columns)") }}
+            {%- endif -%}
+            {%- do rules['primary_key'].append(name) -%}
+        {%- endif -%}
+        {%- set constrained = column.constraints or [] -%}
+        {%- if name in rules['primary_key']
+            or constrained | selectattr('type', 'equalto', 'not_null') | list -%}
+            {%- do rules['not_null'].append(name) -%}
+        {%- endif -%}
         {%- if meta.get('accepted_values') is not none -%}
             {%- set values = meta['accepted_values'] -%}
             {%- if values is string or values is not iterable or values | length == 0 -%}

@@ -357,14 +357,13 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
     finally:
         con.close()
 
-    # WHEN the primary-key and FOCUS conformance tests run on it
+    # WHEN the column-values (key included) and FOCUS conformance tests run on it
     done = dbt(
         tampered,
         tmp_path,
         "test",
         "--store-failures",
         "--select",
-        "test_name:primary_key,int_cloud_costs_unioned",
         "test_name:column_values,int_cloud_costs_unioned",
         "test_name:column_values,fct_daily_costs",
         "test_name:focus_conformant,fct_daily_costs",
@@ -378,7 +377,6 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
     # conformance test names each off-spec value (the unknown category also has no such
     # subcategory), and the band test sees a flag inside the band with no anomaly behind it
     assert done.returncode != 0, done.stdout[-3000:]
-    assert "Failure in test primary_key_int_cloud_costs_unioned_cost_line_id" in done.stdout
     assert "Failure in test focus_conformant_fct_daily_costs_" in done.stdout
     assert "Failure in test assert_fct_anomaly_series_band_matches_flags" in done.stdout
     # ... and the reconciliation names the cent on its day and in the running total
@@ -396,8 +394,8 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
         (first_day[0][0], "USD", Decimal("0.01"), Decimal("0")),
         ("all", "USD", Decimal("0.01"), Decimal("0")),
     ]
-    # ... and the one column-values test of the model names each column with its null rows
-    # and each provider name that is not normalised
+    # ... and the one column-values test of the model names each doubled key, each column
+    # with its null rows and each provider name that is not normalised
     assert "Failure in test column_values_int_cloud_costs_unioned_" in done.stdout
     offences = fetch(
         tampered,
@@ -408,6 +406,9 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
         tampered,
         "select 'billed_cost', 'not_null', null, count(*) filter (where billed_cost is null) "
         "from intermediate.int_cloud_costs_unioned union all "
+        "select 'cost_line_id', 'primary_key', cost_line_id, count(*) "
+        "from intermediate.int_cloud_costs_unioned group by cost_line_id "
+        "having count(*) > 1 union all "
         "select 'provider_name', 'provider_name', 'Amazon Web Services', "
         "count(*) filter (where provider_name = 'Amazon Web Services') "
         "from intermediate.int_cloud_costs_unioned union all "
@@ -415,6 +416,7 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
         "from intermediate.int_cloud_costs_unioned order by all",
     )
     assert offences == expected and all(row[-1] > 0 for row in offences)
+    assert any(rule == "primary_key" for _, rule, _, _ in offences)
     nulls = [(column, n) for column, rule, _, n in expected if rule == "not_null"]
     violations = fetch(
         tampered,

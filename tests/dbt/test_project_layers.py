@@ -121,24 +121,34 @@ def test_every_mart_is_public_with_an_enforced_contract_and_documented(manifest:
 
 
 def test_every_model_has_a_primary_key_test(manifest: dict[str, Any]):
-    # A key column's primary_key test (unique and not null in one node), or the model's
-    # unique_combination_of_columns test
+    # A key column (`config: meta: primary_key: true`, unique and not null) checked by the
+    # model's column_values test, or the model's unique_combination_of_columns test
     keyed: set[str] = set()
     for node in manifest["nodes"].values():
         if node["resource_type"] != "test" or "test_metadata" not in node:
             continue
         name = node["test_metadata"]["name"]
-        if name in ("primary_key", "unique_combination_of_columns"):
+        model = manifest["nodes"].get(node.get("attached_node"))
+        if name == "unique_combination_of_columns":
             keyed.add(node.get("attached_node"))
-    assert keyed, "no primary_key or unique_combination_of_columns test"
+        elif (
+            name == "column_values"
+            and model
+            and any(
+                (c.get("config", {}).get("meta") or {}).get("primary_key")
+                for c in model["columns"].values()
+            )
+        ):
+            keyed.add(node["attached_node"])
+    assert keyed, "no key checked"
     missing = [node["name"] for uid, node in _models(manifest).items() if uid not in keyed]
     assert missing == []
 
 
 def test_no_column_level_unique_or_not_null_test(manifest: dict[str, Any]):
-    # A key is one primary_key test, a not-null column one constraint that the relation's
-    # column_values test checks: dbt's unique / not_null would each add a node to every
-    # build (tests/generic/primary_key.sql says what a node costs)
+    # A key and a not-null column are declared in the yml and checked by the relation's
+    # column_values test: dbt's unique / not_null would each add a node to every build
+    # (tests/generic/column_values.sql says what a node costs)
     separate = sorted(
         node["name"]
         for node in manifest["nodes"].values()

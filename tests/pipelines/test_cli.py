@@ -290,7 +290,7 @@ def test_verify_tests_all_history_where_a_daily_build_tests_only_its_window(
     finally:
         con.close()
 
-    # WHEN the primary-key test runs scoped to a later window, as in a daily build (with the
+    # WHEN the mart's column-values test (its key among them) runs scoped to a later window, as in a daily build (with the
     # environment and target folder of the verify above: dbt parses only what changed)
     window = (oldest + timedelta(days=1)).isoformat()
     target = home / "data" / "dbt" / "target"
@@ -299,7 +299,7 @@ def test_verify_tests_all_history_where_a_daily_build_tests_only_its_window(
         target.parent,
         "test",
         "--select",
-        "primary_key_fct_daily_costs_daily_cost_id",
+        "column_values_fct_daily_costs_",
         timeout=300,
         FINOPS_DBT_WINDOW_START=window,
     )
@@ -307,11 +307,9 @@ def test_verify_tests_all_history_where_a_daily_build_tests_only_its_window(
     assert scoped.returncode == 0, scoped.stdout[-3000:]
     assert (
         f">= cast('{window}' as date)"
-        in (
-            next((target / "compiled").rglob("primary_key_fct_daily_costs_daily_cost_id.sql"))
-        ).read_text()
+        in (next((target / "compiled").rglob("column_values_fct_daily_costs_.sql"))).read_text()
     )
     # ... and `finops verify` does, names the test and exits 1
     broken = run_cli(home, "verify")
     assert broken.returncode == 1, broken.stdout + broken.stderr
-    assert "primary_key_fct_daily_costs_daily_cost_id" in broken.stderr
+    assert "column_values_fct_daily_costs_" in broken.stderr

@@ -1,27 +1,29 @@
 {#
-    Every column of the model holds the values its yml declares, checked in one scan of the
-    model:
+    Every column of the model holds the values its yml declares:
       - no null where the column declares a `not_null` constraint;
+      - the key, where `config: meta: primary_key: true`: no null and no value on two rows
+        (one column per model; a key of several columns has unique_combination_of_columns);
       - one of `config: meta: accepted_values: [...]` (nulls pass, as with dbt's
         accepted_values: a column that must not be null also declares the constraint);
       - a normalised provider name where `config: meta: provider_name: true`: the value equals
         normalized_provider_name of itself (so 'Amazon Web Services', 'Microsoft' or ' AWS'
         fail: FOCUS files bring any provider, so no fixed list), not empty, and 'All' only
         with `provider_name: all` (the provider_scope of every provider together).
-    Fails with one row per offence: column_name, rule (not_null, accepted_values,
-    provider_name), offending_value (null for not_null) and row_count.
+    Fails with one row per offence: column_name, rule (not_null, primary_key,
+    accepted_values, provider_name), offending_value (null for not_null; the repeated key
+    for primary_key) and row_count (the rows with it).
 
     The rules are written once, next to the column's docs (where the docs site shows them),
     and cost one test node per model instead of one per column and rule: a dbt test node
-    costs about 75 ms of dbt's own work besides its query (a daily build runs about 190
-    nodes), and on Spark a query each. The scan groups the model's rows by the value-checked
-    columns (enumerations: a few hundred groups) with each not_null column's null count, and
-    every rule reads that profile. On a mart with an enforced contract DuckDB also refuses a
-    null while the table is built; this test checks the same on views, intermediate tables
-    and on Spark (which does not enforce constraints). Sources and seeds declare the same
-    rules (dbt enforces nothing on them). A primary key has the primary_key test instead
-    (unique and not null in one node; its not_null constraint is checked here too, at no
-    extra scan).
+    costs about 75 ms of dbt's own work besides its query (a daily build ran about 160
+    nodes, 40 of them primary-key tests), and on Spark a query each. One scan groups the
+    model's rows by the value-checked columns (enumerations: a few hundred groups) with
+    each not_null column's null count, and every value rule reads that profile; the key's
+    duplicates are a second scan (macros/duplicate_keys.sql: on DuckDB through 64-bit
+    hashes first, which fits 100M keys in a 6 GB memory limit). On a mart with an enforced
+    contract DuckDB also refuses a null while the table is built; this test checks the same
+    on views, intermediate tables and on Spark (which does not enforce constraints). Sources
+    and seeds declare the same rules (dbt enforces nothing on them).
 #}
 {% test column_values(model) %}
 
@@ -36,7 +38,7 @@
 {%- if not_null | length + value_columns | length == 0 and execute -%}
     {{ exceptions.raise_compiler_error(
         "column_values: the model under test declares no not_null constraint, "
-        ~ "accepted_values or provider_name") }}
+        ~ "primary_key, accepted_values or provider_name") }}
 {%- endif %}
 
 with
@@ -65,6 +67,17 @@ profile as (
         cast(null as {{ dbt.type_string() }}) as offending_value,
         sum(null_rows_{{ loop.index }}) as row_count
     from profile
+    {%- endset -%}
+    {%- do offences.append(offence) -%}
+{%- endfor -%}
+{%- for column in rules['primary_key'] -%}
+    {%- set offence -%}
+    select
+        '{{ column }}' as column_name,
+        'primary_key' as rule,
+        cast(key_value as {{ dbt.type_string() }}) as offending_value,
+        occurrences as row_count
+    from ({{ duplicate_keys(model, column) }}) as duplicates
     {%- endset -%}
     {%- do offences.append(offence) -%}
 {%- endfor -%}
