@@ -16,7 +16,7 @@
     The rules are written once, next to the column's docs (where the docs site shows them),
     and cost one test node per model instead of one per column and rule: a dbt test node
     costs about 75 ms of dbt's own work besides its query (a daily build ran about 160
-    nodes, 40 of them primary-key tests), and on Spark a query each. One scan groups the
+    nodes, 35 of them primary-key tests), and on Spark a query each. One scan groups the
     model's rows by the value-checked columns (enumerations: a few hundred groups) with
     each not_null column's null count, and every value rule reads that profile; the key's
     duplicates are a second scan (macros/duplicate_keys.sql: on DuckDB through 64-bit
