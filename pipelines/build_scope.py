@@ -187,7 +187,7 @@ def plan(settings: Settings, con: duckdb.DuckDBPyConnection, *, daily: bool) -> 
         scope.node_map = state["nodes"]
     if not daily:
         scope.reason = "first build"
-    elif not state or state.get("version") != STATE_VERSION:
+    elif not recorded:
         scope.reason = "no record of the last build"
     elif state.get("fingerprint") != scope.fingerprint:
         scope.reason = "the project, dbt or its settings changed since the last build"
