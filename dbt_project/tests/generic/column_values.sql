@@ -81,43 +81,30 @@ profile as (
     {%- endset -%}
     {%- do offences.append(offence) -%}
 {%- endfor -%}
+{#- the value rules: (column, rule, the SQL condition of an offending non-null value) -#}
+{%- set value_rules = [] -%}
 {%- for column, values in rules['accepted_values'] -%}
-    {%- set offence -%}
-    select
-        '{{ column }}' as column_name,
-        'accepted_values' as rule,
-        cast({{ column }} as {{ dbt.type_string() }}) as offending_value,
-        sum(row_count) as row_count
-    from profile
-    where
-        {{ column }} is not null
-        and {{ column }} not in (
-            {%- for value in values -%}
-                {{ value if value is number else "'" ~ (value | replace("'", "''")) ~ "'" }}
-                {{- ", " if not loop.last }}
-            {%- endfor -%}
-        )
-    group by {{ column }}
-    {%- endset -%}
-    {%- do offences.append(offence) -%}
+    {%- set listed = [] -%}
+    {%- for value in values -%}
+        {%- do listed.append(value if value is number else "'" ~ (value | replace("'", "''")) ~ "'") -%}
+    {%- endfor -%}
+    {%- do value_rules.append((column, 'accepted_values',
+        column ~ ' not in (' ~ listed | join(', ') ~ ')')) -%}
 {%- endfor -%}
 {%- for column, allow_all in rules['provider_name'] -%}
+    {%- do value_rules.append((column, 'provider_name',
+        "trim(" ~ column ~ ") = '' or " ~ column ~ " != " ~ normalized_provider_name(column)
+        ~ ("" if allow_all else " or " ~ column ~ " = 'All'"))) -%}
+{%- endfor -%}
+{%- for column, rule, condition in value_rules -%}
     {%- set offence -%}
     select
         '{{ column }}' as column_name,
-        'provider_name' as rule,
+        '{{ rule }}' as rule,
         cast({{ column }} as {{ dbt.type_string() }}) as offending_value,
         sum(row_count) as row_count
     from profile
-    where
-        {{ column }} is not null
-        and (
-            trim({{ column }}) = ''
-            or {{ column }} != {{ normalized_provider_name(column) }}
-            {%- if not allow_all %}
-            or {{ column }} = 'All'
-            {%- endif %}
-        )
+    where {{ column }} is not null and ({{ condition }})
     group by {{ column }}
     {%- endset -%}
     {%- do offences.append(offence) -%}
