@@ -179,23 +179,18 @@ else:
     dispatch.append({"macro_namespace": "dbt", "search_order": ["dbt_project_evaluator", "dbt"]})
 
 # the rule "missing primary key tests" counts unique + not_null on one column, or
-# dbt_utils.unique_combination_of_columns; the project has its own generic tests for both:
-# column_values (tests/generic/column_values.sql: the key column of `meta: primary_key:
-# true` unique and not null, with the model's other column rules, in one node) and
-# unique_combination_of_columns (a replacement for dbt_utils'), so the rule is told to count
-# those instead (listing dbt_utils' too would make the evaluator build two columns of the
-# same name, is_test_unique_combination_of_columns). column_values runs on models without a
-# single-column key too: that every model has a key is checked by
-# tests/dbt/test_project_layers.py, from the yml
+# dbt_utils.unique_combination_of_columns; the project checks its keys with its own generic
+# test column_values (tests/generic/column_values.sql: the key column of `meta: primary_key:
+# true` unique and not null, or the key of several columns of the model's `meta: grain`,
+# with the model's other column rules, in one node), so the
+# rule is told to count that one too. column_values runs on models without a key too: that
+# every model has a key is checked by tests/dbt/test_project_layers.py, from the manifest
 paths = project.get("macro-paths", ["macros"]) + project.get("test-paths", ["tests"])
 sources = [f.read_text() for p in paths for f in (copy / p).rglob("*.sql")]
 pk_macros = [["dbt.test_unique", "dbt.test_not_null"]]
-for name in ("column_values", "unique_combination_of_columns"):
-    own_test = re.compile(r"\{%-?\s*test\s+" + name + r"\s*\(")
-    if any(own_test.search(text) for text in sources):
-        pk_macros.append([f"{project['name']}.test_{name}"])
-    elif name == "unique_combination_of_columns":
-        pk_macros.append(["dbt_utils.test_unique_combination_of_columns"])
+own_test = re.compile(r"\{%-?\s*test\s+column_values\s*\(")
+if any(own_test.search(text) for text in sources):
+    pk_macros.append([f"{project['name']}.test_column_values"])
 variables = project.setdefault("vars", {}) or {}
 project["vars"] = variables
 variables.setdefault("dbt_project_evaluator", {}).setdefault("primary_key_test_macros", pk_macros)

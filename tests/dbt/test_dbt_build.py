@@ -344,6 +344,11 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
             "where provider_name = 'AWS' and charge_date = "
             "(select min(charge_date) from marts.fct_daily_costs))"
         )
+        # ... the account dimension lists one account twice (its grain is two columns)
+        con.execute(
+            "insert into marts.dim_sub_accounts select * from marts.dim_sub_accounts "
+            "where provider_name = 'AWS' order by sub_account_id limit 1"
+        )
         # (a mart's contract makes DuckDB itself refuse a null in a not_null column)
         with pytest.raises(duckdb.ConstraintException, match="fx_rate"):
             con.execute("update marts.fct_daily_costs set fx_rate = null")
@@ -366,6 +371,7 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
         "--select",
         "test_name:column_values,int_cloud_costs_unioned",
         "test_name:column_values,fct_daily_costs",
+        "test_name:column_values,dim_sub_accounts",
         "test_name:focus_conformant,fct_daily_costs",
         "test_name:focus_conformant,int_cloud_costs_categorized",
         "assert_fct_anomaly_series_band_matches_flags",
@@ -447,6 +453,23 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
     ) == [
         ("charge_class", "accepted_values", "Refund", counts[1]),
         ("service_category", "accepted_values", "Compute and Stuff", counts[2]),
+    ]
+    # ... and the dimension's test names the account listed twice by its grain's columns
+    assert "Failure in test column_values_dim_sub_accounts_" in done.stdout
+    # (and by its key column, which repeats with it)
+    [(twice, key)] = fetch(
+        tampered,
+        "select provider_name || ' | ' || sub_account_id, any_value(sub_account_key) "
+        "from marts.dim_sub_accounts group by provider_name, sub_account_id "
+        "having count(*) > 1",
+    )
+    assert fetch(
+        tampered,
+        "select column_name, rule, offending_value, row_count "
+        "from dbt_test__audit.column_values_dim_sub_accounts_ order by all",
+    ) == [
+        ("provider_name, sub_account_id", "grain", twice, 2),
+        ("sub_account_key", "primary_key", key, 2),
     ]
     # ... and on the unified model it names each mandatory column left null, with its rows
     assert "Failure in test focus_conformant_int_cloud_costs_categorized_" in done.stdout

@@ -121,20 +121,18 @@ def test_every_mart_is_public_with_an_enforced_contract_and_documented(manifest:
 
 
 def test_every_model_has_a_primary_key_test(manifest: dict[str, Any]):
-    # A key column (`config: meta: primary_key: true`, unique and not null) checked by the
-    # model's column_values test, or the model's unique_combination_of_columns test
+    # A key column (`config: meta: primary_key: true`, unique and not null) or a key of
+    # several columns (the model's `config: meta: grain: [...]`), checked by the model's
+    # column_values test
     keyed: set[str] = set()
     for node in manifest["nodes"].values():
-        if node["resource_type"] != "test" or "test_metadata" not in node:
+        metadata = node.get("test_metadata") or {}
+        if node["resource_type"] != "test" or metadata.get("name") != "column_values":
             continue
-        name = node["test_metadata"]["name"]
         model = manifest["nodes"].get(node.get("attached_node"))
-        if name == "unique_combination_of_columns":
-            keyed.add(node.get("attached_node"))
-        elif (
-            name == "column_values"
-            and model
-            and any(
+        if model and (
+            model["config"]["meta"].get("grain")
+            or any(
                 (c.get("config", {}).get("meta") or {}).get("primary_key")
                 for c in model["columns"].values()
             )
@@ -145,15 +143,17 @@ def test_every_model_has_a_primary_key_test(manifest: dict[str, Any]):
     assert missing == []
 
 
-def test_no_column_level_unique_or_not_null_test(manifest: dict[str, Any]):
-    # A key and a not-null column are declared in the yml and checked by the relation's
-    # column_values test: dbt's unique / not_null would each add a node to every build
+def test_keys_and_not_nulls_have_no_test_node_of_their_own(manifest: dict[str, Any]):
+    # A key (one column's, or a grain of several) and a not-null column are declared in the
+    # yml and checked by the relation's column_values test: dbt's unique / not_null, or a
+    # test of a key of several columns, would each add a node to every build
     # (tests/generic/column_values.sql says what a node costs)
     separate = sorted(
         node["name"]
         for node in manifest["nodes"].values()
         if node["resource_type"] == "test"
-        and (node.get("test_metadata") or {}).get("name") in ("unique", "not_null")
+        and (node.get("test_metadata") or {}).get("name")
+        in ("unique", "not_null", "unique_combination_of_columns")
     )
     assert separate == []
 
@@ -175,17 +175,19 @@ def test_every_mart_the_dashboard_reads_is_in_its_exposure(manifest: dict[str, A
 
 
 def test_every_declared_column_rule_is_tested(manifest: dict[str, Any]):
-    # A column's `constraints: - type: not_null` and its meta accepted_values / provider_name
-    # are checked by its model's (seed's, source's) one column_values test; DuckDB also
-    # enforces not_null on contracted marts, Spark does not.
+    # A column's `constraints: - type: not_null` and its meta accepted_values / provider_name,
+    # and the node's meta grain, are checked by its model's (seed's, source's) one
+    # column_values test; DuckDB also enforces not_null on contracted marts, Spark does not.
     tested = set()
     for node in manifest["nodes"].values():
         metadata = node.get("test_metadata") or {}
         if node["resource_type"] == "test" and metadata.get("name") == "column_values":
             tested.add(node.get("attached_node") or node["depends_on"]["nodes"][0])
-    rules = ("not_null", "accepted_values", "provider_name")
+    rules = ("not_null", "accepted_values", "provider_name", "grain")
     declared: dict[str, set[str]] = {rule: set() for rule in rules}
     for uid, node in [*manifest["nodes"].items(), *manifest["sources"].items()]:
+        if (node.get("config", {}).get("meta") or node.get("meta") or {}).get("grain"):
+            declared["grain"].add(uid)
         for column in node.get("columns", {}).values():
             if any(c["type"] == "not_null" for c in column.get("constraints", [])):
                 declared["not_null"].add(uid)

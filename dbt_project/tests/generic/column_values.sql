@@ -2,16 +2,22 @@
     Every column of the model holds the values its yml declares:
       - no null where the column declares a `not_null` constraint;
       - the key, where `config: meta: primary_key: true`: no null and no value on two rows
-        (one column per model; a key of several columns has unique_combination_of_columns);
+        (one column per model);
+      - the grain, a key of several columns declared on the model, seed or source itself
+        (`config: meta: grain: [...]`): no combination of their values on two rows (nulls
+        compare equal, as in group by; a column's nulls are its not_null constraint's
+        business);
       - one of `config: meta: accepted_values: [...]` (nulls pass, as with dbt's
         accepted_values: a column that must not be null also declares the constraint);
       - a normalised provider name where `config: meta: provider_name: true`: the value equals
         normalized_provider_name of itself (so 'Amazon Web Services', 'Microsoft' or ' AWS'
         fail: FOCUS files bring any provider, so no fixed list), not empty, and 'All' only
         with `provider_name: all` (the provider_scope of every provider together).
-    Fails with one row per offence: column_name, rule (not_null, primary_key,
-    accepted_values, provider_name), offending_value (null for not_null; the repeated key
-    for primary_key) and row_count (the rows with it).
+    Fails with one row per offence: column_name (the grain's columns joined with ', ' for
+    grain), rule (not_null, primary_key, grain, accepted_values, provider_name),
+    offending_value (null for not_null; the repeated key for primary_key; the repeated
+    values joined with ' | ', a null as 'null', for grain) and row_count (the rows with
+    it).
 
     The rules are written once, next to the column's docs (where the docs site shows them),
     and cost one test node per model instead of one per column and rule: a dbt test node
@@ -20,7 +26,8 @@
     model's rows by the value-checked columns (enumerations: a few hundred groups) with
     each not_null column's null count, and every value rule reads that profile; the key's
     duplicates are a second scan (macros/duplicate_keys.sql: on DuckDB through 64-bit
-    hashes first, which fits 100M keys in a 6 GB memory limit). On a mart with an enforced
+    hashes first, which fits 100M keys in a 6 GB memory limit), and the grain's a grouped
+    scan of its own. On a mart with an enforced
     contract DuckDB also refuses a null while the table is built; this test checks the same
     on views, intermediate tables and on Spark (which does not enforce constraints). Sources
     and seeds declare the same rules (dbt enforces nothing on them).
@@ -35,10 +42,11 @@
         {%- do value_columns.append(column) -%}
     {%- endif -%}
 {%- endfor -%}
-{%- if not_null | length + value_columns | length == 0 and execute -%}
+{%- set grain = rules['grain'] -%}
+{%- if not_null | length + value_columns | length + grain | length == 0 and execute -%}
     {{ exceptions.raise_compiler_error(
         "column_values: the model under test declares no not_null constraint, "
-        ~ "primary_key, accepted_values or provider_name") }}
+        ~ "primary_key, accepted_values, provider_name or grain") }}
 {%- endif %}
 
 with
@@ -81,6 +89,31 @@ profile as (
     {%- endset -%}
     {%- do offences.append(offence) -%}
 {%- endfor -%}
+{%- if grain -%}
+    {%- set shown = [] -%}
+    {%- for column in grain -%}
+        {%- if not loop.first -%}
+            {%- do shown.append("' | '") -%}
+        {%- endif -%}
+        {%- do shown.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), 'null')") -%}
+    {%- endfor -%}
+    {%- set offence -%}
+    select
+        '{{ grain | join(', ') }}' as column_name,
+        'grain' as rule,
+        {{ dbt.concat(shown) }} as offending_value,
+        occurrences as row_count
+    from (
+        select
+            {{ grain | join(', ') }},
+            count(*) as occurrences
+        from {{ model }}
+        group by {{ grain | join(', ') }}
+        having count(*) > 1
+    ) as duplicates
+    {%- endset -%}
+    {%- do offences.append(offence) -%}
+{%- endif -%}
 {#- the value rules: (column, rule, the SQL condition of an offending non-null value) -#}
 {%- set value_rules = [] -%}
 {%- for column, values in rules['accepted_values'] -%}
