@@ -88,6 +88,19 @@
     add_months({{ day }}, {{ months }})
 {%- endmacro %}
 
+{#- The date `days` days after a date (before it when negative). -#}
+{% macro add_days(day, days) -%}
+    {{ return(adapter.dispatch('add_days', 'finops')(day, days)) }}
+{%- endmacro %}
+
+{% macro default__add_days(day, days) -%}
+    cast({{ day }} + to_days({{ days }}) as date)
+{%- endmacro %}
+
+{% macro spark__add_days(day, days) -%}
+    date_add({{ day }}, {{ days }})
+{%- endmacro %}
+
 {#- True when the whole of `text` matches the regular expression `pattern`. -#}
 {% macro full_match(text, pattern) -%}
     {{ return(adapter.dispatch('full_match', 'finops')(text, pattern)) }}

@@ -72,9 +72,13 @@
     {{ return(run_query(query).columns[0].values()[0] | string) }}
 {%- endmacro %}
 
-{% macro delete_days_to_rebuild(ledger, watermark_column='_loaded_through', fingerprint=none) -%}
+{% macro delete_days_to_rebuild(ledger=none, watermark_column='_loaded_through', fingerprint=none, upstream=none) -%}
     {%- if is_incremental() -%}
-        {%- set first_day = first_day_to_rebuild(ledger, watermark_column, fingerprint) -%}
+        {%- if upstream is none -%}
+            {%- set first_day = first_day_to_rebuild(ledger, watermark_column, fingerprint) -%}
+        {%- else -%}
+            {%- set first_day = first_day_rebuilt_upstream(upstream, watermark_column) -%}
+        {%- endif -%}
         delete from {{ this }}
         {%- if first_day is not none %}
         where charge_date >= cast('{{ first_day }}' as date)
@@ -121,4 +125,32 @@
         'on_schema_change': 'append_new_columns',
         'pre_hook': [] if on_spark else [hook],
     }) }}
+{%- endmacro %}
+
+
+{#- For an incremental model whose rows are some days of an upstream incremental model on
+    charge_date (e.g. its flagged days): the first day of `upstream` rebuilt since this
+    model's last build - min(charge_date) of the upstream rows whose watermark is newer than
+    this model's newest - as 'YYYY-MM-DD'; '9999-12-31' when none is; none when the whole
+    model is rebuilt (a full build, or a table without the watermark or another declared
+    column). Both models' watermarks are the same loaded_through() within one build, so the
+    days an upstream build rewrote are exactly those with a newer one. -#}
+{% macro first_day_rebuilt_upstream(upstream, watermark_column='_loaded_through') -%}
+    {%- if not execute or not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- set declared = model['columns'].keys() | map('lower') | list -%}
+    {%- if watermark_column not in columns or declared | reject('in', columns) | list -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        select cast(coalesce(min(charge_date), cast('9999-12-31' as date)) as string) as first_day
+        from {{ upstream }}
+        where {{ watermark_column }} > (
+            select coalesce(max({{ watermark_column }}), cast('0001-01-01' as timestamp))
+            from {{ this }}
+        )
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values()[0] | string) }}
 {%- endmacro %}

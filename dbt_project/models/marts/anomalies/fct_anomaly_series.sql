@@ -13,8 +13,29 @@ total_days as (
     select * from {{ ref('int_daily_cost_totals_scored') }}
 ),
 
+-- a day that is one region's usual business (int_anomaly_region_checks) is no anomaly
 service_days as (
-    select * from {{ ref('int_daily_cost_series_scored') }}
+    select
+        scored.series_day_id,
+        scored.provider_name,
+        scored.sub_account_id,
+        scored.service_name,
+        scored.charge_date,
+        scored.reporting_currency,
+        scored.actual_cost,
+        scored.expected_cost,
+        scored.training_stddev,
+        scored.z_score,
+        scored.is_scored,
+        scored.is_anomaly and not coalesce(region_checks.is_single_region_move, false)
+            as is_anomaly,
+        scored.direction,
+        scored.cost_impact,
+        scored.expected_low,
+        scored.expected_high
+    from {{ ref('int_daily_cost_series_scored') }} as scored
+    left join {{ ref('int_anomaly_region_checks') }} as region_checks
+        on scored.series_day_id = region_checks.series_day_id
 ),
 
 sub_accounts as (
