@@ -2,8 +2,10 @@
 
 One module-scoped `dbt build` of the anomaly marts and their parents on six months of the
 simulated source, then: the root causes of every total anomaly add up to its impact per
-dimension (checked here with SQL of its own, not the dbt singular test), and the detector
-finds the anomalies the simulated source injected (its ground truth).
+dimension (checked here with SQL of its own, not the dbt singular test), the detector
+finds the anomalies the simulated source injected (its ground truth), and, on a copy with a
+region planted that bills on Wednesdays only, those days leave the marts while a runaway in
+that region stays (int_anomaly_region_checks).
 
     .venv/bin/pytest tests/dbt/test_anomalies.py -q
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from finops_testing import dbt
+from finops_testing import copy_warehouse, dbt
 
 from loaders import simulated
 
@@ -123,3 +125,80 @@ def test_every_anomaly_says_its_seasonality_and_direction(warehouse: Path) -> No
     assert {seasonality for seasonality, _ in services} == {"weekly", "none"}
     assert {seasonality for seasonality, _ in totals} == {"day_of_week"}
     assert {direction for _, direction in services + totals} <= {"spike", "drop"}
+
+
+def test_a_region_billing_its_usual_amount_on_some_days_leaves_the_marts(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    # GIVEN a copy of the warehouse where a large storage series gains a second region that
+    # bills 3,000 every Wednesday and nothing on other days (the series more than triples on
+    # its days: a spike to the scoring, but that region's usual business) - but for the last
+    # Wednesday, when it bills ten times that (a runaway in that region)
+    copy = copy_warehouse(warehouse, tmp_path / "sporadic_region")
+    con = duckdb.connect(str(copy))
+    try:
+        [(account,)] = con.execute(
+            "select linked_account_id from raw.aws_cost_explorer "
+            "where record_type = 'Usage' and service = 'Amazon Simple Storage Service' "
+            "group by all order by sum(unblended_cost) desc limit 1"
+        ).fetchall()
+        planted = (
+            "from raw.aws_cost_explorer where record_type = 'Usage' "
+            "and service = 'Amazon Simple Storage Service' and linked_account_id = ? "
+            "and region = 'us-east-1' and isodow(time_period_start) = 3"
+        )
+        [(runaway,)] = con.execute(f"select max(time_period_start) {planted}", [account]).fetchall()
+        con.execute(
+            "insert into raw.aws_cost_explorer select * replace ('ap-south-1' as region, "
+            "case when time_period_start = ? then 30000 else 3000 end as unblended_cost, "
+            f"case when time_period_start = ? then 30000 else 3000 end as amortized_cost) {planted}",
+            [runaway, runaway, account],
+        )
+    finally:
+        con.close()
+    # WHEN the anomaly marts are built on it
+    done = dbt(
+        copy,
+        tmp_path,
+        "build", "--full-refresh",
+        "--select", "+fct_cost_anomalies", "+fct_anomaly_series",
+        "--indirect-selection", "cautious",
+        "--exclude-resource-type", "unit_test",
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    # THEN the scoring flags the Wednesdays the region bills (once it scores the series) ...
+    series = (
+        "provider_name = 'AWS' and service_name = 'Amazon Simple Storage Service' "
+        f"and sub_account_id = '{account}'"
+    )
+    flagged = fetch(
+        copy,
+        "select charge_date, is_single_region_move, mover_region_id, mover_cost "
+        f"from intermediate.int_anomaly_region_checks where {series} order by charge_date",
+    )
+    wednesdays = [row for row in flagged if row[0].isoweekday() == 3]
+    assert len(wednesdays) >= 20 and wednesdays[-1][0] == runaway, flagged
+    # ... each is set aside as that region's usual business, but the runaway
+    assert {row[1:] for row in wednesdays[:-1]} == {(True, "ap-south-1", Decimal(3000))}
+    assert wednesdays[-1][1:] == (False, "ap-south-1", Decimal(30000))
+    # ... and the marts leave out the days set aside, and keep the rest (the runaway, and the
+    # series' own anomalies)
+    set_aside = {row[0] for row in flagged if row[1]}
+    in_mart = {
+        day
+        for (day,) in fetch(
+            copy, f"select charge_date from marts.fct_cost_anomalies where {series}"
+        )
+    }
+    assert in_mart == {row[0] for row in flagged} - set_aside and runaway in in_mart
+    charted = series.replace("provider_name", "provider_scope")
+    on_chart = {
+        day
+        for (day,) in fetch(
+            copy,
+            "select charge_date from marts.fct_anomaly_series "
+            f"where series_level = 'service' and is_anomaly and {charted}",
+        )
+    }
+    assert on_chart == in_mart
