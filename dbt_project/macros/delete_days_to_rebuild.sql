@@ -28,18 +28,25 @@
     Spark (Parquet, no delete) the same days are selected and their charge_date partitions
     overwritten (insert_overwrite).
 #}
-{% macro first_day_to_rebuild(ledger, watermark_column='_loaded_through', fingerprint=none) -%}
+{#- The columns of the model's stored table when it is built by days, none when it is rebuilt
+    whole: a full build, or a table without the watermark column or without a column the
+    model now declares (built by an older version: rebuilt whole, so no day keeps the new
+    column null; on_schema_change appends it). -#}
+{% macro columns_if_built_by_days(watermark_column) -%}
     {%- if not execute or not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {%- if watermark_column not in columns -%}
+    {%- set declared = model['columns'].keys() | map('lower') | list -%}
+    {%- if watermark_column not in columns or declared | reject('in', columns) | list -%}
         {{ return(none) }}
     {%- endif -%}
-    {#- a table an older version built without a column the model now declares (a new grain
-        column, e.g.): rebuilt whole, so no day keeps it null (on_schema_change appends it) -#}
-    {%- set declared = model['columns'].keys() | map('lower') | list -%}
-    {%- if declared | reject('in', columns) | list -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
+{% macro first_day_to_rebuild(ledger, watermark_column='_loaded_through', fingerprint=none) -%}
+    {%- set columns = columns_if_built_by_days(watermark_column) -%}
+    {%- if columns is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- if fingerprint is not none -%}
@@ -136,12 +143,7 @@
     column). Both models' watermarks are the same loaded_through() within one build, so the
     days an upstream build rewrote are exactly those with a newer one. -#}
 {% macro first_day_rebuilt_upstream(upstream, watermark_column='_loaded_through') -%}
-    {%- if not execute or not is_incremental() -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {%- set declared = model['columns'].keys() | map('lower') | list -%}
-    {%- if watermark_column not in columns or declared | reject('in', columns) | list -%}
+    {%- if columns_if_built_by_days(watermark_column) is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set query -%}

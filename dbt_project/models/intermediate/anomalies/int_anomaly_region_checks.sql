@@ -43,7 +43,7 @@
 {#- a full build reads every day (none: from 0001-01-01) -#}
 {%- set history_start = none %}
 {%- if first_day is not none %}
-    {%- set history_start = (modules.datetime.date.fromisoformat([first_day, '9999-01-01'] | min) - modules.datetime.timedelta(days=window_days)).isoformat() %}
+    {%- set history_start = (modules.datetime.date.fromisoformat(first_day) - modules.datetime.timedelta(days=window_days)).isoformat() %}
 {%- endif %}
 
 with
