@@ -1,6 +1,7 @@
 """Several dbt commands in one process:
 
     python -m finops.dbt_child OPTIONS_JSON dbt COMMAND... [--then dbt COMMAND...]...
+    python -m finops.dbt_child OPTIONS_JSON --wait-for-commands
 
 Each command runs as `dbt COMMAND OPTIONS` (OPTIONS_JSON: a JSON list of the options every
 command gets, such as --project-dir). The command line reads like the dbt commands it runs
@@ -21,6 +22,13 @@ pipelines/build_scope.py). A command run so gets its result file written here fr
 result (`source freshness`: sources.json; `build`, `run`, `test`...: run_results.json), as
 dbt would have written it; the first command's stale one is removed before it runs.
 
+Started ahead (`... OPTIONS_JSON --wait-for-commands`): the child imports dbt and parses
+the project at once, then waits for one line on stdin, a JSON object {"env": {...},
+"commands": [[...], ...]}: the environment variables the project reads only at run time
+(`finops.dbt_runner.RUN_TIME_ENV`) and the commands to run. The pipeline starts its build's
+dbt so while the loads run (`finops.dbt_runner.start_ahead`): the 2-3 s of start-up and
+parse then cost no wall time. An empty line or a closed stdin ends it with nothing run.
+
 The process exits with the first command's exit code (0 success, 1 a node failed, 2 dbt
 could not run); a later command's failure shows in its own line `finops-dbt-exit N ARGS`
 on stdout, which the caller reads. Nothing runs after a first command that did not
@@ -31,9 +39,10 @@ the same safeguards as a plain `dbt` child).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 EXIT_MARK = "finops-dbt-exit"
 
@@ -58,15 +67,38 @@ def target_path(options: list[str]) -> Path:
     return Path(options[options.index("--target-path") + 1])
 
 
-def run(options: list[str], commands: list[list[str]]) -> int:
+def parse(options: list[str]) -> tuple[int, Any]:
+    """(0, a dbtRunner holding the parsed project) or (dbt's exit code, None)."""
     from dbt.cli.main import dbtRunner
 
     parsed = dbtRunner().invoke(["parse", NO_WRITE_JSON, *options])
     code = exit_code(parsed)
     if code != 0:
         print(f"{EXIT_MARK} {code} parse", flush=True)
+        return code, None
+    return 0, dbtRunner(manifest=parsed.result)
+
+
+def run(options: list[str], commands: list[list[str]]) -> int:
+    code, runner = parse(options)
+    return code if runner is None else run_commands(runner, options, commands)
+
+
+def run_when_asked(options: list[str], requests: TextIO) -> int:
+    """Parse now, then run the commands of the first line of `requests` (see the module
+    docstring) with its environment variables set; 0 with nothing run on an empty line."""
+    code, runner = parse(options)
+    if runner is None:
         return code
-    runner = dbtRunner(manifest=parsed.result)
+    line = requests.readline().strip()
+    if not line:
+        return 0
+    request = json.loads(line)
+    os.environ.update({str(k): str(v) for k, v in request.get("env", {}).items()})
+    return run_commands(runner, options, [list(c) for c in request["commands"]])
+
+
+def run_commands(runner: Any, options: list[str], commands: list[list[str]]) -> int:
     first = None
     for given in commands:
         args = given if first is None else [*given, NO_WRITE_JSON]
@@ -93,6 +125,7 @@ def parse_exit_codes(stdout: str) -> list[int]:
 
 
 THEN = "--then"
+WAIT = "--wait-for-commands"
 
 
 def command_line(options: list[str], commands: list[list[str]]) -> list[str]:
@@ -115,12 +148,14 @@ def parse_command_line(argv: list[str]) -> tuple[list[str], list[list[str]]]:
     if any(not c or c[0] != "dbt" or len(c) < 2 for c in commands):
         raise SystemExit(
             f"usage: python -m finops.dbt_child OPTIONS_JSON dbt COMMAND... "
-            f"[{THEN} dbt COMMAND...]...; got {argv[1:]}"
+            f"[{THEN} dbt COMMAND...]... (or OPTIONS_JSON {WAIT}); got {argv[1:]}"
         )
     return list(options), [c[1:] for c in commands]
 
 
 def main(argv: list[str]) -> int:
+    if argv[2:] == [WAIT]:
+        return run_when_asked(list(json.loads(argv[1])), sys.stdin)
     return run(*parse_command_line(argv[1:]))
 
 

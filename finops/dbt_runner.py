@@ -7,13 +7,17 @@ docs`, of the source-freshness check and of `finops spark`.
 Every run gets the same treatment: dbt starts without the credentials it does not need
 (`loaders.redaction.without_secrets`), dies with finops even when finops is SIGKILLed
 (`die_with_parent`, PR_SET_PDEATHSIG), is killed when SIGTERM/SIGINT unwind the run (the
-`finops` command turns them into an exception, on which `subprocess.run` kills its child),
-and has its whole output appended to a log file under `logs/`, where the error it raises
-points.
+`finops` command turns them into an exception, on which its child is killed), and has its
+whole output appended to a log file under `logs/`, where the error it raises points.
+
+The build's dbt may be started ahead (`start_run_dbt_ahead`, called by the loads): it
+imports dbt and parses the project while the data lands, and `invoke` hands it its
+commands.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -25,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from finops.dbt_child import command_line, parse_exit_codes
+from finops.dbt_child import WAIT, command_line, parse_exit_codes
 from finops.settings import DBT_PROFILES_DIR, DBT_PROJECT_DIR, Settings
 from loaders import redaction, warehouse
 
@@ -102,6 +106,112 @@ def read_run_results(path: Path) -> dict[str, Any]:
     return {"nodes": nodes, "counts": counts, "elapsed_s": round(data.get("elapsed_time", 0.0), 2)}
 
 
+def all_options(options: Sequence[str], target_path: Path, log_path: Path) -> list[str]:
+    """The options every dbt command of finops gets: ours, then project, profiles, paths."""
+    return [
+        *options,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROFILES_DIR),
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(log_path),
+    ]
+
+
+# The environment variables the project reads at run time only, never while it is parsed
+# (macros/rebuilt_window.sql's window_start() returns before reading it when not executing):
+# a dbt child started ahead gets them with its commands. Any other difference in the
+# environment means a child started ahead parsed another project, and is not used.
+RUN_TIME_ENV = ("FINOPS_DBT_WINDOW_START",)
+
+
+@dataclass
+class _Started:
+    key: tuple[Any, ...]
+    proc: subprocess.Popen
+
+
+_started: _Started | None = None
+
+
+def _start_key(options: Sequence[str], env: Mapping[str, str], cwd: Path | None) -> tuple:
+    fixed = sorted((k, v) for k, v in env.items() if k not in RUN_TIME_ENV)
+    return tuple(options), tuple(fixed), str(cwd)
+
+
+def start_ahead(
+    *,
+    target_path: Path,
+    log_path: Path,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    options: Sequence[str] = (),
+) -> None:
+    """Start the dbt child of an `invoke` to come with the same arguments (its RUN_TIME_ENV
+    values aside) now: Python's start-up, dbt's imports and the project's parse (2-3 s) then
+    run while the caller does other work, such as the loads before a build. The child waits
+    for its commands (finops/dbt_child.py, --wait-for-commands) and reads nothing else, so
+    the warehouse is not opened until `invoke` sends them. One child at most is waiting:
+    another start replaces it, unless it is the same and still waiting. An unused one ends
+    with this process (its stdin closes; die_with_parent) or at `discard_started`."""
+    global _started
+    options = all_options(options, target_path, log_path)
+    key = _start_key(options, env, cwd)
+    if _started is not None and _started.key == key and _started.proc.poll() is None:
+        return
+    discard_started()
+    cmd = [sys.executable, "-m", "finops.dbt_child", json.dumps(options), WAIT]
+    try:
+        if cwd is not None:
+            cwd.mkdir(parents=True, exist_ok=True)  # a first run's data folder
+        proc = subprocess.Popen(
+            cmd,
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=die_with_parent(),
+        )
+    except OSError as exc:  # only time is lost: invoke starts its own
+        log.warning("dbt could not be started ahead (%s); it starts when it is needed", exc)
+        return
+    _started = _Started(key, proc)
+
+
+def discard_started() -> None:
+    """Stop the dbt child waiting for commands, if any."""
+    global _started
+    started, _started = _started, None
+    if started is not None and started.proc.poll() is None:
+        started.proc.kill()
+    if started is not None:
+        started.proc.communicate()
+
+
+atexit.register(discard_started)
+
+
+def _take_started(
+    options: Sequence[str], env: Mapping[str, str], cwd: Path | None
+) -> subprocess.Popen | None:
+    """The waiting child started for these arguments, if it still waits; else None (and a
+    child started for others is stopped)."""
+    global _started
+    started = _started
+    if started is None:
+        return None
+    if started.key != _start_key(options, env, cwd) or started.proc.poll() is not None:
+        discard_started()
+        return None
+    _started = None
+    return started.proc
+
+
 def invoke(
     args: Sequence[str],
     *,
@@ -121,40 +231,45 @@ def invoke(
     `then`: more dbt commands (same options) run after ARGS in the same process, on the
     project parsed once (finops/dbt_child.py), when ARGS succeeded; their exit codes are in
     `then_returncodes` and the returned nodes are those of ARGS."""
-    options = [
-        *options,
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROFILES_DIR),
-        "--target-path",
-        str(target_path),
-        "--log-path",
-        str(log_path),
-    ]
-    if then:
-        commands = [list(args), *(list(c) for c in then)]
-        cmd = [sys.executable, "-m", "finops.dbt_child", *command_line(options, commands)]
-        log.info("running dbt %s, then %s", args[0], "; ".join(" ".join(c) for c in then))
+    options = all_options(options, target_path, log_path)
+    commands = [list(args), *(list(c) for c in then)]
+    waiting = _take_started(options, env, cwd)
+    if waiting is not None:
+        log.info(
+            "running dbt %s (dbt started and parsed during the loads)",
+            "; then ".join(" ".join(c[:3]) for c in commands),
+        )
+        request = {"env": {k: env[k] for k in RUN_TIME_ENV if k in env}, "commands": commands}
+        try:
+            stdout, stderr = waiting.communicate(json.dumps(request) + "\n")
+        except BaseException:  # SIGTERM/SIGINT unwinding the run: dbt goes with it
+            waiting.kill()
+            waiting.wait()
+            raise
+        proc = subprocess.CompletedProcess(waiting.args, waiting.returncode, stdout, stderr)
     else:
-        cmd = [dbt_executable(), *args, *options]
-        log.info("running %s", " ".join(cmd[:2]))
-    # An exception here (SIGTERM/SIGINT unwinding the run) makes subprocess.run kill dbt;
-    # die_with_parent covers a SIGKILLed finops, which unwinds nothing.
-    proc = subprocess.run(
-        cmd,
-        env=dict(env),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        preexec_fn=die_with_parent(),
-    )
+        if then:
+            cmd = [sys.executable, "-m", "finops.dbt_child", *command_line(options, commands)]
+            log.info("running dbt %s, then %s", args[0], "; ".join(" ".join(c) for c in then))
+        else:
+            cmd = [dbt_executable(), *args, *options]
+            log.info("running %s", " ".join(cmd[:2]))
+        # An exception here (SIGTERM/SIGINT unwinding the run) makes subprocess.run kill
+        # dbt; die_with_parent covers a SIGKILLed finops, which unwinds nothing.
+        proc = subprocess.run(
+            cmd,
+            env=dict(env),
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+            preexec_fn=die_with_parent(),
+        )
     output_log.parent.mkdir(parents=True, exist_ok=True)
     with open(output_log, "a") as out:
         out.write(f"\n===== {header}\n{proc.stdout}{proc.stderr}")
     results = read_run_results(target_path / "run_results.json")
-    codes = parse_exit_codes(proc.stdout) if then else []
+    codes = parse_exit_codes(proc.stdout) if then or waiting is not None else []
     return DbtRun(
         args=list(args),
         returncode=proc.returncode,
@@ -169,6 +284,23 @@ def invoke(
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def warehouse_call(settings: Settings, window_start: str | None = None) -> dict[str, Any]:
+    """Where and how `run_dbt` runs dbt on this FINOPS_HOME's warehouse (`invoke`'s and
+    `start_ahead`'s arguments)."""
+    return {
+        "target_path": settings.data_dir / "dbt" / "target",
+        "log_path": settings.log_dir / "dbt",
+        "env": dbt_env(settings, settings.dbt_folder, FINOPS_DBT_WINDOW_START=window_start or ""),
+        "cwd": settings.dbt_folder,
+    }
+
+
+def start_run_dbt_ahead(settings: Settings) -> None:
+    """Start the dbt child of this home's next `run_dbt` now (`start_ahead`): the pipeline's
+    loads call it, so dbt starts and parses while they land the data."""
+    start_ahead(**warehouse_call(settings))
 
 
 def run_dbt(
@@ -192,11 +324,8 @@ def run_dbt(
     with warehouse.writer_lock(settings.duckdb_path):
         run = invoke(
             args,
-            target_path=settings.data_dir / "dbt" / "target",
-            log_path=settings.log_dir / "dbt",
-            env=dbt_env(settings, settings.dbt_folder, FINOPS_DBT_WINDOW_START=window_start or ""),
+            **warehouse_call(settings, window_start),
             output_log=output_log,
-            cwd=settings.dbt_folder,
             header=f"{now_iso()} dbt {' '.join(args)}"
             + "".join(f"; then dbt {' '.join(c)}" for c in then),
             then=then,

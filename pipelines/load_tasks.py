@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ from typing import Any
 import duckdb
 import luigi
 
+from finops import dbt_runner
 from finops.settings import Settings, load_settings
 from loaders import redaction, registry, warehouse
 from pipelines import history
@@ -136,6 +138,10 @@ class LoadSource(FinopsTask):
         return run_window(self.spec, settings, self.date, self.since) or (None, None)
 
     def work(self, settings: Settings) -> dict[str, Any]:
+        if multiprocessing.parent_process() is None:
+            # the build's dbt starts and parses the project while this load runs; in a
+            # Luigi worker process of its own (workers > 1) the build would not find it
+            dbt_runner.start_run_dbt_ahead(settings)
         listing = self.spec.signature_of_input(self.spec.config(settings))
         loaded = load_source(self.source, settings, self.date, since=self.since, force=self.force)
         start, end = self.window(settings)

@@ -98,3 +98,19 @@ def dbt(
         timeout=timeout,
         check=False,
     )
+
+
+def processes_of(home: Path) -> list[str]:
+    """Every live process whose environment names this FINOPS_HOME (finops, its dbt child,
+    Luigi's manager process, a Streamlit server)."""
+    needle = f"FINOPS_HOME={home}\0".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes():
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue
+    return found

@@ -3,13 +3,29 @@ DbtBuild runs its build and then the source-freshness check."""
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import pytest
+from finops_testing import processes_of
 
-from finops.dbt_runner import run_dbt
+from finops.dbt_runner import WAIT, run_dbt, start_run_dbt_ahead
 from finops.settings import load_settings
 from loaders import warehouse
+
+WINDOW_QUERY = "select '{{ window_start() }}' as window_start"
+
+
+def waiting_children(home: Path) -> list[str]:
+    """The dbt children of this FINOPS_HOME that wait for their commands."""
+    return [p for p in processes_of(home) if WAIT in p]
+
+
+def parsed_runs(settings) -> int:
+    """How many dbt invocations dbt's file log holds (a parse or a command each)."""
+    log = settings.log_dir / "dbt" / "dbt.log"
+    return log.read_text().count("Running with dbt=") if log.exists() else 0
 
 
 def test_commands_after_the_first_run_in_its_process_and_report_their_failure(
@@ -72,3 +88,57 @@ def test_a_memory_limit_without_a_unit_is_refused(
     monkeypatch.setenv("FINOPS_DUCKDB_MEMORY_LIMIT", "6")
     with pytest.raises(ValueError, match=r"FINOPS_DUCKDB_MEMORY_LIMIT .* got '6'"):
         load_settings()
+
+
+def test_dbt_started_ahead_parses_without_the_warehouse_and_runs_with_the_window_given_later(
+    finops_home: Path, caplog: pytest.LogCaptureFixture
+):
+    settings = load_settings()
+    # GIVEN dbt started ahead of a build (as a load does), and done parsing
+    start_run_dbt_ahead(settings)
+    deadline = time.monotonic() + 120
+    while (
+        parsed_runs(settings) < 1
+        or "Performance info" not in (settings.log_dir / "dbt" / "dbt.log").read_text()
+    ):
+        assert time.monotonic() < deadline, "dbt started ahead never parsed the project"
+        time.sleep(0.1)
+    assert len(waiting_children(finops_home)) == 1
+    # THEN the warehouse is the loader's to write meanwhile: the waiting dbt holds no lock
+    con = warehouse.connect_writer(settings.duckdb_path, retry_s=0)
+    try:
+        con.execute("create table main.landed_meanwhile as select 1 as one")
+    finally:
+        con.close()
+
+    # WHEN the build comes with its window (read by the project at run time only)
+    with caplog.at_level(logging.INFO, logger="finops.pipeline"):
+        run_dbt(
+            settings,
+            ["show", "--inline", WINDOW_QUERY, "--output", "json"],
+            window_start="2026-11-01",
+        )
+    # THEN the child started ahead ran it, with that window, and no other dbt started
+    assert "started and parsed during the loads" in caplog.text
+    output = (settings.log_dir / "dbt_output.log").read_text()
+    assert '"window_start": "2026-11-01"' in output
+    assert parsed_runs(settings) == 2  # its parse, then the command: no second start-up
+    assert waiting_children(finops_home) == []
+
+
+def test_dbt_started_ahead_for_other_settings_is_stopped_and_not_used(
+    finops_home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    # GIVEN dbt started ahead, then a setting dbt reads changed before the build
+    start_run_dbt_ahead(load_settings())
+    assert len(waiting_children(finops_home)) == 1
+    monkeypatch.setenv("FINOPS_ALLOCATION_TAGS", "team")
+    settings = load_settings()
+    # WHEN the build runs
+    with caplog.at_level(logging.INFO, logger="finops.pipeline"):
+        run_dbt(settings, ["show", "--inline", WINDOW_QUERY, "--output", "json"])
+    # THEN it ran in a dbt of its own (the one started ahead parsed with other settings),
+    # without a window, and the one started ahead is gone
+    assert "started and parsed during the loads" not in caplog.text
+    assert '"window_start": "None"' in (settings.log_dir / "dbt_output.log").read_text()
+    assert waiting_children(finops_home) == []

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from finops_testing import finops_env
+from finops_testing import finops_env, processes_of
 
 from pipelines import state
 
@@ -43,27 +43,13 @@ def start(home: Path, *args: str, **extra: str) -> subprocess.Popen:
     )
 
 
-def processes_of(home: Path) -> list[str]:
-    """Every live process whose environment names this FINOPS_HOME (finops, its dbt child,
-    Luigi's manager process, a Streamlit server)."""
-    needle = f"FINOPS_HOME={home}\0".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if needle in (entry / "environ").read_bytes():
-                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except OSError:
-            continue
-    return found
-
-
 def start_until_dbt_builds(home: Path) -> subprocess.Popen:
-    """`finops run --date D1`, returned once its dbt build has been running for 2 s."""
+    """`finops run --date D1`, returned once its dbt build has been running for 2 s (the
+    pipeline's log says it handed dbt the build; dbt itself started during the load)."""
     run = start(home, "run", "--date", D1.isoformat())
     deadline = time.monotonic() + 300
-    while not any("dbt build" in p for p in processes_of(home)):
+    log = home / "logs" / "pipeline.log"
+    while not (log.exists() and "running dbt build" in log.read_text()):
         assert run.poll() is None and time.monotonic() < deadline, run.communicate()
         time.sleep(0.2)
     time.sleep(2)
