@@ -234,11 +234,9 @@ def invoke(
     options = all_options(options, target_path, log_path)
     commands = [list(args), *(list(c) for c in then)]
     waiting = _take_started(options, env, cwd)
+    then_said = ", then " + "; ".join(" ".join(c) for c in then) if then else ""
     if waiting is not None:
-        log.info(
-            "running dbt %s (dbt started and parsed during the loads)",
-            "; then ".join(" ".join(c[:3]) for c in commands),
-        )
+        log.info("running dbt %s%s (started and parsed during the loads)", args[0], then_said)
         request = {"env": {k: env[k] for k in RUN_TIME_ENV if k in env}, "commands": commands}
         try:
             stdout, stderr = waiting.communicate(json.dumps(request) + "\n")
@@ -250,7 +248,7 @@ def invoke(
     else:
         if then:
             cmd = [sys.executable, "-m", "finops.dbt_child", *command_line(options, commands)]
-            log.info("running dbt %s, then %s", args[0], "; ".join(" ".join(c) for c in then))
+            log.info("running dbt %s%s", args[0], then_said)
         else:
             cmd = [dbt_executable(), *args, *options]
             log.info("running %s", " ".join(cmd[:2]))
