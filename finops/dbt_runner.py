@@ -187,10 +187,11 @@ def discard_started() -> None:
     """Stop the dbt child waiting for commands, if any."""
     global _started
     started, _started = _started, None
-    if started is not None and started.proc.poll() is None:
+    if started is None:
+        return
+    if started.proc.poll() is None:
         started.proc.kill()
-    if started is not None:
-        started.proc.communicate()
+    started.proc.communicate()  # reaps it and closes its pipes
 
 
 atexit.register(discard_started)
