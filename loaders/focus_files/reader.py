@@ -128,7 +128,7 @@ class Stage:
         self.con.execute(f"set memory_limit = {sql_literal(memory_limit)}")
         self.con.execute(f"set temp_directory = {sql_literal(str(work_dir / 'spill'))}")
         self.con.execute("set preserve_insertion_order = false")
-        self.con.execute(mapping.parts_ddl(mapping.all_rules()))
+        self.con.execute(mapping.parts_ddl())
         self.con.execute(mapping.resource_parts_ddl())
         self.con.execute(mapping.span_parts_ddl())
         [(self.catalog,)] = self.con.execute("select current_database()").fetchall()
@@ -197,11 +197,10 @@ class Stage:
             )
         except duckdb.Error:
             return {file.name: self.add(file, declared) for file in files}
-        counts = self.con.execute(
-            "select " + " + ".join(f"coalesce(sum({rule}), 0)" for rule in rules)
-            + f" from parts where file_index >= {first}"
-        ).fetchone()[0]  # fmt: skip
-        if counts:  # find and name the first problem: the batch's rows go, each file is read
+        [(broken,)] = self.con.execute(
+            f"select coalesce(sum(broken_rows), 0) from parts where file_index >= {first}"
+        ).fetchall()
+        if broken:  # find and name the first problem: the batch's rows go, each file is read
             self.con.execute(f"delete from parts where file_index >= {first}")
             return {file.name: self.add(file, declared) for file in files}
         self._add_spans(reader, select + ",\n        filename", header, index)
@@ -238,12 +237,19 @@ class Stage:
             raise FocusFormatError(f"{file.name}: {_first_line(exc)}") from None
         if rejects:
             self._raise_first_reject(file, rejects)
-        counts = self.con.execute(
-            "select " + ", ".join(f"coalesce(sum({rule}), 0)" for rule in rules)
-            + f" from parts where file_index = {index}"
-        ).fetchone()  # fmt: skip
-        broken = [rule for rule, count in zip(rules, counts, strict=True) if count]
-        if broken:
+        [(broken_rows,)] = self.con.execute(
+            f"select coalesce(sum(broken_rows), 0) from parts where file_index = {index}"
+        ).fetchall()
+        if broken_rows:  # read again, rule by rule, to name the first problem
+            diagnosis = (
+                mapping.csv_reader_sql(str(file.path), header, f"rule_rejects_{index}")
+                if file.is_csv
+                else reader
+            )
+            [counts] = self.con.execute(
+                mapping.rule_counts_sql(diagnosis, select, raw_values, rules)
+            ).fetchall()
+            broken = [rule for rule, count in zip(rules, counts, strict=True) if count]
             if file.is_csv:
                 self._raise_first_csv_violation(file, header, names, rules, broken)
             self._raise_first_parquet_violation(file, select, raw_values, rules, broken)
@@ -459,14 +465,10 @@ class Stage:
         rules: dict[str, tuple[str, str, str]],
         broken: list[str],
     ) -> None:
-        raws = "".join(
-            f", {expr} as x_raw_{c.raw}"
-            for c in mapping.COLUMNS
-            if (expr := raw_values.get(c.focus)) is not None
-        )
-        typed = (
-            f"(select {select}{raws}, file_row_number "
-            f"from {mapping.parquet_reader_sql(str(file.path), row_numbers=True)}) as typed"
+        typed = mapping.typed_rows_sql(
+            mapping.parquet_reader_sql(str(file.path), row_numbers=True),
+            select + ", file_row_number",
+            raw_values,
         )
         first: tuple[int, str] | None = None
         for rule in broken:
