@@ -44,3 +44,45 @@ where hash({{ column_name }}) in (select value_hash from repeated_hashes)
 group by {{ column_name }}
 having count(*) > 1
 {% endmacro %}
+
+{#
+    The combinations of the `columns` (a grain: a key of several columns) that are on more
+    than one row of the relation, as rows of those columns and `occurrences`; nulls compare
+    equal, as in group by. Used by the column_values test for a node's `meta: grain`.
+#}
+{% macro duplicate_grains(relation, columns) %}
+    {{ return(adapter.dispatch('duplicate_grains', 'finops')(relation, columns)) }}
+{% endmacro %}
+
+{% macro default__duplicate_grains(relation, columns) %}
+select
+    {{ columns | join(', ') }},
+    count(*) as occurrences
+from {{ relation }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endmacro %}
+
+{#
+    On DuckDB through one 64-bit hash of the combination first, as duplicate_keys: grouping
+    the 40M rows of fct_daily_costs at 50M raw rows by its eight columns took 42 s of the
+    first build (a hash table of 40M string combinations, spilled under the 6 GB limit).
+#}
+{% macro duckdb__duplicate_grains(relation, columns) %}
+with
+
+repeated_hashes as (
+    select hash({{ columns | join(', ') }}) as value_hash
+    from {{ relation }}
+    group by hash({{ columns | join(', ') }})
+    having count(*) > 1
+)
+
+select
+    {{ columns | join(', ') }},
+    count(*) as occurrences
+from {{ relation }}
+where hash({{ columns | join(', ') }}) in (select value_hash from repeated_hashes)
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endmacro %}

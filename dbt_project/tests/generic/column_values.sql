@@ -26,8 +26,8 @@
     model's rows by the value-checked columns (enumerations: a few hundred groups) with
     each not_null column's null count, and every value rule reads that profile; the key's
     duplicates are a second scan (macros/duplicate_keys.sql: on DuckDB through 64-bit
-    hashes first, which fits 100M keys in a 6 GB memory limit), and the grain's a grouped
-    scan of its own. On a mart with an enforced
+    hashes first, which fits 100M keys in a 6 GB memory limit), and the grain's a third
+    (duplicate_grains there, through hashes on DuckDB too). On a mart with an enforced
     contract DuckDB also refuses a null while the table is built; this test checks the same
     on views, intermediate tables and on Spark (which does not enforce constraints). Sources
     and seeds declare the same rules (dbt enforces nothing on them).
@@ -103,14 +103,7 @@ profile as (
         'grain' as rule,
         {{ dbt.concat(shown) }} as offending_value,
         occurrences as row_count
-    from (
-        select
-            {{ grain | join(', ') }},
-            count(*) as occurrences
-        from {{ model }}
-        group by {{ grain | join(', ') }}
-        having count(*) > 1
-    ) as duplicates
+    from ({{ duplicate_grains(model, grain) }}) as duplicates
     {%- endset -%}
     {%- do offences.append(offence) -%}
 {%- endif -%}
