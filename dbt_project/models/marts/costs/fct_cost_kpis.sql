@@ -49,9 +49,23 @@ bases as (
     select cost_bases.cost_basis from (values ('billed'), ('effective')) as cost_bases (cost_basis)
 ),
 
+-- The daily mart summed per day and provider first: every figure below is a sum, a first day
+-- or a count of days, which these totals give alike, and the rest of the model reads a
+-- few rows per day instead of the mart, which DuckDB kept for its three readers (40M rows
+-- at 50M raw rows: the model took 10-13 s alone, 1.3 s now, the same rows).
+provider_days as (
+    select
+        charge_date,
+        provider_name,
+        sum(billed_cost_reporting) as billed_cost_reporting,
+        sum(effective_cost_reporting) as effective_cost_reporting
+    from daily_costs
+    group by charge_date, provider_name
+),
+
 last_day_with_data as (
     select max(charge_date) as as_of_date
-    from daily_costs
+    from provider_days
 ),
 
 as_of as (
@@ -73,7 +87,7 @@ costs_by_basis as (
         provider_name,
         'billed' as cost_basis,
         billed_cost_reporting as cost
-    from daily_costs
+    from provider_days
 
     union all
 
@@ -82,7 +96,7 @@ costs_by_basis as (
         provider_name,
         'effective' as cost_basis,
         effective_cost_reporting as cost
-    from daily_costs
+    from provider_days
 ),
 
 costs_by_scope as (
