@@ -61,10 +61,24 @@
 
 with
 
--- The usage rows of the days scored are read from int_daily_costs_converted by each CTE that
--- needs them (series, usage_days), not through one CTE both read: DuckDB keeps such a CTE
--- (40M rows at 50M raw rows: 15 of the model's 169 CPU-s, and it spilled), where a second
--- scan of the stored table costs next to nothing.
+-- The usage rows of the days scored, read by the series list and the usage sums: computed
+-- where each reads them (cte_inlined), not kept - DuckDB kept them, 40M rows at 50M raw
+-- rows (15 of the model's 169 CPU-s, and they spilled), where a second scan of the stored
+-- table costs next to nothing.
+usage_rows as {{ cte_inlined() }} (
+    select
+        provider_name,
+        sub_account_id,
+        service_name,
+        charge_date,
+        billed_cost_reporting
+    from {{ ref('int_daily_costs_converted') }}
+    where
+        charge_category = 'Usage'
+    {%- if window_start is not none %}
+            and charge_date >= cast('{{ window_start }}' as date)
+        {%- endif %}
+),
 {%- if window_start is not none %}
 
 -- The stored days the window's days train on. Every series of the table has a row on the
@@ -100,12 +114,7 @@ series as (
             sub_account_id,
             service_name,
             min(charge_date) as first_date
-        from {{ ref('int_daily_costs_converted') }}
-        where
-            charge_category = 'Usage'
-        {%- if window_start is not none %}
-                and charge_date >= cast('{{ window_start }}' as date)
-            {%- endif %}
+        from usage_rows
         group by provider_name, sub_account_id, service_name
         {%- if window_start is not none %}
 
@@ -127,26 +136,13 @@ series as (
 -- A series' usage cost per day, by series_key and day: the usage rows take their series'
 -- number first (a join to the few thousand series), so the sum groups by a number and a
 -- day and the gap-filling join below matches on them, not on three strings and a day
--- (at 50M raw rows: 104 CPU-s for the model instead of 169, and no spill).
+-- (at 50M raw rows: 99-104 CPU-s for the model instead of 169, and no spill).
 usage_days as (
     select
         series.series_key,
         usage_rows.charge_date,
         sum(usage_rows.billed_cost_reporting) as actual_cost
-    from (
-        select
-            provider_name,
-            sub_account_id,
-            service_name,
-            charge_date,
-            billed_cost_reporting
-        from {{ ref('int_daily_costs_converted') }}
-        where
-            charge_category = 'Usage'
-        {%- if window_start is not none %}
-                and charge_date >= cast('{{ window_start }}' as date)
-            {%- endif %}
-    ) as usage_rows
+    from usage_rows
     inner join series
         on
             usage_rows.provider_name = series.provider_name
