@@ -88,7 +88,17 @@ def _record_restatements(
 
     Runs inside replace_window's transaction, before its delete. Days not covered by an
     earlier succeeded load of the same source, table and scope are skipped (first loads).
+    When no such load overlaps the window at all (a first import, a source's first load),
+    no day can be a restatement, so the two sets of totals are not computed: a 10M-row
+    first FOCUS import compared 26 billing periods' totals for nothing.
     """
+    [(covered,)] = con.execute(
+        "select count(*) from raw.load_ledger where source = ? and raw_table = ? "
+        "and scope = ? and status = 'succeeded' and window_start < ? and window_end > ?",
+        [source, table.qualified, scope, window_end, window_start],
+    ).fetchall()
+    if not covered:
+        return
     window = (
         f"_source = $source and _scope = $scope "
         f"and {table.date_column} >= $lo and {table.date_column} < $hi"
