@@ -22,7 +22,7 @@ from commitments_testing import (
     query_api_subscription,
     write_export,
 )
-from finops_testing import FIXED_RUN_DATE, dbt, finops_env, run_pipeline
+from finops_testing import FIXED_RUN_DATE, PARSE_OUTPUT, dbt, finops_env, run_pipeline
 
 # Fixtures that run the pipeline once and are shared: every test using one goes to the same
 # pytest-xdist worker (`make test` runs `-n auto --dist loadgroup`), so each is built once.
@@ -116,6 +116,9 @@ def shared_dbt_parse(
     db_path.parent.mkdir()
     done = dbt(db_path, folder, "parse")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    # the one full parse of the suite: what dbt said about the project (a later partial
+    # parse does not repeat its warnings), read by tests/dbt/test_project_layers.py
+    (folder / PARSE_OUTPUT).write_text(done.stdout + done.stderr)
     parsed = folder / "target" / "partial_parse.msgpack"
     assert parsed.exists()
     with pytest.MonkeyPatch.context() as mp:

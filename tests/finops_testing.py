@@ -57,6 +57,11 @@ def copy_warehouse(source: Path, folder: Path) -> Path:
     return copy
 
 
+# The output of the suite's one full `dbt parse` (tests/conftest.py, shared_dbt_parse),
+# beside its target/ folder
+PARSE_OUTPUT = "parse_output.log"
+
+
 def dbt_env(db_path: Path, **settings: str) -> dict[str, str]:
     """dbt's environment for the warehouse `db_path` as the pipeline gives it (paths
     relative to the warehouse's folder, which dbt runs in), with FINOPS_* `settings` on top

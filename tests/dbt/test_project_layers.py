@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from finops_testing import PARSE_OUTPUT
 
 from pipelines.exports import MART_TABLES
 
@@ -62,6 +63,19 @@ def _models(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _layer(node: dict[str, Any]) -> str:
     return Path(node["original_file_path"]).parts[1]
+
+
+def test_the_project_parses_without_warnings(shared_dbt_parse: Path | None):
+    # GIVEN the suite's one full parse of the project (tests/conftest.py; the later parses
+    # are partial and do not repeat its warnings)
+    assert shared_dbt_parse is not None
+    output = (shared_dbt_parse.parents[1] / PARSE_OUTPUT).read_text()
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    assert "Performance info" in plain, plain[-2000:]  # dbt's own last line of a parse
+    # THEN dbt warned about nothing: docs or configs for a macro, model or column that does
+    # not exist, a deprecated setting, ...
+    warnings = [line for line in plain.splitlines() if "[WARNING]" in line]
+    assert not warnings, warnings
 
 
 def test_every_model_sits_in_a_layer_folder_with_its_prefix(manifest: dict[str, Any]):
