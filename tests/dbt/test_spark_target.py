@@ -247,6 +247,12 @@ def test_finops_spark_builds_every_node_of_the_project(spark_builds: dict):
         )
     }
     assert counts["pass"] > 150 and counts["success"] >= 30, counts
+    # ... and the unit tests' rows were coalesced into one partition on Spark
+    # (macros/spark_unit_test_fixtures.sql): the forecast test's input and expected rows
+    [forecast_test] = (spark_dir / "dbt" / "target" / "run").rglob(
+        "int_month_end_forecasts_flat_series.sql"
+    )
+    assert forecast_test.read_text().count("/*+ COALESCE(1) */") == 2
 
 
 def test_every_mart_on_spark_equals_duckdb_row_for_row(spark_builds: dict):
