@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -14,8 +15,6 @@ import pytest
 
 from finops import dbt_runner
 from finops.settings import DBT_PROFILES_DIR, DBT_PROJECT_DIR, load_settings
-
-DBT = Path(sys.executable).with_name("dbt")
 
 # A run date far enough in the past that every simulated day is final (not estimated), so
 # figures do not depend on the day the suite runs.
@@ -81,27 +80,59 @@ def dbt_env(db_path: Path, **settings: str) -> dict[str, str]:
     )
 
 
-def dbt(
-    db_path: Path, work_dir: Path, *args: str, timeout: int = 600, **settings: str
-) -> subprocess.CompletedProcess:
+def dbt(db_path: Path, work_dir: Path, *args: str, **settings: str) -> subprocess.CompletedProcess:
     """`dbt ARGS` of the project on the warehouse `db_path` (artifacts in work_dir/target,
-    log in work_dir/logs), run as the pipeline runs it (`dbt_env`); the caller checks the
-    outcome."""
+    log in work_dir/logs), with the pipeline's environment (`dbt_env`) and in the folder
+    the pipeline runs dbt in; the caller checks the outcome (exit code 0, 1 when a node
+    failed, 2 when dbt could not run, and dbt's output)."""
     command = [
-        str(DBT), *args,
+        *args,
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROFILES_DIR),
         "--target-path", str(work_dir / "target"),
         "--log-path", str(work_dir / "logs"),
     ]  # fmt: skip
-    return subprocess.run(
-        command,
-        env=dbt_env(db_path, **settings),
-        cwd=db_path.parent,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+    return dbt_in_this_process(command, dbt_env(db_path, **settings), db_path.parent)
+
+
+def dbt_in_this_process(
+    args: list[str], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess:
+    """dbt ARGS through dbt's programmatic entry point (`dbtRunner`, as finops/dbt_child.py
+    runs the pipeline's commands), in this pytest process with exactly `env` as its
+    environment and `cwd` as its folder for the call. A dbt child process would pay
+    Python's start-up, dbt's imports and the partial parse's load again (about 3 of a small
+    command's 4.5 CPU s); the suite's own dbt commands (fixture builds, `dbt test`, `dbt
+    show`) are some 25, on 2 cores. The pipeline's dbt stays a child process: the tests of
+    `finops run` and Luigi see it as users do."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.cli.main import dbtRunner
+
+    from finops.dbt_child import exit_code
+
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            result = dbtRunner().invoke(list(args))
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        # dbt-duckdb keeps its DuckDB instance open for the process (`keep_open`, its
+        # default): a dbt process frees the warehouse when it exits; here it is closed the
+        # way dbt-duckdb closes it before it opens another database
+        with DuckDBConnectionManager._LOCK:
+            if DuckDBConnectionManager._ENV is not None:
+                DuckDBConnectionManager._ENV.close()
+                DuckDBConnectionManager._ENV = None
+    if result.exception is not None:
+        err.write(f"{type(result.exception).__name__}: {result.exception}\n")
+    return subprocess.CompletedProcess(
+        ["dbt", *args], exit_code(result), out.getvalue(), err.getvalue()
     )
 
 

@@ -130,7 +130,6 @@ def dbt_build(home: Path, db: Path, work: Path, *args: str) -> subprocess.Comple
         work,
         "build",
         *args,
-        timeout=300,
         FINOPS_ALLOCATION_TAGS=KEYS,
         FINOPS_ALLOCATION_RULES=str(home / "allocation.yml"),
     )

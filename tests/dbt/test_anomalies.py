@@ -46,7 +46,6 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--select", "+fct_cost_anomalies", "+fct_anomaly_root_causes",
         "--indirect-selection", "cautious",
         "--exclude-resource-type", "unit_test",  # tests/dbt/test_unit_tests.py runs them
-        timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert "WARN=0 ERROR=0" in done.stdout, done.stdout[-3000:]
@@ -164,7 +163,6 @@ def test_a_region_billing_its_usual_amount_on_some_days_leaves_the_marts(
         "--select", "+fct_cost_anomalies", "+fct_anomaly_series",
         "--indirect-selection", "cautious",
         "--exclude-resource-type", "unit_test",
-        timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     # THEN the scoring flags the Wednesdays the region bills (once it scores the series) ...

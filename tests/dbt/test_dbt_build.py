@@ -45,7 +45,6 @@ def dbt_build(db_path: Path, work_dir: Path, currency: str = "USD") -> str:
         db_path,
         work_dir,
         "build", "--exclude-resource-type", "unit_test",
-        timeout=300,
         FINOPS_REPORTING_CURRENCY=currency,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
@@ -376,7 +375,6 @@ def test_key_and_focus_tests_fail_on_doubled_lines_and_off_spec_values(
         "test_name:focus_conformant,int_cloud_costs_categorized",
         "assert_fct_anomaly_series_band_matches_flags",
         "assert_fct_daily_costs_reconcile_to_raw",
-        timeout=300,
     )
 
     # THEN the build would stop: the doubled line breaks cost_line_id's uniqueness, and the

@@ -36,7 +36,6 @@ def dbt(db_path: Path, work_dir: Path, *args: str, window_start: str | None = No
         db_path,
         work_dir,
         "build", "--exclude-resource-type", "unit_test", *args,
-        timeout=300,
         FINOPS_DBT_WINDOW_START=window_start or "",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]

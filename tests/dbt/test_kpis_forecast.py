@@ -35,7 +35,6 @@ def dbt_build_kpis(db_path: Path, work_dir: Path) -> str:
         work_dir,
         "build", "--select", *SELECT, "--indirect-selection", "cautious",
         "--exclude-resource-type", "unit_test",
-        timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     return done.stdout

@@ -6,10 +6,7 @@ but the exposure does not name: each fails here with the model's name."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +16,6 @@ from finops_testing import PARSE_OUTPUT
 from pipelines.exports import MART_TABLES
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECT = REPO / "dbt_project"
-DBT = str(Path(sys.executable).with_name("dbt"))
 
 # folder under models/ -> the prefixes its models' names start with
 PREFIXES = {"staging": ("stg_",), "intermediate": ("int_",), "marts": ("fct_", "dim_")}
@@ -33,24 +28,10 @@ MAY_READ = {
 
 
 @pytest.fixture(scope="module")
-def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    target = tmp_path_factory.mktemp("dbt_parse")
-    env = {
-        **os.environ,
-        "FINOPS_DUCKDB_PATH": str(target / "parse.duckdb"),
-        "DO_NOT_TRACK": "1",
-    }
-    proc = subprocess.run(
-        [DBT, "parse", "--profiles-dir", str(REPO), "--target-path", str(target)],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return json.loads((target / "manifest.json").read_text())
+def manifest(shared_dbt_parse: Path | None) -> dict[str, Any]:
+    """The manifest of the suite's one full parse of the project (tests/conftest.py)."""
+    assert shared_dbt_parse is not None
+    return json.loads((shared_dbt_parse.parent / "manifest.json").read_text())
 
 
 def _models(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -300,7 +300,6 @@ def test_verify_tests_all_history_where_a_daily_build_tests_only_its_window(
         "test",
         "--select",
         "column_values_fct_daily_costs_",
-        timeout=300,
         FINOPS_DBT_WINDOW_START=window,
     )
     # THEN it does not see the old day ...
