@@ -142,7 +142,7 @@ def fetch(db_path: Path, sql: str, params: list | None = None) -> list[tuple]:
 
 
 def dbt_build(db_path: Path, work_dir: Path, *args: str) -> str:
-    """`dbt build [args]` of the project against `db_path` in a subprocess; fails on any
+    """`dbt build [args]` of the project against `db_path` (`finops_testing.dbt`); fails on any
     error. Without the unit tests: they need no data and tests/dbt/test_unit_tests.py runs
     every one of them."""
     done = dbt(db_path, work_dir, "build", "--exclude-resource-type", "unit_test", *args)
