@@ -29,7 +29,8 @@ per month, one that also has a reservation (Purchase billed, UnusedReservation a
 
 A load of a scope the warehouse already holds rows of asks less (`changes`): per month and
 query type a Daily *totals* query (`totals_definition`, the discovery grouping) in place of
-discovery, then the queries below only for the (pair, days) whose totals moved.
+discovery, then the queries below only for the (pair, days) whose totals moved - or, by
+default, one Cost Details report per query type for them ("details from reports" below).
 
 The answer of a detail query has a `Cost`, `UsageDate`, `ServiceName`, `ResourceLocation` and
 `Currency` column; the subscription and the charge type are not columns, the caller passes
@@ -915,14 +916,19 @@ PRICE_KEY = (
 )
 
 
-def cost_details_definition(start: date, end: date) -> dict[str, Any]:
+def cost_details_definition(
+    start: date, end: date, metric: str = PRICE_DETAILS_METRIC
+) -> dict[str, Any]:
     """The generateCostDetailsReport request body for the half-open window [start, end) of
-    at most one month: the AmortizedCost metric, `timePeriod` start and (inclusive) end dates."""
+    at most one month: the metric (AmortizedCost for prices; ActualCost too for details from
+    reports), `timePeriod` start and (inclusive) end dates."""
+    if metric not in QUERY_TYPES:
+        raise ValueError(f"metric must be one of {QUERY_TYPES}, got {metric!r}")
     last = date.fromordinal(end.toordinal() - 1)
     if last < start:
         raise ValueError(f"empty window [{start}, {end})")
     return {
-        "metric": PRICE_DETAILS_METRIC,
+        "metric": metric,
         "timePeriod": {"start": start.isoformat(), "end": last.isoformat()},
     }
 
@@ -951,6 +957,45 @@ def _csv_number(value: str | None) -> Decimal:
     return number
 
 
+def report_csv(
+    rows: Iterable[Sequence[str]],
+    blob: str,
+    columns: Mapping[str, tuple[str, ...]],
+    required: Sequence[str],
+) -> tuple[dict[str, int | None], Iterator[tuple[str, Sequence[str]]]]:
+    """A Cost Details CSV (`rows`, the first its header): the position of each of `columns`
+    (field -> the column names that may hold it, lower-cased without spaces, first present
+    wins; None when absent) and its data lines as (where, values), blank lines skipped.
+    ValueError naming `blob` (and the row: 1 = the first data row) for an empty file, a
+    missing `required` column or a line with the wrong number of fields."""
+    iterator = iter(rows)
+    header = next(iterator, None)
+    if header is None:
+        raise ValueError(f"{blob}: empty file (no header)")
+    positions = {
+        str(name).lstrip("\ufeff").replace(" ", "").lower(): at for at, name in enumerate(header)
+    }
+    at = {
+        name: next((positions[n] for n in names if n in positions), None)
+        for name, names in columns.items()
+    }
+    missing = [" / ".join(columns[name]) for name in required if at[name] is None]
+    if missing:
+        raise ValueError(f"{blob}: no column {', '.join(missing)} in the header")
+
+    def lines() -> Iterator[tuple[str, Sequence[str]]]:
+        for number, values in enumerate(iterator, start=1):
+            if not any(v.strip() for v in values):
+                continue  # a blank line (e.g. at the end of the file)
+            if len(values) != len(header):
+                raise ValueError(
+                    f"{blob}, row {number}: has {len(values)} fields for {len(header)} columns"
+                )
+            yield f"{blob}, row {number}", values
+
+    return at, lines()
+
+
 class PriceDetails:
     """Cost details CSV rows summed to the `raw.azure_price_details` grain (pure: it is
     fed rows, it reads nothing). `add_csv` once per blob, then `rows()`."""
@@ -963,35 +1008,14 @@ class PriceDetails:
     def add_csv(self, rows: Iterable[Sequence[str]], *, blob: str) -> int:
         """Sum one CSV's rows (the first is the header); returns its data rows. Raises
         ValueError naming `blob`, the row number (1 = the first data row) and the field."""
-        iterator = iter(rows)
-        header = next(iterator, None)
-        if header is None:
-            raise ValueError(f"{blob}: empty file (no header)")
-        positions = {
-            str(name).lstrip("\ufeff").replace(" ", "").lower(): at
-            for at, name in enumerate(header)
-        }
-        at: dict[str, int | None] = {}
-        for field_name, names in PRICE_COLUMNS.items():
-            at[field_name] = next((positions[n] for n in names if n in positions), None)
-        missing = [
-            " / ".join(PRICE_COLUMNS[name]) for name in REQUIRED_PRICE_COLUMNS if at[name] is None
-        ]
-        if missing:
-            raise ValueError(f"{blob}: no column {', '.join(missing)} in the header")
+        at, lines = report_csv(rows, blob, PRICE_COLUMNS, REQUIRED_PRICE_COLUMNS)
         lo = hi = None
         if self._window is not None:
             lo = int(self._window[0].strftime("%Y%m%d"))
             hi = int(self._window[1].strftime("%Y%m%d"))
         count = 0
-        for number, values in enumerate(iterator, start=1):
-            if not any(v.strip() for v in values):
-                continue  # a blank line (e.g. at the end of the file)
-            if len(values) != len(header):
-                raise ValueError(
-                    f"{blob}, row {number}: has {len(values)} fields for {len(header)} columns"
-                )
-            self._add(values, at, f"{blob}, row {number}", lo, hi)
+        for where, values in lines:
+            self._add(values, at, where, lo, hi)
             count += 1
         self.csv_rows += count
         return count
@@ -1086,3 +1110,218 @@ def report_blobs(result: Mapping[str, Any]) -> tuple[list[str], bool]:
             raise ValueError(f"manifest blob {index} has no blobLink")
         links.append(link)
     return links, bool(manifest.get("compressData"))
+
+
+# ---------------------------------------------------------------------- details from reports
+#
+# A change-detecting load asks, per changed (query type, subscription, charge type), a detail
+# query, per subscription with amortized usage a pricing query and per committed pair a
+# benefit query: about four Query API queries per subscription for a new day, which a scope
+# spanning many subscriptions (a billing account, a billing profile, an EA enrollment or
+# department) pays once per subscription. One Cost Details report per query type holds all
+# of it: each of its lines names the subscription, MeterCategory (what the Query API's
+# ServiceName groups by), ResourceLocation, ChargeType, PricingModel, BenefitId and
+# CostInBillingCurrency. `ReportDetails` (FINOPS_AZURE_DETAILS_FROM_REPORTS) sums one
+# report's lines to the rows those queries would have answered, for the given asks only:
+#
+#   costs       the detail queries: day x subscription x service x location x charge type
+#               x currency, every line of an ask's (subscription, charge type) and days;
+#   pricing     the pricing queries: AmortizedCost Usage lines by day x subscription x
+#               service x pricing model x currency;
+#   benefits    the benefit queries: the lines of a benefit charge type (ActualCost
+#               Purchase, AmortizedCost UnusedReservation / UnusedSavingsPlan) and the
+#               AmortizedCost Usage lines a reservation or savings plan priced, by day x
+#               subscription x service x benefit x currency.
+#
+# The rows carry the ask's spelling of the subscription and charge type (what a query's
+# filter would have pinned), no subscription or benefit name (named afterwards as the query
+# rows are). `cells()` sums the same lines to the totals query's cells: the caller checks
+# each ask against the totals it already has and asks the Query API for any ask whose
+# report sums differ (a report cut before a late restatement, rounding of the line items).
+
+REPORT_DETAIL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "date": PRICE_COLUMNS["date"],
+    "subscription_id": PRICE_COLUMNS["subscription_id"],
+    "service_name": PRICE_COLUMNS["service_name"],
+    "resource_location": ("resourcelocation",),
+    "charge_type": PRICE_COLUMNS["charge_type"],
+    "pricing_model": PRICE_COLUMNS["pricing_model"],
+    "benefit_id": PRICE_COLUMNS["benefit_id"],
+    "currency": PRICE_COLUMNS["currency"],
+    "cost": PRICE_COLUMNS["effective_cost"],
+}
+REQUIRED_REPORT_DETAIL_COLUMNS = (
+    "date",
+    "subscription_id",
+    "service_name",
+    "resource_location",
+    "charge_type",
+    "pricing_model",
+    "currency",
+    "cost",
+)
+
+
+class ReportDetails:
+    """One Cost Details report of `query_type` (its metric) summed to the detail, pricing and
+    benefit rows of `asks` (each with query_type, subscription_id, charge_type, start, end;
+    the others are ignored). Pure: it is fed CSV rows, it reads nothing. `add_csv` once per
+    blob, then `rows()`, `commitment_rows()` and `cells()`."""
+
+    def __init__(self, query_type: str, asks: Iterable[Any]) -> None:
+        if query_type not in QUERY_TYPES:
+            raise ValueError(f"query_type must be one of {QUERY_TYPES}, got {query_type!r}")
+        self.query_type = query_type
+        # (lower-cased subscription, lower-cased charge type) -> [(lo, hi, ask)], YYYYMMDD
+        self._asks: dict[tuple[str, str], list[tuple[int, int, Any]]] = {}
+        for ask in asks:
+            if ask.query_type != query_type:
+                continue
+            lo = ask.start.year * 10000 + ask.start.month * 100 + ask.start.day
+            hi = ask.end.year * 10000 + ask.end.month * 100 + ask.end.day
+            key = (ask.subscription_id.lower(), ask.charge_type.lower())
+            self._asks.setdefault(key, []).append((lo, hi, ask))
+        self._costs: dict[tuple[Any, ...], Decimal] = {}
+        self._pricing: dict[tuple[Any, ...], Decimal] = {}
+        self._benefits: dict[tuple[Any, ...], Decimal] = {}
+        self.csv_rows = 0
+
+    def ask_of(self, subscription_id: str, charge_type: str, usage_date: int) -> Any | None:
+        """The ask a line of (subscription, charge type, day) belongs to, if any."""
+        for lo, hi, ask in self._asks.get((subscription_id.lower(), charge_type.lower()), ()):
+            if lo <= usage_date < hi:
+                return ask
+        return None
+
+    def add_csv(self, rows: Iterable[Sequence[str]], *, blob: str) -> int:
+        """Sum one CSV's rows (the first is the header); returns its data rows. Raises
+        ValueError naming `blob`, the row number (1 = the first data row) and the field."""
+        at, lines = report_csv(rows, blob, REPORT_DETAIL_COLUMNS, REQUIRED_REPORT_DETAIL_COLUMNS)
+        count = 0
+        for where, values in lines:
+            self._add(values, at, where)
+            count += 1
+        self.csv_rows += count
+        return count
+
+    def _add(self, values: Sequence[str], at: Mapping[str, int | None], where: str) -> None:
+        def text(name: str) -> str:
+            position = at[name]
+            return "" if position is None else values[position].strip()
+
+        try:
+            usage_date = parse_cost_details_date(text("date"))
+        except (ValueError, IndexError):
+            raise ValueError(f"{where}, field date: {text('date')!r} is not a date") from None
+        for name in ("subscription_id", "service_name", "charge_type", "currency"):
+            if not text(name):
+                raise ValueError(f"{where}, field {name}: empty")
+        ask = self.ask_of(text("subscription_id"), text("charge_type"), usage_date)
+        if ask is None:
+            return  # a line of a cell the load keeps as stored
+        try:
+            cost = _csv_number(values[at["cost"]])  # type: ignore[index]
+        except ValueError as exc:
+            raise ValueError(f"{where}, field cost: {exc}") from None
+        sub, charge, service = ask.subscription_id, ask.charge_type, text("service_name")
+        currency, pricing_model = text("currency"), text("pricing_model") or None
+        benefit_id = text("benefit_id") or None
+        key = (usage_date, sub, service, text("resource_location"), charge, currency)
+        self._costs[key] = self._costs.get(key, Decimal(0)) + cost
+        if self.query_type == "AmortizedCost" and charge == "Usage":
+            key = (usage_date, sub, service, pricing_model, currency)
+            self._pricing[key] = self._pricing.get(key, Decimal(0)) + cost
+        benefit_charge = charge in BENEFIT_CHARGE_TYPES.get(self.query_type, ())
+        committed_usage = (
+            self.query_type == "AmortizedCost" and charge == "Usage" and is_committed(pricing_model)
+        )
+        if benefit_charge or committed_usage:
+            if benefit_id is None and charge != "Purchase":
+                raise ValueError(
+                    f"{where}, field benefit_id: empty on a {charge} line priced by a "
+                    "reservation or savings plan"
+                )
+            key = (usage_date, sub, service, charge, benefit_id, currency)
+            self._benefits[key] = self._benefits.get(key, Decimal(0)) + cost
+
+    @staticmethod
+    def _amount(value: Decimal) -> Decimal:
+        return value.quantize(AMOUNT_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """`raw.azure_cost_management` rows, as the asks' detail queries answer them."""
+        return [
+            {
+                "usage_date": day,
+                "query_type": self.query_type,
+                "subscription_id": sub,
+                "subscription_name": None,
+                "service_name": service,
+                "resource_location": location,
+                "charge_type": charge,
+                "cost": self._amount(cost),
+                "currency": currency,
+            }
+            for (day, sub, service, location, charge, currency), cost in self._costs.items()
+        ]
+
+    def commitment_rows(self) -> list[dict[str, Any]]:
+        """`raw.azure_commitment_costs` rows, as the asks' pricing and benefit queries answer
+        them."""
+        common = {"query_type": self.query_type, "subscription_name": None, "benefit_name": None}
+        pricing = [
+            {
+                **common,
+                "usage_date": day,
+                "breakdown": BREAKDOWN_PRICING,
+                "subscription_id": sub,
+                "service_name": service,
+                "charge_type": "Usage",
+                "pricing_model": model,
+                "benefit_id": None,
+                "cost": self._amount(cost),
+                "currency": currency,
+            }
+            for (day, sub, service, model, currency), cost in self._pricing.items()
+        ]
+        benefits = [
+            {
+                **common,
+                "usage_date": day,
+                "breakdown": BREAKDOWN_BENEFIT,
+                "subscription_id": sub,
+                "service_name": service,
+                "charge_type": charge,
+                "pricing_model": None,
+                "benefit_id": benefit,
+                "cost": self._amount(cost),
+                "currency": currency,
+            }
+            for (day, sub, service, charge, benefit, currency), cost in self._benefits.items()
+        ]
+        return pricing + benefits
+
+    def cells(self) -> dict[tuple[str, int, str, str, str], Decimal]:
+        """(query type, usage date, subscription, charge type, currency) -> cost: the sums a
+        totals query answers, for the asks' lines."""
+        cells: dict[tuple[str, int, str, str, str], Decimal] = {}
+        for (day, sub, _, _, charge, currency), cost in self._costs.items():
+            key = (self.query_type, day, sub, charge, currency)
+            cells[key] = cells.get(key, Decimal(0)) + cost
+        return cells
+
+    def without(self, asks: Iterable[Any]) -> None:
+        """Drop the sums of `asks` (asked of the Query API instead)."""
+        dropped = {(a.subscription_id, a.charge_type, a.start, a.end) for a in asks}
+        if not dropped:
+            return
+
+        def kept(sub: str, charge: str, day: int) -> bool:
+            ask = self.ask_of(sub, charge, day)
+            return ask is None or (
+                (ask.subscription_id, ask.charge_type, ask.start, ask.end) not in dropped
+            )
+
+        self._costs = {k: v for k, v in self._costs.items() if kept(k[1], k[4], k[0])}
+        self._pricing = {k: v for k, v in self._pricing.items() if kept(k[1], "Usage", k[0])}
+        self._benefits = {k: v for k, v in self._benefits.items() if kept(k[1], k[3], k[0])}

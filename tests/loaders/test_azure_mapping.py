@@ -708,6 +708,122 @@ def test_ea_report_reads_its_own_column_names_and_an_empty_price_is_none() -> No
     }
 
 
+# An AmortizedCost report of two subscriptions as an EA enrollment writes it, read for the
+# details of changed cells (FINOPS_AZURE_DETAILS_FROM_REPORTS): usage on demand and under a
+# reservation, the reservation's unused hours, and a day and a subscription nobody asked for.
+RI = "/providers/Microsoft.Capacity/reservationOrders/ro-1/reservations/ri-1"
+DETAILS_REPORT = f"""Date,SubscriptionId,MeterCategory,ResourceLocation,ChargeType,PricingModel,BenefitId,BillingCurrencyCode,Quantity,CostInBillingCurrency
+01/10/2026,sub-1,Virtual Machines,westeurope,Usage,OnDemand,,EUR,4,2.25
+01/10/2026,sub-1,Virtual Machines,westeurope,Usage,OnDemand,,EUR,6,3.5
+01/10/2026,sub-1,Virtual Machines,northeurope,Usage,Reservation,{RI},EUR,10,5
+01/10/2026,sub-1,Virtual Machines,northeurope,UnusedReservation,Reservation,{RI},EUR,2,1.25
+01/12/2026,sub-1,Storage,westeurope,Usage,OnDemand,,EUR,100,7
+01/10/2026,SUB-2,Storage,westeurope,Usage,OnDemand,,EUR,100,9
+"""
+
+
+def details(text: str, asks: list[Any], query_type: str = "AmortizedCost") -> Any:
+    sink = mapping.ReportDetails(query_type, asks)
+    sink.add_csv(csv.reader(io.StringIO(text, newline="")), blob="blob 1 of 1")
+    return sink
+
+
+def test_a_report_gives_the_asked_cells_detail_pricing_and_benefit_rows() -> None:
+    from loaders.azure_cost_management.changes import Ask
+
+    # GIVEN the asks of SUB-1's Usage and UnusedReservation on 2026-01-10 and 11 (spelled as
+    # the totals query spells the subscription), and one ActualCost ask
+    asks = [
+        Ask("AmortizedCost", "SUB-1", "Usage", date(2026, 1, 10), date(2026, 1, 12)),
+        Ask("AmortizedCost", "SUB-1", "UnusedReservation", date(2026, 1, 10), date(2026, 1, 11)),
+        Ask("ActualCost", "SUB-1", "Usage", date(2026, 1, 10), date(2026, 1, 12)),
+    ]
+
+    # WHEN the AmortizedCost report is read for them
+    sink = details(DETAILS_REPORT, asks)
+
+    # THEN the detail rows are its lines of those cells summed per service and location (the
+    # 2026-01-12 line and SUB-2's are outside every ask), with the asks' spelling
+    costs = {
+        (r["usage_date"], r["subscription_id"], r["resource_location"], r["charge_type"]): (
+            r["cost"],
+            r["query_type"],
+        )
+        for r in sink.rows()
+    }
+    d = Decimal
+    assert costs == {
+        (20260110, "SUB-1", "westeurope", "Usage"): (d("5.75"), "AmortizedCost"),
+        (20260110, "SUB-1", "northeurope", "Usage"): (d("5"), "AmortizedCost"),
+        (20260110, "SUB-1", "northeurope", "UnusedReservation"): (d("1.25"), "AmortizedCost"),
+    }
+    # ... the pricing rows split the usage by pricing model, the benefit rows name the
+    # reservation of the covered usage and of the unused hours
+    rows = {
+        (r["breakdown"], r["charge_type"], r["pricing_model"], r["benefit_id"]): r["cost"]
+        for r in sink.commitment_rows()
+    }
+    assert rows == {
+        ("PricingModel", "Usage", "OnDemand", None): d("5.75"),
+        ("PricingModel", "Usage", "Reservation", None): d("5"),
+        ("BenefitId", "Usage", None, RI): d("5"),
+        ("BenefitId", "UnusedReservation", None, RI): d("1.25"),
+    }
+    # ... and the cells are what a totals query answers for them
+    assert sink.cells() == {
+        ("AmortizedCost", 20260110, "SUB-1", "Usage", "EUR"): d("10.75"),
+        ("AmortizedCost", 20260110, "SUB-1", "UnusedReservation", "EUR"): d("1.25"),
+    }
+    # ... and an ask dropped (left to the Query API) takes its rows with it
+    sink.without([asks[1]])
+    assert {r["charge_type"] for r in sink.rows() + sink.commitment_rows()} == {"Usage"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            DETAILS_REPORT.replace("ResourceLocation,", "Location,"),
+            "no column resourcelocation in the header",
+            id="no location column",
+        ),
+        pytest.param(
+            DETAILS_REPORT.replace("01/10/2026,sub-1,Virtual Machines,westeurope,Usage,OnDemand,,EUR,4",
+                                   "2026-13-45,sub-1,Virtual Machines,westeurope,Usage,OnDemand,,EUR,4"),
+            "row 1, field date: '2026-13-45' is not a date",
+            id="bad date",
+        ),
+        pytest.param(
+            DETAILS_REPORT.replace("EUR,2,1.25", "EUR,2,1,25"),
+            "row 4: has 11 fields for 10 columns",
+            id="unquoted comma",
+        ),
+        pytest.param(
+            DETAILS_REPORT.replace("EUR,6,3.5", "EUR,6,three"),
+            "row 2, field cost: 'three' is not a number",
+            id="bad cost",
+        ),
+        pytest.param(
+            DETAILS_REPORT.replace(f"UnusedReservation,Reservation,{RI}", "UnusedReservation,Reservation,"),
+            "row 4, field benefit_id: empty on a UnusedReservation line",
+            id="unused hours of no benefit",
+        ),
+    ],
+)  # fmt: skip
+def test_an_unusable_details_report_line_is_refused_naming_blob_row_and_field(
+    text: str, message: str
+) -> None:
+    from loaders.azure_cost_management.changes import Ask
+
+    asks = [
+        Ask("AmortizedCost", "sub-1", "Usage", date(2026, 1, 10), date(2026, 1, 11)),
+        Ask("AmortizedCost", "sub-1", "UnusedReservation", date(2026, 1, 10), date(2026, 1, 11)),
+    ]
+    with pytest.raises(ValueError, match="blob 1 of 1") as raised:
+        details(text, asks)
+    assert message in str(raised.value)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
