@@ -29,6 +29,12 @@ Then, per month (`plan_asks`), only for the changed cells:
 * the Cost Details report (`price_days`): one per month over the span of its changed days
   and of the days with amortized cost but no stored price rows.
 
+With FINOPS_AZURE_DETAILS_FROM_REPORTS on (the default; not at a management group) the
+detail, pricing and benefit rows of the asks come instead from one Cost Details report per
+query type over the span of the month's changed days (`client._details_from_reports`,
+`mapping.ReportDetails`); an ask whose report sums differ from its totals cells is asked of
+the Query API as above.
+
 Cells that vanished need no query: their stored rows go. Everything else is kept as stored
 (`stored.keep`), so the load still replaces the whole window in one transaction under one
 ledger row, and the restatement ledger compares per-day totals as before.

@@ -192,6 +192,14 @@ class ListRequestError(AzureCostManagementError):
         self.error_code = error_code
 
 
+# What the credential needs to generate cost details reports (README, "Azure Cost Management").
+PRICE_DETAILS_ROLE = (
+    "Cost Management Reader (or Reader) on the subscription, or a billing reader role at the "
+    "billing scope (EA: enterprise / department / account reader; MCA: billing account, "
+    "billing profile or invoice section reader)"
+)
+
+
 class PriceDetailsForbiddenError(AzureCostManagementError):
     """HTTP 403 on generateCostDetailsReport: the credential lacks the role at the scope."""
 
@@ -638,6 +646,9 @@ class ScopeFetch:
     # raw table name -> the stored rows landed again beside the fetched ones (`stored.keep`);
     # empty when everything was asked for
     kept: dict[str, Any] = field(default_factory=dict)
+    # Whether the price rows were read with the details from reports (`fetch_scope`): True,
+    # False (HTTP 403: no role for cost details), None (not attempted: the loader reads them)
+    prices_read: bool | None = None
 
 
 @dataclass
@@ -686,6 +697,11 @@ class CostManagementQueryClient:
             )
         self.pacer = QuotaPacer(self.budget, clock, enabled=pacing)
         self._counter = RequestCounter()
+        # Scopes that answered HTTP 403 to a Cost Details report of `_details_from_reports`,
+        # and whether a report's polling ran out of wait budget: their (every scope's)
+        # changed cells are asked of the Query API for the rest of the load.
+        self.reports_forbidden: set[str] = set()
+        self.reports_waited_out = False
         # Cost Details report blobs: SAS URLs (the signature in the query string is the
         # credential), possibly on a storage host. Their own pipeline: no bearer token, no
         # ClientType; the same wait budget for retries, counted apart (`blob_requests`).
@@ -914,6 +930,9 @@ class CostManagementQueryClient:
         names: Mapping[str, str],
         tag_keys: Sequence[str] = (),
         stored: StoredScope | None = None,
+        *,
+        details_from_reports: bool = False,
+        price_details: bool = False,
     ) -> ScopeFetch:
         """The raw rows of `scope` in [start, end) by the documented scheme (see `mapping`).
 
@@ -924,6 +943,11 @@ class CostManagementQueryClient:
         load asks only for what changed (`changes`): a totals query per month and query type
         in place of discovery, then the queries of the changed cells, and `fetch.changes`
         says what of `stored` to land again (`stored.keep`). None: everything is asked for.
+        `details_from_reports` (with `stored`; FINOPS_AZURE_DETAILS_FROM_REPORTS): the changed
+        cells' detail, pricing and benefit rows come from one Cost Details report per month
+        and query type (`_details_from_reports`) instead of the Query API; with
+        `price_details` the AmortizedCost report also gives the price rows
+        (`fetch.prices_read`).
         """
         before = self.requests
         fetch = ScopeFetch(scope=scope)
@@ -945,7 +969,18 @@ class CostManagementQueryClient:
                 ]
                 tag_asks = list(dict.fromkeys(tag_asks))
             else:
-                asks, tag_asks = self._changes(fetch, chunk_start, chunk_end, stored, tag_keys)
+                asks, tag_asks, remote, price_span = self._changes(
+                    fetch, chunk_start, chunk_end, stored, tag_keys
+                )
+                if details_from_reports and (
+                    self.reports_waited_out or fetch.scope in self.reports_forbidden
+                ):
+                    if price_details:  # not read either: the load's reports are given up
+                        fetch.prices_read, fetch.price_rows = False, []
+                elif details_from_reports:
+                    asks = self._details_from_reports(
+                        fetch, asks, remote, price_details, price_span if price_details else None
+                    )
             self._fetch_details(fetch, asks)
             self._fetch_commitments(fetch, asks)
             self._fetch_tags(fetch, tag_asks)
@@ -976,10 +1011,16 @@ class CostManagementQueryClient:
         end: date,
         stored: StoredScope,
         tag_keys: Sequence[str],
-    ) -> tuple[list[changes.Ask], list[changes.TagAsk]]:
+    ) -> tuple[
+        list[changes.Ask],
+        list[changes.TagAsk],
+        dict[changes.Cell, Decimal],
+        tuple[date, date] | None,
+    ]:
         """A change-detecting load's asks of one month: per query type one totals query,
         compared with `stored` (`changes`); what vanished, the tag asks and the span of the
-        month's Cost Details report are recorded in `fetch.changes`."""
+        month's Cost Details report are recorded in `fetch.changes`. Also returns the totals
+        queries' cells and that span (None: no day of the month needs prices)."""
         remote: dict[changes.Cell, Decimal] = {}
         for query_type in mapping.QUERY_TYPES:
             body = mapping.totals_definition(query_type, start, end)
@@ -1021,7 +1062,102 @@ class CostManagementQueryClient:
             len(asks),
             len(tag_asks),
         )
-        return asks, tag_asks
+        return asks, tag_asks, remote, span
+
+    def _details_from_reports(
+        self,
+        fetch: ScopeFetch,
+        asks: Sequence[changes.Ask],
+        remote: Mapping[changes.Cell, Decimal],
+        price_details: bool,
+        price_span: tuple[date, date] | None,
+    ) -> list[changes.Ask]:
+        """The detail, pricing and benefit rows of one month's `asks` from Cost Details
+        reports (mapping, "details from reports"): one report per query type with asks, over
+        the span of their days - the AmortizedCost one over the month's price span when
+        `price_details` is on (the price rows come from the same report). Each ask is checked
+        against the totals queries' cells (`remote`): an ask whose report sums differ from
+        them is left to the Query API. Returns the asks left to the Query API: those, or all
+        of them when the scope answers HTTP 403 (no role for cost details) or a report would
+        wait beyond the wait budget (the scope is not asked for reports again in this
+        load)."""
+        assert fetch.changes is not None
+        spans: dict[str, tuple[date, date]] = {}
+        for ask in asks:
+            lo, hi = spans.get(ask.query_type, (ask.start, ask.end))
+            spans[ask.query_type] = (min(lo, ask.start), max(hi, ask.end))
+        if price_span is not None:
+            # the month's price span covers every changed day, so every AmortizedCost ask
+            lo, hi = spans.get("AmortizedCost", price_span)
+            spans["AmortizedCost"] = (min(lo, price_span[0]), max(hi, price_span[1]))
+            price_span = spans["AmortizedCost"]
+        if price_details and fetch.prices_read is None:
+            fetch.prices_read = True
+        sinks: dict[str, mapping.ReportDetails] = {}
+        prices = mapping.PriceDetails(window=price_span) if price_span is not None else None
+        try:
+            for query_type in mapping.QUERY_TYPES:
+                if query_type not in spans:
+                    continue
+                lo, hi = spans[query_type]
+                sinks[query_type] = mapping.ReportDetails(query_type, asks)
+                extra = [prices] if query_type == "AmortizedCost" and prices is not None else []
+                period = f"{lo}..{date.fromordinal(hi.toordinal() - 1)}"
+                self._read_report(
+                    fetch.scope,
+                    query_type,
+                    (lo, hi),
+                    [sinks[query_type], *extra],
+                    f"{query_type} cost details report of {fetch.scope} for {period}",
+                )
+        except (PriceDetailsForbiddenError, RetryBudgetExceededError) as exc:
+            # HTTP 403, or a report whose polling would wait beyond the wait budget (a load of
+            # many subscription scopes waits for two reports each): the queries still work
+            why = (
+                f"Reading cost details needs {PRICE_DETAILS_ROLE}"
+                if isinstance(exc, PriceDetailsForbiddenError)
+                else "The reports of this load are not waited for any longer"
+            )
+            log.warning(
+                "azure: %s. %s. The changed cells of %s are asked of the Query API instead%s",
+                scrub(exc),
+                why,
+                fetch.scope,
+                "; the costs land without list and contracted prices (the savings rate shows "
+                "them as missing); set FINOPS_AZURE_PRICE_DETAILS=0 and "
+                "FINOPS_AZURE_DETAILS_FROM_REPORTS=0 to stop asking."
+                if price_details
+                else "; set FINOPS_AZURE_DETAILS_FROM_REPORTS=0 to stop asking.",
+            )
+            if isinstance(exc, PriceDetailsForbiddenError):
+                self.reports_forbidden.add(fetch.scope)
+            else:
+                self.reports_waited_out = True
+            if price_details:
+                fetch.prices_read = False
+                fetch.price_rows = []
+            return list(asks)
+        if prices is not None:
+            fetch.price_rows.extend(prices.rows())
+        left: list[changes.Ask] = []
+        for query_type, sink in sinks.items():
+            off = _asks_off_totals(
+                [a for a in asks if a.query_type == query_type], sink.cells(), remote
+            )
+            sink.without(off)
+            left += off
+            fetch.rows.extend(sink.rows())
+            fetch.commitment_rows.extend(sink.commitment_rows())
+        log.info(
+            "azure: %s: %d of %d changed (query type, subscription, charge type) asks from Cost "
+            "Details reports (%d report line(s)), %d left to the Query API",
+            fetch.scope,
+            len(asks) - len(left),
+            len(asks),
+            sum(s.csv_rows for s in sinks.values()),
+            len(left),
+        )
+        return sorted(left)
 
     def _fetch_details(self, fetch: ScopeFetch, asks: Sequence[changes.Ask]) -> None:
         """One detail query per ask (mapping, "The query scheme"), every page mapped into
@@ -1161,14 +1297,14 @@ class CostManagementQueryClient:
             prices = mapping.PriceDetails(window=(chunk_start, chunk_end))
             period = f"{chunk_start}..{date.fromordinal(chunk_end.toordinal() - 1)}"
             what = f"cost details report of {scope} for {period}"
-            links, compressed = self._generate_report(scope, chunk_start, chunk_end, what)
-            for number, link in enumerate(links, start=1):
-                self._read_blob(link, compressed, prices, f"{what}, blob {number} of {len(links)}")
+            blobs = self._read_report(
+                scope, mapping.PRICE_DETAILS_METRIC, (chunk_start, chunk_end), [prices], what
+            )
             details.extend(prices.rows())
             log.info(
                 "azure: %s: %d blob(s), %d rows summed to %d",
                 what,
-                len(links),
+                blobs,
                 prices.csv_rows,
                 len(prices.rows()),
             )
@@ -1189,8 +1325,28 @@ class CostManagementQueryClient:
             raise AzureCostManagementError(scrub(f"{what} failed: {_describe(exc)}")) from None
         return response
 
+    def _read_report(
+        self,
+        scope: str,
+        metric: str,
+        span: tuple[date, date],
+        sinks: Sequence[Any],
+        what: str,
+    ) -> int:
+        """Generate the `metric` Cost Details report of `scope` over the days [start, end) of
+        `span` and feed each of its blobs to `sinks`; returns the number of blobs."""
+        links, compressed = self._generate_report(scope, *span, what, metric)
+        for number, link in enumerate(links, start=1):
+            self._read_blob(link, compressed, sinks, f"{what}, blob {number} of {len(links)}")
+        return len(links)
+
     def _generate_report(
-        self, scope: str, start: date, end: date, what: str
+        self,
+        scope: str,
+        start: date,
+        end: date,
+        what: str,
+        metric: str = mapping.PRICE_DETAILS_METRIC,
     ) -> tuple[list[str], bool]:
         """POST generateCostDetailsReport, then GET the Location it names (on the configured
         endpoint: the token stays there) until the operation is no longer 202, waiting each
@@ -1200,7 +1356,7 @@ class CostManagementQueryClient:
             f"{self.endpoint}/{scope.strip('/')}{COST_DETAILS_SUFFIX}"
             f"?api-version={COST_DETAILS_API_VERSION}"
         )
-        body = mapping.cost_details_definition(start, end)
+        body = mapping.cost_details_definition(start, end, metric)
         response = self._report_request(HttpRequest("POST", url, json=body), what)
         for _ in range(MAX_REPORT_POLLS):
             if response.status_code == 204:
@@ -1224,11 +1380,10 @@ class CostManagementQueryClient:
             f"{what}: still not generated after {MAX_REPORT_POLLS} polls"
         )
 
-    def _read_blob(
-        self, link: str, compressed: bool, prices: mapping.PriceDetails, what: str
-    ) -> None:
+    def _read_blob(self, link: str, compressed: bool, sinks: Sequence[Any], what: str) -> None:
         """Download one report blob (a SAS URL: no bearer token, https unless on loopback)
-        into a temporary file, at most MAX_REPORT_BYTES, and feed its CSV to `prices`.
+        into a temporary file, at most MAX_REPORT_BYTES, and feed its CSV to each of `sinks`
+        (`mapping.PriceDetails`, `mapping.ReportDetails`: one read of the file each).
         Errors name the blob by host and path, never its signed query string."""
         parts = urlsplit(link)
         remember(parts.query)  # the SAS signature is a credential: scrubbed wherever it shows
@@ -1256,15 +1411,18 @@ class CostManagementQueryClient:
                 ) from None
             spool.seek(0)
             magic = spool.read(2)
-            spool.seek(0)
-            raw: Any = gzip.GzipFile(fileobj=spool) if compressed or magic == b"\x1f\x8b" else spool
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            try:
-                prices.add_csv(csv.reader(text), blob=where)
-            except (ValueError, UnicodeDecodeError, OSError, csv.Error) as exc:
-                raise AzureCostManagementError(f"unusable answer: {exc}") from None
-            finally:
-                text.detach()
+            for sink in sinks:
+                spool.seek(0)
+                raw: Any = (
+                    gzip.GzipFile(fileobj=spool) if compressed or magic == b"\x1f\x8b" else spool
+                )
+                text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+                try:
+                    sink.add_csv(csv.reader(text), blob=where)
+                except (ValueError, UnicodeDecodeError, OSError, csv.Error) as exc:
+                    raise AzureCostManagementError(f"unusable answer: {exc}") from None
+                finally:
+                    text.detach()
 
     def _name_rows(
         self, fetch: ScopeFetch, start: date, end: date, names: Mapping[str, str]
@@ -1275,6 +1433,34 @@ class CostManagementQueryClient:
             known.update(self.subscription_names(fetch.scope, start, end))
         for row in [*fetch.rows, *fetch.commitment_rows]:
             row["subscription_name"] = known.get(row["subscription_id"].lower())
+
+
+def _asks_off_totals(
+    asks: Sequence[changes.Ask],
+    found: Mapping[changes.Cell, Decimal],
+    remote: Mapping[changes.Cell, Decimal],
+) -> list[changes.Ask]:
+    """The asks whose report cells (`found`) differ from the totals queries' (`remote`) on
+    any of their days, by more than `changes.TOLERANCE`."""
+    cells: dict[tuple[str, str, str], set[changes.Cell]] = {}
+    for cell in found.keys() | remote.keys():
+        query_type, _, subscription_id, charge_type, _ = cell
+        cells.setdefault((query_type, subscription_id.lower(), charge_type.lower()), set()).add(
+            cell
+        )
+    off = []
+    for ask in asks:
+        lo, hi = changes.usage_date(ask.start), changes.usage_date(ask.end)
+        key = (ask.query_type, ask.subscription_id.lower(), ask.charge_type.lower())
+        for cell in cells.get(key, ()):
+            if (
+                lo <= cell[1] < hi
+                and abs(found.get(cell, Decimal(0)) - remote.get(cell, Decimal(0)))
+                > changes.TOLERANCE
+            ):
+                off.append(ask)
+                break
+    return off
 
 
 def _budget_error_type(exc: BaseException) -> type[AzureCostManagementError]:

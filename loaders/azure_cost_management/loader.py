@@ -67,6 +67,7 @@ from loaders import warehouse
 from loaders.azure_cost_management import mapping
 from loaders.azure_cost_management.client import (
     DEFAULT_ENDPOINT,
+    PRICE_DETAILS_ROLE,
     AzureCostManagementError,
     CostManagementQueryClient,
     PriceDetailsForbiddenError,
@@ -168,6 +169,7 @@ def load(
     price_details: bool = True,
     allocation_tags: Sequence[str] = (),
     change_detection: bool = True,
+    details_from_reports: bool = True,
 ) -> list[warehouse.LoadResult]:
     """Replace [start, end) of every scope in `raw.azure_cost_management`.
 
@@ -184,6 +186,9 @@ def load(
     `change_detection` (FINOPS_AZURE_CHANGE_DETECTION): a scope the warehouse holds rows of
     in the window is asked only for what its totals show changed (`changes`); the rest of
     its window is landed again as stored.
+    `details_from_reports` (FINOPS_AZURE_DETAILS_FROM_REPORTS): in such a load, the changed
+    cells' detail, pricing and benefit rows come from Cost Details reports rather than Query
+    API queries (`uses_report_details`).
     Raises AzureCostManagementError when a scope cannot be read: nothing landed, and the
     load attempt (`attempt`, else one of its own) records a failed ledger row per scope.
     """
@@ -210,6 +215,7 @@ def load(
             sleep,
             price_details,
             tuple(allocation_tags),
+            details_from_reports,
         )
         # Landing is one transaction per scope (its costs, commitment rows and terms): should
         # one fail, the scopes before it are landed (complete and consistent each), it and
@@ -287,6 +293,7 @@ def _fetch(
     sleep: Callable[[float], None] | None,
     price_details: bool,
     allocation_tags: tuple[str, ...] = (),
+    details_from_reports: bool = True,
 ) -> tuple[list[ScopeFetch], int, dict[str, dict[str, Any]] | None]:
     """Every scope's rows, fetched and checked before anything lands; the requests the
     subscription and benefits listings took; the terms of the benefits (lower-cased id ->
@@ -332,8 +339,21 @@ def _fetch(
                     if db_path is not None
                     else None
                 )
-                fetch = client.fetch_scope(current, start, end, names, allocation_tags, stored)
-                prices_read = price_details and _read_prices(client, fetch, start, end)
+                fetch = client.fetch_scope(
+                    current,
+                    start,
+                    end,
+                    names,
+                    allocation_tags,
+                    stored,
+                    details_from_reports=uses_report_details(current, details_from_reports),
+                    price_details=price_details,
+                )
+                prices_read = price_details and (
+                    fetch.prices_read
+                    if fetch.prices_read is not None
+                    else _read_prices(client, fetch, start, end)
+                )
                 _check_dates(fetch, start, end)
                 if stored is not None and fetch.changes is not None:
                     fetch.kept = keep(
@@ -385,6 +405,18 @@ def _fetch(
     return fetched, listing_requests, terms
 
 
+def uses_report_details(scope: str, details_from_reports: bool) -> bool:
+    """Whether a change-detecting load of `scope` takes the changed cells' detail, pricing
+    and benefit rows from Cost Details reports: with FINOPS_AZURE_DETAILS_FROM_REPORTS on, at
+    every scope the Cost Details API supports - not a management group."""
+    parts = [p.lower() for p in scope.split("/") if p]
+    return details_from_reports and parts[:3] != [
+        "providers",
+        "microsoft.management",
+        "managementgroups",
+    ]
+
+
 def _read_prices(
     client: CostManagementQueryClient, fetch: ScopeFetch, start: date, end: date
 ) -> bool:
@@ -421,14 +453,6 @@ def _read_prices(
         return False
     finally:
         fetch.requests += client.requests - before
-
-
-# What the credential needs to generate cost details reports (README, "Azure Cost Management").
-PRICE_DETAILS_ROLE = (
-    "Cost Management Reader (or Reader) on the subscription, or a billing reader role at the "
-    "billing scope (EA: enterprise / department / account reader; MCA: billing account, "
-    "billing profile or invoice section reader)"
-)
 
 
 def _read_terms(
@@ -511,6 +535,7 @@ def load_for_run(
                 price_details=config.price_details,
                 allocation_tags=config.allocation_tags,
                 change_detection=config.change_detection,
+                details_from_reports=config.details_from_reports,
             )
         finally:
             close = getattr(credential, "close", None)

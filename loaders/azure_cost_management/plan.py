@@ -8,7 +8,9 @@ requests are those of a day on which nothing but the new days changed (the usual
 newest day, the pricing query of each subscription with amortized usage and the benefit
 queries of its committed usage and benefit charge types, one tag query per configured key,
 query type and subscription, and one Cost Details report (create, polls, a blob) when
-FINOPS_AZURE_PRICE_DETAILS is on. **At most** is the full scheme over the whole window
+FINOPS_AZURE_PRICE_DETAILS is on. With FINOPS_AZURE_DETAILS_FROM_REPORTS on (the default;
+not at a management group) the detail, pricing and benefit queries are replaced by one
+report per query type of the newest day's pairs (the AmortizedCost one shared with prices). **At most** is the full scheme over the whole window
 (every stored pair of every month asked again: what `FINOPS_AZURE_CHANGE_DETECTION=off` or
 a restatement of every day costs). The subscription and benefits lists (a few requests a
 run) come on top. The Query API charges nothing; what a plan is for here is the quota: every
@@ -25,7 +27,7 @@ import duckdb
 
 from loaders.azure_cost_management import mapping
 from loaders.azure_cost_management.changes import day_of
-from loaders.azure_cost_management.loader import SOURCE
+from loaders.azure_cost_management.loader import SOURCE, uses_report_details
 from loaders.azure_cost_management.source import CostManagementConfig
 from loaders.azure_cost_management.stored import StoredScope, read_stored
 from loaders.registry import RunWindow
@@ -115,6 +117,7 @@ def plan_scope(
     end: date,
     tag_keys: tuple[str, ...],
     price_details: bool = True,
+    details_from_reports: bool = True,
 ) -> ScopePlan:
     """The expected and worst-case requests of one scope's load of [start, end)."""
     stored = read_stored(db_path, SOURCE, scope, start, end)
@@ -125,8 +128,14 @@ def plan_scope(
     totals = months * len(mapping.QUERY_TYPES)
     newest = _asks(stored, f"c.usage_date = {int(last.strftime('%Y%m%d'))}") if new_days else []
     parts = {"totals queries": totals, **_queries(newest, len(tag_keys))}
-    if new_days and price_details:
-        parts["cost details requests"] = REPORT_REQUESTS
+    reports = {"AmortizedCost"} if new_days and price_details else set()
+    if uses_report_details(scope, details_from_reports):
+        # the detail, pricing and benefit rows from one report per query type with asks
+        reports |= {query_type for _, query_type, _, _, _ in newest}
+        for name in ("detail queries", "pricing queries", "benefit queries"):
+            parts.pop(name)
+    if reports:
+        parts["cost details requests"] = REPORT_REQUESTS * len(reports)
     everything = _queries(_asks(stored, "true"), len(tag_keys))
     at_most = totals + sum(everything.values()) + (REPORT_REQUESTS * months if price_details else 0)
     return ScopePlan(scope, new_days, {k: v for k, v in parts.items() if v}, at_most)
@@ -146,6 +155,7 @@ def plan_for_run(config: CostManagementConfig, window: RunWindow) -> Plan:
                 window.end,
                 config.allocation_tags,
                 config.price_details,
+                config.details_from_reports,
             )
             for scope in landed_scopes(window.db_path, "azure_cost_management", SOURCE)
         ],

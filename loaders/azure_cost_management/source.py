@@ -223,6 +223,9 @@ class CostManagementConfig:
     # FINOPS_AZURE_CHANGE_DETECTION: ask only for what the totals queries show changed (off:
     # the whole window by the full scheme, every run)
     change_detection: bool = True
+    # FINOPS_AZURE_DETAILS_FROM_REPORTS: a change-detecting load's changed cells from Cost
+    # Details reports instead of Query API queries (off: from queries)
+    details_from_reports: bool = True
 
 
 def configure(settings: Settings) -> CostManagementConfig:
@@ -235,6 +238,7 @@ def configure(settings: Settings) -> CostManagementConfig:
         price_details=settings.azure_price_details,
         allocation_tags=settings.allocation_tags,
         change_detection=settings.azure_change_detection,
+        details_from_reports=settings.azure_details_from_reports,
     )
 
 

@@ -927,6 +927,37 @@ def test_a_403_on_cost_details_lands_the_costs_without_prices_and_names_the_role
     assert TOKEN not in caplog.text
 
 
+def test_reports_that_would_wait_beyond_the_budget_give_way_to_the_queries(
+    emulator: Any, db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN two subscriptions landed with their prices
+    emu = emulator([PRICED, PLAIN])
+    run_load(emu, db, price_details=True)
+
+    # WHEN the last days are restated and the Cost Details API asks for 10 minutes per report,
+    # beyond the 10 s the load may wait
+    emu.report_retry_after = "600"
+    emu.restate(Decimal("1.02"), on_or_after=date(2026, 6, 20))
+    caplog.set_level(logging.INFO, logger="finops.loaders.azure_cost_management")
+    creates = len(emu.report_requests("create"))
+    run_load(emu, db, price_details=True, max_wait_s=10)
+
+    # THEN the load succeeded: the changed cells came from the Query API, the costs equal the
+    # source, and the window has no prices (none of the earlier load's beside restated costs)
+    for sub in (PRICED, PLAIN):
+        truth = emu.truth(sub.scope, START, END)
+        assert sorted(map(raw_key, landed(db, f"subscription_id = '{sub.subscription_id}'"))) == (
+            sorted(map(raw_key, truth))
+        )
+    assert landed_prices(db) == {}
+    assert [r["status"] for r in ledger(db)] == ["succeeded"] * 4
+    # ... after one report given up: the second scope was not asked for one
+    assert len(emu.report_requests("create")) == creates + 1
+    warning = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warning) == 1
+    assert "FINOPS_AZURE_MAX_WAIT_SECONDS" in warning[0] and "asked of the Query API" in warning[0]
+
+
 def test_a_failed_report_download_fails_the_load_naming_scope_and_period(
     emulator: Any, db: Path
 ) -> None:
@@ -1255,14 +1286,20 @@ def detail_periods(requests: list[Any]) -> set[tuple[str, str]]:
     }
 
 
+@pytest.mark.parametrize("from_reports", [False, True], ids=["queries", "reports"])
 def test_a_daily_run_asks_only_for_what_changed_and_lands_what_a_full_reload_lands(
-    emulator: Any, db: Path, tmp_path: Path
+    emulator: Any, db: Path, tmp_path: Path, from_reports: bool
 ) -> None:
     # GIVEN subscriptions with reservations, a savings plan, spot usage, taxes, tags and EUR
-    # costs, loaded with two allocation keys and prices by the run of 2026-06-29
+    # costs, loaded with two allocation keys and prices by the run of 2026-06-29, the changed
+    # cells' details asked of the Query API or read from Cost Details reports
     emu = emulator([*COMMITMENT_ESTATE, TEAMS, SHARED])
     first_end, end = date(2026, 6, 29), date(2026, 6, 30)
-    options = {"allocation_tags": TAG_KEYS, "price_details": True}
+    options = {
+        "allocation_tags": TAG_KEYS,
+        "price_details": True,
+        "details_from_reports": from_reports,
+    }
     run_load(emu, db, end=first_end, **options)
 
     # WHEN Azure restates the last 5 days (+3 %), a refund lands 12 days back, the next day
@@ -1297,19 +1334,28 @@ def test_a_daily_run_asks_only_for_what_changed_and_lands_what_a_full_reload_lan
     assert not [q for q in asked if q.is_query and q.body["timePeriod"]["from"] < "2026-06"
                 and grouping(q) != list(mapping.DISCOVERY_GROUPING)]  # fmt: skip
     periods = detail_periods(asked)
-    assert periods and periods <= {
-        ("2026-06-17", "2026-06-17"), ("2026-06-24", "2026-06-29"), ("2026-06-17", "2026-06-29")
-    }  # fmt: skip
-    # ... and each subscription's June cost details report over its changed days only
+    if from_reports:
+        # ... no detail, pricing or benefit query at all: the reports answered them
+        breakdowns = {"ResourceLocation", "PricingModel", "BenefitId"}
+        assert not [q for q in asked if q.is_query and breakdowns & set(grouping(q))]
+    else:
+        assert periods and periods <= {
+            ("2026-06-17", "2026-06-17"), ("2026-06-24", "2026-06-29"),
+            ("2026-06-17", "2026-06-29"),
+        }  # fmt: skip
+    # ... and each subscription's June cost details report over its changed days only (an
+    # ActualCost one beside it for the details from reports)
     reports = {
-        r.path[: -len(COST_DETAILS_SUFFIX)]: r.body["timePeriod"]
+        (r.path[: -len(COST_DETAILS_SUFFIX)], r.body["metric"]): r.body["timePeriod"]
         for r in asked
         if r.method == "POST" and r.path.endswith(COST_DETAILS_SUFFIX)
     }
     restated = {"start": "2026-06-24", "end": "2026-06-29"}
+    metrics = mapping.QUERY_TYPES if from_reports else ("AmortizedCost",)
     assert reports == {
-        s.scope: {**restated, "start": "2026-06-17"} if s == PLAIN else restated
+        (s.scope, metric): {**restated, "start": "2026-06-17"} if s == PLAIN else restated
         for s in (*COMMITMENT_ESTATE, TEAMS, SHARED)
+        for metric in metrics
     }
 
     # WHEN the next run finds nothing moved
@@ -1321,6 +1367,67 @@ def test_a_daily_run_asks_only_for_what_changed_and_lands_what_a_full_reload_lan
     assert {tuple(grouping(q)) for q in queries} == {mapping.DISCOVERY_GROUPING}
     assert len(queries) == len(again) * 2 * len(mapping.QUERY_TYPES)
     assert not emu.report_requests("create")
+    for table in CHANGE_TABLES:
+        assert table_rows(db, table) == table_rows(full_db, table), table
+
+
+def test_at_a_billing_account_the_changes_come_from_two_reports_checked_against_the_totals(
+    emulator: Any, db: Path, tmp_path: Path
+) -> None:
+    # GIVEN subscriptions with reservations, a savings plan, spot usage, taxes and EUR costs
+    # behind one billing account, loaded there with prices by the run of 2026-06-29
+    estate = [*COMMITMENT_ESTATE, TEAMS, SHARED]
+    scope = f"/providers/Microsoft.Billing/billingAccounts/{BILLING_ACCOUNT}"
+    ids = [s.subscription_id for s in estate]
+    emu = emulator(estate, billing_accounts={BILLING_ACCOUNT: ids})
+    options = {"scopes": [scope], "price_details": True}
+    run_load(emu, db, end=date(2026, 6, 29), **options)
+
+    # WHEN the last 5 days are restated (+3 %), a refund lands 12 days back, the next day
+    # arrives - and the reports lag: they leave out the restated 2026-06-26
+    emu.restate(Decimal("1.03"), on_or_after=date(2026, 6, 24))
+    refund(emu, PLAIN, date(2026, 6, 17), "-250.5")
+    emu.report_stale_days = {20260626}
+    emu.requests.clear()
+    run_load(emu, db, end=date(2026, 6, 30), **options)
+    asked = list(emu.requests)
+
+    # THEN the warehouse equals a full reload of the window, to the last decimal: the asks the
+    # stale reports could not answer (their sums differ from the totals) went to the Query API
+    full_db = tmp_path / "full.duckdb"
+    run_load(emu, full_db, end=date(2026, 6, 30), change_detection=False, **options)
+    for table in CHANGE_TABLES:
+        assert table_rows(db, table) == table_rows(full_db, table), table
+    creates = [r for r in asked if r.method == "POST" and r.path.endswith(COST_DETAILS_SUFFIX)]
+    assert sorted(r.body["metric"] for r in creates) == sorted(mapping.QUERY_TYPES)
+    periods = detail_periods(asked)
+    assert periods and all(lo <= "2026-06-26" <= hi for lo, hi in periods)
+    # ... and only those: the refund's ask (PLAIN's Refund on 2026-06-17) came from a report
+    refunds = [q for q in asked if q.is_query and "'Refund'" in str(q.body).replace('"', "'")]
+    assert refunds == []
+    plain_refunds = f"charge_type = 'Refund' and subscription_id = '{PLAIN.subscription_id}'"
+    assert AzureCostEmulator.totals(landed(db, plain_refunds)) == {
+        ("ActualCost", "USD"): Decimal("-250.5"),
+        ("AmortizedCost", "USD"): Decimal("-250.5"),
+    }
+
+    # WHEN the reports catch up and the next run finds one new day and nothing else moved
+    emu.report_stale_days = set()
+    emu.requests.clear()
+    run_load(emu, db, end=END, **options)
+
+    # THEN it asked the Query API its 4 totals queries (2 months x 2 query types) and nothing
+    # else: the new day of every subscription came from one report per query type (the
+    # AmortizedCost one from 2026-06-26, whose prices the stale report had left out)
+    queries = [q for q in emu.requests if q.is_query]
+    assert [grouping(q) for q in queries] == [list(mapping.DISCOVERY_GROUPING)] * 4
+    assert {
+        (r.body["metric"], r.body["timePeriod"]["start"], r.body["timePeriod"]["end"])
+        for r in emu.requests
+        if r.method == "POST" and r.path.endswith(COST_DETAILS_SUFFIX)
+    } == {("ActualCost", "2026-06-30", "2026-06-30"), ("AmortizedCost", "2026-06-26", "2026-06-30")}
+    full_db = tmp_path / "full-2.duckdb"
+    run_load(emu, full_db, end=END, change_detection=False, **options)
     for table in CHANGE_TABLES:
         assert table_rows(db, table) == table_rows(full_db, table), table
 
