@@ -28,8 +28,8 @@ After each run the warehouse's raw table is compared with the emulator's truth, 
 
     .venv/bin/python bench/api_requests.py [--aws-accounts 16] [--azure-subscriptions 15]
         [--large] [--ce-page-groups 1000] [--azure-page-rows 5000] [--ce-throttle 5 10]
-        [--no-azure-price-details] [--azure-scope subscriptions|billing-account] [--repo DIR]
-        [--keep]
+        [--no-azure-price-details] [--azure-scope subscriptions|billing-account]
+        [--azure-details-from-reports on|off] [--repo DIR] [--keep]
 
 `--large` adds AWS 300 accounts and Azure 200 subscriptions (a few minutes). `--repo DIR`
 measures the loaders of another checkout (e.g. `git archive HEAD` unpacked), with this
@@ -342,6 +342,12 @@ def azure_runs(count: int, args: argparse.Namespace, work: Path) -> list[tuple[s
                 endpoint=emulator.url,
                 price_details=args.azure_price_details,
                 scopes=scopes,
+                # only when asked: a `--repo` checkout's loader may not know the setting
+                **(
+                    {"details_from_reports": args.azure_details_from_reports == "on"}
+                    if args.azure_details_from_reports
+                    else {}
+                ),
             )
             seconds = time.perf_counter() - began
             seen = list(emulator.requests)
@@ -427,6 +433,12 @@ def main() -> None:
         help="FINOPS_AZURE_PRICE_DETAILS=0: no Cost Details reports (on by default)",
     )
     parser.add_argument(
+        "--azure-details-from-reports",
+        choices=("on", "off"),
+        default=None,
+        help="FINOPS_AZURE_DETAILS_FROM_REPORTS (the loader's default, on, when not given)",
+    )
+    parser.add_argument(
         "--ce-throttle", type=float, nargs=2, metavar=("RATE", "BURST"), default=None
     )
     parser.add_argument(
@@ -476,7 +488,8 @@ def main() -> None:
         f"Cost Explorer page: {args.ce_page_groups} groups; Query API page: "
         f"{args.azure_page_rows} rows; Cost Explorer throttling: {throttling}; Azure Cost "
         f"Details reports: {'on' if args.azure_price_details else 'off'}; Azure scopes: "
-        f"{args.azure_scope}"
+        f"{args.azure_scope}; Azure details from reports: "
+        f"{args.azure_details_from_reports or 'the default'}"
     )
     for label, run_date, what in RUNS:
         print(f"  {label:<16} run date {run_date}: {what}")
