@@ -10,11 +10,12 @@ queries of its committed usage and benefit charge types, one tag query per confi
 query type and subscription, and one Cost Details report (create, polls, a blob) when
 FINOPS_AZURE_PRICE_DETAILS is on. With FINOPS_AZURE_DETAILS_FROM_REPORTS on (the default;
 not at a management group) the detail, pricing and benefit queries are replaced by one
-report per query type of the newest day's pairs (the AmortizedCost one shared with prices). **At most** is the full scheme over the whole window
-(every stored pair of every month asked again: what `FINOPS_AZURE_CHANGE_DETECTION=off` or
-a restatement of every day costs). The subscription and benefits lists (a few requests a
-run) come on top. The Query API charges nothing; what a plan is for here is the quota: every
-query counts against the ClientType's QueriesPerHour (some hundreds an hour).
+report per query type of the newest day's pairs (the AmortizedCost one shared with prices).
+**At most** is the full scheme over the whole window (every stored pair of every month
+asked again: what `FINOPS_AZURE_CHANGE_DETECTION=off` or a restatement of every day costs).
+The subscription and benefits lists (a few requests a run) come on top. The Query API
+charges nothing; what a plan is for here is the quota: every query counts against the
+ClientType's QueriesPerHour (some hundreds an hour).
 """
 
 from __future__ import annotations
