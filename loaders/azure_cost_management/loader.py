@@ -405,16 +405,16 @@ def _fetch(
     return fetched, listing_requests, terms
 
 
+def _is_management_group(scope: str) -> bool:
+    """Whether `scope` is a management group's: the one the Cost Details API refuses."""
+    return "/providers/microsoft.management/managementgroups/" in f"{scope.lower()}/"
+
+
 def uses_report_details(scope: str, details_from_reports: bool) -> bool:
     """Whether a change-detecting load of `scope` takes the changed cells' detail, pricing
     and benefit rows from Cost Details reports: with FINOPS_AZURE_DETAILS_FROM_REPORTS on, at
     every scope the Cost Details API supports - not a management group."""
-    parts = [p.lower() for p in scope.split("/") if p]
-    return details_from_reports and parts[:3] != [
-        "providers",
-        "microsoft.management",
-        "managementgroups",
-    ]
+    return details_from_reports and not _is_management_group(scope)
 
 
 def _read_prices(
@@ -426,7 +426,7 @@ def _read_prices(
     HTTP 403 (no role for cost details at the scope) is logged, never raised: the costs land
     without prices. A management group scope is skipped: the API does not support it. Any
     other failure fails the load like a failed query. Returns whether the reports were read."""
-    if "/providers/microsoft.management/managementgroups/" in f"{fetch.scope.lower()}/":
+    if _is_management_group(fetch.scope):
         log.warning(
             "azure: %s: the Cost Details API does not support management group scopes; its "
             "costs land without list and contracted prices (load its subscriptions or "
