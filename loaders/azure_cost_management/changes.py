@@ -60,6 +60,10 @@ from loaders.stored_window import runs
 # Sums that differ by less than this are equal: the totals query's sums and the detail rows'
 # sums (each held at 10 decimals) may differ in the last places.
 TOLERANCE = Decimal("0.000001")
+# The requests of a Cost Details report, as plans count them: the POST, its polls (a report
+# is seldom ready at the first: two are counted; the Retry-After of each 202 sets how many),
+# one blob (more for a large report).
+REPORT_REQUESTS = 4
 
 # (query type, usage date as YYYYMMDD, subscription id, charge type, currency)
 Cell = tuple[str, int, str, str, str]

@@ -27,16 +27,12 @@ from pathlib import Path
 import duckdb
 
 from loaders.azure_cost_management import mapping
-from loaders.azure_cost_management.changes import day_of
+from loaders.azure_cost_management.changes import REPORT_REQUESTS, day_of
 from loaders.azure_cost_management.loader import SOURCE, uses_report_details
 from loaders.azure_cost_management.source import CostManagementConfig
 from loaders.azure_cost_management.stored import StoredScope, read_stored
 from loaders.registry import RunWindow
 from loaders.request_plan import ScopePlan, landed_scopes
-
-# A Cost Details report: the POST, its polls (a report is seldom ready at the first: two are
-# counted; the Retry-After of each 202 sets how many), one blob (more for a large report).
-REPORT_REQUESTS = 4
 
 
 @dataclass(frozen=True)

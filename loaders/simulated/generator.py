@@ -77,11 +77,14 @@ class SimulatedBatch:
         field(default_factory=list)
     )
     azure_reservations: dict[str, Any] = field(default_factory=dict)
+    aws_page_days: int = AWS_PAGE_DAYS
+    azure_page_rows: int = AZURE_PAGE_ROWS
 
     @property
     def aws_requests(self) -> int:
-        """Billed Cost Explorer requests (USD 0.01 each) the real loader would have made:
-        its first load's totals pass and slice queries, and, when the estate has savings plan
+        """Billed Cost Explorer requests (USD 0.01 each) the real loader's first load of the
+        window would have made (a later load asks for less: `request_scheme.aws_requests`): its
+        totals pass and slice queries, and, when the estate has savings plan
         record types, one GetSavingsPlansUtilizationDetails request per day of the window and
         one GetSavingsPlansCoverage query (a page)."""
         savings_plans = any(
@@ -98,13 +101,17 @@ class SimulatedBatch:
         return list(dict.fromkeys(scope for scope, _, _, _ in self.azure_queries))
 
     def azure_requests(self, scope: str) -> int:
-        """Query API requests (pages) the real loader would have made for `scope`: its cost
-        and commitment queries, and on the first scope the two benefits lists (read once)."""
-        lists = 2 if scope == self.azure_scopes[0] and self.azure_reservations else 0
-        return (
-            sum(len(pages) for s, _, _, pages in self.azure_queries if s == scope)
-            + sum(len(pages) for s, _, _, _, pages in self.azure_commitment_queries if s == scope)
-            + lists
+        """Query API requests (pages) the real loader's first load of the window would have
+        made for `scope` (`request_scheme.azure_requests`): per month its discovery, detail and
+        commitment queries, and on the first scope the two benefits lists (read once)."""
+        from loaders.simulated import loader, request_scheme
+
+        return request_scheme.azure_requests(
+            self,
+            loader.azure_rows(self, scope),
+            loader.azure_commitment_rows(self, scope),
+            None,
+            lists=scope == self.azure_scopes[0] and bool(self.azure_reservations),
         )
 
 
@@ -139,4 +146,6 @@ def generate(
         azure_queries=azure_answers(model, days, start, azure_page_rows),
         azure_commitment_queries=azure_commitment_answers(model, days, start, azure_page_rows),
         azure_reservations=azure_reservations_list(as_of),
+        aws_page_days=aws_page_days,
+        azure_page_rows=azure_page_rows,
     )

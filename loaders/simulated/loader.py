@@ -10,9 +10,11 @@ anomaly detector.
     python -c "from datetime import date; from pathlib import Path; import loaders.simulated as s; \\
 print(s.load(Path('data/finops.duckdb'), date(2026, 1, 1), date(2026, 7, 1), as_of=date(2026, 7, 1)))"
 
-The ledger records the requests the real APIs would have needed (`api_requests`) but
-`api_cost_usd` 0: simulation is free. The same AWS load against Cost Explorer would cost
-`would_cost_usd(batch)` = USD 0.01 per request; the Query API has no per-request charge.
+The ledger records the requests the real loaders' scheme would have needed (`api_requests`,
+`request_scheme`: a first load's, or a change-detecting load's from what the warehouse already
+holds) but `api_cost_usd` 0: simulation is free. The same AWS first load against Cost Explorer
+would cost `would_cost_usd(batch)` = USD 0.01 per request; the Query API has no per-request
+charge.
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ from loaders import warehouse
 from loaders.aws_cost_explorer import commitments as aws_commitments
 from loaders.aws_cost_explorer import mapping as aws_mapping
 from loaders.aws_cost_explorer.source import AWS_COMMITMENT_UTILIZATION, AWS_COST_EXPLORER
+from loaders.aws_cost_explorer.stored import read_stored as read_aws_stored
 from loaders.azure_cost_management import mapping as azure_mapping
 from loaders.azure_cost_management.source import (
     AZURE_COMMITMENT_COSTS,
     AZURE_COMMITMENTS,
     AZURE_COST_MANAGEMENT,
 )
+from loaders.azure_cost_management.stored import read_stored as read_azure_stored
+from loaders.simulated import request_scheme
 from loaders.simulated.aws_answers import AWS_PAGE_DAYS
 from loaders.simulated.azure_answers import AZURE_PAGE_ROWS
 from loaders.simulated.cost_model import InjectedAnomaly, injected_anomalies
@@ -228,28 +233,38 @@ def load(
             window_end=end,
         )
     with attempt:
+        costs = aws_rows(batch)
+        stored = read_aws_stored(Path(db_path), SOURCE, batch.aws_scope, start, end)
         results = [
             attempt.land(
                 batch.aws_scope,
-                aws_rows(batch),
+                costs,
                 raw_table=AWS_COST_EXPLORER.name,
                 window_start=start,
                 window_end=end,
-                api_requests=batch.aws_requests,
+                api_requests=request_scheme.aws_requests(batch, costs, stored),
                 billing_account_id=batch.aws_scope,
                 with_tables={AWS_COMMITMENT_UTILIZATION.name: aws_commitment_rows(batch)},
             )
         ]
         for scope in batch.azure_scopes:
+            costs = azure_rows(batch, scope)
             commitment_rows = azure_commitment_rows(batch, scope)
+            api_requests = request_scheme.azure_requests(
+                batch,
+                costs,
+                commitment_rows,
+                read_azure_stored(Path(db_path), SOURCE, scope, start, end),
+                lists=scope == batch.azure_scopes[0] and bool(batch.azure_reservations),
+            )
             results.append(
                 attempt.land(
                     scope,
-                    azure_rows(batch, scope),
+                    costs,
                     raw_table=AZURE_COST_MANAGEMENT.name,
                     window_start=start,
                     window_end=end,
-                    api_requests=batch.azure_requests(scope),
+                    api_requests=api_requests,
                     with_tables={
                         AZURE_COMMITMENT_COSTS.name: commitment_rows,
                         AZURE_COMMITMENTS.name: azure_commitment_terms(batch, commitment_rows),

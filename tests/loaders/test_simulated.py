@@ -405,6 +405,63 @@ def test_a_later_as_of_restates_only_the_recent_days(tmp_path: Path) -> None:
     assert all(before[day] == after[day] for day in older)
 
 
+def test_the_ledger_counts_the_requests_of_the_real_loaders_scheme(tmp_path: Path) -> None:
+    # GIVEN May and June (to date) loaded for the first time on 2026-06-20
+    db = tmp_path / "w.duckdb"
+    start, end, as_of = date(2026, 5, 1), date(2026, 7, 1), date(2026, 6, 20)
+    first = {r.scope: r.api_requests for r in simulated.load(db, start, end, as_of=as_of)}
+    aws, prod = catalog.AWS_PAYER_ACCOUNT_ID, f"/subscriptions/{catalog.AZURE_PROD.id}"
+    azure = [scope for scope in first if scope != aws]
+
+    # THEN the first Azure load asked, per subscription and month, a discovery query per
+    # query type and one query per (query type, charge type) with cost (a Daily query covers
+    # at most 31 days), the pricing query of the amortized usage, prod's benefit queries
+    # (its committed usage, unused reservation and purchase) and, once, the benefits lists
+    pairs = dict(
+        query(
+            db,
+            "select '/subscriptions/' || subscription_id, count(distinct "
+            "(usage_date // 100, query_type, charge_type)) + count(distinct usage_date // 100) "
+            "* 3 from raw.azure_cost_management group by 1",
+        )
+    )
+    benefits = query(
+        db,
+        "select count(distinct (usage_date // 100, query_type, charge_type)) "
+        "from raw.azure_commitment_costs where breakdown = 'BenefitId'",
+    )[0][0]
+    assert benefits == 2 * 3
+    assert {s: first[s] for s in azure} == {
+        s: pairs[s] + (benefits + 2 if s == prod else 0) for s in azure
+    }
+
+    # WHEN the next day's run loads the same window, and that run is repeated
+    next_day = as_of + timedelta(days=1)
+    daily = {r.scope: r.api_requests for r in simulated.load(db, start, end, as_of=next_day)}
+    again = {r.scope: r.api_requests for r in simulated.load(db, start, end, as_of=next_day)}
+
+    # THEN Cost Explorer was asked the DAILY totals pass (52 days: two pages of 40 days),
+    # then one query per (record type, region) with cost on the 5 changed days (the new
+    # day and the 4 estimates restated: one run of days), the savings plan utilization of
+    # those days and their coverage in one query
+    changed = (as_of - timedelta(days=3), next_day)
+    [(slices, plan_days)] = query(
+        db,
+        "select count(distinct (record_type, region)), count(distinct time_period_start) "
+        "filter (where record_type like 'SavingsPlan%') from raw.aws_cost_explorer "
+        "where time_period_start between ? and ?",
+        list(changed),
+    )
+    assert daily[aws] == 2 + slices + plan_days + 1 and plan_days == 5
+    # ... and the Query API, per subscription, the totals query of each month and query type,
+    # then one Cost Details report per query type for June's changed cells (4 requests each)
+    assert {s: daily[s] for s in azure} == {s: 4 + 2 * 4 + (2 if s == prod else 0) for s in azure}
+    # ... Cost Explorer a quarter or less of its first load's requests (USD 0.01 each)
+    assert daily[aws] * 4 <= first[aws]
+    # ... and a repeated run, with nothing changed, asked for the totals alone
+    assert again == {s: 2 if s == aws else 4 + (2 if s == prod else 0) for s in first}
+
+
 def test_days_after_as_of_have_no_data_yet() -> None:
     # GIVEN a window that ends after the as-of day
     batch = simulated.generate(date(2026, 6, 1), date(2026, 6, 30), as_of=date(2026, 6, 19))
