@@ -67,7 +67,25 @@ class Plan:
             "free of charge; they count against the ClientType's query quota "
             "(FINOPS_AZURE_CLIENT_TYPE; paced within FINOPS_AZURE_MAX_WAIT_SECONDS)"
         )
+        subscriptions = [p for p in self.scopes if _is_subscription(p.scope)]
+        if len(subscriptions) > 1:
+            # each subscription scope checks its own totals: the floor of a daily run
+            totals = len(mapping.month_chunks(start, end)) * len(mapping.QUERY_TYPES)
+            lines.append(
+                f"azure: the {len(subscriptions)} subscription scopes ask "
+                f"{len(subscriptions) * totals} totals queries a run ({totals} each: "
+                f"{len(mapping.QUERY_TYPES)} query types x the window's months); one billing "
+                "account, billing profile or enrollment scope above them "
+                "(FINOPS_AZURE_SCOPES=/providers/Microsoft.Billing/billingAccounts/<id>) "
+                f"would ask {totals} for all of them"
+            )
         return lines
+
+
+def _is_subscription(scope: str) -> bool:
+    """Whether `scope` is a whole subscription's (not a resource group, not a billing scope)."""
+    parts = [part for part in scope.lower().split("/") if part]
+    return len(parts) == 2 and parts[0] == "subscriptions"
 
 
 def _asks(stored: StoredScope, where: str) -> list[tuple[int, str, str, str, bool]]:

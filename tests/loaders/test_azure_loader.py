@@ -1466,6 +1466,13 @@ def test_the_plan_of_a_run_is_what_the_run_asks_after_an_unchanged_day(
         assert f"{scope}: expected {plan.expected} requests for 1 new day(s)" in printed
         assert f"at most {plan.at_most} " in printed
         assert plan.expected < plan.at_most
+    # ... and what its subscription scopes' totals checks cost against one billing scope's
+    # (two months, two query types)
+    assert (
+        f"the {len(scopes)} subscription scopes ask {len(scopes) * 4} totals queries a run "
+        "(4 each: 2 query types x the window's months)"
+    ) in printed
+    assert "would ask 4 for all of them" in printed
 
     # WHEN the day arrives with nothing else changed and the run loads it
     results = run_load(emu, db, end=end, **options)
