@@ -35,21 +35,26 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from loaders.aws_cost_explorer import changes as aws_changes
 from loaders.aws_cost_explorer import commitments as aws_commitments
+from loaders.aws_cost_explorer.source import AWS_COST_EXPLORER
+from loaders.aws_cost_explorer.stored import StoredWindow
 from loaders.azure_cost_management import changes as azure_changes
 from loaders.azure_cost_management import mapping as azure_mapping
+from loaders.azure_cost_management.source import AZURE_COST_MANAGEMENT
+from loaders.azure_cost_management.stored import TABLES as AZURE_TABLES
+from loaders.azure_cost_management.stored import StoredScope
 from loaders.simulated.cost_model import days_between
 from loaders.stored_window import runs
+from loaders.warehouse.validation import rows_to_arrow
 
 if TYPE_CHECKING:
-    from loaders.aws_cost_explorer.stored import StoredWindow
-    from loaders.azure_cost_management.stored import StoredScope
     from loaders.simulated.generator import SimulatedBatch
 
 # The benefits lists a Cost Management load reads once (reservations, savings plans).
@@ -69,19 +74,10 @@ def _answered_days(batch: SimulatedBatch) -> list[date]:
 # ------------------------------------------------------------------ Cost Explorer
 
 
-def aws_cells(rows: Iterable[Mapping[str, Any]]) -> dict[aws_changes.Cell, aws_changes.Sums]:
-    """The DAILY totals pass's cells - (day, record type, region): (unblended, amortized,
-    usage quantity) - as the batch's full-grain rows sum to them."""
-    cells: dict[aws_changes.Cell, aws_changes.Sums] = {}
-    for row in rows:
-        cell = (row["time_period_start"], row["record_type"], row["region"])
-        u, a, q = cells.get(cell, (Decimal(0), Decimal(0), Decimal(0)))
-        cells[cell] = (
-            u + row["unblended_cost"],
-            a + row["amortized_cost"],
-            q + (row["usage_quantity"] or 0),
-        )
-    return cells
+def _as_stored_aws(rows: list[dict[str, Any]]) -> StoredWindow:
+    """The batch's cost rows as a load would hold them: their cells are what the DAILY
+    totals pass answers (`StoredWindow.cells`)."""
+    return replace(StoredWindow.empty(), costs=rows_to_arrow(AWS_COST_EXPLORER, rows))
 
 
 def aws_requests(batch: SimulatedBatch, rows: list[dict[str, Any]], stored: StoredWindow) -> int:
@@ -90,7 +86,7 @@ def aws_requests(batch: SimulatedBatch, rows: list[dict[str, Any]], stored: Stor
     if stored.costs.num_rows == 0:
         return batch.aws_requests
     days = _answered_days(batch)
-    remote = aws_cells(rows)
+    remote = _as_stored_aws(rows).cells()
     changed = aws_changes.changed_cells(remote, stored.cells())
     slices = aws_changes.plan_slices(changed & remote.keys())
     requests = _pages(len(days), batch.aws_page_days)  # the DAILY totals pass
@@ -116,20 +112,11 @@ def aws_requests(batch: SimulatedBatch, rows: list[dict[str, Any]], stored: Stor
 # ------------------------------------------------------------------ Cost Management
 
 
-def azure_cells(rows: Iterable[Mapping[str, Any]]) -> dict[azure_changes.Cell, Decimal]:
-    """The totals queries' cells - (query type, usage date, subscription, charge type,
-    currency): cost - as the batch's detail rows sum to them."""
-    cells: dict[azure_changes.Cell, Decimal] = {}
-    for row in rows:
-        cell = (
-            row["query_type"],
-            row["usage_date"],
-            row["subscription_id"],
-            row["charge_type"],
-            row["currency"],
-        )
-        cells[cell] = cells.get(cell, Decimal(0)) + row["cost"]
-    return cells
+def _as_stored_azure(rows: list[dict[str, Any]]) -> StoredScope:
+    """The scope's cost rows as a load would hold them: their cells are what the totals
+    queries answer (`StoredScope.cells`)."""
+    empty = [table.arrow_schema().empty_table() for table in AZURE_TABLES]
+    return replace(StoredScope(*empty), costs=rows_to_arrow(AZURE_COST_MANAGEMENT, rows))
 
 
 def _month_asks(
@@ -188,11 +175,11 @@ def azure_requests(
     `azure_commitment_rows`) and what the warehouse holds of it (`stored`; None or empty: a
     first load). `lists`: this scope's load reads the benefits lists."""
     first = stored is None or stored.costs.num_rows == 0
-    cells = azure_cells(rows)
+    remote = _as_stored_azure(rows)
     requests = BENEFIT_LISTS if lists else 0
     for lo, hi in azure_mapping.month_chunks(batch.start, batch.end):
         lo_date, hi_date = azure_changes.usage_date(lo), azure_changes.usage_date(hi)
-        month = {cell: cost for cell, cost in cells.items() if lo_date <= cell[1] < hi_date}
+        month = remote.cells(lo_date, hi_date)
         per_type = Counter(cell[0] for cell in month)
         if first:
             # discovery: one page of (subscription, charge type) pairs per query type
