@@ -69,6 +69,8 @@ _STAGED_COLUMNS = [
     *mapping.DIMENSIONS,
     *(c.raw for c in mapping.AMOUNTS),
     "source_rows as x_source_rows",
+    "duplicate_rows as x_duplicate_rows",
+    "duplicate_billed_cost as x_duplicate_billed_cost",
 ]
 
 
@@ -192,6 +194,7 @@ class Stage:
             f"when {sql_literal(path)} then {first + i}" for i, path in enumerate(paths)
         ) + " end"  # fmt: skip
         try:
+            self.con.execute(mapping.duplicate_hashes_sql(reader))
             self.con.execute(
                 mapping.rollup_sql(reader, select + ",\n        filename", raw_values, index, rules)
             )
@@ -231,7 +234,14 @@ class Stage:
             names, types, file.name, csv=file.is_csv, tag_keys=self.tag_keys
         )
         rules = mapping.violation_rules(raw_values)
+        # the copies' pass reads the file as the rollup does (a CSV with rejects of its own)
+        copies_reader = (
+            mapping.csv_reader_sql(str(file.path), header, f"copy_rejects_{index}")
+            if file.is_csv
+            else reader
+        )
         try:
+            self.con.execute(mapping.duplicate_hashes_sql(copies_reader))
             self.con.execute(mapping.rollup_sql(reader, select, raw_values, index, rules))
         except duckdb.Error as exc:
             raise FocusFormatError(f"{file.name}: {_first_line(exc)}") from None
@@ -537,7 +547,9 @@ class Stage:
                 billing_period_start, billing_period_end, charge_date,
                 {", ".join(mapping.DIMENSIONS)},
                 {", ".join(f"sum({c.raw}) as {c.raw}" for c in mapping.AMOUNTS)},
-                sum(source_rows) as source_rows
+                sum(source_rows) as source_rows,
+                sum(duplicate_rows) as duplicate_rows,
+                sum(duplicate_billed_cost) as duplicate_billed_cost
             from parts
             where {scope_sql} in (select scope from spread_scopes)
             group by all
@@ -553,6 +565,8 @@ class Stage:
                 *mapping.DIMENSIONS,
                 *(c.raw for c in mapping.AMOUNTS),
                 "source_rows",
+                "duplicate_rows",
+                "duplicate_billed_cost",
             ]
         )
         counts = {

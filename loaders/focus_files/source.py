@@ -55,6 +55,11 @@ FOCUS_COSTS = RawTable(
         ("x_source_rows", "bigint not null", pa.int64()),
         ("x_focus_version", "varchar not null", pa.string()),
         ("x_file_set_sha256", "varchar not null", pa.string()),
+        # the surplus copies of file rows held more than once (every value alike) among
+        # x_source_rows, and their billed cost (in billed_cost, as the file bills them);
+        # nullable: added to older warehouses, whose periods re-land once (ROLLUP_VERSION)
+        ("x_duplicate_rows", "bigint", pa.int64()),
+        ("x_duplicate_billed_cost", AMOUNT_SQL, AMOUNT),
     ),
     date_column="billing_period_start",
     charge_date_sql="charge_date",

@@ -602,6 +602,78 @@ def test_parquet_files_of_one_schema_read_by_one_query_land_as_the_one_file(
     assert again.loads == [] and again.unchanged == SCOPES
 
 
+def _with_copies(header: list[str], rows: list[list[str]]):
+    """The sample with its first AWS row twice more (at the end of the file) and its first
+    Microsoft row once more (beside it): a file that delivered rows more than once."""
+    provider = header.index("ProviderName")
+    aws = next(r for r in rows if r[provider] == "AWS")
+    azure_at = next(i for i, r in enumerate(rows) if r[provider] == "Microsoft")
+    rows.insert(azure_at, list(rows[azure_at]))
+    return header, [*rows, list(aws), list(aws)]
+
+
+def _copies(db_path: Path) -> list[tuple]:
+    return fetch(
+        db_path,
+        "select provider_name, charge_date, service_name, x_duplicate_rows, "
+        "x_duplicate_billed_cost from raw.focus_costs where x_duplicate_rows > 0 order by all",
+    )
+
+
+def test_rows_a_file_holds_more_than_once_are_billed_and_counted_as_copies(
+    sample_import: tuple[Path, Path], tmp_path: Path
+):
+    # GIVEN the sample as it is: no row twice
+    db_path, _ = sample_import
+    assert fetch(
+        db_path, "select count(*), sum(x_duplicate_rows), sum(x_duplicate_billed_cost) "
+        "from raw.focus_costs"
+    )[0][1:] == (0, Decimal(0))  # fmt: skip
+    # AND a copy holding its first AWS row three times and its first Microsoft row twice,
+    # as CSV and as Parquet parts read by one query (the copies in different parts count
+    # as copies only within their file)
+    csv_path = altered_copy(tmp_path / "csv" / "focus.csv", _with_copies)
+    header, rows = read_rows(csv_path)
+    col = {name: i for i, name in enumerate(header)}
+    aws, azure = rows[-1], next(r for r in rows if r[col["ProviderName"]] == "Microsoft")
+
+    # WHEN each is imported
+    focus_files.load(tmp_path / "csv.duckdb", str(csv_path))
+    parts = tmp_path / "parquet"
+    parquet_copy(csv_path, parts / "part-0.parquet")
+    parquet_copy(SAMPLE, parts / "part-1.parquet")
+    focus_files.load(tmp_path / "parquet.duckdb", str(parts))
+
+    # THEN every copy is billed, as the file bills it: the totals are the file's, the
+    # sample's plus the copies' (the rows are cents: compared to 1e-8)
+    landed, original = raw_totals(tmp_path / "csv.duckdb"), raw_totals(db_path)
+    added = {
+        (PROVIDERS[row[col["ProviderName"]]], "USD"): copies * Decimal(row[col["BilledCost"]])
+        for row, copies in ((aws, 2), (azure, 1))
+    }
+    assert cents(landed) == cents(file_totals(csv_path))
+    for key, extra in added.items():
+        assert (
+            (landed[key][0] - original[key][0]).quantize(Decimal("1e-8"))
+            == extra.quantize(Decimal("1e-8"))
+            != 0
+        )
+    # AND each daily row holding copies counts them and their billed cost: the AWS row's
+    # two surplus copies, the Microsoft row's one; no other row has any
+    expected_copies = [
+        (
+            row[col["ProviderName"]],  # as the file wrote it (raw)
+            date.fromisoformat(row[col["ChargePeriodStart"]][:10]),
+            row[col["ServiceName"]],
+            copies,
+            (copies * Decimal(row[col["BilledCost"]])).quantize(Decimal("1e-10")),
+        )
+        for row, copies in ((aws, 2), (azure, 1))
+    ]
+    assert _copies(tmp_path / "csv.duckdb") == sorted(expected_copies)
+    assert _copies(tmp_path / "parquet.duckdb") == sorted(expected_copies)
+
+
 def test_a_bad_row_in_a_batch_of_parquet_files_names_its_file_and_row(tmp_path: Path):
     # GIVEN three Parquet files of one schema; the second has no ChargePeriodStart on
     # its 5th row (the file is read with the other two by one query)

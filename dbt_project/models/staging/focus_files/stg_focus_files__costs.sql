@@ -132,6 +132,9 @@ renamed as (
         cast(consumed_quantity as decimal(38, 10)) as consumed_quantity,
         cast(commitment_discount_quantity as decimal(38, 10)) as commitment_discount_quantity,
         x_source_rows,
+        -- copies of rows the file held more than once (billed as the file bills them)
+        coalesce(x_duplicate_rows, 0) as x_duplicate_rows,
+        cast(coalesce(x_duplicate_billed_cost, 0) as decimal(38, 10)) as x_duplicate_billed_cost,
 
         ---------- booleans
         -- FOCUS has no estimated flag: a billing period counts as estimated when it was
