@@ -565,8 +565,9 @@ def duplicate_hashes_sql(reader: str) -> str:
     """The rows a file (or a batch of files: `filename` is then one of the values) holds more
     than once, every value alike, as (DuckDB's hash of the row, its surplus copies), into
     `duplicate_hashes`: a pass of its own before the rollup, whose hash table holds one
-    integer per row (a window or a distinct count over the hash inside the rollup cost 4-5x
-    the rollup at 1M rows; this pass and the rollup's probe of it, about 1.5x)."""
+    integer per row (a distinct count or a window over the hash inside the rollup took 3.6x
+    and 4.6x the rollup at 1M rows; this pass and the rollup's probe of it made a 10M-row
+    import 22 % longer: bench/README.md)."""
     return f"""
 create or replace temp table duplicate_hashes as
 select x_row_hash, count(*) - 1 as copies
