@@ -1,7 +1,8 @@
 {#
     Incremental models on charge_date (the cost staging models, int_azure_costs_pivoted,
     int_focus_costs_aggregated, int_cloud_costs_unioned, int_daily_costs_converted,
-    int_daily_costs_by_scope, int_daily_cost_series_scored, fct_daily_costs) rebuild every
+    int_daily_costs_by_scope, int_daily_cost_region_scored, int_daily_cost_series_scored,
+    fct_daily_costs) rebuild every
     day from the first one a
     load changed since their last build: "since the last build" = loads of the ledger that
     succeeded and finished after the model's max(watermark_column) (`_loaded_through`, the
@@ -79,13 +80,9 @@
     {{ return(run_query(query).columns[0].values()[0] | string) }}
 {%- endmacro %}
 
-{% macro delete_days_to_rebuild(ledger=none, watermark_column='_loaded_through', fingerprint=none, upstream=none) -%}
+{% macro delete_days_to_rebuild(ledger, watermark_column='_loaded_through', fingerprint=none) -%}
     {%- if is_incremental() -%}
-        {%- if upstream is none -%}
-            {%- set first_day = first_day_to_rebuild(ledger, watermark_column, fingerprint) -%}
-        {%- else -%}
-            {%- set first_day = first_day_rebuilt_upstream(upstream, watermark_column) -%}
-        {%- endif -%}
+        {%- set first_day = first_day_to_rebuild(ledger, watermark_column, fingerprint) -%}
         delete from {{ this }}
         {%- if first_day is not none %}
         where charge_date >= cast('{{ first_day }}' as date)
@@ -135,24 +132,25 @@
 {%- endmacro %}
 
 
-{#- For an incremental model whose rows are some days of an upstream incremental model on
-    charge_date (e.g. its flagged days): the first day of `upstream` rebuilt since this
-    model's last build - min(charge_date) of the upstream rows whose watermark is newer than
-    this model's newest - as 'YYYY-MM-DD'; '9999-12-31' when none is; none when the whole
-    model is rebuilt (a full build, or a table without the watermark or another declared
-    column). Both models' watermarks are the same loaded_through() within one build, so the
-    days an upstream build rewrote are exactly those with a newer one. -#}
-{% macro first_day_rebuilt_upstream(upstream, watermark_column='_loaded_through') -%}
-    {%- if columns_if_built_by_days(watermark_column) is none -%}
+{#- For a model that fills days from each series' first day up to the last charge date
+    (the anomaly scoring): the first day a daily build rebuilds, 'YYYY-MM-DD' - the first
+    day a load changed (first_day_to_rebuild), or the day after the last day the table
+    keeps before it when that is earlier (the filled days in between are new too); none
+    when the whole model is rebuilt (a full build, an empty table). -#}
+{% macro first_filled_day_to_rebuild(ledger) -%}
+    {%- set first_day = first_day_to_rebuild(ledger) -%}
+    {%- if first_day is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set query -%}
-        select cast(coalesce(min(charge_date), cast('9999-12-31' as date)) as string) as first_day
-        from {{ upstream }}
-        where {{ watermark_column }} > (
-            select coalesce(max({{ watermark_column }}), cast('0001-01-01' as timestamp))
-            from {{ this }}
-        )
+    {%- set last_kept_query -%}
+        select cast(max(charge_date) as string) as last_kept
+        from {{ this }}
+        where charge_date < cast('{{ first_day }}' as date)
     {%- endset -%}
-    {{ return(run_query(query).columns[0].values()[0] | string) }}
+    {%- set last_kept = run_query(last_kept_query).columns[0].values()[0] -%}
+    {%- if last_kept is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set day_after = modules.datetime.date.fromisoformat(last_kept | string) + modules.datetime.timedelta(days=1) -%}
+    {{ return([day_after.isoformat(), first_day] | min) }}
 {%- endmacro %}

@@ -4,8 +4,8 @@ One module-scoped `dbt build` of the anomaly marts and their parents on six mont
 simulated source, then: the root causes of every total anomaly add up to its impact per
 dimension (checked here with SQL of its own, not the dbt singular test), the detector
 finds the anomalies the simulated source injected (its ground truth), and, on a copy with a
-region planted that bills on Wednesdays only, those days leave the marts while a runaway in
-that region stays (int_anomaly_region_checks).
+region planted that bills on Wednesdays only, those days are no anomaly while a runaway in
+that region is (int_daily_cost_region_scored).
 
     .venv/bin/pytest tests/dbt/test_anomalies.py -q
 """
@@ -126,13 +126,13 @@ def test_every_anomaly_says_its_seasonality_and_direction(warehouse: Path) -> No
     assert {direction for _, direction in services + totals} <= {"spike", "drop"}
 
 
-def test_a_region_billing_its_usual_amount_on_some_days_leaves_the_marts(
+def test_a_region_billing_its_usual_amount_on_some_days_is_no_anomaly_but_a_runaway_is(
     warehouse: Path, tmp_path: Path
 ) -> None:
     # GIVEN a copy of the warehouse where a large storage series gains a second region that
     # bills 3,000 every Wednesday and nothing on other days (the series more than triples on
-    # its days: a spike to the scoring, but that region's usual business) - but for the last
-    # Wednesday, when it bills ten times that (a runaway in that region)
+    # its days: a spike to a series summing its regions, but that region's usual business)
+    # - but for the last Wednesday, when it bills ten times that (a runaway in that region)
     copy = copy_warehouse(warehouse, tmp_path / "sporadic_region")
     con = duckdb.connect(str(copy))
     try:
@@ -165,31 +165,31 @@ def test_a_region_billing_its_usual_amount_on_some_days_leaves_the_marts(
         "--exclude-resource-type", "unit_test",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-    # THEN the scoring flags the Wednesdays the region bills (once it scores the series) ...
     series = (
         "provider_name = 'AWS' and service_name = 'Amazon Simple Storage Service' "
         f"and sub_account_id = '{account}'"
     )
-    flagged = fetch(
+    # THEN the region bills on too few days of its window to be trained: on its usual
+    # Wednesdays it does not count, on the last one it bills over twice its most (a runaway)
+    region_days = fetch(
         copy,
-        "select charge_date, is_single_region_move, mover_region_id, mover_cost "
-        f"from intermediate.int_anomaly_region_checks where {series} order by charge_date",
+        "select charge_date, actual_cost, is_counted, is_runaway "
+        f"from intermediate.int_daily_cost_region_scored where {series} "
+        "and region_id = 'ap-south-1' and actual_cost > 0 order by charge_date",
     )
-    wednesdays = [row for row in flagged if row[0].isoweekday() == 3]
-    assert len(wednesdays) >= 20 and wednesdays[-1][0] == runaway, flagged
-    # ... each is set aside as that region's usual business, but the runaway
-    assert {row[1:] for row in wednesdays[:-1]} == {(True, "ap-south-1", Decimal(3000))}
-    assert wednesdays[-1][1:] == (False, "ap-south-1", Decimal(30000))
-    # ... and the marts leave out the days set aside, and keep the rest (the runaway, and the
-    # series' own anomalies)
-    set_aside = {row[0] for row in flagged if row[1]}
+    assert len(region_days) >= 20 and region_days[-1][0] == runaway, region_days
+    assert {row[1:] for row in region_days[:-1]} == {(Decimal(3000), False, False)}
+    assert region_days[-1][1:] == (Decimal(30000), False, True)
+    # ... so the series' Wednesdays are no anomaly, its runaway is, in the marts and on the
+    # chart alike
     in_mart = {
         day
         for (day,) in fetch(
             copy, f"select charge_date from marts.fct_cost_anomalies where {series}"
         )
     }
-    assert in_mart == {row[0] for row in flagged} - set_aside and runaway in in_mart
+    assert runaway in in_mart
+    assert not {day for day, *_ in region_days[:-1]} & in_mart
     charted = series.replace("provider_name", "provider_scope")
     on_chart = {
         day

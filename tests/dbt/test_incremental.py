@@ -151,6 +151,7 @@ def test_daily_runs_equal_a_full_refresh_in_every_table(incremental_and_full: di
         "intermediate.int_cloud_costs_unioned",
         "intermediate.int_daily_costs_converted",
         "intermediate.int_daily_costs_by_scope",
+        "intermediate.int_daily_cost_region_scored",
         "intermediate.int_daily_cost_series_scored",
         "marts.fct_daily_costs",
     ]
@@ -189,6 +190,7 @@ def test_only_the_last_window_was_rebuilt(incremental_and_full: dict) -> None:
         "intermediate.int_azure_costs_pivoted",
         "intermediate.int_cloud_costs_unioned",
         "intermediate.int_daily_costs_converted",
+        "intermediate.int_daily_cost_region_scored",
         "intermediate.int_daily_cost_series_scored",
         "marts.fct_daily_costs",
     ):

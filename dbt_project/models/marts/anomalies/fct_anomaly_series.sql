@@ -13,7 +13,6 @@ total_days as (
     select * from {{ ref('int_daily_cost_totals_scored') }}
 ),
 
--- a day that is one region's usual business (int_anomaly_region_checks) is no anomaly;
 -- every scored day of every series, read twice below: computed where it is read, not kept
 -- (cte_inlined: kept, it spilled 2.5 GB at 50M raw rows)
 service_days as {{ cte_inlined() }} (
@@ -29,15 +28,12 @@ service_days as {{ cte_inlined() }} (
         scored.training_stddev,
         scored.z_score,
         scored.is_scored,
-        scored.is_anomaly and not coalesce(region_checks.is_single_region_move, false)
-            as is_anomaly,
+        scored.is_anomaly,
         scored.direction,
         scored.cost_impact,
         scored.expected_low,
         scored.expected_high
     from {{ ref('int_daily_cost_series_scored') }} as scored
-    left join {{ ref('int_anomaly_region_checks') }} as region_checks
-        on scored.series_day_id = region_checks.series_day_id
 ),
 
 sub_accounts as (

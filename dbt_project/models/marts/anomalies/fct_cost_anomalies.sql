@@ -1,15 +1,10 @@
 -- The flagged days of int_daily_cost_series_scored, with what a person needs to act: the
--- expected cost, how unusual the day is, the direction and the cost impact; without the
--- days that are one region's usual business (int_anomaly_region_checks). The account's
+-- expected cost, how unusual the day is, the direction and the cost impact. The account's
 -- name is its latest one (dim_sub_accounts).
 with
 
 scored_days as (
     select * from {{ ref('int_daily_cost_series_scored') }}
-),
-
-region_checks as (
-    select * from {{ ref('int_anomaly_region_checks') }}
 ),
 
 sub_accounts as (
@@ -34,15 +29,11 @@ final as (
         cast(scored_days.cost_impact as decimal(38, 10)) as cost_impact,
         cast(scored_days.seasonality as string) as seasonality
     from scored_days
-    left join region_checks
-        on scored_days.series_day_id = region_checks.series_day_id
     left join sub_accounts
         on
             scored_days.provider_name = sub_accounts.provider_name
             and scored_days.sub_account_id = sub_accounts.sub_account_id
-    where
-        scored_days.is_anomaly
-        and not coalesce(region_checks.is_single_region_move, false)
+    where scored_days.is_anomaly
 )
 
 select * from final
