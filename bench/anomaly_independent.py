@@ -26,9 +26,10 @@ services. For each size and seed it:
                = events with at least one day flagged. The labels' ProviderName 'Microsoft'
                is compared as 'Azure', the name the marts give it (stg_focus_files__costs).
     sweep      for the precision-recall curve: ours re-scored on a copy of the warehouse with
-               `dbt run --select int_daily_cost_series_scored int_anomaly_region_checks
+               `dbt run --select int_daily_cost_region_scored int_daily_cost_series_scored
                fct_cost_anomalies --full-refresh --vars '{anomaly_series_z_threshold: T}'` for
-               each T of --thresholds (only those models; everything upstream is the run's), the baseline's
+               each T of --thresholds (only those models, and int_anomaly_region_checks in a
+               --repo checkout that has it; everything upstream is the run's), the baseline's
                |z| threshold swept in SQL. Seeds of --sweep-seeds (default: all); the curve
                is the mean precision and mean recall over those seeds.
 
@@ -289,8 +290,8 @@ def sweep_ours(
             "--profiles-dir", str(checkout.root),
             "--target-path", str(work / "dbt_target"),
             "--log-path", str(work / "dbt_logs"),
-            "--select", "int_daily_cost_series_scored", "int_anomaly_region_checks",
-            "fct_cost_anomalies",
+            "--select", "int_daily_cost_region_scored", "int_daily_cost_series_scored",
+            "int_anomaly_region_checks", "fct_cost_anomalies",
             "--full-refresh",
             "--vars", f"{{{var}: {threshold}}}",
         ]  # fmt: skip
