@@ -32,8 +32,8 @@ them: the values are round numbers or the project's existing vars):
    drop: a monthly fee may change or end). z = log(actual / expected) over the regions'
    spreads combined. A flag needs |z| >= 5, an impact of at least 5 and of half the
    expected cost, and the counted regions moving together (each at least 2 of its own
-   spreads the same way) - except a spike of one region beyond 10 of its spreads, or a
-   runaway region (rule 3).
+   spreads the same way) - except a spike of one region beyond 10 of its spreads, a
+   spike to 3 x the expected cost or more, or a runaway region (rule 3).
 5. A drop to zero on a day the whole account bills nothing is the account stopping (closed,
    moved, a feed gap), not an anomaly of each of its services.
 6. A lasting change is flagged on its first 3 days, as today.
@@ -61,6 +61,7 @@ MIN_IMPACT = 5.0
 MIN_RELATIVE_IMPACT = 0.5
 TOGETHER_Z = 2.0
 SINGLE_REGION_Z = 10.0
+SINGLE_REGION_FACTOR = 3.0
 RUNAWAY_FACTOR = 2.0
 
 KEY = "provider_name, sub_account_id, service_name, charge_date"
@@ -242,7 +243,8 @@ def decide(
                             >= {threshold}
                         and actual - expected_high
                             >= greatest({min_impact}, {MIN_RELATIVE_IMPACT} * expected_high)
-                        and (least_z_high >= {together_z} or most_z_high >= {SINGLE_REGION_Z})
+                        and (least_z_high >= {together_z} or most_z_high >= {SINGLE_REGION_Z}
+                             or actual >= {SINGLE_REGION_FACTOR} * expected_high)
                         then 'spike'
                     when actual < expected_low
                         and (actual <= 0 or ln(actual / expected_low)

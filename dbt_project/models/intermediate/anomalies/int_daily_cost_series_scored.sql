@@ -13,7 +13,8 @@
 --     `anomaly_series_min_impact` and `anomaly_series_min_relative_impact` x the expected cost,
 --     and the counted regions moving together (each at least `anomaly_region_together_z`
 --     of its own spreads the same way) - but for a rise of one region beyond
---     `anomaly_region_single_z` spreads, or a runaway region;
+--     `anomaly_region_single_z` spreads, a rise to `anomaly_region_single_factor` x the
+--     expected cost or more, or a runaway region;
 --   - a 1st of the month: a rise is judged against at least the previous 1st, a fall
 --     against the usage level;
 --   - a day when the whole account bills no usage is the account stopping, not a drop of
@@ -30,6 +31,7 @@
 {%- set min_log_scale = var('anomaly_series_min_log_scale') | float %}
 {%- set together_z = var('anomaly_region_together_z') | float %}
 {%- set single_z = var('anomaly_region_single_z') | float %}
+{%- set single_factor = var('anomaly_region_single_factor') | float %}
 {%- set window_start = first_filled_day_to_rebuild(ref('stg_finops__load_ledger')) %}
 {%- if window_start is not none %}
     {%- set read_start = (modules.datetime.date.fromisoformat(window_start) - modules.datetime.timedelta(days=shift_days)).isoformat() %}
@@ -156,7 +158,12 @@ deviating as (
             and (
                 (
                     judged_actual >= judged_high
-                    and (least_z_high >= {{ together_z }} or most_z_high >= {{ single_z }} or has_runaway)
+                    and (
+                        least_z_high >= {{ together_z }}
+                        or most_z_high >= {{ single_z }}
+                        or judged_actual >= {{ single_factor }} * judged_expected_high
+                        or has_runaway
+                    )
                 )
                 or (
                     (judged_actual <= judged_low and judged_low > 0 or judged_actual <= 0)
