@@ -388,6 +388,10 @@ final as (
         cast(scored_cost as decimal(38, 10)) as scored_cost,
         is_gap_filled,
         cast(billing_days as integer) as billing_days,
+        -- the training days the level comes from: of the day's own kind with a weekly pattern
+        cast(
+            case when is_by_weekend then weekend_billing_days else weekday_billing_days end as integer
+        ) as training_days,
         is_trained,
         bills_every_day,
         has_weekly_pattern,

@@ -94,7 +94,7 @@ series_days as (
         -- the rest of the day's cost is expected as it is
         sum(actual_cost) - coalesce(sum(case when is_counted or is_runaway then scored_cost end), 0)
             as unjudged_cost,
-        sum(case when is_counted or is_runaway then billing_days end) as training_days,
+        sum(case when is_counted or is_runaway then training_days end) as training_days,
         bool_or(is_counted or is_runaway) as is_scored,
         bool_or(is_counted and has_weekly_pattern) as has_weekly_pattern,
         -- moving together: every counted region's z (a counted region without a charge
