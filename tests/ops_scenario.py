@@ -58,7 +58,7 @@ BUCKET = "finops-dashboard-data"
 PREFIX = "team/finops"
 TENANT = "8f1d2c3b-4a5e-4f60-9a7b-6c5d4e3f2a1b"
 CLIENT_ID = "0c9b8a7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d"
-WEBHOOK_MIN_IMPACT = Decimal("2000")  # FINOPS_WEBHOOK_MIN_IMPACT (USD)
+WEBHOOK_MIN_IMPACT = Decimal("8000")  # FINOPS_WEBHOOK_MIN_IMPACT (USD)
 WEBHOOK_ANSWERS = (500, 200, 404)  # run 2: 500 then 200 (retried); run 3: 404 (revoked)
 
 # Recognisable fake secrets: none of them may appear in anything the pipeline writes.
@@ -88,11 +88,13 @@ SUBSCRIPTIONS = [
         locations=("westeurope",),
     ),
 ]
-# (day, subscription, service, location, daily cost in USD): a spike far above the webhook
-# threshold and one well above the anomaly floor but below the threshold.
+# (day, subscription, service, location, daily cost in USD): a spike above the webhook
+# threshold and one flagged below it. The emulated estate's regions are noisy (log spreads
+# of 0.5-0.9), so a flagged day is a large one: VM x35 in one region (impact about 8,600),
+# Storage x40 in one region (about 7,700).
 SPIKES = (
     (date(2026, 6, 8), SUBSCRIPTIONS[0].subscription_id, "Virtual Machines", "eastus", "9000"),
-    (date(2026, 6, 9), SUBSCRIPTIONS[0].subscription_id, "Storage", "eastus", "1500"),
+    (date(2026, 6, 9), SUBSCRIPTIONS[0].subscription_id, "Storage", "eastus", "8000"),
 )
 
 

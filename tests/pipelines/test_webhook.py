@@ -2,7 +2,7 @@
 
 Uses the `two_clouds` scenario (tests/ops_scenario.py): a partial run whose first webhook
 attempt gets a 500, the healed rerun whose webhook answers 404 no_service (revoked), spikes in
-the last days of the Azure history and FINOPS_WEBHOOK_MIN_IMPACT=2000 - plus one quick run
+the last days of the Azure history and FINOPS_WEBHOOK_MIN_IMPACT=8000 - plus one quick run
 that fails before anything is built.
 """
 
@@ -107,7 +107,7 @@ def test_each_run_posts_its_status_and_a_server_error_is_retried(two_clouds: Two
 def test_anomalies_above_the_threshold_and_totals_come_from_the_marts(
     two_clouds: TwoClouds,
 ) -> None:
-    # GIVEN the healed run's marts, whose last days hold spikes, and a threshold of USD 2,000
+    # GIVEN the healed run's marts, whose last days hold spikes, and a threshold of USD 8,000
     recent = "charge_date > (select max(charge_date) from marts.fct_daily_costs) - 7"
     service_anomalies = query(
         two_clouds.serving,
