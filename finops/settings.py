@@ -224,6 +224,7 @@ class Settings:
     azure_price_details: bool = True
     azure_change_detection: bool = True
     azure_details_from_reports: bool = True
+    azure_window_check: bool = True
     # AWS provider recommendations (loaders/aws_recommendations): Cost Optimization Hub, and
     # Cost Explorer's Savings Plans and reservation purchase recommendations, each switchable.
     aws_cost_optimization_hub: bool = True
@@ -419,6 +420,7 @@ def load_settings(env_file: Path | None = None) -> Settings:
         azure_price_details=_env_switch("FINOPS_AZURE_PRICE_DETAILS", True),
         azure_change_detection=_env_switch("FINOPS_AZURE_CHANGE_DETECTION", True),
         azure_details_from_reports=_env_switch("FINOPS_AZURE_DETAILS_FROM_REPORTS", True),
+        azure_window_check=_env_switch("FINOPS_AZURE_WINDOW_CHECK", True),
         aws_cost_optimization_hub=_env_switch("FINOPS_AWS_COST_OPTIMIZATION_HUB", True),
         aws_sp_purchase_recommendations=_env_switch("FINOPS_AWS_SP_PURCHASE_RECOMMENDATIONS", True),
         aws_ri_purchase_recommendations=_env_switch("FINOPS_AWS_RI_PURCHASE_RECOMMENDATIONS", True),

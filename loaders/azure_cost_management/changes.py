@@ -39,6 +39,31 @@ Cells that vanished need no query: their stored rows go. Everything else is kept
 (`stored.keep`), so the load still replaces the whole window in one transaction under one
 ledger row, and the restatement ledger compares per-day totals as before.
 
+The window check
+----------------
+A Daily query covers at most 31 days, so the totals queries of a window spanning two
+months are two per query type: at 15 subscription scopes, 60 queries on a day when only a
+new day came in. With FINOPS_AZURE_WINDOW_CHECK on (the default; only where the details come
+from reports, as it needs them) a load first asks, per query type, one *window totals* query
+(`mapping.window_totals_definition`): cost per subscription x charge type x currency over
+the whole window, no day breakdown. The recent days (`recent_start`: the last `RECENT_DAYS`
+stored days, which still get restated, and every day after them) are read from one Cost
+Details report per query type. If every group's window total equals the sum of the older
+stored days plus the reports' sum of the recent days (`window_changed`), no older day
+changed and the reports hold the recent days whole: the load lands the older stored rows and
+the reports' rows, two Query API queries per scope in all. With window totals equal to the
+stored days' (a repeated run, no new cost yet) and every amortized day priced, no report is
+read.
+Any group that differs (an older day restated or refunded, a late charge, a report that
+lags) sends the load on to the totals queries above, month by month, and to their changed
+cells; their reports read only the days the window check's did not (its CSV is kept).
+
+What the window check cannot see besides what a totals check cannot: cost that moves
+between days of the window leaving each group's window total equal (a charge dated again
+with the same amount, a day up by what another day went down). `FINOPS_AZURE_WINDOW_CHECK=off`
+asks the Daily totals queries every run; a weekly run with it off bounds how long such a move
+can go unseen.
+
 What a totals check cannot see: cost that moves between services or locations of the same
 subscription, charge type and day, leaving the cell's cost equal to within `TOLERANCE`
 (also a change of pricing model or benefit with the same amortized cost).
@@ -69,6 +94,15 @@ REPORT_REQUESTS = 4
 Cell = tuple[str, int, str, str, str]
 # (query type, subscription id, usage date) -> currency -> cost
 DayTotals = dict[tuple[str, str, int], dict[str, Decimal]]
+
+
+# The last stored days that a window check reads again from the Cost Details reports with
+# the new ones: usage records arrive up to 72 hours late and a day's estimate settles over
+# the next days, so the days a daily run finds restated are these, and their restatement
+# then costs no totals query. A daily run's reports cover 5 days (these and the new one).
+RECENT_DAYS = 4
+# (query type, subscription id, charge type, currency): a window check's group
+WindowKey = tuple[str, str, str, str]
 
 
 @dataclass(frozen=True, order=True)
@@ -183,3 +217,53 @@ def price_span(
         return None
     lo, hi = day_of(min(days)), day_of(max(days))
     return lo, date.fromordinal(hi.toordinal() + 1)
+
+
+def recent_start(
+    stored_days: Iterable[int], start: date, end: date, recent_days: int = RECENT_DAYS
+) -> date:
+    """The first day of [start, end) that a window check reads from the reports: the last
+    `recent_days` stored days (YYYYMMDD) and every day after them, never before `start`."""
+    last = max(stored_days, default=None)
+    if last is None:
+        return start
+    after = min(date.fromordinal(day_of(last).toordinal() + 1), end)
+    return max(start, date.fromordinal(after.toordinal() - recent_days))
+
+
+def _window_key(
+    query_type: str, subscription_id: str, charge_type: str, currency: str
+) -> WindowKey:
+    return (query_type, subscription_id.lower(), charge_type.lower(), currency)
+
+
+def window_changed(
+    remote: Mapping[WindowKey, Decimal],
+    stored: Mapping[Cell, Decimal],
+    new: Mapping[Cell, Decimal],
+    tolerance: Decimal = TOLERANCE,
+) -> set[WindowKey]:
+    """The window check's groups (subscription and charge type lower-cased) whose `remote`
+    total (the window totals query's) differs from the sum of the `stored` cells (the days
+    the warehouse holds) and the `new` cells (the reports' new days) by more than
+    `tolerance` per day summed. Empty: nothing stored changed and the reports hold the new
+    days whole."""
+    sums: dict[WindowKey, Decimal] = {}
+    days: dict[WindowKey, int] = {}
+    for (query_type, _, subscription_id, charge_type, currency), cost in (
+        *stored.items(),
+        *new.items(),
+    ):
+        key = _window_key(query_type, subscription_id, charge_type, currency)
+        sums[key] = sums.get(key, Decimal(0)) + cost
+        days[key] = days.get(key, 0) + 1
+    there: dict[WindowKey, Decimal] = {}
+    for (query_type, subscription_id, charge_type, currency), cost in remote.items():
+        key = _window_key(query_type, subscription_id, charge_type, currency)
+        there[key] = there.get(key, Decimal(0)) + cost
+    return {
+        key
+        for key in there.keys() | sums.keys()
+        if abs(there.get(key, Decimal(0)) - sums.get(key, Decimal(0)))
+        > tolerance * max(1, days.get(key, 0))
+    }

@@ -157,6 +157,11 @@ MAX_PAGES_PER_QUERY = 10_000
 COST_DETAILS_API_VERSION = "2025-03-01"
 COST_DETAILS_SUFFIX = "/providers/Microsoft.CostManagement/generateCostDetailsReport"
 MAX_REPORT_POLLS = 120
+# The longest span of one Cost Details report ("timePeriod must be one month or less")
+REPORT_MAX_DAYS = 31
+# The longest window a window check asks in one query ("The time period for pulling the data
+# cannot exceed 1 year"); a longer one (a backfill) goes straight to the totals queries.
+WINDOW_CHECK_MAX_DAYS = 366
 DEFAULT_POLL_WAIT_S = 10.0  # a 202 without Retry-After
 # "smaller cost data sets of 2 GB (2 million rows) or less" (Get small cost datasets on
 # demand): a report beyond it is refused rather than filling the disk.
@@ -702,6 +707,8 @@ class CostManagementQueryClient:
         # changed cells are asked of the Query API for the rest of the load.
         self.reports_forbidden: set[str] = set()
         self.reports_waited_out = False
+        # query type -> the window check's report of the scope being fetched (`_report_sinks`)
+        self._copies: dict[str, _ReportCopy] = {}
         # Cost Details report blobs: SAS URLs (the signature in the query string is the
         # credential), possibly on a storage host. Their own pipeline: no bearer token, no
         # ClientType; the same wait budget for retries, counted apart (`blob_requests`).
@@ -933,6 +940,7 @@ class CostManagementQueryClient:
         *,
         details_from_reports: bool = False,
         price_details: bool = False,
+        window_check: bool = False,
     ) -> ScopeFetch:
         """The raw rows of `scope` in [start, end) by the documented scheme (see `mapping`).
 
@@ -948,6 +956,9 @@ class CostManagementQueryClient:
         and query type (`_details_from_reports`) instead of the Query API; with
         `price_details` the AmortizedCost report also gives the price rows
         (`fetch.prices_read`).
+        `window_check` (with `details_from_reports`; FINOPS_AZURE_WINDOW_CHECK): first one
+        window totals query per query type (`_window_check`); when it holds, those are the
+        load's only queries.
         """
         before = self.requests
         fetch = ScopeFetch(scope=scope)
@@ -955,6 +966,46 @@ class CostManagementQueryClient:
             stored = None  # nothing to compare with: the full scheme, no more queries
         if stored is not None:
             fetch.changes = ScopeChanges()
+        checked = (
+            stored is not None
+            and details_from_reports
+            and window_check
+            and not self.reports_waited_out
+            and fetch.scope not in self.reports_forbidden
+            and (end - start).days <= WINDOW_CHECK_MAX_DAYS
+        )
+        try:
+            if checked:
+                assert stored is not None
+                self.plan_queries(len(mapping.QUERY_TYPES))
+                checked = self._window_check(fetch, start, end, stored, tag_keys, price_details)
+            if not checked:
+                self._fetch_by_month(
+                    fetch, start, end, stored, tag_keys, details_from_reports, price_details
+                )
+        finally:
+            self._drop_copies()
+        self._name_rows(fetch, start, end, names)
+        fetch.requests = self.requests - before
+        return fetch
+
+    def _drop_copies(self) -> None:
+        for copy in self._copies.values():
+            copy.close()
+        self._copies.clear()
+
+    def _fetch_by_month(
+        self,
+        fetch: ScopeFetch,
+        start: date,
+        end: date,
+        stored: StoredScope | None,
+        tag_keys: Sequence[str],
+        details_from_reports: bool,
+        price_details: bool,
+    ) -> None:
+        """`fetch_scope` month by month: discovery (`stored` None) or the totals queries,
+        then the queries or reports of what they name."""
         chunks = mapping.month_chunks(start, end)
         # The pacer's plan (a lower bound of this scope's queries): the discovery or totals
         # queries now, the detail queries once those have named them.
@@ -984,9 +1035,6 @@ class CostManagementQueryClient:
             self._fetch_details(fetch, asks)
             self._fetch_commitments(fetch, asks)
             self._fetch_tags(fetch, tag_asks)
-        self._name_rows(fetch, start, end, names)
-        fetch.requests = self.requests - before
-        return fetch
 
     def _discover(self, fetch: ScopeFetch, start: date, end: date) -> list[changes.Ask]:
         """The full scheme's asks of one month: per query type one discovery query, then
@@ -1021,20 +1069,9 @@ class CostManagementQueryClient:
         compared with `stored` (`changes`); what vanished, the tag asks and the span of the
         month's Cost Details report are recorded in `fetch.changes`. Also returns the totals
         queries' cells and that span (None: no day of the month needs prices)."""
-        remote: dict[changes.Cell, Decimal] = {}
-        for query_type in mapping.QUERY_TYPES:
-            body = mapping.totals_definition(query_type, start, end)
-            fetch.queries += 1
-            self.plan_queries(-1)
-            for page in self.query_pages(fetch.scope, body):
-                fetch.pages += 1
-                try:
-                    for cell, cost in mapping.totals_cells(page, query_type=query_type).items():
-                        remote[cell] = remote.get(cell, Decimal(0)) + cost
-                except ValueError as exc:
-                    raise AzureCostManagementError(
-                        f"query at {fetch.scope} ({_describe_body(body)}): unusable answer: {exc}"
-                    ) from None
+        remote: dict[changes.Cell, Decimal] = self._summed(
+            fetch, start, end, mapping.totals_definition, mapping.totals_cells
+        )
         lo, hi = changes.usage_date(start), changes.usage_date(end)
         changed = changes.changed_cells(remote, stored.cells(lo, hi))
         vanished = {cell for cell in changed if cell not in remote}
@@ -1081,6 +1118,49 @@ class CostManagementQueryClient:
         of them when the scope answers HTTP 403 (no role for cost details) or a report would
         wait beyond the wait budget (the scope is not asked for reports again in this
         load)."""
+        got = self._report_sinks(fetch, asks, price_details, price_span)
+        if got is None:
+            return list(asks)
+        sinks, prices = got
+        if prices is not None:
+            fetch.price_rows.extend(prices.rows())
+        left: list[changes.Ask] = []
+        for query_type, sink in sinks.items():
+            off = _asks_off_totals(
+                [a for a in asks if a.query_type == query_type], sink.cells(), remote
+            )
+            sink.without(off)
+            left += off
+            fetch.rows.extend(sink.rows())
+            fetch.commitment_rows.extend(sink.commitment_rows())
+        log.info(
+            "azure: %s: %d of %d changed (query type, subscription, charge type) asks from Cost "
+            "Details reports (%d report line(s)), %d left to the Query API",
+            fetch.scope,
+            len(asks) - len(left),
+            len(asks),
+            sum(s.csv_rows for s in sinks.values()),
+            len(left),
+        )
+        return sorted(left)
+
+    def _report_sinks(
+        self,
+        fetch: ScopeFetch,
+        asks: Sequence[changes.Ask],
+        price_details: bool,
+        price_span: tuple[date, date] | None,
+        *,
+        record: bool = False,
+    ) -> tuple[dict[str, mapping.ReportDetails], mapping.PriceDetails | None] | None:
+        """The Cost Details reports of `asks` (one per query type with asks, over the span of
+        their days; the AmortizedCost one also over `price_span`, its price rows read into
+        the returned PriceDetails), summed, nothing added to `fetch` yet. None when the scope
+        answers HTTP 403 or a report would wait beyond the wait budget: logged and recorded
+        (`reports_forbidden`, `reports_waited_out`), the caller asks the Query API.
+        `record` (the window check): each report's CSV is also kept (`_copies`), so that the
+        totals queries' reports of the same scope, should the check fail, read only the days
+        before it and take the rest from the copy."""
         assert fetch.changes is not None
         spans: dict[str, tuple[date, date]] = {}
         for ask in asks:
@@ -1102,14 +1182,30 @@ class CostManagementQueryClient:
                 lo, hi = spans[query_type]
                 sinks[query_type] = mapping.ReportDetails(query_type, asks)
                 extra = [prices] if query_type == "AmortizedCost" and prices is not None else []
-                period = f"{lo}..{date.fromordinal(hi.toordinal() - 1)}"
-                self._read_report(
-                    fetch.scope,
-                    query_type,
-                    (lo, hi),
-                    [sinks[query_type], *extra],
-                    f"{query_type} cost details report of {fetch.scope} for {period}",
-                )
+                fed = [sinks[query_type], *extra]
+                copy = self._copies.get(query_type)
+                parts = [(lo, hi)]
+                if copy is not None and copy.span[0] < hi and lo < copy.span[1]:
+                    # the window check read these days: the copy's lines (the sinks keep those
+                    # of their asks and window), and a report of the days around it
+                    for sink in extra:
+                        sink.skip_outside_window(copy.span)
+                    copy.replay(fed)
+                    parts = [(lo, min(hi, copy.span[0])), (max(lo, copy.span[1]), hi)]
+                elif record:
+                    self._copies[query_type] = _ReportCopy((lo, hi))
+                    fed.append(self._copies[query_type])
+                for part_lo, part_hi in parts:
+                    if part_lo >= part_hi:
+                        continue
+                    period = f"{part_lo}..{date.fromordinal(part_hi.toordinal() - 1)}"
+                    self._read_report(
+                        fetch.scope,
+                        query_type,
+                        (part_lo, part_hi),
+                        fed,
+                        f"{query_type} cost details report of {fetch.scope} for {period}",
+                    )
         except (PriceDetailsForbiddenError, RetryBudgetExceededError) as exc:
             # HTTP 403, or a report whose polling would wait beyond the wait budget (a load of
             # many subscription scopes waits for two reports each): the queries still work
@@ -1136,28 +1232,146 @@ class CostManagementQueryClient:
             if price_details:
                 fetch.prices_read = False
                 fetch.price_rows = []
-            return list(asks)
+            return None
+        return sinks, prices
+
+    def _summed(
+        self,
+        fetch: ScopeFetch,
+        start: date,
+        end: date,
+        definition: Callable[[str, date, date], dict[str, Any]],
+        parse: Callable[..., Mapping[Any, Decimal]],
+    ) -> dict[Any, Decimal]:
+        """Per query type one query (`definition`) over [start, end), every page `parse`d
+        and summed per key (a key answered on two pages is summed)."""
+        sums: dict[Any, Decimal] = {}
+        for query_type in mapping.QUERY_TYPES:
+            body = definition(query_type, start, end)
+            fetch.queries += 1
+            self.plan_queries(-1)
+            for page in self.query_pages(fetch.scope, body):
+                fetch.pages += 1
+                try:
+                    found = parse(page, query_type=query_type)
+                except ValueError as exc:
+                    raise AzureCostManagementError(
+                        f"query at {fetch.scope} ({_describe_body(body)}): unusable answer: {exc}"
+                    ) from None
+                for key, cost in found.items():
+                    sums[key] = sums.get(key, Decimal(0)) + cost
+        return sums
+
+    def _window_check(
+        self,
+        fetch: ScopeFetch,
+        start: date,
+        end: date,
+        stored: StoredScope,
+        tag_keys: Sequence[str],
+        price_details: bool,
+    ) -> bool:
+        """The window check (`changes`, "The window check"): per query type one window
+        totals query over [start, end), the new days (and, with `price_details`, the stored
+        amortized days without prices) from the Cost Details reports, compared with the
+        stored days. Holds (True): `fetch` has the new days' detail, commitment and price
+        rows, its tag queries are made, `fetch.changes` keeps every stored row. Does not
+        (False): nothing was added to `fetch` but the queries' count; the caller goes on with
+        the totals queries. Also False, after the two queries, when the reports would span
+        two months (a report covers one) or cannot be read (HTTP 403, waited out)."""
+        assert fetch.changes is not None
+        remote: dict[changes.WindowKey, Decimal] = self._summed(
+            fetch, start, end, mapping.window_totals_definition, mapping.window_totals
+        )
+        lo, hi = changes.usage_date(start), changes.usage_date(end)
+        stored_cells = stored.cells(lo, hi)
+        stored_days = {cell[1] for cell in stored_cells}
+        recent = changes.recent_start(stored_days, start, end)
+        amortized = {day for qt, day, _, _, _ in stored_cells if qt == "AmortizedCost"}
+        if not (price_details and amortized - stored.price_days()) and not (
+            changes.window_changed(remote, stored_cells, {})
+        ):
+            recent = end  # nothing moved, no new cost (a repeated run): no report to read
+        old = {c: v for c, v in stored_cells.items() if c[1] < changes.usage_date(recent)}
+        days = {changes.usage_date(date.fromordinal(d)) for d in
+                range(recent.toordinal(), end.toordinal())}  # fmt: skip
+        price_span = None
+        if price_details:
+            amortized = {day for qt, day, _, _, _ in old if qt == "AmortizedCost"}
+            priced = days | (amortized - stored.price_days())
+            if priced:
+                first, last = changes.day_of(min(priced)), changes.day_of(max(priced))
+                price_span = (first, date.fromordinal(last.toordinal() + 1))
+        # every pair answered or stored: a stored pair gone from the recent days goes too
+        pairs = {(qt, sub, charge) for qt, sub, charge, _ in remote}
+        pairs |= {(c[0], c[2], c[3]) for c in stored_cells if c not in old}
+        asks = sorted(
+            changes.Ask(qt, sub, charge, recent, end) for qt, sub, charge in pairs if recent < end
+        )
+        read = [(a.start, a.end) for a in asks[:1]] + ([price_span] if price_span else [])
+        if any((b - a).days > REPORT_MAX_DAYS for a, b in read):
+            log.info(
+                "azure: %s: the reports of the window check would span more than %d days; the "
+                "totals queries, month by month",
+                fetch.scope,
+                REPORT_MAX_DAYS,
+            )
+            return False
+        sinks: dict[str, mapping.ReportDetails] = {}
+        prices = None
+        if asks or price_span is not None:
+            got = self._report_sinks(fetch, asks, price_details, price_span, record=True)
+            if got is None:
+                return False
+            sinks, prices = got
+        found: dict[changes.Cell, Decimal] = {}
+        for sink in sinks.values():
+            found.update(sink.cells())
+        differ = changes.window_changed(remote, old, found)
+        if differ:
+            log.info(
+                "azure: %s [%s, %s): %d of %d window totals differ from the stored days and the "
+                "reports' recent days (%s, ...): the totals queries, month by month",
+                fetch.scope,
+                start,
+                end,
+                len(differ),
+                len(remote),
+                ", ".join(sorted(differ)[0]),
+            )
+            return False
+        fetch.changes.asks += asks
+        if price_span is not None:
+            fetch.changes.price_spans.append(price_span)
         if prices is not None:
             fetch.price_rows.extend(prices.rows())
-        left: list[changes.Ask] = []
-        for query_type, sink in sinks.items():
-            off = _asks_off_totals(
-                [a for a in asks if a.query_type == query_type], sink.cells(), remote
-            )
-            sink.without(off)
-            left += off
+        for sink in sinks.values():
             fetch.rows.extend(sink.rows())
             fetch.commitment_rows.extend(sink.commitment_rows())
+        cells = {**old, **found}
+        tag_asks_made = 0
+        for month_start, month_end in mapping.month_chunks(start, end):
+            mlo, mhi = changes.usage_date(month_start), changes.usage_date(month_end)
+            month = {cell: cost for cell, cost in cells.items() if mlo <= cell[1] < mhi}
+            tag_asks, dropped = changes.tag_asks(
+                changes.day_totals(month), stored.tag_totals(mlo, mhi), tag_keys
+            )
+            fetch.changes.tag_asks += tag_asks
+            fetch.changes.tags_dropped |= dropped
+            self._fetch_tags(fetch, tag_asks)
+            tag_asks_made += len(tag_asks)
         log.info(
-            "azure: %s: %d of %d changed (query type, subscription, charge type) asks from Cost "
-            "Details reports (%d report line(s)), %d left to the Query API",
+            "azure: %s [%s, %s): the window totals hold; %d recent day(s) from %d report(s) "
+            "(%d report line(s)), %d tag queries",
             fetch.scope,
-            len(asks) - len(left),
-            len(asks),
+            start,
+            end,
+            len(days),
+            len(sinks),
             sum(s.csv_rows for s in sinks.values()),
-            len(left),
+            tag_asks_made,
         )
-        return sorted(left)
+        return True
 
     def _fetch_details(self, fetch: ScopeFetch, asks: Sequence[changes.Ask]) -> None:
         """One detail query per ask (mapping, "The query scheme"), every page mapped into
@@ -1433,6 +1647,40 @@ class CostManagementQueryClient:
             known.update(self.subscription_names(fetch.scope, start, end))
         for row in [*fetch.rows, *fetch.commitment_rows]:
             row["subscription_name"] = known.get(row["subscription_id"].lower())
+
+
+class _ReportCopy:
+    """A Cost Details report's CSV as read, spooled to temporary files (one per blob), to be
+    fed again (`replay`): the window check's report of the new days, when the check fails and
+    the totals queries' report of the month covers those days too."""
+
+    def __init__(self, span: tuple[date, date]) -> None:
+        self.span = span
+        self._blobs: list[tuple[Any, str]] = []
+
+    def add_csv(self, rows: Iterator[Sequence[str]], *, blob: str) -> int:
+        spool = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115 - kept open until `close`
+        self._blobs.append((spool, blob))
+        writer = csv.writer(spool)
+        count = 0
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+        return max(count - 1, 0)
+
+    def replay(self, sinks: Sequence[Any]) -> None:
+        for spool, blob in self._blobs:
+            for sink in sinks:
+                spool.seek(0)
+                try:
+                    sink.add_csv(csv.reader(spool), blob=blob)
+                except (ValueError, csv.Error) as exc:
+                    raise AzureCostManagementError(f"unusable answer: {exc}") from None
+
+    def close(self) -> None:
+        for spool, _ in self._blobs:
+            spool.close()
+        self._blobs.clear()
 
 
 def _asks_off_totals(

@@ -170,6 +170,7 @@ def load(
     allocation_tags: Sequence[str] = (),
     change_detection: bool = True,
     details_from_reports: bool = True,
+    window_check: bool = True,
 ) -> list[warehouse.LoadResult]:
     """Replace [start, end) of every scope in `raw.azure_cost_management`.
 
@@ -189,6 +190,9 @@ def load(
     `details_from_reports` (FINOPS_AZURE_DETAILS_FROM_REPORTS): in such a load, the changed
     cells' detail, pricing and benefit rows come from Cost Details reports rather than Query
     API queries (`uses_report_details`).
+    `window_check` (FINOPS_AZURE_WINDOW_CHECK): there, first one window totals query per
+    query type; the Daily totals queries only when it shows a change (`changes`, "The window
+    check").
     Raises AzureCostManagementError when a scope cannot be read: nothing landed, and the
     load attempt (`attempt`, else one of its own) records a failed ledger row per scope.
     """
@@ -216,6 +220,7 @@ def load(
             price_details,
             tuple(allocation_tags),
             details_from_reports,
+            window_check,
         )
         # Landing is one transaction per scope (its costs, commitment rows and terms): should
         # one fail, the scopes before it are landed (complete and consistent each), it and
@@ -294,6 +299,7 @@ def _fetch(
     price_details: bool,
     allocation_tags: tuple[str, ...] = (),
     details_from_reports: bool = True,
+    window_check: bool = True,
 ) -> tuple[list[ScopeFetch], int, dict[str, dict[str, Any]] | None]:
     """Every scope's rows, fetched and checked before anything lands; the requests the
     subscription and benefits listings took; the terms of the benefits (lower-cased id ->
@@ -348,6 +354,7 @@ def _fetch(
                     stored,
                     details_from_reports=uses_report_details(current, details_from_reports),
                     price_details=price_details,
+                    window_check=window_check,
                 )
                 prices_read = price_details and (
                     fetch.prices_read
@@ -536,6 +543,7 @@ def load_for_run(
                 allocation_tags=config.allocation_tags,
                 change_detection=config.change_detection,
                 details_from_reports=config.details_from_reports,
+                window_check=config.window_check,
             )
         finally:
             close = getattr(credential, "close", None)

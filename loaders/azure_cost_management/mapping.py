@@ -31,6 +31,10 @@ A load of a scope the warehouse already holds rows of asks less (`changes`): per
 query type a Daily *totals* query (`totals_definition`, the discovery grouping) in place of
 discovery, then the queries below only for the (pair, days) whose totals moved - or, by
 default, one Cost Details report per query type for them ("details from reports" below).
+By default the totals queries are themselves preceded by a *window check* per query type
+(`window_totals_definition`: the discovery query over the whole window), which on a day
+when nothing but the new days changed is all the load asks of the Query API (`changes`,
+"The window check").
 
 The answer of a detail query has a `Cost`, `UsageDate`, `ServiceName`, `ResourceLocation` and
 `Currency` column; the subscription and the charge type are not columns, the caller passes
@@ -249,6 +253,15 @@ def totals_definition(query_type: str, start: date, end: date) -> dict[str, Any]
     return _query_definition(query_type, start, end, DISCOVERY_GROUPING, daily=True)
 
 
+def window_totals_definition(query_type: str, start: date, end: date) -> dict[str, Any]:
+    """The request body of a change-detecting load's window check (`changes`, "The window
+    check"): the discovery query's grouping (SubscriptionId x ChargeType), one total per
+    group over the whole window [start, end). Without granularity it is not held to the 31
+    days of a Daily query, so one query per query type covers the previous month and the
+    current one."""
+    return _query_definition(query_type, start, end, DISCOVERY_GROUPING)
+
+
 def subscription_names_definition(start: date, end: date) -> dict[str, Any]:
     """Cost per SubscriptionId x SubscriptionName over [start, end): names of subscriptions
     the credential cannot list through ARM (e.g. a billing-account reader)."""
@@ -295,6 +308,26 @@ def discovered_pairs(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     return list(pairs)
 
 
+def _totals_columns(
+    properties: Mapping[str, Any], answer: str, grouped: Sequence[str]
+) -> tuple[dict[str, int], str, int | None]:
+    """The columns of a totals or window totals answer, each checked: positions by
+    lower-cased name, the cost column's name and the Currency column's position (None for
+    CostUSD, in USD). A missing one is a ValueError naming the `answer` kind."""
+    positions = _column_positions(properties)
+    for name in grouped:
+        if name.lower() not in positions:
+            raise ValueError(f"{answer} answer has no {name} column")
+    cost_column = next((c for c in COST_COLUMNS if c.lower() in positions), None)
+    if cost_column is None:
+        raise ValueError(f"{answer} answer has none of the cost columns {COST_COLUMNS}")
+    if cost_column == "CostUSD":
+        return positions, cost_column, None
+    if "currency" not in positions:
+        raise ValueError(f"{answer} answer has no Currency column")
+    return positions, cost_column, positions["currency"]
+
+
 def totals_cells(
     result: Mapping[str, Any], *, query_type: str
 ) -> dict[tuple[str, int, str, str, str], Decimal]:
@@ -302,17 +335,10 @@ def totals_cells(
     type, currency) -> cost (a cell answered twice is summed). Raises ValueError naming the
     row and column of a value it cannot use."""
     properties = result_properties(result)
-    positions = _column_positions(properties)
-    for name in (*DISCOVERY_GROUPING, "UsageDate"):
-        if name.lower() not in positions:
-            raise ValueError(f"totals answer has no {name} column")
-    cost_column = next((c for c in COST_COLUMNS if c.lower() in positions), None)
-    if cost_column is None:
-        raise ValueError(f"totals answer has none of the cost columns {COST_COLUMNS}")
-    in_usd = cost_column == "CostUSD"
-    currency_at = None if in_usd else positions.get("currency")
-    if currency_at is None and not in_usd:
-        raise ValueError("totals answer has no Currency column")
+    positions, cost_column, currency_at = _totals_columns(
+        properties, "totals", (*DISCOVERY_GROUPING, "UsageDate")
+    )
+    in_usd = currency_at is None
     sub_at, charge_at = positions["subscriptionid"], positions["chargetype"]
     cells: dict[tuple[str, int, str, str, str], Decimal] = {}
     for index, values in _checked_rows(properties):
@@ -330,6 +356,35 @@ def totals_cells(
         cell = (query_type, usage_date, str(subscription), str(charge_type), currency)
         cells[cell] = cells.get(cell, Decimal(0)) + cost
     return cells
+
+
+def window_totals(
+    result: Mapping[str, Any], *, query_type: str
+) -> dict[tuple[str, str, str, str], Decimal]:
+    """One `window_totals_definition` answer page as (query type, subscription, charge type,
+    currency) -> cost, spelled as answered (a group answered twice is summed). Raises
+    ValueError naming the row and column of a value it cannot use."""
+    properties = result_properties(result)
+    positions, cost_column, currency_at = _totals_columns(
+        properties, "window totals", DISCOVERY_GROUPING
+    )
+    cost_at = positions[cost_column.lower()]
+    sub_at, charge_at = positions["subscriptionid"], positions["chargetype"]
+    totals: dict[tuple[str, str, str, str], Decimal] = {}
+    for index, values in _checked_rows(properties):
+        try:
+            cost = _parse_cost(values[cost_at])
+        except ValueError as exc:
+            raise ValueError(f"row {index}, column {cost_column}: {exc}") from None
+        currency = "USD" if currency_at is None else values[currency_at]
+        if not currency or not isinstance(currency, str):
+            raise ValueError(f"row {index}, column Currency: {currency!r} is not a currency")
+        subscription, charge_type = values[sub_at], values[charge_at]
+        if not subscription or not charge_type:
+            raise ValueError(f"row {index}: empty SubscriptionId or ChargeType")
+        key = (query_type, str(subscription), str(charge_type), currency)
+        totals[key] = totals.get(key, Decimal(0)) + cost
+    return totals
 
 
 def subscription_names(result: Mapping[str, Any]) -> dict[str, str]:
@@ -1003,7 +1058,17 @@ class PriceDetails:
     def __init__(self, window: tuple[date, date] | None = None) -> None:
         self._sums: dict[tuple[Any, ...], list[Any]] = {}
         self._window = window
+        self._skipped: tuple[int, int] | None = None
         self.csv_rows = 0
+
+    def skip_outside_window(self, period: tuple[date, date]) -> None:
+        """Lines of `period` outside the window are skipped, not refused: a report of that
+        period read earlier and fed again (the window check's), whose other days are not
+        this report's."""
+        self._skipped = (
+            int(period[0].strftime("%Y%m%d")),
+            int(period[1].strftime("%Y%m%d")),
+        )
 
     def add_csv(self, rows: Iterable[Sequence[str]], *, blob: str) -> int:
         """Sum one CSV's rows (the first is the header); returns its data rows. Raises
@@ -1044,6 +1109,8 @@ class PriceDetails:
         except (ValueError, IndexError):
             raise ValueError(f"{where}, field date: {text('date')!r} is not a date") from None
         if lo is not None and hi is not None and not lo <= usage_date < hi:
+            if self._skipped is not None and self._skipped[0] <= usage_date < self._skipped[1]:
+                return
             raise ValueError(
                 f"{where}, field date: {text('date')!r} is outside the report's period"
             )

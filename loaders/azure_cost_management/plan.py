@@ -4,7 +4,10 @@ From the warehouse alone (no token, no request): for each scope earlier loads la
 (`_scope`), the window's stored rows say which (query type, subscription, charge type) pairs
 the newest stored day had, and which days of the run's window are new. The **expected**
 requests are those of a day on which nothing but the new days changed (the usual daily run,
-`changes`): a totals query per month and query type, one detail query per pair of the
+`changes`): with the window check (FINOPS_AZURE_WINDOW_CHECK, on by default where the details
+come from reports) one window totals query per query type and one report per query type of
+the recent days' pairs (`changes.RECENT_DAYS`); without it a totals query per month and query
+type, one detail query per pair of the
 newest day, the pricing query of each subscription with amortized usage and the benefit
 queries of its committed usage and benefit charge types, one tag query per configured key,
 query type and subscription, and one Cost Details report (create, polls, a blob) when
@@ -27,7 +30,8 @@ from pathlib import Path
 import duckdb
 
 from loaders.azure_cost_management import mapping
-from loaders.azure_cost_management.changes import REPORT_REQUESTS, day_of
+from loaders.azure_cost_management.changes import RECENT_DAYS, REPORT_REQUESTS, day_of
+from loaders.azure_cost_management.client import WINDOW_CHECK_MAX_DAYS
 from loaders.azure_cost_management.loader import SOURCE, uses_report_details
 from loaders.azure_cost_management.source import CostManagementConfig
 from loaders.azure_cost_management.stored import StoredScope, read_stored
@@ -68,7 +72,19 @@ class Plan:
             "(FINOPS_AZURE_CLIENT_TYPE; paced within FINOPS_AZURE_MAX_WAIT_SECONDS)"
         )
         subscriptions = [p for p in self.scopes if _is_subscription(p.scope)]
-        if len(subscriptions) > 1:
+        checked = [p for p in subscriptions if "window totals queries" in p.parts]
+        if len(subscriptions) > 1 and len(checked) == len(subscriptions):
+            # each subscription scope checks its own window: the floor of a daily run
+            each = len(mapping.QUERY_TYPES)
+            lines.append(
+                f"azure: the {len(subscriptions)} subscription scopes ask "
+                f"{len(subscriptions) * each} window totals queries a run ({each} each: one a "
+                "query type), more when a day older than the recent days changed; one billing "
+                "account, billing profile or enrollment scope above them "
+                "(FINOPS_AZURE_SCOPES=/providers/Microsoft.Billing/billingAccounts/<id>) "
+                f"would ask {each} for all of them"
+            )
+        elif len(subscriptions) > 1:
             # each subscription scope checks its own totals: the floor of a daily run
             totals = len(mapping.month_chunks(start, end)) * len(mapping.QUERY_TYPES)
             lines.append(
@@ -133,6 +149,7 @@ def plan_scope(
     tag_keys: tuple[str, ...],
     price_details: bool = True,
     details_from_reports: bool = True,
+    window_check: bool = True,
 ) -> ScopePlan:
     """The expected and worst-case requests of one scope's load of [start, end)."""
     stored = read_stored(db_path, SOURCE, scope, start, end)
@@ -144,15 +161,27 @@ def plan_scope(
     newest = _asks(stored, f"c.usage_date = {int(last.strftime('%Y%m%d'))}") if new_days else []
     parts = {"totals queries": totals, **_queries(newest, len(tag_keys))}
     reports = {"AmortizedCost"} if new_days and price_details else set()
-    if uses_report_details(scope, details_from_reports):
+    from_reports = uses_report_details(scope, details_from_reports)
+    checked = from_reports and window_check and (end - start).days <= WINDOW_CHECK_MAX_DAYS
+    if from_reports:
         # the detail, pricing and benefit rows from one report per query type with asks
         reports |= {query_type for _, query_type, _, _, _ in newest}
         for name in ("detail queries", "pricing queries", "benefit queries"):
             parts.pop(name)
+    if checked:
+        # the window check: one query per query type; the recent days always from the reports
+        parts = {"window totals queries": len(mapping.QUERY_TYPES), **parts}
+        parts.pop("totals queries")
+        recent = date.fromordinal(end.toordinal() - RECENT_DAYS).strftime("%Y%m%d")
+        reports |= {
+            query_type for _, query_type, _, _, _ in _asks(stored, f"c.usage_date >= {recent}")
+        }
     if reports:
         parts["cost details requests"] = REPORT_REQUESTS * len(reports)
     everything = _queries(_asks(stored, "true"), len(tag_keys))
     at_most = totals + sum(everything.values()) + (REPORT_REQUESTS * months if price_details else 0)
+    if checked:
+        at_most += len(mapping.QUERY_TYPES) + REPORT_REQUESTS * len(mapping.QUERY_TYPES)
     return ScopePlan(scope, new_days, {k: v for k, v in parts.items() if v}, at_most)
 
 
@@ -171,6 +200,7 @@ def plan_for_run(config: CostManagementConfig, window: RunWindow) -> Plan:
                 config.allocation_tags,
                 config.price_details,
                 config.details_from_reports,
+                config.window_check,
             )
             for scope in landed_scopes(window.db_path, "azure_cost_management", SOURCE)
         ],

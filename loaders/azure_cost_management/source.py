@@ -226,6 +226,9 @@ class CostManagementConfig:
     # FINOPS_AZURE_DETAILS_FROM_REPORTS: a change-detecting load's changed cells from Cost
     # Details reports instead of Query API queries (off: from queries)
     details_from_reports: bool = True
+    # FINOPS_AZURE_WINDOW_CHECK: with the details from reports, one window totals query per
+    # query type first; the Daily totals queries only when it shows a change (off: always)
+    window_check: bool = True
 
 
 def configure(settings: Settings) -> CostManagementConfig:
@@ -239,6 +242,7 @@ def configure(settings: Settings) -> CostManagementConfig:
         allocation_tags=settings.allocation_tags,
         change_detection=settings.azure_change_detection,
         details_from_reports=settings.azure_details_from_reports,
+        window_check=settings.azure_window_check,
     )
 
 

@@ -21,7 +21,12 @@ warehouse holds for the scope (`read_stored`) and the batch's answers:
   holds rows of: per query type a totals query, then, for the month's changed cells
   (`changes.changed_cells`, `changes.plan_asks`), one Cost Details report per query type
   with changed cells (FINOPS_AZURE_DETAILS_FROM_REPORTS, on by default; a report's requests
-  counted as `changes.REPORT_REQUESTS`: its POST, two polls, a blob). The report lines of the
+  counted as `changes.REPORT_REQUESTS`: its POST, two polls, a blob). Before those, the
+  window check (FINOPS_AZURE_WINDOW_CHECK, on by default): a window totals query per query
+  type and one report per query type of the recent days (`changes.recent_start`); when the
+  window totals equal the stored days' and the recent days' sums (`changes.window_changed`),
+  that is the whole load; else the totals queries follow, and their reports read only the
+  days the window check's did not. The report lines of the
   simulation always add up to the totals, so no ask goes back to the Query API. The
   simulation has no list or contracted prices: it models FINOPS_AZURE_PRICE_DETAILS off.
   The benefits lists (reservations, savings plans) are read once a load.
@@ -177,6 +182,37 @@ def azure_requests(
     first = stored is None or stored.costs.num_rows == 0
     remote = _as_stored_azure(rows)
     requests = BENEFIT_LISTS if lists else 0
+    copy: tuple[date, date] | None = None  # the days the window check's reports read
+    if not first:
+        assert stored is not None
+        # the window check: a query per query type (one page: a row per subscription x
+        # charge type x currency), the recent days' reports; it holds unless a stored day
+        # changed (the simulation's reports always hold the recent days whole)
+        lo_all, hi_all = azure_changes.usage_date(batch.start), azure_changes.usage_date(batch.end)
+        stored_cells = stored.cells(lo_all, hi_all)
+        recent = azure_changes.recent_start({c[1] for c in stored_cells}, batch.start, batch.end)
+        cut = azure_changes.usage_date(recent)
+        remote_cells = remote.cells(lo_all, hi_all)
+        window: dict[azure_changes.WindowKey, Decimal] = {}
+        for (qt, _, sub, charge, currency), cost in remote_cells.items():
+            window[(qt, sub, charge, currency)] = (
+                window.get((qt, sub, charge, currency), Decimal(0)) + cost
+            )
+        per_type = Counter(key[0] for key in window)
+        requests += sum(
+            _pages(per_type[query_type], batch.azure_page_rows)
+            for query_type in azure_mapping.QUERY_TYPES
+        )
+        if not azure_changes.window_changed(window, stored_cells, {}):
+            return requests  # nothing moved, no new cost: no report is read
+        recent_types = {c[0] for c in remote_cells if c[1] >= cut}
+        recent_types |= {c[0] for c in stored_cells if c[1] >= cut}
+        requests += azure_changes.REPORT_REQUESTS * len(recent_types)
+        old = {c: v for c, v in stored_cells.items() if c[1] < cut}
+        new = {c: v for c, v in remote_cells.items() if c[1] >= cut}
+        if not azure_changes.window_changed(window, old, new):
+            return requests
+        copy = (recent, batch.end)
     for lo, hi in azure_mapping.month_chunks(batch.start, batch.end):
         lo_date, hi_date = azure_changes.usage_date(lo), azure_changes.usage_date(hi)
         month = remote.cells(lo_date, hi_date)
@@ -204,5 +240,12 @@ def azure_requests(
         )
         changed = azure_changes.changed_cells(month, stored.cells(lo_date, hi_date))
         asks = azure_changes.plan_asks(changed & month.keys())
-        requests += azure_changes.REPORT_REQUESTS * len({ask.query_type for ask in asks})
+        for query_type in {ask.query_type for ask in asks}:
+            span_lo = min(a.start for a in asks if a.query_type == query_type)
+            span_hi = max(a.end for a in asks if a.query_type == query_type)
+            parts = [(span_lo, span_hi)]
+            if copy is not None and copy[0] < span_hi and span_lo < copy[1]:
+                # the window check's report read these days: only the days around them
+                parts = [(span_lo, min(span_hi, copy[0])), (max(span_lo, copy[1]), span_hi)]
+            requests += azure_changes.REPORT_REQUESTS * sum(a < b for a, b in parts)
     return requests

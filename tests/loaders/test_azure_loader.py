@@ -13,7 +13,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from azure_emulator import (
 
 from loaders import azure_cost_management as azure
 from loaders.azure_cost_management import mapping
+from loaders.azure_cost_management.changes import RECENT_DAYS
 
 START, END = date(2026, 5, 1), date(2026, 7, 1)  # two calendar months
 DATA_START, DATA_END = date(2026, 4, 1), date(2026, 8, 1)  # the emulator has more than that
@@ -1286,19 +1287,25 @@ def detail_periods(requests: list[Any]) -> set[tuple[str, str]]:
     }
 
 
-@pytest.mark.parametrize("from_reports", [False, True], ids=["queries", "reports"])
+@pytest.mark.parametrize(
+    ("from_reports", "window_check"),
+    [(False, False), (True, False), (True, True)],
+    ids=["queries", "reports", "window-check"],
+)
 def test_a_daily_run_asks_only_for_what_changed_and_lands_what_a_full_reload_lands(
-    emulator: Any, db: Path, tmp_path: Path, from_reports: bool
+    emulator: Any, db: Path, tmp_path: Path, from_reports: bool, window_check: bool
 ) -> None:
     # GIVEN subscriptions with reservations, a savings plan, spot usage, taxes, tags and EUR
     # costs, loaded with two allocation keys and prices by the run of 2026-06-29, the changed
-    # cells' details asked of the Query API or read from Cost Details reports
+    # cells' details asked of the Query API or read from Cost Details reports, with or
+    # without the window check first
     emu = emulator([*COMMITMENT_ESTATE, TEAMS, SHARED])
     first_end, end = date(2026, 6, 29), date(2026, 6, 30)
     options = {
         "allocation_tags": TAG_KEYS,
         "price_details": True,
         "details_from_reports": from_reports,
+        "window_check": window_check,
     }
     run_load(emu, db, end=first_end, **options)
 
@@ -1344,31 +1351,183 @@ def test_a_daily_run_asks_only_for_what_changed_and_lands_what_a_full_reload_lan
             ("2026-06-17", "2026-06-29"),
         }  # fmt: skip
     # ... and each subscription's June cost details report over its changed days only (an
-    # ActualCost one beside it for the details from reports)
-    reports = {
-        (r.path[: -len(COST_DETAILS_SUFFIX)], r.body["metric"]): r.body["timePeriod"]
+    # ActualCost one beside it for the details from reports); with the window check, whose
+    # window totals differ here (days before the recent ones changed), the recent days'
+    # reports first and then those of the changed days before them
+    reports = [
+        (r.path[: -len(COST_DETAILS_SUFFIX)], r.body["metric"], r.body["timePeriod"]["start"],
+         r.body["timePeriod"]["end"])
         for r in asked
         if r.method == "POST" and r.path.endswith(COST_DETAILS_SUFFIX)
-    }
-    restated = {"start": "2026-06-24", "end": "2026-06-29"}
+    ]  # fmt: skip
     metrics = mapping.QUERY_TYPES if from_reports else ("AmortizedCost",)
-    assert reports == {
-        (s.scope, metric): {**restated, "start": "2026-06-17"} if s == PLAIN else restated
-        for s in (*COMMITMENT_ESTATE, TEAMS, SHARED)
-        for metric in metrics
-    }
+    scopes = [s.scope for s in (*COMMITMENT_ESTATE, TEAMS, SHARED)]
+    if window_check:
+        # the last RECENT_DAYS stored days and the new one: 2026-06-25 to 06-29
+        recent = first_end - timedelta(days=RECENT_DAYS)
+        assert sorted(reports) == sorted(
+            (scope, metric, lo, hi)
+            for scope in scopes
+            for metric in metrics
+            for lo, hi in (
+                (recent.isoformat(), "2026-06-29"),
+                (
+                    "2026-06-17" if scope == PLAIN.scope else "2026-06-24",
+                    (recent - timedelta(days=1)).isoformat(),
+                ),
+            )
+        )
+        # ... the window totals queries first: one a query type over the whole window
+        window = [q for q in asked if q.is_query and "granularity" not in q.body["dataset"]]
+        assert {(q.body["timePeriod"]["from"][:10], q.body["timePeriod"]["to"][:10])
+                for q in window} == {("2026-05-01", "2026-06-29")}  # fmt: skip
+        assert len(window) == len(scopes) * len(mapping.QUERY_TYPES)
+    else:
+        first = {"start": "2026-06-24", "end": "2026-06-29"}
+        assert sorted(reports) == sorted(
+            (scope, metric, "2026-06-17" if scope == PLAIN.scope else first["start"], first["end"])
+            for scope in scopes
+            for metric in metrics
+        )
 
     # WHEN the next run finds nothing moved
     emu.requests.clear()
     again = run_load(emu, db, end=end, **options)
-    # THEN the totals queries alone told it so (one per scope, month and query type), and
-    # the warehouse still equals the full reload
+    # THEN the totals queries alone told it so (one per scope, month and query type; with the
+    # window check one per scope and query type), and the warehouse still equals the full
+    # reload
     queries = [q for q in emu.requests if q.is_query]
     assert {tuple(grouping(q)) for q in queries} == {mapping.DISCOVERY_GROUPING}
-    assert len(queries) == len(again) * 2 * len(mapping.QUERY_TYPES)
+    if window_check:
+        assert len(queries) == len(again) * len(mapping.QUERY_TYPES)
+        assert not [q for q in queries if "granularity" in q.body["dataset"]]
+    else:
+        assert len(queries) == len(again) * 2 * len(mapping.QUERY_TYPES)
     assert not emu.report_requests("create")
     for table in CHANGE_TABLES:
         assert table_rows(db, table) == table_rows(full_db, table), table
+
+
+def window_and_daily_queries(requests: list[Any]) -> tuple[list[Any], list[Any], list[Any]]:
+    """The window totals queries (no granularity, the discovery grouping), the Daily totals
+    queries (the same grouping, Daily) and the rest of the recorded queries."""
+    queries = [q for q in requests if q.is_query]
+    totals = [q for q in queries if grouping(q) == list(mapping.DISCOVERY_GROUPING)]
+    window = [q for q in totals if "granularity" not in q.body["dataset"]]
+    daily = [q for q in totals if q not in window]
+    return window, daily, [q for q in queries if q not in totals]
+
+
+def test_the_window_check_asks_one_query_a_type_while_only_the_recent_days_change(
+    emulator: Any, db: Path, tmp_path: Path
+) -> None:
+    # GIVEN subscriptions with reservations, a savings plan, spot usage, taxes, tags and EUR
+    # costs, loaded with an allocation key and prices by the run of 2026-06-29 (the window
+    # check is on by default, the details come from reports)
+    estate = [*COMMITMENT_ESTATE, TEAMS, SHARED]
+    scopes = [s.scope for s in estate]
+    emu = emulator(estate)
+    options = {"allocation_tags": ("team",), "price_details": True}
+    run_load(emu, db, end=date(2026, 6, 29), **options)
+
+    def equals_a_full_reload(end: date, name: str) -> None:
+        full_db = tmp_path / f"{name}.duckdb"
+        run_load(emu, full_db, end=end, change_detection=False, **options)
+        for table in CHANGE_TABLES:
+            rows = table_rows(db, table)
+            assert rows == table_rows(full_db, table), (name, table)
+            assert rows, (name, table)
+
+    # WHEN the next day arrives and Azure restates the two days before it (+3 %): late usage
+    emu.restate(Decimal("1.03"), on_or_after=date(2026, 6, 27))
+    emu.requests.clear()
+    run_load(emu, db, end=date(2026, 6, 30), **options)
+
+    # THEN each scope asked one window totals query per query type, over the whole window,
+    # no Daily totals query and no detail query: the restated and new days came from one
+    # report per query type over the recent days (the last RECENT_DAYS stored days and the
+    # new one), and the tag queries of the days that changed
+    window, daily, rest = window_and_daily_queries(emu.requests)
+    assert len(window) == len(scopes) * len(mapping.QUERY_TYPES)
+    assert {(q.body["timePeriod"]["from"][:10], q.body["timePeriod"]["to"][:10])
+            for q in window} == {("2026-05-01", "2026-06-29")}  # fmt: skip
+    assert daily == []
+    assert rest and all(is_tag_query(q) for q in rest)
+    assert {(q.body["timePeriod"]["from"][:10], q.body["timePeriod"]["to"][:10]) for q in rest} == {
+        ("2026-06-27", "2026-06-29")
+    }
+    assert sorted(
+        (r.path[: -len(COST_DETAILS_SUFFIX)], r.body["metric"], r.body["timePeriod"]["start"],
+         r.body["timePeriod"]["end"])
+        for r in emu.report_requests("create")
+    ) == sorted(
+        (scope, metric, (date(2026, 6, 29) - timedelta(days=RECENT_DAYS)).isoformat(),
+         "2026-06-29")
+        for scope in scopes
+        for metric in mapping.QUERY_TYPES
+    )  # fmt: skip
+    # ... and the warehouse equals a full reload, restated days included
+    equals_a_full_reload(date(2026, 6, 30), "restated")
+
+    # WHEN the next day arrives but the reports lag: they leave it out
+    emu.report_stale_days = {20260630}
+    emu.requests.clear()
+    run_load(emu, db, end=END, **options)
+
+    # THEN the window totals did not add up, so the Daily totals queries ran (per scope two
+    # months x two query types), the new day's cells the reports lacked were asked of the
+    # Query API, no report was asked twice, and the warehouse equals a full reload
+    window, daily, rest = window_and_daily_queries(emu.requests)
+    assert len(window) == len(scopes) * len(mapping.QUERY_TYPES)
+    assert len(daily) == len(scopes) * 2 * len(mapping.QUERY_TYPES)
+    details = [q for q in rest if grouping(q) == list(mapping.QUERY_GROUPING)]
+    assert details and {q.body["timePeriod"]["from"][:10] for q in details} == {"2026-06-30"}
+    creates = [(r.path, r.body["metric"]) for r in emu.report_requests("create")]
+    assert len(creates) == len(set(creates)) == len(scopes) * len(mapping.QUERY_TYPES)
+    equals_a_full_reload(END, "lagging")
+
+    # WHEN the reports catch up and the run is repeated: nothing changed
+    emu.report_stale_days = set()
+    emu.requests.clear()
+    run_load(emu, db, end=END, **options)
+
+    # THEN the window totals queries alone, and the reports of the recent days: 2026-06-30
+    # had no prices yet (the lagging report left them out)
+    window, daily, rest = window_and_daily_queries(emu.requests)
+    assert len(window) == len(scopes) * len(mapping.QUERY_TYPES)
+    assert daily == [] and rest == []
+    assert {(r.body["metric"], r.body["timePeriod"]["end"])
+            for r in emu.report_requests("create")} >= {("AmortizedCost", "2026-06-30")}  # fmt: skip
+    equals_a_full_reload(END, "caught-up")
+
+    # WHEN the run is repeated once more
+    emu.requests.clear()
+    run_load(emu, db, end=END, **options)
+
+    # THEN the window totals equal the stored days' and every day is priced: no report
+    window, daily, rest = window_and_daily_queries(emu.requests)
+    assert len(window) == len(scopes) * len(mapping.QUERY_TYPES)
+    assert daily == [] and rest == []
+    assert not emu.report_requests("create")
+    equals_a_full_reload(END, "again")
+
+    # WHEN a refund lands 12 days back, older than the recent days
+    refund(emu, PLAIN, date(2026, 6, 18), "-250.5")
+    emu.requests.clear()
+    run_load(emu, db, end=END, **options)
+
+    # THEN the window totals of PLAIN differ: its Daily totals queries found the refund, and
+    # the other scopes asked their window totals queries only
+    window, daily, rest = window_and_daily_queries(emu.requests)
+    assert len(window) == len(scopes) * len(mapping.QUERY_TYPES)
+    assert {q.path[: q.path.lower().index("/providers/microsoft.costmanagement")]
+            for q in daily} == {PLAIN.scope}  # fmt: skip
+    plain_refunds = f"charge_type = 'Refund' and subscription_id = '{PLAIN.subscription_id}'"
+    assert AzureCostEmulator.totals(landed(db, plain_refunds)) == {
+        ("ActualCost", "USD"): Decimal("-250.5"),
+        ("AmortizedCost", "USD"): Decimal("-250.5"),
+    }
+    equals_a_full_reload(END, "refund")
 
 
 def test_at_a_billing_account_the_changes_come_from_two_reports_checked_against_the_totals(
@@ -1380,7 +1539,8 @@ def test_at_a_billing_account_the_changes_come_from_two_reports_checked_against_
     scope = f"/providers/Microsoft.Billing/billingAccounts/{BILLING_ACCOUNT}"
     ids = [s.subscription_id for s in estate]
     emu = emulator(estate, billing_accounts={BILLING_ACCOUNT: ids})
-    options = {"scopes": [scope], "price_details": True}
+    # the Daily totals queries' story (the window check has a test of its own)
+    options = {"scopes": [scope], "price_details": True, "window_check": False}
     run_load(emu, db, end=date(2026, 6, 29), **options)
 
     # WHEN the last 5 days are restated (+3 %), a refund lands 12 days back, the next day
@@ -1469,10 +1629,10 @@ def test_the_plan_of_a_run_is_what_the_run_asks_after_an_unchanged_day(
     # ... and what its subscription scopes' totals checks cost against one billing scope's
     # (two months, two query types)
     assert (
-        f"the {len(scopes)} subscription scopes ask {len(scopes) * 4} totals queries a run "
-        "(4 each: 2 query types x the window's months)"
+        f"the {len(scopes)} subscription scopes ask {len(scopes) * 2} window totals queries a "
+        "run (2 each: one a query type)"
     ) in printed
-    assert "would ask 4 for all of them" in printed
+    assert "would ask 2 for all of them" in printed
 
     # WHEN the day arrives with nothing else changed and the run loads it
     results = run_load(emu, db, end=end, **options)

@@ -892,3 +892,72 @@ def test_cost_details_request_body_and_completed_manifest() -> None:
     failed = {"status": "Failed", "error": {"code": "500", "message": "report failed"}}
     with pytest.raises(ValueError, match="report status Failed: 500 report failed"):
         mapping.report_blobs(failed)
+
+
+def window_answer(rows: list[list[Any]], columns: tuple[str, ...] = ()) -> dict[str, Any]:
+    names = columns or ("Cost", "SubscriptionId", "ChargeType", "Currency")
+    return {"properties": {"columns": [{"name": n} for n in names], "rows": rows}}
+
+
+def test_window_totals_sum_per_subscription_charge_type_and_currency() -> None:
+    # GIVEN a window totals query over two months, WHEN it is built, THEN it has no
+    # granularity (a Daily one covers at most 31 days) and the discovery grouping
+    body = mapping.window_totals_definition("AmortizedCost", date(2026, 5, 1), date(2026, 7, 1))
+    assert "granularity" not in body["dataset"]
+    assert body["timePeriod"]["from"][:10] == "2026-05-01"
+    assert body["timePeriod"]["to"][:10] == "2026-06-30"
+    assert [g["name"] for g in body["dataset"]["grouping"]] == list(mapping.DISCOVERY_GROUPING)
+    # ... and its answer gives a total per group, a group answered twice summed
+    rows = [
+        [Decimal("1.5"), SUBSCRIPTION, "Usage", "USD"],
+        [Decimal("2.25"), SUBSCRIPTION, "Usage", "USD"],
+        [Decimal("-3"), SUBSCRIPTION, "Refund", "EUR"],
+    ]
+    assert mapping.window_totals(window_answer(rows), query_type="ActualCost") == {
+        ("ActualCost", SUBSCRIPTION, "Usage", "USD"): Decimal("3.75"),
+        ("ActualCost", SUBSCRIPTION, "Refund", "EUR"): Decimal("-3"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("rows", "columns", "message"),
+    [
+        ([["x", SUBSCRIPTION, "Usage", "USD"]], (), "row 0, column Cost"),
+        ([[Decimal(1), SUBSCRIPTION, "Usage", ""]], (), "row 0, column Currency"),
+        ([[Decimal(1), "", "Usage", "USD"]], (), "row 0: empty SubscriptionId"),
+        ([], ("Cost", "SubscriptionId", "Currency"), "no ChargeType column"),
+        ([[Decimal(1), SUBSCRIPTION, "Usage"]], (), "row 0: has 3 values for 4 columns"),
+    ],
+)
+def test_an_unusable_window_totals_answer_is_refused_naming_row_and_column(
+    rows: list[list[Any]], columns: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        mapping.window_totals(window_answer(rows, columns), query_type="ActualCost")
+
+
+def test_the_window_check_compares_window_totals_with_stored_and_recent_days() -> None:
+    from loaders.azure_cost_management import changes
+
+    # GIVEN stored days up to 2026-06-28 and a window [2026-05-01, 2026-06-30)
+    stored_days = {20260501, 20260627, 20260628}
+    # WHEN the recent days are picked, THEN they are the last RECENT_DAYS stored days and
+    # every day after them, never before the window
+    recent = changes.recent_start(stored_days, date(2026, 5, 1), date(2026, 6, 30))
+    assert recent == date(2026, 6, 29 - changes.RECENT_DAYS)
+    assert changes.recent_start(stored_days, date(2026, 6, 27), date(2026, 6, 30)) == date(
+        2026, 6, 27
+    )
+    assert changes.recent_start(set(), date(2026, 5, 1), date(2026, 6, 30)) == date(2026, 5, 1)
+    # ... and the window totals hold when they equal the older stored days plus the recent
+    # ones, ids compared case-insensitively
+    old = {("ActualCost", 20260501, "ABC", "Usage", "USD"): Decimal("10")}
+    new = {("ActualCost", 20260629, "abc", "usage", "USD"): Decimal("5")}
+    remote = {("ActualCost", "abc", "Usage", "USD"): Decimal("15")}
+    assert changes.window_changed(remote, old, new) == set()
+    # ... not when an older day moved, a group is new, or one vanished
+    moved = {("ActualCost", "abc", "Usage", "USD"): Decimal("15.01")}
+    assert changes.window_changed(moved, old, new) == {("ActualCost", "abc", "usage", "USD")}
+    extra = {**remote, ("ActualCost", "abc", "Refund", "USD"): Decimal("-1")}
+    assert changes.window_changed(extra, old, new) == {("ActualCost", "abc", "refund", "USD")}
+    assert changes.window_changed({}, old, new) == {("ActualCost", "abc", "usage", "USD")}
