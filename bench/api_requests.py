@@ -22,6 +22,9 @@ The runs of one estate, in order:
                       refund landed 12 days back and one new day was added
     -  month start    run date 2026-11-01, one new day (printed, not one of the issue's three)
     b  unchanged day  run date 2026-11-02, one new day, nothing else changed
+    d  recent days    run date 2026-11-03, the last 2 loaded days restated (+3 %) and one new
+                      day: a common day, usage records arrive up to 72 hours late (printed,
+                      not one of the issue's three)
 
 After each run the warehouse's raw table is compared with the emulator's truth, per account
 (subscription) and day, to the cent, over everything loaded so far: "equal" or the difference.
@@ -66,6 +69,7 @@ RUNS = (  # (label, run date, what changed before it)
     ("c month end", date(2026, 10, 31), "last 5 days restated, refund 12 days back, +1 day"),
     ("- month start", date(2026, 11, 1), "+1 day"),
     ("b unchanged day", date(2026, 11, 2), "+1 day, nothing else changed"),
+    ("d recent days", date(2026, 11, 3), "the last 2 days restated, +1 day"),
 )
 RESTATE_FACTOR = Decimal("1.03")
 REFUND = Decimal("-123.4567890123")
@@ -172,6 +176,8 @@ def aws_runs(accounts: int, args: argparse.Namespace, work: Path) -> list[tuple[
                     refund_day = new_day - timedelta(days=12)
                     account = estate.members[len(estate.members) // 2].account_id
                     estate.add(Charge(refund_day, account, EC2, "us-east-1", "Refund", str(REFUND)))
+                if label.startswith("d"):
+                    estate.restate(RESTATE_FACTOR, on_or_after=new_day - timedelta(days=2))
                 estate.append_day(estate.day(new_day))
                 estate.estimated_from = new_day - timedelta(days=2)
             start, end = window_of(home, run_date)
@@ -331,6 +337,8 @@ def azure_runs(count: int, args: argparse.Namespace, work: Path) -> list[tuple[s
                 restated = new_day - timedelta(days=5)
                 emulator.restate(RESTATE_FACTOR, on_or_after=restated)
                 late_refund(emulator, new_day - timedelta(days=12))
+            if label.startswith("d"):
+                emulator.restate(RESTATE_FACTOR, on_or_after=run_date - timedelta(days=3))
             start, end = window_of(home, run_date)
             emulator.requests.clear()
             began = time.perf_counter()
@@ -346,6 +354,11 @@ def azure_runs(count: int, args: argparse.Namespace, work: Path) -> list[tuple[s
                 **(
                     {"details_from_reports": args.azure_details_from_reports == "on"}
                     if args.azure_details_from_reports
+                    else {}
+                ),
+                **(
+                    {"window_check": args.azure_window_check == "on"}
+                    if args.azure_window_check
                     else {}
                 ),
             )
@@ -439,6 +452,12 @@ def main() -> None:
         help="FINOPS_AZURE_DETAILS_FROM_REPORTS (the loader's default, on, when not given)",
     )
     parser.add_argument(
+        "--azure-window-check",
+        choices=("on", "off"),
+        default=None,
+        help="FINOPS_AZURE_WINDOW_CHECK (the loader's default, on, when not given)",
+    )
+    parser.add_argument(
         "--ce-throttle", type=float, nargs=2, metavar=("RATE", "BURST"), default=None
     )
     parser.add_argument(
@@ -489,7 +508,8 @@ def main() -> None:
         f"{args.azure_page_rows} rows; Cost Explorer throttling: {throttling}; Azure Cost "
         f"Details reports: {'on' if args.azure_price_details else 'off'}; Azure scopes: "
         f"{args.azure_scope}; Azure details from reports: "
-        f"{args.azure_details_from_reports or 'the default'}"
+        f"{args.azure_details_from_reports or 'the default'}; Azure window check: "
+        f"{args.azure_window_check or 'the default'}"
     )
     for label, run_date, what in RUNS:
         print(f"  {label:<16} run date {run_date}: {what}")
