@@ -1272,13 +1272,14 @@ class CostManagementQueryClient:
         price_details: bool,
     ) -> bool:
         """The window check (`changes`, "The window check"): per query type one window
-        totals query over [start, end), the new days (and, with `price_details`, the stored
-        amortized days without prices) from the Cost Details reports, compared with the
-        stored days. Holds (True): `fetch` has the new days' detail, commitment and price
-        rows, its tag queries are made, `fetch.changes` keeps every stored row. Does not
-        (False): nothing was added to `fetch` but the queries' count; the caller goes on with
-        the totals queries. Also False, after the two queries, when the reports would span
-        two months (a report covers one) or cannot be read (HTTP 403, waited out)."""
+        totals query over [start, end), the recent days (`changes.recent_start`; with
+        `price_details` also the stored amortized days without prices) from the Cost Details
+        reports, compared with the older stored days. Holds (True): `fetch` has the recent
+        days' detail, commitment and price rows, its tag queries are made, `fetch.changes`
+        keeps every older stored row. Does not (False): nothing was added to `fetch` but the
+        queries' count (the reports read are kept in `_copies`); the caller goes on with the
+        totals queries. Also False, after the two queries, when a report would span more
+        than REPORT_MAX_DAYS or cannot be read (HTTP 403, waited out)."""
         assert fetch.changes is not None
         remote: dict[changes.WindowKey, Decimal] = self._summed(
             fetch, start, end, mapping.window_totals_definition, mapping.window_totals
@@ -1651,8 +1652,8 @@ class CostManagementQueryClient:
 
 class _ReportCopy:
     """A Cost Details report's CSV as read, spooled to temporary files (one per blob), to be
-    fed again (`replay`): the window check's report of the new days, when the check fails and
-    the totals queries' report of the month covers those days too."""
+    fed again (`replay`): the window check's report of the recent days, when the check fails
+    and the totals queries' reports cover some of those days too."""
 
     def __init__(self, span: tuple[date, date]) -> None:
         self.span = span
