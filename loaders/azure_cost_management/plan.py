@@ -6,7 +6,7 @@ the newest stored day had, and which days of the run's window are new. The **exp
 requests are those of a day on which nothing but the new days changed (the usual daily run,
 `changes`): with the window check (FINOPS_AZURE_WINDOW_CHECK, on by default where the details
 come from reports) one window totals query per query type and one report per query type of
-the recent days' pairs (`changes.RECENT_DAYS`); without it a totals query per month and query
+the recent days' pairs (`changes.recent_start`); without it a totals query per month and query
 type, one detail query per pair of the
 newest day, the pricing query of each subscription with amortized usage and the benefit
 queries of its committed usage and benefit charge types, one tag query per configured key,
@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 
 from loaders.azure_cost_management import mapping
-from loaders.azure_cost_management.changes import RECENT_DAYS, REPORT_REQUESTS, day_of
+from loaders.azure_cost_management.changes import REPORT_REQUESTS, day_of, recent_start
 from loaders.azure_cost_management.client import WINDOW_CHECK_MAX_DAYS
 from loaders.azure_cost_management.loader import SOURCE, uses_report_details
 from loaders.azure_cost_management.source import CostManagementConfig
@@ -172,7 +172,7 @@ def plan_scope(
         # the window check: one query per query type; the recent days always from the reports
         parts = {"window totals queries": len(mapping.QUERY_TYPES), **parts}
         parts.pop("totals queries")
-        recent = date.fromordinal(end.toordinal() - RECENT_DAYS).strftime("%Y%m%d")
+        recent = recent_start(days, start, end).strftime("%Y%m%d")
         reports |= {
             query_type for _, query_type, _, _, _ in _asks(stored, f"c.usage_date >= {recent}")
         }
