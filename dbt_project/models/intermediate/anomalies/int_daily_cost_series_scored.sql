@@ -180,30 +180,57 @@ deviating as (
 
 -- A level shift deviates day after day until the training follows: a day is not flagged
 -- when the `anomaly_level_shift_days` days before it were already beyond the same edge.
+-- Counted over the deviating days only (1,486 of 5.3M series days at 10M raw rows),
+-- joined with the deviating days before them: a series has a row on every day from its
+-- first (its regions are gap-filled), so its days before are its rows before.
+deviations as (
+    select
+        provider_name,
+        sub_account_id,
+        service_name,
+        charge_date,
+        direction
+    from deviating
+    where is_deviation
+),
+
+shifts as (
+    select
+        deviations.provider_name,
+        deviations.sub_account_id,
+        deviations.service_name,
+        deviations.charge_date,
+        count(*) as same_edge_days_before
+    from deviations
+    inner join deviations as earlier
+        on
+            deviations.provider_name = earlier.provider_name
+            and deviations.sub_account_id = earlier.sub_account_id
+            and deviations.service_name = earlier.service_name
+            and deviations.direction = earlier.direction
+            and deviations.charge_date > earlier.charge_date
+            and {{ add_days('deviations.charge_date', -shift_days) }} <= earlier.charge_date
+    group by
+        deviations.provider_name,
+        deviations.sub_account_id,
+        deviations.service_name,
+        deviations.charge_date
+),
+
 flagged as (
     select
-        *,
-        is_deviation
-        and not (
-            direction = 'spike' and spikes_before = {{ shift_days }}
-            or direction = 'drop' and drops_before = {{ shift_days }}
-        ) as is_anomaly
-    from (
-        select
-            *,
-            count(case when is_deviation and direction = 'spike' then 1 end) over recent_window
-                as spikes_before,
-            count(case when is_deviation and direction = 'drop' then 1 end) over recent_window
-                as drops_before
-        from deviating
-        window recent_window as (
-            partition by provider_name, sub_account_id, service_name
-            order by charge_date
-            rows between {{ shift_days }} preceding and 1 preceding
-        )
-    ) as counted
+        deviating.*,
+        deviating.is_deviation
+        and coalesce(shifts.same_edge_days_before, 0) < {{ shift_days }} as is_anomaly
+    from deviating
+    left join shifts
+        on
+            deviating.provider_name = shifts.provider_name
+            and deviating.sub_account_id = shifts.sub_account_id
+            and deviating.service_name = shifts.service_name
+            and deviating.charge_date = shifts.charge_date
     {%- if window_start is not none %}
-    where charge_date >= cast('{{ window_start }}' as date)
+    where deviating.charge_date >= cast('{{ window_start }}' as date)
     {%- endif %}
 ),
 
