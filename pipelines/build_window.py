@@ -2,8 +2,8 @@
 
 The dbt project's incremental models (the tables with a `_loaded_through` watermark and a
 `charge_date`: the cost staging models, int_cloud_costs_unioned, int_daily_costs_converted,
-int_daily_costs_by_scope, int_daily_cost_region_scored, int_daily_cost_series_scored,
-fct_daily_costs) each rebuild every day from the earliest `window_start` of the succeeded
+int_daily_costs_by_scope, int_daily_cost_region_days, int_daily_cost_region_scored,
+int_daily_cost_series_scored, fct_daily_costs) each rebuild every day from the earliest `window_start` of the succeeded
 loads that finished after their watermark; dbt decides that
 (dbt_project/macros/delete_days_to_rebuild.sql). `rebuilt_window_start` reads the same state
 before the build to name the first of those days, which DbtBuild hands to dbt as the var

@@ -1,8 +1,8 @@
 {#
     Incremental models on charge_date (the cost staging models, int_azure_costs_pivoted,
     int_focus_costs_aggregated, int_cloud_costs_unioned, int_daily_costs_converted,
-    int_daily_costs_by_scope, int_daily_cost_region_scored, int_daily_cost_series_scored,
-    fct_daily_costs) rebuild every
+    int_daily_costs_by_scope, int_daily_cost_region_days, int_daily_cost_region_scored,
+    int_daily_cost_series_scored, fct_daily_costs) rebuild every
     day from the first one a
     load changed since their last build: "since the last build" = loads of the ledger that
     succeeded and finished after the model's max(watermark_column) (`_loaded_through`, the

@@ -1,14 +1,12 @@
 {{ config(**incremental_by_day()) }}
 
--- Every day of every usage region series (provider x sub account x service x region; billed
--- cost in the reporting currency, charge_category = Usage), gap-filled with 0 from the
--- region's first day to the last charge date of the warehouse, with what its day is judged
--- on: int_daily_cost_series_scored sums the regions that can say something about the day
--- and judges the account x service (the yml says why each rule is there;
+-- Every day of every usage region series (provider x sub account x service x region: the
+-- gap-filled days of int_daily_cost_region_days), with what its day is judged on:
+-- int_daily_cost_series_scored sums the regions that can say something about the day and
+-- judges the account x service (the yml says why each rule is there;
 -- bench/anomaly_independent.py measures it on data it was never tuned on):
---   - the cost a region is scored on leaves out the copies of rows a FOCUS file held more
---     than once (stg_focus_files__costs.x_duplicate_billed_cost): a duplicated delivery is
---     billed, not a change of usage;
+--   - a region is scored on scored_cost, its usage without the copies of rows a FOCUS file
+--     held more than once;
 --   - robust level and spread: the median and the interquartile range of log cost over the
 --     `anomaly_window_days` days before the day (never the day itself), days with a charge
 --     only, 1sts of the month left out; the spread pooled over weekdays and weekend days;
@@ -22,9 +20,8 @@
 --     usage level (usage_log_level) for a fall.
 -- One window pass over the regions computes all a day needs.
 --
--- Incremental on charge_date (macros/delete_days_to_rebuild.sql), as
--- int_daily_cost_series_scored was before it judged regions: a daily build scores the days
--- from `window_start` on, reading the stored days before it that its windows reach.
+-- Incremental on charge_date (macros/delete_days_to_rebuild.sql): a daily build scores the
+-- days from `window_start` on, reading the region days before it that its windows reach.
 {%- set window_days = var('anomaly_window_days') | int %}
 {%- if window_days % 7 != 0 %}
     {{ exceptions.raise_compiler_error("anomaly_window_days must be whole weeks (7, 14, 28, ...), got " ~ window_days) }}
@@ -36,58 +33,18 @@
 {%- set runaway_factor = var('anomaly_runaway_factor') | float %}
 {%- set lookback_days = [window_days, 31] | max %}
 {%- set window_start = first_filled_day_to_rebuild(ref('stg_finops__load_ledger')) %}
-{#- the days read from the cost models: from window_start, every day on a full build -#}
-{%- set rebuilt_from = window_start if window_start is not none else '0001-01-01' %}
+{#- the days scored and the days read: every day on a full build -#}
+{%- set scored_from = window_start if window_start is not none else '0001-01-01' %}
+{%- set read_from = scored_from %}
 {%- if window_start is not none %}
-    {%- set window_day = modules.datetime.date.fromisoformat(window_start) %}
-    {%- set day_before = (window_day - modules.datetime.timedelta(days=1)).isoformat() %}
-    {%- set history_start = (window_day - modules.datetime.timedelta(days=lookback_days)).isoformat() %}
+    {%- set read_from = (modules.datetime.date.fromisoformat(window_start) - modules.datetime.timedelta(days=lookback_days)).isoformat() %}
 {%- endif %}
 
 with
 
--- The usage rows of the days scored (computed where each reads them, not kept: see the
--- cte_inlined macro).
-usage_rows as {{ cte_inlined() }} (
-    select
-        provider_name,
-        sub_account_id,
-        service_name,
-        coalesce(region_id, '') as region_id,
-        charge_date,
-        billing_currency,
-        billed_cost,
-        billed_cost_reporting
-    from {{ ref('int_daily_costs_converted') }}
-    where
-        charge_category = 'Usage'
-        and charge_date >= cast('{{ rebuilt_from }}' as date)
-),
-
--- The copies of rows FOCUS files held more than once, per region day and currency (a few
--- rows: only where a file held a row twice).
-copies as (
-    select
-        provider_name,
-        sub_account_id,
-        service_name,
-        coalesce(region_id, '') as region_id,
-        charge_date,
-        billing_currency,
-        sum(x_duplicate_billed_cost) as duplicate_billed_cost
-    from {{ ref('stg_focus_files__costs') }}
-    where
-        charge_category = 'Usage'
-        and x_duplicate_rows > 0
-        and charge_date >= cast('{{ rebuilt_from }}' as date)
-    group by provider_name, sub_account_id, service_name, coalesce(region_id, ''), charge_date, billing_currency
-),
-{%- if window_start is not none %}
-
--- The stored days the window's days train on. Every region of the table has a row on the
--- last day before the window (gap-filled up to the last charge date), so they list the
--- regions that started before it.
-history as (
+-- The region days scored, and on a daily build the stored days before them that their
+-- windows reach (is_history; a full build reads every day).
+region_days as (
     select
         provider_name,
         sub_account_id,
@@ -96,162 +53,52 @@ history as (
         charge_date,
         actual_cost,
         scored_cost,
-        is_gap_filled
-    from {{ this }}
-    where
-        charge_date >= cast('{{ history_start }}' as date)
-        and charge_date < cast('{{ window_start }}' as date)
+        is_gap_filled,
+        charge_date < cast('{{ scored_from }}' as date) as is_history
+    from {{ ref('int_daily_cost_region_days') }}
+    where charge_date >= cast('{{ read_from }}' as date)
 ),
-{%- endif %}
+
+-- Every region has a row on the last charge date (the days are gap-filled up to it).
+last_day as (
+    select max(charge_date) as charge_date
+    from {{ ref('int_daily_cost_region_days') }}
+),
 
 -- One row per region series, numbered: the windows partition by that one integer.
 regions as (
     select
-        provider_name,
-        sub_account_id,
-        service_name,
-        region_id,
-        min(first_date) as first_date,
-        row_number() over (order by provider_name, sub_account_id, service_name, region_id)
-            as region_key
-    from (
-        select
-            provider_name,
-            sub_account_id,
-            service_name,
-            region_id,
-            min(charge_date) as first_date
-        from usage_rows
-        group by provider_name, sub_account_id, service_name, region_id
-        {%- if window_start is not none %}
-
-        union all
-
-        select
-            provider_name,
-            sub_account_id,
-            service_name,
-            region_id,
-            min(charge_date) as first_date
-        from history
-        where charge_date = cast('{{ day_before }}' as date)
-        group by provider_name, sub_account_id, service_name, region_id
-        {%- endif %}
-    ) as region_starts
-    group by provider_name, sub_account_id, service_name, region_id
+        last_region_days.provider_name,
+        last_region_days.sub_account_id,
+        last_region_days.service_name,
+        last_region_days.region_id,
+        row_number() over (
+            order by
+                last_region_days.provider_name,
+                last_region_days.sub_account_id,
+                last_region_days.service_name,
+                last_region_days.region_id
+        ) as region_key
+    from {{ ref('int_daily_cost_region_days') }} as last_region_days
+    inner join last_day
+        on last_region_days.charge_date = last_day.charge_date
 ),
 
--- A region's usage per day and currency, the copies' share of it taken out in the same
--- currency, then summed over currencies in the reporting one.
-usage_by_currency as (
-    select
-        regions.region_key,
-        usage_rows.provider_name,
-        usage_rows.sub_account_id,
-        usage_rows.service_name,
-        usage_rows.region_id,
-        usage_rows.charge_date,
-        usage_rows.billing_currency,
-        sum(usage_rows.billed_cost) as billed_cost,
-        sum(usage_rows.billed_cost_reporting) as billed_cost_reporting
-    from usage_rows
-    inner join regions
-        on
-            usage_rows.provider_name = regions.provider_name
-            and usage_rows.sub_account_id = regions.sub_account_id
-            and usage_rows.service_name = regions.service_name
-            and usage_rows.region_id = regions.region_id
-    group by
-        regions.region_key,
-        usage_rows.provider_name,
-        usage_rows.sub_account_id,
-        usage_rows.service_name,
-        usage_rows.region_id,
-        usage_rows.charge_date,
-        usage_rows.billing_currency
-),
-
-usage_days as (
-    select
-        usage_by_currency.region_key,
-        usage_by_currency.charge_date,
-        sum(usage_by_currency.billed_cost_reporting) as actual_cost,
-        sum(
-            case
-                when copies.duplicate_billed_cost is null or usage_by_currency.billed_cost = 0
-                    then 0
-                else usage_by_currency.billed_cost_reporting
-                    * copies.duplicate_billed_cost / usage_by_currency.billed_cost
-            end
-        ) as duplicate_cost
-    from usage_by_currency
-    left join copies
-        on
-            usage_by_currency.provider_name = copies.provider_name
-            and usage_by_currency.sub_account_id = copies.sub_account_id
-            and usage_by_currency.service_name = copies.service_name
-            and usage_by_currency.region_id = copies.region_id
-            and usage_by_currency.charge_date = copies.charge_date
-            and usage_by_currency.billing_currency = copies.billing_currency
-    group by usage_by_currency.region_key, usage_by_currency.charge_date
-),
-
--- The calendar: every day of the warehouse (a daily build: from window_start on).
-date_bounds as (
-    select
-        {% if window_start is not none -%}
-            cast('{{ window_start }}' as date)
-        {%- else -%}
-            min(charge_date)
-        {%- endif %} as first_date,
-        max(charge_date) as last_date
-    from {{ ref('int_daily_costs_converted') }}
-    {%- if window_start is not none %}
-    where charge_date >= cast('{{ window_start }}' as date)
-    {%- endif %}
-),
-
-calendar as (
-    select {{ day_series('first_date', 'last_date') }} as charge_date
-    from date_bounds
-),
-
--- Every day of every region from its first day, by region_key alone.
 filled as (
     select
         regions.region_key,
-        calendar.charge_date,
-        coalesce(usage_days.actual_cost, 0) as actual_cost,
-        coalesce(usage_days.actual_cost - usage_days.duplicate_cost, 0) as scored_cost,
-        usage_days.actual_cost is null as is_gap_filled,
-        false as is_history
-    from regions
-    inner join calendar
-        on regions.first_date <= calendar.charge_date
-    left join usage_days
-        on
-            regions.region_key = usage_days.region_key
-            and calendar.charge_date = usage_days.charge_date
-    {%- if window_start is not none %}
-
-    union all
-
-    -- every stored region has a row on the day before the window, so it is in `regions`
-    select
-        regions.region_key,
-        history.charge_date,
-        history.actual_cost,
-        history.scored_cost,
-        history.is_gap_filled,
-        true as is_history
-    from history
+        region_days.charge_date,
+        region_days.actual_cost,
+        region_days.scored_cost,
+        region_days.is_gap_filled,
+        region_days.is_history
+    from region_days
     inner join regions
         on
-            history.provider_name = regions.provider_name
-            and history.sub_account_id = regions.sub_account_id
-            and history.service_name = regions.service_name
-            and history.region_id = regions.region_id
-    {%- endif %}
+            region_days.provider_name = regions.provider_name
+            and region_days.sub_account_id = regions.sub_account_id
+            and region_days.service_name = regions.service_name
+            and region_days.region_id = regions.region_id
 ),
 
 -- Day number, kind of day, and what a day contributes to later days' training: the log
