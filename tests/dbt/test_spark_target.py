@@ -274,7 +274,7 @@ def test_after_the_restatement_every_incremental_model_on_spark_equals_duckdb(
     # build and Spark's insert_overwrite of the restated days' partitions
     models = spark_builds["state_2"]
     # THEN each holds the same rows - staging, intermediate and both incremental marts
-    assert len(models["duckdb"]) == 16 and {
+    assert len(models["duckdb"]) == 17 and {
         "marts.fct_daily_costs",
         "marts.fct_cost_allocation",
     } <= set(models["duckdb"]), sorted(models["duckdb"])
